@@ -1,0 +1,129 @@
+"""The ``cqrs-sim`` command: a thin front over load_scenario, simulate and Results.save.
+
+Exit codes: 0 done; 2 bad input (one ``error: FILE:LINE:COL: path: message``
+line per problem on stderr); 1 a bug (one line, the traceback saved to a file).
+"""
+
+from __future__ import annotations
+
+import sys
+import tempfile
+import traceback
+from pathlib import Path
+from typing import Callable, List, Optional
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+from .analytic import offered_loads
+from .errors import ScenarioError
+from .loader import load_scenario, resolved_yaml
+from .report import comparison_table, estimate_lines, loads_table
+from .simulate import simulate
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    help="Simulate CQRS with a swarm of read replicas against a single CRUD database.",
+)
+out = Console(width=None if sys.stdout.isatty() else 120)
+err = Console(stderr=True)
+
+SetOption = typer.Option(None, "--set", metavar="PATH=VALUE", help="Override one scenario value, e.g. cqrs.replicas.count=16 (repeatable).")
+
+
+def _guarded(body: Callable[[], None]) -> None:
+    try:
+        body()
+    except ScenarioError as exc:
+        for problem in exc.problems:
+            typer.echo(f"error: {problem}", err=True)
+        raise typer.Exit(2) from None
+    except (typer.Exit, typer.Abort, KeyboardInterrupt):
+        raise
+    except Exception as exc:  # a bug: one line for the user, the traceback for the report
+        with tempfile.NamedTemporaryFile("w", prefix="cqrs-sim-crash-", suffix=".txt", delete=False) as fh:
+            traceback.print_exc(file=fh)
+        typer.echo(f"error: internal error ({type(exc).__name__}: {exc}); traceback saved to {fh.name}", err=True)
+        raise typer.Exit(1) from None
+
+
+def _overrides(sets: Optional[List[str]], seed: Optional[int] = None, replications: Optional[int] = None) -> list[str]:
+    items = list(sets or [])
+    if seed is not None:
+        items.append(f"seed={seed}")
+    if replications is not None:
+        items.append(f"replications={replications}")
+    return items
+
+
+@app.command()
+def run(
+    scenario_file: Path = typer.Argument(..., metavar="SCENARIO", help="Scenario YAML file."),
+    output: Optional[Path] = typer.Option(None, "-o", "--output", help="Output directory (default results/<name>/)."),
+    seed: Optional[int] = typer.Option(None, "--seed", help="Override the scenario's seed."),
+    replications: Optional[int] = typer.Option(None, "--replications", help="Override the number of replications."),
+    sets: Optional[List[str]] = SetOption,
+    no_plots: bool = typer.Option(False, "--no-plots", help="Do not draw plots."),
+) -> None:
+    """Simulate every architecture, print the side-by-side table, write the output directory."""
+
+    def body() -> None:
+        scenario = load_scenario(scenario_file, _overrides(sets, seed, replications))
+        for load in offered_loads(scenario):
+            if load.warning:
+                err.print(f"[yellow]warning:[/yellow] {load.warning}", highlight=False)
+        if err.is_terminal:
+            with Progress(TextColumn("{task.description}"), BarColumn(), TaskProgressColumn(), TimeElapsedColumn(),
+                          TimeRemainingColumn(), console=err, transient=True) as bar:
+                task = bar.add_task(f"simulating {scenario.name}", total=scenario.replications * len(scenario.architectures))
+
+                def tick(done: float, total: int, label: str) -> None:
+                    bar.update(task, completed=done, description=f"{scenario.name}: {label}")
+
+                results = simulate(scenario, progress=tick)
+        else:
+            results = simulate(scenario)
+        target = output if output is not None else Path("results") / scenario.name
+        results.save(target)
+        title = (f"{scenario.name}: {scenario.replications} replication(s), seed {scenario.seed}, "
+                 f"requests arriving in [{scenario.warmup:g}s, {scenario.duration:g}s); mean ± 95% CI half-width")
+        out.print(comparison_table(results.summary(), results.differences(), title))
+        out.print(f"wrote {target}/ in {results.manifest['wall_time_s']:.1f}s of simulation", highlight=False)
+
+    _guarded(body)
+
+
+@app.command()
+def check(
+    scenario_file: Path = typer.Argument(..., metavar="SCENARIO", help="Scenario YAML file."),
+    sets: Optional[List[str]] = SetOption,
+) -> None:
+    """Validate a scenario; print it resolved, with every tier's offered load and analytic estimates."""
+
+    def body() -> None:
+        scenario = load_scenario(scenario_file, _overrides(sets))
+        out.print(f"# {scenario_file}: valid. Resolved scenario (durations in seconds, rates per second):", highlight=False)
+        out.print(resolved_yaml(scenario), highlight=False, markup=False)
+        loads = offered_loads(scenario)
+        out.print(loads_table(loads))
+        out.print("analytic estimates:", highlight=False)
+        for line in estimate_lines(loads):
+            out.print(f"  {line}", highlight=False, markup=False)
+        warnings = [load.warning for load in loads if load.warning]
+        for warning in warnings:
+            err.print(f"[yellow]warning:[/yellow] {warning}", highlight=False)
+        if not warnings:
+            out.print("every tier is below utilisation 1.", highlight=False)
+
+    _guarded(body)
+
+
+def main() -> None:  # pragma: no cover - the console-script entry point
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,220 @@
+"""Service-time distributions: validated settings that sample and know their moments.
+
+Each class is both the schema of one ``{dist: ...}`` mapping and the object
+the model samples from (``sample(rng, n)`` returns ``n`` seconds), with its
+analytic ``mean`` and ``variance`` for ``cqrs-sim check`` and the tests.
+A bare number or duration string means a constant.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Annotated, Any, Literal, Union
+
+import numpy as np
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+
+from .units import parse_duration
+
+Seconds = Annotated[float, BeforeValidator(parse_duration)]
+
+
+class _Dist(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    @property
+    def mean(self) -> float:
+        raise NotImplementedError
+
+    @property
+    def variance(self) -> float:
+        raise NotImplementedError
+
+    @property
+    def scv(self) -> float:
+        """Squared coefficient of variation, for queueing approximations."""
+        return self.variance / self.mean**2 if self.mean > 0 else 0.0
+
+    def sample(self, rng: np.random.Generator, n: int) -> np.ndarray:
+        raise NotImplementedError
+
+
+class Constant(_Dist):
+    """Always ``value``."""
+
+    dist: Literal["constant"] = "constant"
+    value: Seconds
+
+    @property
+    def mean(self) -> float:
+        return self.value
+
+    @property
+    def variance(self) -> float:
+        return 0.0
+
+    def sample(self, rng: np.random.Generator, n: int) -> np.ndarray:
+        return np.full(n, self.value)
+
+
+class Exponential(_Dist):
+    """Memoryless, the M of M/M/c."""
+
+    dist: Literal["exponential"]
+    mean_: Seconds = Field(alias="mean", gt=0)
+
+    @property
+    def mean(self) -> float:
+        return self.mean_
+
+    @property
+    def variance(self) -> float:
+        return self.mean_**2
+
+    def sample(self, rng: np.random.Generator, n: int) -> np.ndarray:
+        return rng.exponential(self.mean_, n)
+
+
+class Uniform(_Dist):
+    """Uniform on [low, high]."""
+
+    dist: Literal["uniform"]
+    low: Seconds
+    high: Seconds
+
+    @model_validator(mode="after")
+    def _ordered(self) -> "Uniform":
+        if self.high < self.low:
+            raise ValueError("high must not be below low")
+        return self
+
+    @property
+    def mean(self) -> float:
+        return (self.low + self.high) / 2
+
+    @property
+    def variance(self) -> float:
+        return (self.high - self.low) ** 2 / 12
+
+    def sample(self, rng: np.random.Generator, n: int) -> np.ndarray:
+        return rng.uniform(self.low, self.high, n)
+
+
+class Normal(_Dist):
+    """Normal with negative samples redrawn (a normal truncated at zero)."""
+
+    dist: Literal["normal"]
+    mean_: Seconds = Field(alias="mean")
+    sd: Seconds
+
+    @model_validator(mode="after")
+    def _sane(self) -> "Normal":
+        if self.mean_ <= 0 and self.sd > 0:
+            raise ValueError("mean must be positive (negative samples are redrawn)")
+        return self
+
+    def _truncated(self) -> tuple[float, float]:
+        if self.sd == 0:
+            return self.mean_, 0.0
+        alpha = -self.mean_ / self.sd
+        phi = math.exp(-alpha * alpha / 2) / math.sqrt(2 * math.pi)
+        tail = 1 - 0.5 * (1 + math.erf(alpha / math.sqrt(2)))
+        lam = phi / tail
+        mean = self.mean_ + self.sd * lam
+        variance = self.sd**2 * (1 + alpha * lam - lam * lam)
+        return mean, variance
+
+    @property
+    def mean(self) -> float:
+        return self._truncated()[0]
+
+    @property
+    def variance(self) -> float:
+        return self._truncated()[1]
+
+    def sample(self, rng: np.random.Generator, n: int) -> np.ndarray:
+        out = rng.normal(self.mean_, self.sd, n)
+        bad = out < 0
+        while bad.any():
+            out[bad] = rng.normal(self.mean_, self.sd, int(bad.sum()))
+            bad = out < 0
+        return out
+
+
+class Lognormal(_Dist):
+    """Lognormal given by its mean and coefficient of variation (sd / mean)."""
+
+    dist: Literal["lognormal"]
+    mean_: Seconds = Field(alias="mean", gt=0)
+    cv: float = Field(ge=0, allow_inf_nan=False)
+
+    @property
+    def mean(self) -> float:
+        return self.mean_
+
+    @property
+    def variance(self) -> float:
+        return (self.cv * self.mean_) ** 2
+
+    def sample(self, rng: np.random.Generator, n: int) -> np.ndarray:
+        if self.cv == 0:
+            return np.full(n, self.mean_)
+        sigma2 = math.log1p(self.cv**2)
+        mu = math.log(self.mean_) - sigma2 / 2
+        return rng.lognormal(mu, math.sqrt(sigma2), n)
+
+
+class Gamma(_Dist):
+    """Gamma given by its mean and coefficient of variation (cv 1 is exponential)."""
+
+    dist: Literal["gamma"]
+    mean_: Seconds = Field(alias="mean", gt=0)
+    cv: float = Field(ge=0, allow_inf_nan=False)
+
+    @property
+    def mean(self) -> float:
+        return self.mean_
+
+    @property
+    def variance(self) -> float:
+        return (self.cv * self.mean_) ** 2
+
+    def sample(self, rng: np.random.Generator, n: int) -> np.ndarray:
+        if self.cv == 0:
+            return np.full(n, self.mean_)
+        shape = 1 / self.cv**2
+        return rng.gamma(shape, self.mean_ / shape, n)
+
+
+class Empirical(_Dist):
+    """Resamples the given observations with equal probability."""
+
+    dist: Literal["empirical"]
+    samples: list[Seconds] = Field(min_length=1)
+
+    @property
+    def mean(self) -> float:
+        return float(np.mean(self.samples))
+
+    @property
+    def variance(self) -> float:
+        return float(np.var(self.samples))
+
+    def sample(self, rng: np.random.Generator, n: int) -> np.ndarray:
+        return rng.choice(np.asarray(self.samples, dtype=float), n)
+
+
+def _coerce(value: Any) -> Any:
+    """A bare number or duration string is a constant."""
+    if isinstance(value, (int, float, str)) and not isinstance(value, bool):
+        return {"dist": "constant", "value": value}
+    return value
+
+
+Distribution = Annotated[
+    Union[Constant, Exponential, Uniform, Normal, Lognormal, Gamma, Empirical],
+    Field(discriminator="dist"),
+    BeforeValidator(_coerce),
+]
+
+DIST_NAMES = ("constant", "exponential", "uniform", "normal", "lognormal", "gamma", "empirical")

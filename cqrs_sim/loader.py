@@ -1,0 +1,284 @@
+"""Reading scenario files: YAML with line numbers, overrides, located errors.
+
+``load_scenario`` is the only way a scenario enters the simulator, from the
+CLI and the API alike. Every problem it finds (YAML syntax, unknown keys,
+wrong types, out-of-range values, cross-field rules) becomes a
+:class:`~cqrs_sim.errors.Problem` pointing at the file, line and column of
+the key (or at the ``--set`` that introduced it), and all of them are raised
+together as one :class:`~cqrs_sim.errors.ScenarioError`.
+"""
+
+from __future__ import annotations
+
+import difflib
+import io
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Iterable
+
+from pydantic import BaseModel, ValidationError
+from ruamel.yaml import YAML
+from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.error import MarkedYAMLError, YAMLError
+
+from . import distributions
+from .errors import Problem, ScenarioError
+from .scenario import Scenario, cross_field_problems, resolved_dict
+
+
+def _plain(node: Any) -> Any:
+    """ruamel's annotated containers and scalars as plain Python values."""
+    if isinstance(node, Mapping):
+        return {str(k): _plain(v) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_plain(v) for v in node]
+    if isinstance(node, bool):
+        return bool(node)
+    if isinstance(node, int):
+        return int(node)
+    if isinstance(node, float):
+        return float(node)
+    if isinstance(node, str):
+        return str(node)
+    return node
+
+
+def _all_keys() -> set[str]:
+    keys: set[str] = set()
+    models: list[type[BaseModel]] = [Scenario]
+    models += [getattr(distributions, n) for n in ("Constant", "Exponential", "Uniform", "Normal", "Lognormal", "Gamma", "Empirical")]
+    seen: set[type] = set()
+    while models:
+        model = models.pop()
+        if model in seen:
+            continue
+        seen.add(model)
+        for name, field in model.model_fields.items():
+            keys.add(field.alias or name)
+            annotation = field.annotation
+            for candidate in getattr(annotation, "__args__", (annotation,)):
+                if isinstance(candidate, type) and issubclass(candidate, BaseModel):
+                    models.append(candidate)
+    return keys
+
+
+def parse_set(assignment: str) -> tuple[str, Any]:
+    """``PATH=VALUE`` from the command line; VALUE is read as YAML (``16``, ``250ms``, ``[crud]``)."""
+    path, sep, text = assignment.partition("=")
+    path = path.strip()
+    if not sep or not path:
+        raise ScenarioError([Problem("--set " + assignment, 0, 0, "(--set)", "expected PATH=VALUE, such as cqrs.replicas.count=16")])
+    try:
+        value = YAML(typ="safe", pure=True).load(text) if text.strip() else ""
+    except YAMLError as exc:
+        raise ScenarioError([Problem("--set " + assignment, 0, 0, path, f"cannot read value: {exc}")]) from None
+    return path, value
+
+
+class _Located:
+    """Finds the file position of a dotted path in the parsed YAML tree."""
+
+    def __init__(self, file: str, root: Any, overrides: dict[str, str]):
+        self.file = file
+        self.root = root
+        self.overrides = overrides  # dotted path -> "--set PATH=VALUE"
+
+    def problem(self, loc: Iterable[Any], message: str, *, at_key: bool) -> Problem:
+        loc = list(loc)
+        node = self.root
+        line, col = 0, 0
+        path: list[str] = []
+        entered_override = False
+        for i, part in enumerate(loc):
+            last = i == len(loc) - 1
+            if isinstance(node, Mapping) and str(part) in node:
+                key = str(part)
+                if isinstance(node, CommentedMap) and key in node.lc.data:
+                    # a problem with a whole mapping or list points at its key
+                    whole = last and isinstance(node[key], (CommentedMap, CommentedSeq))
+                    line, col = node.lc.key(key) if (last and at_key) or whole else node.lc.value(key)
+                else:
+                    entered_override = True
+                node = node[key]
+                path.append(key)
+            elif isinstance(node, list) and str(part).isdigit() and int(part) < len(node):
+                if isinstance(node, CommentedSeq) and int(part) in node.lc.data:
+                    line, col = node.lc.item(int(part))
+                else:
+                    entered_override = True
+                node = node[int(part)]
+                path.append(str(part))
+            elif last or _is_field_name(str(part)):
+                path.append(str(part))  # a missing key
+                node = None
+            # anything else is a pydantic union tag, not a key: skip it
+        dotted = ".".join(path) or "(root)"
+        best = None
+        for prefix, source in self.overrides.items():
+            if dotted == prefix or dotted.startswith(prefix + "."):
+                return Problem(source, 0, 0, dotted, message)
+            if entered_override and (prefix.startswith(dotted + ".") or _common(prefix, dotted) > 0):
+                if best is None or _common(prefix, dotted) > best[0]:
+                    best = (_common(prefix, dotted), source)
+        if best is not None:
+            return Problem(best[1], 0, 0, dotted, message)
+        return Problem(self.file, line + 1, col + 1, dotted, message)
+
+
+def _common(a: str, b: str) -> int:
+    n = 0
+    for x, y in zip(a.split("."), b.split(".")):
+        if x != y:
+            break
+        n += 1
+    return n
+
+
+_FIELD_NAMES: set[str] | None = None
+
+
+def _is_field_name(part: str) -> bool:
+    global _FIELD_NAMES
+    if _FIELD_NAMES is None:
+        _FIELD_NAMES = _all_keys()
+    return part in _FIELD_NAMES and part not in distributions.DIST_NAMES
+
+
+def _message(error: dict[str, Any]) -> str:
+    kind = error["type"]
+    loc = error["loc"]
+    if kind == "extra_forbidden":
+        key = str(loc[-1]) if loc else "?"
+        close = difflib.get_close_matches(key, sorted(_all_keys()), n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        return f"unknown key {key!r}{hint}"
+    if kind == "missing":
+        return "required key is missing"
+    if kind == "union_tag_invalid":
+        return f"unknown distribution {error['input'].get('dist')!r}: use one of {', '.join(distributions.DIST_NAMES)}"
+    if kind == "union_tag_not_found":
+        return f"a distribution mapping needs a 'dist' key, one of {', '.join(distributions.DIST_NAMES)}"
+    if kind == "model_attributes_type" or kind == "dict_type" or kind == "model_type":
+        return f"expected a mapping, got {error['input']!r}"
+    message = str(error["msg"])
+    if kind in ("literal_error", "int_parsing", "int_from_float", "int_type", "bool_parsing", "string_type", "list_type",
+                "greater_than", "greater_than_equal", "less_than_equal", "too_short", "float_parsing"):
+        message += f", got {error['input']!r}"
+    for prefix in ("Value error, ", "Assertion failed, "):
+        if message.startswith(prefix):
+            message = message[len(prefix):]
+    return message
+
+
+def _apply_override(root: dict, path: str, value: Any, source: str) -> Problem | None:
+    parts = path.split(".")
+    node: Any = root
+    for depth, part in enumerate(parts[:-1]):
+        if isinstance(node, list) and part.isdigit() and int(part) < len(node):
+            node = node[int(part)]
+            continue
+        if not isinstance(node, dict):
+            return Problem(source, 0, 0, ".".join(parts[:depth]) or "(root)", "is not a mapping, so it has no keys to set")
+        if part not in node or node[part] is None:
+            node[part] = {}
+        node = node[part]
+    last = parts[-1]
+    if isinstance(node, list) and last.isdigit() and int(last) < len(node):
+        node[int(last)] = value
+    elif isinstance(node, dict):
+        node[last] = value
+    else:
+        return Problem(source, 0, 0, ".".join(parts[:-1]) or "(root)", "is not a mapping, so it has no keys to set")
+    return None
+
+
+def _read_yaml(path: Path) -> Any:
+    file = str(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ScenarioError([Problem(file, 0, 0, "(file)", "no such file")]) from None
+    except IsADirectoryError:
+        raise ScenarioError([Problem(file, 0, 0, "(file)", "is a directory, not a scenario file")]) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ScenarioError([Problem(file, 0, 0, "(file)", f"cannot read: {exc}")]) from None
+    try:
+        data = YAML(typ="rt", pure=True).load(io.StringIO(text))
+    except MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line, col = (mark.line + 1, mark.column + 1) if mark is not None else (1, 1)
+        what = " ".join(str(x) for x in (exc.context, exc.problem) if x)
+        raise ScenarioError([Problem(file, line, col, "(yaml)", f"malformed YAML: {what}")]) from None
+    except YAMLError as exc:
+        raise ScenarioError([Problem(file, 1, 1, "(yaml)", f"malformed YAML: {exc}")]) from None
+    if data is None:
+        raise ScenarioError([Problem(file, 1, 1, "(root)", "the file is empty; a scenario is a mapping with at least duration and workload")])
+    if not isinstance(data, CommentedMap):
+        raise ScenarioError([Problem(file, 1, 1, "(root)", f"a scenario must be a mapping of keys, got {type(_plain(data)).__name__}")])
+    return data
+
+
+def load_scenario(path: str | Path, overrides: Mapping[str, Any] | Iterable[str] | None = None) -> Scenario:
+    """Read, override and validate a scenario file.
+
+    ``overrides`` maps dotted paths to values (``{"cqrs.replicas.count": 16}``),
+    or is a list of ``PATH=VALUE`` strings as given to ``--set``. Raises
+    :class:`ScenarioError` listing every problem found.
+    """
+    path = Path(path)
+    root = _read_yaml(path)
+    sources: dict[str, str] = {}
+    pairs: list[tuple[str, Any, str]] = []
+    if overrides is not None:
+        if isinstance(overrides, Mapping):
+            pairs = [(str(k), v, f"--set {k}={v}") for k, v in overrides.items()]
+        else:
+            for assignment in overrides:
+                key, value = parse_set(assignment)
+                pairs.append((key, value, f"--set {assignment}"))
+    problems: list[Problem] = []
+    for key, value, source in pairs:
+        problem = _apply_override(root, key, value, source)
+        if problem is not None:
+            problems.append(problem)
+        sources[key] = source
+    if problems:
+        raise ScenarioError(problems)
+    data = _plain(root)
+    data.setdefault("name", path.stem)
+    where = _Located(str(path), root, sources)
+    try:
+        scenario = Scenario.model_validate(data)
+    except ValidationError as exc:
+        found = [
+            where.problem(err["loc"], _message(err), at_key=err["type"] == "extra_forbidden")
+            for err in exc.errors()
+        ]
+        raise ScenarioError(_unique(found)) from None
+    found = [where.problem(loc.split("."), msg, at_key=False) for loc, msg in cross_field_problems(scenario)]
+    if found:
+        raise ScenarioError(_unique(found))
+    return scenario
+
+
+def _unique(problems: list[Problem]) -> list[Problem]:
+    out: list[Problem] = []
+    for p in problems:
+        if p not in out:
+            out.append(p)
+    return out
+
+
+def dump_yaml(data: Any) -> str:
+    """Plain data as block-style YAML (for the resolved scenario)."""
+    stream = io.StringIO()
+    yaml = YAML(typ="safe", pure=True)
+    yaml.default_flow_style = None
+    yaml.sort_base_mapping_type_on_output = False  # type: ignore[attr-defined]
+    yaml.dump(data, stream)
+    return stream.getvalue()
+
+
+def resolved_yaml(scenario: Scenario) -> str:
+    """The scenario with every default filled in, ready to save and reload."""
+    return dump_yaml(resolved_dict(scenario))

@@ -1,0 +1,144 @@
+"""The summary metrics of SPEC §7: per replication, then mean and 95% Student-t interval.
+
+Every metric counts requests arriving in the measured window [warmup,
+duration). Time-based metrics (availability, utilisation) average over the
+same window.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from .model import RunRecord
+from .scenario import Scenario
+from .tables import in_pool_time, read_staleness
+
+#: metric name -> (unit, one-line meaning), in report order
+METRICS: dict[str, tuple[str, str]] = {
+    "reads_completed": ("reads", "reads arriving in the window (all are served)"),
+    "read_throughput": ("1/s", "reads completed / (duration - warmup)"),
+    "read_latency_mean": ("s", "mean of finish - arrival"),
+    "read_latency_p50": ("s", "median read latency"),
+    "read_latency_p95": ("s", "95th percentile read latency"),
+    "read_latency_p99": ("s", "99th percentile read latency"),
+    "read_latency_p999": ("s", "99.9th percentile read latency"),
+    "read_latency_max": ("s", "longest read latency"),
+    "writes_committed": ("writes", "writes arriving in the window"),
+    "write_latency_mean": ("s", "mean of commit - arrival"),
+    "write_latency_max": ("s", "longest write latency"),
+    "stale_read_fraction": ("", "reads whose replica lacked a committed version"),
+    "staleness_mean": ("s", "mean staleness over all reads (fresh reads count 0)"),
+    "staleness_p99": ("s", "99th percentile staleness over all reads"),
+    "staleness_max": ("s", "largest staleness"),
+    "first_visible_mean": ("s", "mean time from commit until a replica in the pool holds the write"),
+    "visibility_window_mean": ("s", "mean time from commit until every replica holds the write"),
+    "visibility_window_max": ("s", "longest such window"),
+    "replica_availability": ("", "time-averaged fraction of replicas in the pool"),
+    "db_utilization": ("", "time-averaged fraction of database (crud) or replica (cqrs) connections busy"),
+}
+
+
+#: metrics where a smaller value is better (the rest: larger is better, or neutral)
+LOWER_IS_BETTER = {m for m in METRICS if "latency" in m or "stale" in m or "visib" in m}
+NEUTRAL = {"reads_completed", "read_throughput", "writes_committed", "db_utilization"}
+
+
+def _safe(values: np.ndarray, fn) -> float:
+    return float(fn(values)) if len(values) else math.nan
+
+
+def replication_metrics(record: RunRecord, scenario: Scenario) -> dict[str, float]:
+    """Every §7 metric for one run."""
+    lo, hi = scenario.warmup, scenario.duration
+    window = hi - lo
+    reads = record.reads
+    arrival = reads["arrival"]
+    inside = (arrival >= lo) & (arrival < hi)
+    latency = (reads["finish"] - arrival)[inside]
+    stale, staleness = read_staleness(record)
+    stale, staleness = stale[inside], staleness[inside]
+    writes = record.writes
+    w_inside = (writes["arrival"] >= lo) & (writes["arrival"] < hi)
+    w_latency = (writes["commit"] - writes["arrival"])[w_inside]
+    version = writes["version"][w_inside]
+    commit = writes["commit"][w_inside]
+    first = record.first_visible[version] - commit if len(version) else np.empty(0)
+    every = record.all_visible[version] - commit if len(version) else np.empty(0)
+
+    q = np.percentile(latency, [50, 95, 99, 99.9]) if len(latency) else [math.nan] * 4
+    out: dict[str, float] = {
+        "reads_completed": float(len(latency)),
+        "read_throughput": len(latency) / window,
+        "read_latency_mean": _safe(latency, np.mean),
+        "read_latency_p50": float(q[0]),
+        "read_latency_p95": float(q[1]),
+        "read_latency_p99": float(q[2]),
+        "read_latency_p999": float(q[3]),
+        "read_latency_max": _safe(latency, np.max),
+        "writes_committed": float(len(w_latency)),
+        "write_latency_mean": _safe(w_latency, np.mean),
+        "write_latency_max": _safe(w_latency, np.max),
+        "stale_read_fraction": _safe(stale, np.mean),
+        "staleness_mean": _safe(staleness, np.mean),
+        "staleness_p99": float(np.percentile(staleness, 99)) if len(staleness) else math.nan,
+        "staleness_max": _safe(staleness, np.max),
+        "first_visible_mean": _safe(first, np.mean),
+        "visibility_window_mean": _safe(every, np.mean),
+        "visibility_window_max": _safe(every, np.max),
+        "replica_availability": in_pool_time(record, lo, hi) / (record.replica_count * window),
+        "db_utilization": _utilization(record, lo, hi),
+    }
+    return out
+
+
+def _utilization(record: RunRecord, lo: float, hi: float) -> float:
+    reads, writes = record.reads, record.writes
+    busy = np.clip(np.minimum(reads["finish"], hi) - np.maximum(reads["start"], lo), 0, None).sum()
+    if record.write_weight and len(writes["start"]):
+        span = np.clip(np.minimum(writes["commit"], hi) - np.maximum(writes["start"], lo), 0, None)
+        busy += record.write_weight * span.sum()
+    return float(busy) / (record.capacity * (hi - lo))
+
+
+def interval(values: np.ndarray) -> dict[str, float | int | None]:
+    """Mean and 95% Student-t interval of finite values; bounds are None when n < 2."""
+    values = np.asarray(values, dtype=float)
+    values = values[np.isfinite(values)]
+    n = len(values)
+    if n == 0:
+        return {"mean": math.nan, "ci_low": None, "ci_high": None, "n": 0}
+    mean = float(values.mean())
+    if n < 2:
+        return {"mean": mean, "ci_low": None, "ci_high": None, "n": 1}
+    half = float(stats.t.ppf(0.975, n - 1) * values.std(ddof=1) / math.sqrt(n))
+    return {"mean": mean, "ci_low": mean - half, "ci_high": mean + half, "n": n}
+
+
+def summarize(per_replication: pd.DataFrame) -> pd.DataFrame:
+    """Tidy summary: architecture, metric, mean, ci_low, ci_high, n (SPEC §6 summary.csv)."""
+    rows = []
+    for arch in [a for a in ("crud", "cqrs") if a in set(per_replication["architecture"])]:
+        sub = per_replication[per_replication["architecture"] == arch]
+        for metric in METRICS:
+            if metric in sub:
+                rows.append({"architecture": arch, "metric": metric, **interval(sub[metric].to_numpy())})
+    return pd.DataFrame(rows, columns=["architecture", "metric", "mean", "ci_low", "ci_high", "n"])
+
+
+def differences(per_replication: pd.DataFrame) -> pd.DataFrame:
+    """cqrs − crud, paired by replication (both saw the same random numbers)."""
+    archs = set(per_replication["architecture"])
+    if not {"crud", "cqrs"} <= archs:
+        return pd.DataFrame(columns=["metric", "mean", "ci_low", "ci_high", "n"])
+    crud = per_replication[per_replication["architecture"] == "crud"].set_index("replication")
+    cqrs = per_replication[per_replication["architecture"] == "cqrs"].set_index("replication")
+    rows = []
+    for metric in METRICS:
+        if metric in crud and metric in cqrs:
+            paired = (cqrs[metric] - crud[metric]).dropna()
+            rows.append({"metric": metric, **interval(paired.to_numpy())})
+    return pd.DataFrame(rows, columns=["metric", "mean", "ci_low", "ci_high", "n"])

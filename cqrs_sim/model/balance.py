@@ -1,0 +1,53 @@
+"""Picking one of several servers: the load balancer's and the handlers' routing policies.
+
+Random choices come from numbers drawn up front (one per request) so the
+per-request cost is a list lookup, not a generator call.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import numpy as np
+
+
+def round_robin(n: int) -> Callable[[int], int]:
+    state = [0]
+
+    def pick(_: int) -> int:
+        k = state[0]
+        state[0] = k + 1 if k + 1 < n else 0
+        return k
+
+    return pick
+
+
+def random_choice(n: int, draws: int, rng: np.random.Generator) -> Callable[[int], int]:
+    table = rng.integers(0, n, draws).tolist()
+    return table.__getitem__
+
+
+def least_outstanding(outstanding: list[int]) -> Callable[[int], int]:
+    """Fewest requests queued or in service; ties go round-robin so idle servers share work."""
+    n = len(outstanding)
+    state = [0]
+
+    def pick(_: int) -> int:
+        start = state[0]
+        best = start
+        best_load = outstanding[start]
+        if best_load:
+            k = start + 1
+            for _step in range(n - 1):
+                if k == n:
+                    k = 0
+                load = outstanding[k]
+                if load < best_load:
+                    best, best_load = k, load
+                    if not load:
+                        break
+                k += 1
+        state[0] = best + 1 if best + 1 < n else 0
+        return best
+
+    return pick

@@ -1,0 +1,199 @@
+"""CQRS: writes to a write image, reads from a swarm of replicas refreshed by rollouts.
+
+Each replica has its own FIFO connection pool and a version. A handler
+routes a read to an in-pool replica; with none in the pool the read waits
+for one to rejoin. After each commit a rollout (see :mod:`.rollout`) swaps
+replicas for snapshots of the write image, batch by batch.
+"""
+
+from __future__ import annotations
+
+import bisect
+import math
+from collections import deque
+
+import numpy as np
+import simpy
+
+from ..scenario import Scenario
+from ..streams import stream
+from ..workload import Workload
+from .frontend import Frontend
+from .rollout import Rollouts
+from .slots import Slots
+
+
+class CqrsModel(Frontend):
+    architecture = "cqrs"
+
+    def __init__(self, env: simpy.Environment, scenario: Scenario, workload: Workload, replication: int):
+        super().__init__(env, scenario, workload, replication)
+        replicas = scenario.cqrs.replicas
+        n = replicas.count
+        self.replica_count = n
+        self.connections = replicas.connections
+        self.version = [0] * n
+        self.pool: list[int] = list(range(n))  #: in-pool replicas, sorted
+        self.in_pool = [True] * n
+        self.outstanding = [0] * n  #: reads routed to a replica and not finished
+        self.conns = [Slots(replicas.connections) for _ in range(n)]
+        self.pool_wait: deque[int] = deque()  #: reads waiting for any replica to rejoin
+        self._route = self._router(replicas.routing)
+        self.write_servers = Slots(scenario.cqrs.write_servers)
+        #: drain: false: running queries per replica, and stale query-end callbacks to ignore
+        self.drain = scenario.cqrs.sync.drain
+        self.running: list[set[int]] = [set() for _ in range(n)]
+        self.ignore: dict[int, int] = {}
+        self.queries_aborted = 0
+        self.rollouts = Rollouts(self, scenario.cqrs.sync, stream(scenario.seed, replication, "cqrs.replace_time"))
+
+    def _router(self, policy: str):
+        if policy == "round_robin":
+            state = [0]
+            n = self.replica_count
+
+            in_pool = self.in_pool
+
+            def route(_: int) -> int:
+                k = state[0]
+                while not in_pool[k]:
+                    k = k + 1 if k + 1 < n else 0
+                state[0] = k + 1 if k + 1 < n else 0
+                return k
+
+            return route
+        if policy == "random":
+            uniforms = stream(self.scenario.seed, self.replication, "cqrs.routing.random").random(self.n_reads).tolist()
+            extra = stream(self.scenario.seed, self.replication, "cqrs.routing.reroute")
+            pool = self.pool
+
+            def route(i: int) -> int:
+                u = uniforms[i] if i < len(uniforms) else extra.random()
+                return pool[int(u * len(pool))]
+
+            return route
+        outstanding = self.outstanding
+        pool = self.pool
+        state = [0]
+
+        def route(_: int) -> int:
+            size = len(pool)
+            start = state[0] % size
+            best = pool[start]
+            best_load = outstanding[best]
+            if best_load:
+                for step in range(1, size):
+                    r = pool[(start + step) % size]
+                    load = outstanding[r]
+                    if load < best_load:
+                        best, best_load = r, load
+                        if not load:
+                            break
+            state[0] = start + 1
+            return best
+
+        return route
+
+    # --- reads ----------------------------------------------------------------
+    def _query(self, i: int) -> None:
+        if not self.pool:
+            self.pool_wait.append(i)
+            return
+        r = self._route(i)
+        self.replica[i] = r
+        self.outstanding[r] += 1
+        self.conns[r].acquire(self._query_start, i)
+
+    def _query_start(self, i: int) -> None:
+        r = self.replica[i]
+        self.start[i] = self.env.now
+        self.seen[i] = self.version[r]
+        self.latest[i] = self.commits
+        if not self.drain:
+            self.running[r].add(i)
+        self.env.timeout(self.query_time[i], i).callbacks.append(self._query_end)
+
+    def _query_end(self, event: simpy.Event) -> None:
+        i = event.value
+        if self.ignore and i in self.ignore:
+            left = self.ignore[i] - 1
+            if left:
+                self.ignore[i] = left
+            else:
+                del self.ignore[i]
+            return  # the end of an aborted query: the read was re-routed
+        r = self.replica[i]
+        if not self.drain:
+            self.running[r].discard(i)
+        self.outstanding[r] -= 1
+        self.conns[r].release()
+        if not self.outstanding[r]:
+            self.rollouts.drained(r)
+        self._read_done(i)
+
+    # --- pool membership (used by rollouts) -----------------------------------
+    def leave(self, r: int) -> None:
+        self.pool.remove(r)
+        self.in_pool[r] = False
+        if not self.drain:
+            self._evict(r)
+
+    def join(self, r: int, version: int) -> None:
+        self.version[r] = version
+        bisect.insort(self.pool, r)
+        self.in_pool[r] = True
+        waiting = self.pool_wait
+        while waiting and self.pool:
+            self._query(waiting.popleft())
+
+    def _evict(self, r: int) -> None:
+        """drain: false: queued reads re-route at once; running queries abort and restart elsewhere."""
+        slots = self.conns[r]
+        queued = [i for _, i in slots.waiting]
+        slots.waiting.clear()
+        running = sorted(self.running[r])
+        self.running[r].clear()
+        for i in running:
+            self.ignore[i] = self.ignore.get(i, 0) + 1
+            slots.free += 1
+        self.queries_aborted += len(running)
+        self.outstanding[r] -= len(queued) + len(running)
+        for i in running + queued:
+            self._query(i)
+
+    # --- writes ---------------------------------------------------------------
+    def _write(self, j: int) -> None:
+        self.write_servers.acquire(self._apply_start, j)
+
+    def _apply_start(self, j: int) -> None:
+        self.write_start[j] = self.env.now
+        self.env.timeout(self.apply_time[j], j).callbacks.append(self._apply_end)
+
+    def _apply_end(self, event: simpy.Event) -> None:
+        self._commit(event.value)
+        self.write_servers.release()
+        self.rollouts.committed()
+
+    # --- results --------------------------------------------------------------
+    def visibility(self) -> tuple[np.ndarray, np.ndarray]:
+        first = np.full(self.commits + 1, math.nan)
+        every = np.full(self.commits + 1, math.nan)
+        first[: len(self.rollouts.first_visible)] = self.rollouts.first_visible
+        every[: len(self.rollouts.all_visible)] = self.rollouts.all_visible
+        return first, every
+
+    def swap_columns(self) -> dict[str, np.ndarray]:
+        swaps = self.rollouts.swaps
+        return {
+            "replica": np.asarray([s[0] for s in swaps], dtype=np.int32),
+            "out": np.asarray([s[1] for s in swaps], dtype=float),
+            "back": np.asarray([s[2] for s in swaps], dtype=float),
+            "version": np.asarray([s[3] for s in swaps], dtype=np.int64),
+        }
+
+    def busy_weight_of_writes(self) -> float:
+        return 0.0  # writes run on the write image, not the replicas
+
+    @property
+    def capacity(self) -> int:
+        return self.replica_count * self.connections

@@ -1,0 +1,114 @@
+"""CRUD: one database serving reads and writes.
+
+``exclusive`` locking is a readers–writer lock with writer preference kept by
+a single FIFO queue: a waiting write lets queries already running finish,
+and every request behind it (reads included) waits until it commits.
+``mvcc``: a write is one more client of the connection pool and reads go on.
+Reads always see the newest committed version, so CRUD reads are never stale.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+
+import numpy as np
+import simpy
+
+from ..scenario import Scenario
+from ..workload import Workload
+from .frontend import Frontend
+
+_WRITE = -1  # queue marker: entries are read ids (>= 0) or _WRITE - j for write j
+
+
+class CrudModel(Frontend):
+    architecture = "crud"
+
+    def __init__(self, env: simpy.Environment, scenario: Scenario, workload: Workload, replication: int):
+        super().__init__(env, scenario, workload, replication)
+        self.connections = scenario.crud.connections
+        self.exclusive = scenario.crud.locking == "exclusive"
+        self.free = self.connections
+        self.writer_active = False
+        self.queue: deque[int] = deque()
+
+    # --- the lock -------------------------------------------------------------
+    def _query(self, i: int) -> None:
+        if not self.queue and self.free and not self.writer_active:
+            self.free -= 1
+            self._query_start(i)
+        else:
+            self.queue.append(i)
+            self._dispatch()
+
+    def _write(self, j: int) -> None:
+        self.queue.append(_WRITE - j)
+        self._dispatch()
+
+    def _dispatch(self) -> None:
+        queue = self.queue
+        while queue:
+            head = queue[0]
+            if head >= 0:
+                if self.writer_active or not self.free:
+                    return
+                queue.popleft()
+                self.free -= 1
+                self._query_start(head)
+            elif self.exclusive:
+                if self.writer_active or self.free < self.connections:
+                    return
+                queue.popleft()
+                self.writer_active = True
+                self._apply_start(_WRITE - head)
+            else:
+                if not self.free:
+                    return
+                queue.popleft()
+                self.free -= 1
+                self._apply_start(_WRITE - head)
+
+    # --- reads ----------------------------------------------------------------
+    def _query_start(self, i: int) -> None:
+        self.start[i] = self.env.now
+        self.seen[i] = self.latest[i] = self.commits
+        self.env.timeout(self.query_time[i], i).callbacks.append(self._query_end)
+
+    def _query_end(self, event: simpy.Event) -> None:
+        i = event.value
+        self.free += 1
+        self._read_done(i)
+        if self.queue:
+            self._dispatch()
+
+    # --- writes ---------------------------------------------------------------
+    def _apply_start(self, j: int) -> None:
+        self.write_start[j] = self.env.now
+        self.env.timeout(self.apply_time[j], j).callbacks.append(self._apply_end)
+
+    def _apply_end(self, event: simpy.Event) -> None:
+        self._commit(event.value)
+        if self.exclusive:
+            self.writer_active = False
+        else:
+            self.free += 1
+        self._dispatch()
+
+    # --- results --------------------------------------------------------------
+    def visibility(self) -> tuple[np.ndarray, np.ndarray]:
+        """first_visible and all_visible by version: a commit is visible at once."""
+        times = np.asarray(self.commit_time, dtype=float)
+        return times, times
+
+    def swap_columns(self) -> dict[str, np.ndarray]:
+        empty_i = np.empty(0, dtype=np.int32)
+        empty_f = np.empty(0, dtype=float)
+        return {"replica": empty_i, "out": empty_f, "back": empty_f, "version": np.empty(0, dtype=np.int64)}
+
+    def busy_weight_of_writes(self) -> float:
+        """Connections a write occupies, for db_utilization."""
+        return float(self.connections) if self.exclusive else 1.0
+
+    @property
+    def capacity(self) -> int:
+        return self.connections

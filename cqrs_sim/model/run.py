@@ -1,0 +1,69 @@
+"""Running one architecture for one replication, and what that run leaves behind."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Optional
+
+import numpy as np
+import simpy
+
+from ..scenario import Scenario
+from ..workload import Workload
+from .cqrs import CqrsModel
+from .crud import CrudModel
+from .frontend import Progress
+
+MODELS = {"crud": CrudModel, "cqrs": CqrsModel}
+
+
+@dataclass
+class RunRecord:
+    """The raw columns of one (architecture, replication) run."""
+
+    architecture: str
+    replication: int
+    reads: dict[str, np.ndarray]  #: arrival, start, finish, handler, replica, version_seen, version_latest
+    writes: dict[str, np.ndarray]  #: arrival, start, commit, version
+    commit_time: np.ndarray  #: by version; [0] is the initial data
+    first_visible: np.ndarray  #: by version
+    all_visible: np.ndarray  #: by version
+    swaps: dict[str, np.ndarray]  #: replica, out, back, version
+    capacity: int  #: database (crud) or replica-pool (cqrs) connections
+    write_weight: float  #: connections a write occupies on that capacity
+    replica_count: int  #: replicas in the read pool (1 for crud)
+    end_time: float  #: when the last request finished
+    extra: dict[str, float] = field(default_factory=dict)
+
+
+def run_architecture(
+    scenario: Scenario,
+    workload: Workload,
+    architecture: str,
+    replication: int,
+    progress: Optional[Progress] = None,
+) -> RunRecord:
+    """Simulate one architecture on a drawn workload until every request is served."""
+    env = simpy.Environment()
+    model = MODELS[architecture](env, scenario, workload, replication)
+    model.start_arrivals(progress)
+    env.run()
+    first, every = model.visibility()
+    extra: dict[str, float] = {}
+    if isinstance(model, CqrsModel):
+        extra["queries_aborted"] = float(model.queries_aborted)
+    return RunRecord(
+        architecture=architecture,
+        replication=replication,
+        reads=model.read_columns(),
+        writes=model.write_columns(),
+        commit_time=np.asarray(model.commit_time, dtype=float),
+        first_visible=first,
+        all_visible=every,
+        swaps=model.swap_columns(),
+        capacity=model.capacity,
+        write_weight=model.busy_weight_of_writes(),
+        replica_count=getattr(model, "replica_count", 1),
+        end_time=float(env.now),
+        extra=extra,
+    )

@@ -1,0 +1,207 @@
+"""The scenario schema: every key a scenario file may hold, and every default.
+
+This module is the single home of defaults. Durations are stored in seconds
+and rates in events per second, whatever units the file used; a read rate is
+always stored as steps ``[[start, rate], ...]`` (a single rate is one step).
+Cross-field rules that pydantic cannot place on one key live in
+:func:`cross_field_problems`, which returns (dotted path, message) pairs so the
+loader can point at the offending line.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal, Optional
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+
+from .distributions import Constant, Distribution
+from .units import parse_duration, parse_rate
+
+
+def _strict_int(value: Any) -> Any:
+    if isinstance(value, bool):
+        raise ValueError("expected a whole number, not true/false")
+    return value
+
+
+def _rate_steps(value: Any) -> Any:
+    """A single rate becomes one step starting at 0; steps are parsed pairwise."""
+    if isinstance(value, (list, tuple)):
+        steps = []
+        for step in value:
+            if not isinstance(step, (list, tuple)) or len(step) != 2:
+                raise ValueError("each step must be a pair [start, rate], such as [30m, 1500/s]")
+            steps.append((parse_duration(step[0]), parse_rate(step[1])))
+        if not steps:
+            raise ValueError("give a rate or at least one step")
+        if steps[0][0] != 0:
+            raise ValueError("the first step must start at 0s")
+        if any(b[0] <= a[0] for a, b in zip(steps, steps[1:])):
+            raise ValueError("step start times must increase")
+        return steps
+    return [(0.0, parse_rate(value))]
+
+
+Seconds = Annotated[float, BeforeValidator(parse_duration)]
+PerSecond = Annotated[float, BeforeValidator(parse_rate)]
+Count = Annotated[int, BeforeValidator(_strict_int), Field(ge=1)]
+RateSteps = Annotated[list[tuple[float, float]], BeforeValidator(_rate_steps)]
+Policy = Literal["round_robin", "random", "least_outstanding"]
+Architecture = Literal["crud", "cqrs"]
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class Reads(_Section):
+    #: arrival rate, or steps [[start, rate], ...] (piecewise constant)
+    rate: RateSteps
+    #: poisson arrivals, or evenly spaced (uniform) ones
+    process: Literal["poisson", "uniform"] = "poisson"
+    #: time a handler spends on a read before its query
+    handler_time: Distribution = Constant(value=0.0)
+    #: time the query occupies one database or replica connection
+    query_time: Distribution
+
+
+class Writes(_Section):
+    #: time between writes (a renewal process); or give rate, or at
+    interval: Optional[Distribution] = None
+    #: poisson write rate; or give interval, or at
+    rate: Optional[PerSecond] = None
+    #: fixed write times; or give interval, or rate
+    at: Optional[list[Seconds]] = None
+    #: how long a write takes to apply (it commits when the apply ends)
+    apply_time: Distribution
+
+    @model_validator(mode="after")
+    def _one_arrival_process(self) -> "Writes":
+        given = [k for k in ("interval", "rate", "at") if getattr(self, k) is not None]
+        if len(given) != 1:
+            raise ValueError(f"give exactly one of interval, rate, at (got {', '.join(given) or 'none'})")
+        if self.interval is not None and self.interval.mean <= 0:
+            raise ValueError("interval: the mean interval must be positive")
+        if self.rate is not None and self.rate <= 0:
+            raise ValueError("rate: must be positive (omit workload.writes for a read-only workload)")
+        return self
+
+
+class Workload(_Section):
+    reads: Reads
+    #: omitted: a read-only workload
+    writes: Optional[Writes] = None
+
+
+class Handlers(_Section):
+    #: database handlers behind the load balancer
+    count: Count = 4
+    #: reads a handler serves at once (a slot is held for the whole read)
+    concurrency: Count = 16
+
+
+class Crud(_Section):
+    #: database connections (concurrent queries)
+    connections: Count = 32
+    #: exclusive: a write takes the whole database; mvcc: a write holds one connection
+    locking: Literal["exclusive", "mvcc"] = "exclusive"
+
+
+class Replicas(_Section):
+    #: read replicas ("images") in the swarm
+    count: Count = 8
+    #: connections per replica
+    connections: Count = 4
+    #: how a handler picks an in-pool replica
+    routing: Policy = "least_outstanding"
+
+
+class Sync(_Section):
+    #: rolling: replace batch_size replicas at a time; all_at_once: all together
+    strategy: Literal["rolling", "all_at_once"] = "rolling"
+    #: replicas replaced together in a rolling rollout
+    batch_size: Count = 1
+    #: wait from a commit to the rollout it triggers
+    trigger_delay: Seconds = 0.0
+    #: time to swap one replica for a snapshot of the write image
+    replace_time: Distribution = Constant(value=120.0)
+    #: let reads already routed to a leaving replica finish on the old image
+    drain: bool = True
+
+
+class Cqrs(_Section):
+    #: servers applying writes to the write image
+    write_servers: Count = 1
+    replicas: Replicas = Replicas()
+    sync: Sync = Sync()
+
+
+class Scenario(_Section):
+    #: shown in tables; default: the scenario file's stem
+    name: str = "scenario"
+    description: str = ""
+    #: arrivals stop here; what arrived is still served
+    duration: Seconds = Field(gt=0)
+    #: statistics skip requests arriving earlier
+    warmup: Seconds = 0.0
+    #: base seed; each replication and stream derives its own
+    seed: Annotated[int, BeforeValidator(_strict_int), Field(ge=0)] = 1
+    #: independent runs, for confidence intervals
+    replications: Count = 3
+    #: which designs to simulate
+    architectures: list[Architecture] = Field(default=["crud", "cqrs"], min_length=1)
+    #: timeseries bin width; default: duration / 200
+    bin: Optional[Seconds] = Field(default=None, gt=0)
+    workload: Workload
+    handlers: Handlers = Handlers()
+    #: how a read picks a handler
+    load_balancer: Policy = "round_robin"
+    crud: Crud = Crud()
+    cqrs: Cqrs = Cqrs()
+
+    @model_validator(mode="after")
+    def _default_bin(self) -> "Scenario":
+        if self.bin is None:
+            object.__setattr__(self, "bin", self.duration / 200)
+        return self
+
+    @property
+    def bin_width(self) -> float:
+        return float(self.bin)  # type: ignore[arg-type]
+
+    @property
+    def window(self) -> float:
+        """Length of the measured window [warmup, duration)."""
+        return self.duration - self.warmup
+
+
+def cross_field_problems(scenario: Scenario) -> list[tuple[str, str]]:
+    """Rules spanning several keys, as (dotted path, message) pairs."""
+    problems: list[tuple[str, str]] = []
+    if scenario.warmup >= scenario.duration:
+        problems.append(("warmup", f"must be shorter than duration ({scenario.duration:g}s), got {scenario.warmup:g}s"))
+    if len(set(scenario.architectures)) != len(scenario.architectures):
+        problems.append(("architectures", "lists an architecture twice"))
+    sync = scenario.cqrs.sync
+    count = scenario.cqrs.replicas.count
+    if sync.batch_size > count:
+        problems.append(("cqrs.sync.batch_size", f"must not exceed cqrs.replicas.count ({count}), got {sync.batch_size}"))
+    writes = scenario.workload.writes
+    if writes is not None and writes.at is not None:
+        for i, t in enumerate(writes.at):
+            if t >= scenario.duration:
+                problems.append((f"workload.writes.at.{i}", f"write at {t:g}s is not before duration ({scenario.duration:g}s)"))
+    if scenario.workload.reads.query_time.mean <= 0:
+        problems.append(("workload.reads.query_time", "must have a positive mean"))
+    return problems
+
+
+def resolved_dict(scenario: Scenario) -> dict[str, Any]:
+    """The scenario with every default filled in, as plain data for YAML."""
+    data = scenario.model_dump(mode="json", by_alias=True)
+    data["workload"]["reads"]["rate"] = [list(step) for step in scenario.workload.reads.rate]
+    if data["workload"]["writes"] is not None:
+        data["workload"]["writes"] = {k: v for k, v in data["workload"]["writes"].items() if v is not None}
+    else:
+        del data["workload"]["writes"]
+    return data

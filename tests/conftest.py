@@ -1,0 +1,37 @@
+"""Shared helpers: build scenarios from YAML text in a temporary directory."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+
+import cqrs_sim
+
+ROOT = Path(__file__).resolve().parents[1]
+SCENARIOS = ROOT / "scenarios"
+
+
+@pytest.fixture
+def scenario_from(tmp_path):
+    """scenario_from(yaml_text, name="s", **overrides) -> validated Scenario."""
+
+    def make(text: str, name: str = "s", overrides: dict | None = None):
+        path = tmp_path / f"{name}.yaml"
+        path.write_text(textwrap.dedent(text), encoding="utf-8")
+        return cqrs_sim.load_scenario(path, overrides)
+
+    return make
+
+
+@pytest.fixture
+def write_yaml(tmp_path):
+    """write_yaml(text, name) -> path of a scenario file with that text."""
+
+    def make(text: str, name: str = "s") -> Path:
+        path = tmp_path / f"{name}.yaml"
+        path.write_text(textwrap.dedent(text), encoding="utf-8")
+        return path
+
+    return make
