@@ -21,6 +21,7 @@ from .errors import ScenarioError
 from .loader import load_scenario, resolved_yaml
 from .report import comparison_table, estimate_lines, loads_table
 from .simulate import simulate
+from .units import format_duration
 
 app = typer.Typer(
     add_completion=False,
@@ -88,10 +89,12 @@ def run(
             results = simulate(scenario)
         target = output if output is not None else Path("results") / scenario.name
         results.save(target)
-        title = (f"{scenario.name}: {scenario.replications} replication(s), seed {scenario.seed}, "
-                 f"requests arriving in [{scenario.warmup:g}s, {scenario.duration:g}s); mean ± 95% CI half-width")
-        out.print(comparison_table(results.summary(), results.differences(), title))
-        out.print(f"wrote {target}/ in {results.manifest['wall_time_s']:.1f}s of simulation", highlight=False)
+        table = comparison_table(results.summary(), results.differences(), scenario.name)
+        table.caption = (f"mean ± half-width of the 95% Student-t interval over {scenario.replications} replication(s), "
+                         f"seed {scenario.seed}; requests arriving in [{format_duration(scenario.warmup)}, "
+                         f"{format_duration(scenario.duration)}); differences paired by replication")
+        out.print(table)
+        out.print(f"wrote {target}/ (simulation took {results.manifest['wall_time_s']:.1f} s of wall time)", highlight=False)
 
     _guarded(body)
 

@@ -1,0 +1,73 @@
+"""Every shipped scenario runs (shortened where needed), and shows what its comments promise."""
+
+from __future__ import annotations
+
+import pytest
+from typer.testing import CliRunner
+
+import cqrs_sim
+from cqrs_sim.analytic import offered_loads
+from cqrs_sim.cli import app
+
+from .conftest import SCENARIOS
+
+SHORTEN = {
+    "netflix.yaml": {"duration": "5m", "warmup": "30s", "replications": 1,
+                     "workload.writes.interval": {"dist": "uniform", "low": "1m", "high": "2m"}},
+    "flash_crowd.yaml": {"replications": 1, "workload.writes.at": ["4m"],
+                         "workload.reads.rate": [["0s", "300/s"], ["3m", "3000/s"], ["5m", "300/s"]], "duration": "6m"},
+    "write_heavy.yaml": {"duration": "12m", "replications": 1},
+    "mmc.yaml": {"duration": "1m", "replications": 1},
+}
+
+
+def test_every_shipped_scenario_is_covered():
+    assert {p.name for p in SCENARIOS.glob("*.yaml")} == set(SHORTEN)
+
+
+@pytest.mark.parametrize("name", sorted(SHORTEN))
+def test_shipped_scenario_runs(name):
+    scenario = cqrs_sim.load_scenario(SCENARIOS / name, SHORTEN[name])
+    results = cqrs_sim.simulate(scenario)
+    summary = results.summary().set_index(["architecture", "metric"])["mean"]
+    for arch in scenario.architectures:
+        assert summary[(arch, "reads_completed")] > 0
+        assert summary[(arch, "read_latency_p50")] > 0
+
+
+def test_netflix_crud_is_blocked_by_uploads_and_cqrs_is_not():
+    scenario = cqrs_sim.load_scenario(SCENARIOS / "netflix.yaml", SHORTEN["netflix.yaml"])
+    s = cqrs_sim.simulate(scenario).summary().set_index(["architecture", "metric"])["mean"]
+    assert s[("crud", "read_latency_p99")] > 10  # a read behind a minutes-long upload waits seconds
+    assert s[("cqrs", "read_latency_p99")] < 0.1
+    assert s[("cqrs", "stale_read_fraction")] > 0 and s[("crud", "stale_read_fraction")] == 0
+
+
+def test_write_heavy_check_warns_and_rollouts_never_rest():
+    scenario = cqrs_sim.load_scenario(SCENARIOS / "write_heavy.yaml", SHORTEN["write_heavy.yaml"])
+    warnings = [t.warning for t in offered_loads(scenario) if t.warning]
+    assert any("rollouts" in w and "duty cycle" in w for w in warnings)
+    result = CliRunner().invoke(app, ["check", str(SCENARIOS / "write_heavy.yaml")])
+    assert result.exit_code == 0 and "duty cycle" in result.stderr
+
+    results = cqrs_sim.simulate(scenario)
+    swaps = results.replicas.sort_values("out")
+    # back to back: each swap after the first starts the instant the previous one ends
+    gaps = swaps.out.to_numpy()[1:] - swaps.back.to_numpy()[:-1]
+    assert (abs(gaps) < 1.0).mean() > 0.95
+    s = results.summary().set_index(["architecture", "metric"])["mean"]
+    assert s[("cqrs", "stale_read_fraction")] > 0.5
+    assert s[("cqrs", "visibility_window_mean")] > 160  # longer than one whole rollout
+    # the visibility window does not run away: writes ship in batches, bounded by about two rollouts
+    assert s[("cqrs", "visibility_window_max")] < 3 * 8 * 20 + 60
+
+
+def test_flash_crowd_steps_reach_the_arrivals():
+    scenario = cqrs_sim.load_scenario(SCENARIOS / "flash_crowd.yaml", SHORTEN["flash_crowd.yaml"])
+    results = cqrs_sim.simulate(scenario)
+    ts = results.timeseries[results.timeseries.architecture == "cqrs"]
+    width = scenario.bin_width
+    before = ts[ts.t < 170].reads_completed.mean() / width
+    during = ts[(ts.t > 190) & (ts.t < 290)].reads_completed.mean() / width
+    assert before == pytest.approx(300, rel=0.1)
+    assert during == pytest.approx(3000, rel=0.1)

@@ -1,0 +1,126 @@
+"""Unit tests of the small parts: units, distributions, arrivals, slots, balancing, analytic formulas."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from pydantic import TypeAdapter, ValidationError
+
+from cqrs_sim.analytic import erlang_c, mg1_wait, mmc_wait
+from cqrs_sim.distributions import Distribution
+from cqrs_sim.model.balance import least_outstanding, round_robin
+from cqrs_sim.model.slots import Slots
+from cqrs_sim.streams import stream
+from cqrs_sim.units import format_duration, parse_duration, parse_rate
+from cqrs_sim.workload import read_arrivals
+
+DIST = TypeAdapter(Distribution)
+
+
+@pytest.mark.parametrize("text, seconds", [
+    (5, 5.0), (0.25, 0.25), ("250ms", 0.25), ("30s", 30.0), ("15m", 900.0), ("2h", 7200.0), ("1d", 86400.0),
+    ("1.5min", 90.0), ("500us", 5e-4), ("  3 s ", 3.0), ("10", 10.0), ("1e3ms", 1.0),
+])
+def test_parse_duration(text, seconds):
+    assert parse_duration(text) == pytest.approx(seconds)
+
+
+@pytest.mark.parametrize("bad", ["-1s", "5 parsecs", "fast", True, None, [1], "nan", float("inf")])
+def test_parse_duration_rejects(bad):
+    with pytest.raises(ValueError):
+        parse_duration(bad)
+
+
+@pytest.mark.parametrize("text, rate", [(800, 800.0), ("800/s", 800.0), ("5/m", 5 / 60), ("2/h", 2 / 3600), ("0/s", 0.0)])
+def test_parse_rate(text, rate):
+    assert parse_rate(text) == pytest.approx(rate)
+
+
+def test_format_duration():
+    assert [format_duration(x) for x in (0, 2e-5, 0.0042, 3.5, 600, 10800)] == ["0s", "20us", "4.2ms", "3.5s", "10m", "3h"]
+
+
+@pytest.mark.parametrize("spec", [
+    {"dist": "exponential", "mean": "2s"},
+    {"dist": "uniform", "low": 1, "high": 3},
+    {"dist": "normal", "mean": 1, "sd": 1},
+    {"dist": "lognormal", "mean": "4ms", "cv": 1.5},
+    {"dist": "gamma", "mean": 2, "cv": 0.5},
+    {"dist": "empirical", "samples": [1, "2s", 6]},
+])
+def test_distribution_moments(spec):
+    """Sample mean and variance agree with the analytic moments (5 standard errors)."""
+    d = DIST.validate_python(spec)
+    x = d.sample(stream(1, 0, "test"), 400_000)
+    assert (x >= 0).all()
+    assert abs(x.mean() - d.mean) < 5 * math.sqrt(d.variance / len(x))
+    assert x.var() == pytest.approx(d.variance, rel=0.05)
+
+
+def test_constant_from_number_and_string():
+    assert DIST.validate_python("4ms").mean == pytest.approx(0.004)
+    assert DIST.validate_python(3).sample(stream(1, 0, "x"), 3).tolist() == [3.0, 3.0, 3.0]
+
+
+@pytest.mark.parametrize("spec", [
+    {"dist": "uniform", "low": 3, "high": 1}, {"dist": "exponential", "mean": 0}, {"dist": "lognormal", "mean": 1},
+    {"dist": "gamma", "mean": 1, "cv": -1}, {"dist": "empirical", "samples": []}, {"dist": "normal", "mean": -1, "sd": 1},
+])
+def test_distribution_rejects(spec):
+    with pytest.raises(ValidationError):
+        DIST.validate_python(spec)
+
+
+def test_streams_are_independent_and_stable():
+    a = stream(42, 0, "read.arrivals").random(3)
+    assert np.array_equal(a, stream(42, 0, "read.arrivals").random(3))
+    assert not np.array_equal(a, stream(42, 1, "read.arrivals").random(3))
+    assert not np.array_equal(a, stream(42, 0, "read.query_time").random(3))
+
+
+def test_uniform_arrivals_follow_steps():
+    t = read_arrivals([(0.0, 10.0), (5.0, 0.0), (8.0, 20.0)], 10.0, "uniform", stream(1, 0, "a"))
+    assert len(t) == 50 + 40
+    np.testing.assert_allclose(t[:3], [0.0, 0.1, 0.2])
+    assert not ((t >= 5) & (t < 8)).any()
+    assert t[50] == pytest.approx(8.0) and t[-1] < 10
+
+
+def test_poisson_arrival_counts():
+    t = read_arrivals([(0.0, 1000.0)], 100.0, "poisson", stream(1, 0, "a"))
+    assert abs(len(t) - 100_000) < 5 * math.sqrt(100_000)
+    assert np.all(np.diff(t) >= 0) and t[0] >= 0 and t[-1] < 100
+
+
+def test_slots_are_fifo():
+    slots = Slots(2)
+    log = []
+    for k in range(5):
+        slots.acquire(log.append, k)
+    assert log == [0, 1] and slots.queued == 3
+    slots.release()
+    slots.release()
+    assert log == [0, 1, 2, 3]
+    slots.release()
+    slots.release()
+    slots.release()
+    assert log == [0, 1, 2, 3, 4] and slots.free == 2
+
+
+def test_round_robin_and_least_outstanding():
+    pick = round_robin(3)
+    assert [pick(i) for i in range(7)] == [0, 1, 2, 0, 1, 2, 0]
+    load = [0, 0, 0]
+    pick = least_outstanding(load)
+    assert [pick(i) for i in range(3)] == [0, 1, 2]  # idle servers share work
+    load[:] = [3, 1, 2]
+    assert pick(0) == 1
+
+
+def test_queueing_formulas():
+    assert erlang_c(1, 0.5) == pytest.approx(0.5)
+    assert mmc_wait(0.5, 1.0, 1) == pytest.approx(1.0)  # M/M/1: ρ/(μ−λ)
+    assert mg1_wait(0.5, 1.0, 0.0) == pytest.approx(0.5)  # M/D/1: ρ/(2μ(1−ρ))
+    assert math.isinf(mmc_wait(2.0, 1.0, 1))
