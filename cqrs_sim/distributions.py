@@ -141,47 +141,45 @@ class Normal(_Dist):
         return out
 
 
-class Lognormal(_Dist):
-    """Lognormal given by its mean and coefficient of variation (sd / mean)."""
+class _MeanCv(_Dist):
+    """A distribution given by its mean and coefficient of variation (sd / mean)."""
+
+    mean_: Seconds = Field(alias="mean", gt=0)
+    cv: float = Field(ge=0, allow_inf_nan=False)
+
+    @property
+    def mean(self) -> float:
+        return self.mean_
+
+    @property
+    def variance(self) -> float:
+        return (self.cv * self.mean_) ** 2
+
+    def sample(self, rng: np.random.Generator, n: int) -> np.ndarray:
+        if self.cv == 0:
+            return np.full(n, self.mean_)
+        return self._draw(rng, n)
+
+    def _draw(self, rng: np.random.Generator, n: int) -> np.ndarray:
+        raise NotImplementedError
+
+
+class Lognormal(_MeanCv):
+    """Lognormal with the given mean and cv: σ² = ln(1 + cv²), μ = ln(mean) − σ²/2."""
 
     dist: Literal["lognormal"]
-    mean_: Seconds = Field(alias="mean", gt=0)
-    cv: float = Field(ge=0, allow_inf_nan=False)
 
-    @property
-    def mean(self) -> float:
-        return self.mean_
-
-    @property
-    def variance(self) -> float:
-        return (self.cv * self.mean_) ** 2
-
-    def sample(self, rng: np.random.Generator, n: int) -> np.ndarray:
-        if self.cv == 0:
-            return np.full(n, self.mean_)
+    def _draw(self, rng: np.random.Generator, n: int) -> np.ndarray:
         sigma2 = math.log1p(self.cv**2)
-        mu = math.log(self.mean_) - sigma2 / 2
-        return rng.lognormal(mu, math.sqrt(sigma2), n)
+        return rng.lognormal(math.log(self.mean_) - sigma2 / 2, math.sqrt(sigma2), n)
 
 
-class Gamma(_Dist):
-    """Gamma given by its mean and coefficient of variation (cv 1 is exponential)."""
+class Gamma(_MeanCv):
+    """Gamma with the given mean and cv: shape 1/cv² (cv 1 is exponential)."""
 
     dist: Literal["gamma"]
-    mean_: Seconds = Field(alias="mean", gt=0)
-    cv: float = Field(ge=0, allow_inf_nan=False)
 
-    @property
-    def mean(self) -> float:
-        return self.mean_
-
-    @property
-    def variance(self) -> float:
-        return (self.cv * self.mean_) ** 2
-
-    def sample(self, rng: np.random.Generator, n: int) -> np.ndarray:
-        if self.cv == 0:
-            return np.full(n, self.mean_)
+    def _draw(self, rng: np.random.Generator, n: int) -> np.ndarray:
         shape = 1 / self.cv**2
         return rng.gamma(shape, self.mean_ / shape, n)
 

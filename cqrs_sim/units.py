@@ -33,44 +33,33 @@ def _number(value: object) -> float | None:
     return None
 
 
-def parse_duration(value: object) -> float:
-    """Seconds from a number (already seconds) or a string with a unit."""
+def _parse(value: object, pattern: re.Pattern[str], kind: str, example: str, combine) -> float:
     number = _number(value)
     if number is None:
         if not isinstance(value, str):
-            raise ValueError(f"expected a duration such as 250ms, 30s, 15m, 2h, got {value!r}")
-        match = _DURATION_RE.match(value)
+            raise ValueError(f"expected a {kind} such as {example}, got {value!r}")
+        match = pattern.match(value)
         if not match:
-            raise ValueError(f"cannot read duration {value!r}: write a number and a unit, such as 250ms, 30s, 15m, 2h")
+            raise ValueError(f"cannot read {kind} {value!r}: write it like {example}")
         unit = match.group(2) or "s"
         if unit not in DURATION_UNITS:
             raise ValueError(f"unknown time unit {unit!r} in {value!r}: use one of {', '.join(DURATION_UNITS)}")
-        number = float(match.group(1)) * DURATION_UNITS[unit]
+        number = combine(float(match.group(1)), DURATION_UNITS[unit])
     if not math.isfinite(number):
-        raise ValueError(f"duration must be finite, got {value!r}")
+        raise ValueError(f"{kind} must be finite, got {value!r}")
     if number < 0:
-        raise ValueError(f"duration must not be negative, got {value!r}")
+        raise ValueError(f"{kind} must not be negative, got {value!r}")
     return number
+
+
+def parse_duration(value: object) -> float:
+    """Seconds from a number (already seconds) or a string with a unit."""
+    return _parse(value, _DURATION_RE, "duration", "250ms, 30s, 15m, 2h", lambda x, unit: x * unit)
 
 
 def parse_rate(value: object) -> float:
     """Events per second from a number (already per second) or ``N/unit``."""
-    number = _number(value)
-    if number is None:
-        if not isinstance(value, str):
-            raise ValueError(f"expected a rate such as 800/s, 5/m, 2/h, got {value!r}")
-        match = _RATE_RE.match(value)
-        if not match:
-            raise ValueError(f"cannot read rate {value!r}: write a count per unit, such as 800/s, 5/m, 2/h")
-        unit = match.group(2) or "s"
-        if unit not in DURATION_UNITS:
-            raise ValueError(f"unknown time unit {unit!r} in {value!r}: use one of {', '.join(DURATION_UNITS)}")
-        number = float(match.group(1)) / DURATION_UNITS[unit]
-    if not math.isfinite(number):
-        raise ValueError(f"rate must be finite, got {value!r}")
-    if number < 0:
-        raise ValueError(f"rate must not be negative, got {value!r}")
-    return number
+    return _parse(value, _RATE_RE, "rate", "800/s, 5/m, 2/h", lambda x, unit: x / unit)
 
 
 def format_duration(seconds: float) -> str:
