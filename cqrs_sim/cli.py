@@ -19,6 +19,7 @@ from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, T
 from .analytic import offered_loads
 from .errors import ScenarioError
 from .loader import load_scenario, resolved_yaml
+from .scenario import scenario_warnings
 from .report import comparison_table, estimate_lines, loads_table
 from .simulate import simulate
 from .units import format_duration
@@ -60,6 +61,10 @@ def _overrides(sets: Optional[List[str]], seed: Optional[int] = None, replicatio
     return items
 
 
+def _warnings(scenario) -> list[str]:
+    return scenario_warnings(scenario) + [load.warning for load in offered_loads(scenario) if load.warning]
+
+
 @app.command()
 def run(
     scenario_file: Path = typer.Argument(..., metavar="SCENARIO", help="Scenario YAML file."),
@@ -73,9 +78,8 @@ def run(
 
     def body() -> None:
         scenario = load_scenario(scenario_file, _overrides(sets, seed, replications))
-        for load in offered_loads(scenario):
-            if load.warning:
-                err.print(f"[yellow]warning:[/yellow] {load.warning}", highlight=False)
+        for warning in _warnings(scenario):
+            err.print(f"[yellow]warning:[/yellow] {warning}", highlight=False, soft_wrap=True)
         if err.is_terminal:
             with Progress(TextColumn("{task.description}"), BarColumn(), TaskProgressColumn(), TimeElapsedColumn(),
                           TimeRemainingColumn(), console=err, transient=True) as bar:
@@ -115,9 +119,9 @@ def check(
         out.print("analytic estimates:", highlight=False)
         for line in estimate_lines(loads):
             out.print(f"  {line}", highlight=False, markup=False)
-        warnings = [load.warning for load in loads if load.warning]
+        warnings = _warnings(scenario)
         for warning in warnings:
-            err.print(f"[yellow]warning:[/yellow] {warning}", highlight=False)
+            err.print(f"[yellow]warning:[/yellow] {warning}", highlight=False, soft_wrap=True)
         if not warnings:
             out.print("every tier is below utilisation 1.", highlight=False)
 

@@ -186,14 +186,25 @@ def cross_field_problems(scenario: Scenario) -> list[tuple[str, str]]:
     count = scenario.cqrs.replicas.count
     if sync.batch_size > count:
         problems.append(("cqrs.sync.batch_size", f"must not exceed cqrs.replicas.count ({count}), got {sync.batch_size}"))
+    if scenario.workload.reads.query_time.mean <= 0:
+        problems.append(("workload.reads.query_time", "must have a positive mean"))
+    return problems
+
+
+def scenario_warnings(scenario: Scenario) -> list[str]:
+    """Things that are valid but probably not meant (printed by ``check`` and ``run``)."""
+    warnings = []
+    for i, (start, _) in enumerate(scenario.workload.reads.rate):
+        if start >= scenario.duration:
+            warnings.append(f"workload.reads.rate.{i}: the step at {start:g}s starts after duration "
+                            f"({scenario.duration:g}s) and is ignored")
     writes = scenario.workload.writes
     if writes is not None and writes.at is not None:
         for i, t in enumerate(writes.at):
             if t >= scenario.duration:
-                problems.append((f"workload.writes.at.{i}", f"write at {t:g}s is not before duration ({scenario.duration:g}s)"))
-    if scenario.workload.reads.query_time.mean <= 0:
-        problems.append(("workload.reads.query_time", "must have a positive mean"))
-    return problems
+                warnings.append(f"workload.writes.at.{i}: the write at {t:g}s comes after duration "
+                                f"({scenario.duration:g}s) and is ignored")
+    return warnings
 
 
 def resolved_dict(scenario: Scenario) -> dict[str, Any]:

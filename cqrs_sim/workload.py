@@ -62,7 +62,8 @@ def write_arrivals(scenario: Scenario, rng: np.random.Generator) -> np.ndarray:
     if writes is None:
         return np.empty(0)
     if writes.at is not None:
-        return np.sort(np.asarray(writes.at, dtype=float))
+        at = np.sort(np.asarray(writes.at, dtype=float))
+        return at[at < duration]
     if writes.rate is not None:
         mean = 1.0 / writes.rate
         draw = lambda n: rng.exponential(mean, n)  # noqa: E731
