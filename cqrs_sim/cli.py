@@ -21,7 +21,7 @@ from .errors import ScenarioError
 from .loader import load_scenario, resolved_yaml
 from .scenario import scenario_warnings
 from .report import comparison_table, estimate_lines, loads_table
-from .simulate import simulate
+from .simulate import default_jobs, simulate
 from .units import format_duration
 
 app = typer.Typer(
@@ -52,8 +52,11 @@ def _guarded(body: Callable[[], None]) -> None:
         raise typer.Exit(1) from None
 
 
-def _overrides(sets: Optional[List[str]], seed: Optional[int] = None, replications: Optional[int] = None) -> list[str]:
+def _overrides(sets: Optional[List[str]], seed: Optional[int] = None, replications: Optional[int] = None,
+               record: Optional[str] = None) -> list[str]:
     items = list(sets or [])
+    if record is not None:
+        items.append(f"record={record}")
     if seed is not None:
         items.append(f"seed={seed}")
     if replications is not None:
@@ -72,14 +75,18 @@ def run(
     seed: Optional[int] = typer.Option(None, "--seed", help="Override the scenario's seed."),
     replications: Optional[int] = typer.Option(None, "--replications", help="Override the number of replications."),
     sets: Optional[List[str]] = SetOption,
+    record: Optional[str] = typer.Option(None, "--record", metavar="full|summary",
+                                         help="full: keep every request; summary: counts, 1% histograms and a sample."),
+    jobs: Optional[int] = typer.Option(None, "-j", "--jobs", min=1, help="Processes to run on (default: every local core)."),
     no_plots: bool = typer.Option(False, "--no-plots", help="Do not draw plots."),
 ) -> None:
     """Simulate every architecture, print the side-by-side table, write the output directory."""
 
     def body() -> None:
-        scenario = load_scenario(scenario_file, _overrides(sets, seed, replications))
+        scenario = load_scenario(scenario_file, _overrides(sets, seed, replications, record))
         for warning in _warnings(scenario):
             err.print(f"[yellow]warning:[/yellow] {warning}", highlight=False, soft_wrap=True)
+        workers = jobs if jobs is not None else default_jobs()
         if err.is_terminal:
             with Progress(TextColumn("{task.description}"), BarColumn(), TaskProgressColumn(), TimeElapsedColumn(),
                           TimeRemainingColumn(), console=err, transient=True) as bar:
@@ -88,9 +95,9 @@ def run(
                 def tick(done: float, total: int, label: str) -> None:
                     bar.update(task, completed=done, description=f"{scenario.name}: {label}")
 
-                results = simulate(scenario, progress=tick)
+                results = simulate(scenario, progress=tick, jobs=workers)
         else:
-            results = simulate(scenario)
+            results = simulate(scenario, jobs=workers)
         target = output if output is not None else Path("results") / scenario.name
         results.save(target)
         table = comparison_table(results.summary(), results.differences(), scenario.name)

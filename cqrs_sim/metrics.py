@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from . import histogram
 from .model import RunRecord
 from .scenario import Scenario
 from .tables import in_pool_time, read_staleness
@@ -52,15 +53,9 @@ def _safe(values: np.ndarray, fn) -> float:
 
 
 def replication_metrics(record: RunRecord, scenario: Scenario) -> dict[str, float]:
-    """Every §7 metric for one run."""
+    """Every §7 metric for one run (exact with full recording; percentiles within 1% in summary mode)."""
     lo, hi = scenario.warmup, scenario.duration
     window = hi - lo
-    reads = record.reads
-    arrival = reads["arrival"]
-    inside = (arrival >= lo) & (arrival < hi)
-    latency = (reads["finish"] - arrival)[inside]
-    stale, staleness = read_staleness(record)
-    stale, staleness = stale[inside], staleness[inside]
     writes = record.writes
     w_inside = (writes["arrival"] >= lo) & (writes["arrival"] < hi)
     w_latency = (writes["commit"] - writes["arrival"])[w_inside]
@@ -68,40 +63,85 @@ def replication_metrics(record: RunRecord, scenario: Scenario) -> dict[str, floa
     commit = writes["commit"][w_inside]
     first = record.first_visible[version] - commit if len(version) else np.empty(0)
     every = record.all_visible[version] - commit if len(version) else np.empty(0)
-
-    q = np.percentile(latency, [50, 95, 99, 99.9]) if len(latency) else [math.nan] * 4
+    reads = _summary_reads(record, lo, hi) if record.aggregates is not None else _exact_reads(record, lo, hi)
+    busy = reads.pop("_busy")
     out: dict[str, float] = {
-        "reads_completed": float(len(latency)),
-        "read_throughput": len(latency) / window,
+        "reads_completed": reads["count"],
+        "read_throughput": reads["count"] / window,
+        **{k: v for k, v in reads.items() if k != "count"},
+        "writes_committed": float(len(w_latency)),
+        "write_latency_mean": _safe(w_latency, np.mean),
+        "write_latency_max": _safe(w_latency, np.max),
+        "first_visible_mean": _safe(first, np.mean),
+        "visibility_window_mean": _safe(every, np.mean),
+        "visibility_window_max": _safe(every, np.max),
+        "replica_availability": in_pool_time(record, lo, hi) / (record.replica_count * window),
+        "db_utilization": _utilization(record, busy, lo, hi),
+    }
+    return {name: float(out[name]) for name in METRICS}
+
+
+def _exact_reads(record: RunRecord, lo: float, hi: float) -> dict[str, float]:
+    reads = record.reads
+    arrival = reads["arrival"]
+    inside = (arrival >= lo) & (arrival < hi)
+    latency = (reads["finish"] - arrival)[inside]
+    stale, staleness = read_staleness(record)
+    stale, staleness = stale[inside], staleness[inside]
+    q = np.percentile(latency, [50, 95, 99, 99.9]) if len(latency) else [math.nan] * 4
+    busy = np.clip(np.minimum(reads["finish"], hi) - np.maximum(reads["start"], lo), 0, None).sum()
+    return {
+        "count": float(len(latency)),
         "read_latency_mean": _safe(latency, np.mean),
         "read_latency_p50": float(q[0]),
         "read_latency_p95": float(q[1]),
         "read_latency_p99": float(q[2]),
         "read_latency_p999": float(q[3]),
         "read_latency_max": _safe(latency, np.max),
-        "writes_committed": float(len(w_latency)),
-        "write_latency_mean": _safe(w_latency, np.mean),
-        "write_latency_max": _safe(w_latency, np.max),
         "stale_read_fraction": _safe(stale, np.mean),
         "staleness_mean": _safe(staleness, np.mean),
         "staleness_p99": float(np.percentile(staleness, 99)) if len(staleness) else math.nan,
         "staleness_max": _safe(staleness, np.max),
-        "first_visible_mean": _safe(first, np.mean),
-        "visibility_window_mean": _safe(every, np.mean),
-        "visibility_window_max": _safe(every, np.max),
-        "replica_availability": in_pool_time(record, lo, hi) / (record.replica_count * window),
-        "db_utilization": _utilization(record, lo, hi),
+        "_busy": float(busy),
     }
-    return out
 
 
-def _utilization(record: RunRecord, lo: float, hi: float) -> float:
-    reads, writes = record.reads, record.writes
-    busy = np.clip(np.minimum(reads["finish"], hi) - np.maximum(reads["start"], lo), 0, None).sum()
+def _summary_reads(record: RunRecord, lo: float, hi: float) -> dict[str, float]:
+    agg = record.aggregates
+    assert agg is not None
+    n = agg.count
+    if n == 0:
+        nan = math.nan
+        return {"count": 0.0, "read_latency_mean": nan, "read_latency_p50": nan, "read_latency_p95": nan,
+                "read_latency_p99": nan, "read_latency_p999": nan, "read_latency_max": nan, "stale_read_fraction": nan,
+                "staleness_mean": nan, "staleness_p99": nan, "staleness_max": nan, "_busy": agg.busy}
+
+    def q(p: float) -> float:
+        return float(histogram.quantiles(agg.latency_hist, p, agg.latency_min, agg.latency_max)[0])
+
+    return {
+        "count": float(n),
+        "read_latency_mean": agg.latency_sum / n,
+        "read_latency_p50": q(0.50),
+        "read_latency_p95": q(0.95),
+        "read_latency_p99": q(0.99),
+        "read_latency_p999": q(0.999),
+        "read_latency_max": agg.latency_max,
+        "stale_read_fraction": agg.stale / n,
+        "staleness_mean": agg.staleness_sum / n,
+        "staleness_p99": float(histogram.quantiles(agg.staleness_hist, 0.99, 0.0, agg.staleness_max)[0]),
+        "staleness_max": agg.staleness_max,
+        "_busy": agg.busy,
+    }
+
+
+def _utilization(record: RunRecord, read_busy: float, lo: float, hi: float) -> float:
+    writes = record.writes
+    busy = read_busy
     if record.write_weight and len(writes["start"]):
         span = np.clip(np.minimum(writes["commit"], hi) - np.maximum(writes["start"], lo), 0, None)
-        busy += record.write_weight * span.sum()
-    return float(busy) / (record.capacity * (hi - lo))
+        busy += record.write_weight * float(span.sum())
+    return busy / (record.capacity * (hi - lo))
 
 
 def interval(values: np.ndarray) -> dict[str, float | int | None]:

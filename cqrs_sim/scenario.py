@@ -150,6 +150,10 @@ class Scenario(_Section):
     replications: Count = 3
     #: which designs to simulate
     architectures: list[Architecture] = Field(default=["crud", "cqrs"], min_length=1)
+    #: full: keep every request; summary: exact counts, 1%-accurate histograms and a paired sample of reads
+    record: Literal["full", "summary"] = "full"
+    #: reads kept per run in summary mode (the same reads in every architecture)
+    record_sample: Count = 10_000
     #: timeseries bin width; default: duration / 200
     bin: Optional[Seconds] = Field(default=None, gt=0)
     workload: Workload

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from . import histogram
 from .model import RunRecord
 
 ARCHITECTURES = ["crud", "cqrs"]
@@ -12,7 +13,7 @@ KINDS = ["read", "write"]
 
 
 def read_staleness(record: RunRecord) -> tuple[np.ndarray, np.ndarray]:
-    """(stale, staleness) per read: staleness = query start − commit of version_seen + 1."""
+    """(stale, staleness) per recorded read: staleness = query start − commit of version_seen + 1."""
     reads = record.reads
     seen = reads["version_seen"]
     stale = seen < reads["version_latest"]
@@ -24,33 +25,56 @@ def read_staleness(record: RunRecord) -> tuple[np.ndarray, np.ndarray]:
 
 def _frame(record: RunRecord, columns: dict[str, np.ndarray]) -> pd.DataFrame:
     n = len(next(iter(columns.values()))) if columns else 0
-    frame = pd.DataFrame(columns)
+    frame = pd.DataFrame(columns, copy=False)
     frame.insert(0, "replication", np.full(n, record.replication, dtype=np.int32))
-    frame.insert(0, "architecture", pd.Categorical([record.architecture] * n, categories=ARCHITECTURES))
+    frame.insert(0, "architecture", pd.Categorical.from_codes(np.full(n, ARCHITECTURES.index(record.architecture), np.int8),
+                                                              categories=ARCHITECTURES))
     return frame
 
 
-def requests_table(record: RunRecord) -> pd.DataFrame:
-    reads, writes = record.reads, record.writes
-    stale, staleness = read_staleness(record)
-    n, m = len(reads["arrival"]), len(writes["arrival"])
-    columns = {
-        "kind": pd.Categorical.from_codes(np.r_[np.zeros(n, np.int8), np.ones(m, np.int8)], categories=KINDS),
-        "id": np.r_[np.arange(n), np.arange(m)].astype(np.int64),
-        "arrival": np.r_[reads["arrival"], writes["arrival"]],
-        "start": np.r_[reads["start"], writes["start"]],
-        "finish": np.r_[reads["finish"], writes["commit"]],
-    }
+def requests_table(records: list[RunRecord]) -> pd.DataFrame:
+    """One row per recorded request of every run, reads then writes, built column by column.
+
+    It consumes the runs' read columns, releasing each as soon as it is
+    copied, so the peak is the final table plus one column, not two copies.
+    """
+    parts = []
+    for record in records:
+        stale, staleness = read_staleness(record)
+        n, w = len(record.reads["id"]), record.writes
+        m = len(w["arrival"])
+        parts.append((record, n, m, stale, staleness))
+    total = sum(n + m for _, n, m, _, _ in parts)
+
+    def build(dtype, read_part, write_part) -> np.ndarray:
+        out = np.empty(total, dtype=dtype)
+        at = 0
+        for record, n, m, stale, staleness in parts:
+            out[at:at + n] = read_part(record, stale, staleness)
+            out[at + n:at + n + m] = write_part(record, m)
+            at += n + m
+        return out
+
+    reads = lambda name: (lambda rec, _s, _t: rec.reads.pop(name))  # noqa: E731
+    const = lambda value: (lambda _rec, m: np.full(m, value))  # noqa: E731
+    columns: dict[str, np.ndarray] = {}
+    columns["architecture"] = pd.Categorical.from_codes(
+        build(np.int8, lambda rec, *_: ARCHITECTURES.index(rec.architecture), lambda rec, m: ARCHITECTURES.index(rec.architecture)),
+        categories=ARCHITECTURES)
+    columns["replication"] = build(np.int32, lambda rec, *_: rec.replication, lambda rec, m: rec.replication)
+    columns["kind"] = pd.Categorical.from_codes(build(np.int8, lambda *_: 0, const(1)), categories=KINDS)
+    columns["id"] = build(np.int64, reads("id"), lambda rec, m: np.arange(m))
+    columns["arrival"] = build(float, reads("arrival"), lambda rec, m: rec.writes["arrival"])
+    columns["start"] = build(float, reads("start"), lambda rec, m: rec.writes["start"])
+    columns["finish"] = build(float, reads("finish"), lambda rec, m: rec.writes["commit"])
     columns["latency"] = columns["finish"] - columns["arrival"]
-    columns.update(
-        handler=np.r_[reads["handler"], np.full(m, -1, np.int32)],
-        replica=np.r_[reads["replica"], np.full(m, -1, np.int32)],
-        version_seen=np.r_[reads["version_seen"], np.full(m, -1, np.int64)],
-        version_latest=np.r_[reads["version_latest"], writes["version"]],
-        stale=np.r_[stale, np.zeros(m, bool)],
-        staleness=np.r_[staleness, np.zeros(m)],
-    )
-    return _frame(record, columns)
+    columns["handler"] = build(np.int32, reads("handler"), const(-1))
+    columns["replica"] = build(np.int32, reads("replica"), const(-1))
+    columns["version_seen"] = build(np.int64, reads("version_seen"), const(-1))
+    columns["version_latest"] = build(np.int64, reads("version_latest"), lambda rec, m: rec.writes["version"])
+    columns["stale"] = build(bool, lambda rec, stale, _t: stale, const(False))
+    columns["staleness"] = build(float, lambda rec, _s, staleness: staleness, const(0.0))
+    return pd.DataFrame(columns, copy=False)
 
 
 def writes_table(record: RunRecord) -> pd.DataFrame:
@@ -81,33 +105,46 @@ def in_pool_time(record: RunRecord, lo: float, hi: float) -> float:
     return record.replica_count * (hi - lo) - float(away)
 
 
+def bin_edges(duration: float, bin_width: float) -> np.ndarray:
+    return np.append(np.arange(0.0, duration, bin_width), duration)
+
+
 def timeseries_table(record: RunRecord, duration: float, bin_width: float) -> pd.DataFrame:
-    """Per time bin over [0, duration): reads completed in the bin; latency and staleness of reads arriving in it."""
-    edges = np.arange(0.0, duration, bin_width)
-    edges = np.append(edges, duration)
-    reads = record.reads
-    arrival, finish = reads["arrival"], reads["finish"]
-    latency = finish - arrival
-    stale, _ = read_staleness(record)
-    cut = np.searchsorted(arrival, edges)  # reads are in arrival order
-    completed = np.histogram(finish, bins=edges)[0]
+    """Per time bin over [0, duration): reads completed in the bin; latency and staleness of reads arriving in it.
+
+    Full recording: exact percentiles. Summary recording: from the per-bin
+    log histograms (within 1%).
+    """
+    edges = bin_edges(duration, bin_width)
     rows = len(edges) - 1
-    p50 = np.full(rows, np.nan)
-    p99 = np.full(rows, np.nan)
-    stale_fraction = np.full(rows, np.nan)
-    in_pool = np.empty(rows)
-    for b in range(rows):
-        lo, hi = cut[b], cut[b + 1]
-        if hi > lo:
-            p50[b], p99[b] = np.percentile(latency[lo:hi], [50, 99])
-            stale_fraction[b] = stale[lo:hi].mean()
-        width = edges[b + 1] - edges[b]
-        in_pool[b] = in_pool_time(record, edges[b], edges[b + 1]) / width
+    if record.aggregates is not None:
+        agg = record.aggregates
+        completed = agg.bin_completed
+        p50 = histogram.quantiles(agg.bin_hist, 0.50, agg.bin_latency_min, agg.bin_latency_max)
+        p99 = histogram.quantiles(agg.bin_hist, 0.99, agg.bin_latency_min, agg.bin_latency_max)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            stale_fraction = np.where(agg.bin_reads > 0, agg.bin_stale / np.maximum(agg.bin_reads, 1), np.nan)
+    else:
+        reads = record.reads
+        arrival, finish = reads["arrival"], reads["finish"]
+        latency = finish - arrival
+        stale, _ = read_staleness(record)
+        cut = np.searchsorted(arrival, edges)  # reads are in id order, which is arrival order
+        completed = np.histogram(finish, bins=edges)[0]
+        p50 = np.full(rows, np.nan)
+        p99 = np.full(rows, np.nan)
+        stale_fraction = np.full(rows, np.nan)
+        for b in range(rows):
+            lo, hi = cut[b], cut[b + 1]
+            if hi > lo:
+                p50[b], p99[b] = np.percentile(latency[lo:hi], [50, 99])
+                stale_fraction[b] = stale[lo:hi].mean()
+    in_pool = np.array([in_pool_time(record, edges[b], edges[b + 1]) / (edges[b + 1] - edges[b]) for b in range(rows)])
     return _frame(
         record,
         {
             "t": edges[:-1],
-            "reads_completed": completed.astype(np.int64),
+            "reads_completed": np.asarray(completed, dtype=np.int64),
             "read_latency_p50": p50,
             "read_latency_p99": p99,
             "stale_fraction": stale_fraction,

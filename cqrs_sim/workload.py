@@ -1,59 +1,89 @@
-"""The random workload of one replication, drawn once and shared by every architecture.
+"""The random workload of one replication, drawn from named streams and shared by every architecture.
 
-Drawing arrival times and per-request service times up front, from their own
-named streams, is what makes the CRUD and CQRS runs of a replication a paired
-comparison (common random numbers): read ``i`` arrives at the same instant,
-spends the same handler time and runs a query of the same length in both.
+Reads are drawn in blocks (:class:`ReadSource`), so a run holds only the
+current block in memory; writes are few and drawn at once
+(:func:`write_workload`). Every architecture of a replication draws from the
+same streams in the same block sizes, which is what makes their runs a
+paired comparison (common random numbers): read ``i`` arrives at the same
+instant, spends the same handler time and runs a query of the same length
+in both.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Iterator
 
 import numpy as np
 
 from .scenario import Scenario
 from .streams import stream
 
-
-@dataclass(frozen=True)
-class Workload:
-    read_arrival: np.ndarray  #: seconds, sorted
-    handler_time: np.ndarray  #: per read
-    query_time: np.ndarray  #: per read
-    write_arrival: np.ndarray  #: seconds, sorted
-    apply_time: np.ndarray  #: per write
-
-    @property
-    def reads(self) -> int:
-        return len(self.read_arrival)
-
-    @property
-    def writes(self) -> int:
-        return len(self.write_arrival)
+BLOCK = 1 << 16  #: reads drawn per block
 
 
-def read_arrivals(steps: list[tuple[float, float]], duration: float, process: str, rng: np.random.Generator) -> np.ndarray:
-    """Arrival times in [0, duration) for a piecewise-constant rate.
+def _poisson_block(rng: np.random.Generator, start: float, end: float, rate: float) -> Iterator[np.ndarray]:
+    """Poisson arrivals in [start, end) by exponential gaps, in blocks."""
+    t = start
+    while True:
+        times = t + np.cumsum(rng.exponential(1.0 / rate, BLOCK))
+        if times[-1] >= end:
+            yield times[times < end]
+            return
+        yield times
+        t = float(times[-1])
 
-    Poisson: in each step a Poisson number of arrivals placed uniformly (the
-    order statistics of a Poisson process). Uniform: evenly spaced at 1/rate,
-    the first at the step's start.
+
+def read_arrivals(steps: list[tuple[float, float]], duration: float, process: str,
+                  rng: np.random.Generator) -> Iterator[np.ndarray]:
+    """Arrival times in [0, duration) for a piecewise-constant rate, in blocks.
+
+    Poisson: exponential gaps at each step's rate, restarted at each step's
+    start (the process is memoryless, so this is exact). Uniform: evenly
+    spaced at 1/rate, the first at the step's start.
     """
     bounds = [start for start, _ in steps] + [duration]
-    parts = []
     for (start, rate), end in zip(steps, bounds[1:]):
         end = min(end, duration)
         if rate <= 0 or end <= start:
             continue
         if process == "poisson":
-            n = rng.poisson(rate * (end - start))
-            parts.append(np.sort(rng.uniform(start, end, n)))
+            yield from _poisson_block(rng, start, end, rate)
         else:
-            n = int(np.ceil((end - start) * rate - 1e-9))
-            times = start + np.arange(n) / rate
-            parts.append(times[times < end])
-    return np.concatenate(parts) if parts else np.empty(0)
+            count = int(np.ceil((end - start) * rate - 1e-9))
+            for first in range(0, count, BLOCK):
+                times = start + np.arange(first, min(first + BLOCK, count)) / rate
+                yield times[times < end]
+
+
+class ReadSource:
+    """Blocks of (arrival times, handler times, query times) for one replication."""
+
+    def __init__(self, scenario: Scenario, replication: int):
+        reads = scenario.workload.reads
+        self._arrivals = read_arrivals(reads.rate, scenario.duration, reads.process,
+                                       stream(scenario.seed, replication, "read.arrivals"))
+        self._handler = reads.handler_time
+        self._query = reads.query_time
+        self._handler_rng = stream(scenario.seed, replication, "read.handler_time")
+        self._query_rng = stream(scenario.seed, replication, "read.query_time")
+
+    def __iter__(self) -> Iterator[tuple[list[float], list[float], list[float]]]:
+        for times in self._arrivals:
+            n = len(times)
+            if n == 0:
+                continue
+            yield (times.tolist(), self._handler.sample(self._handler_rng, n).tolist(),
+                   self._query.sample(self._query_rng, n).tolist())
+
+
+@dataclass(frozen=True)
+class WriteWorkload:
+    arrival: np.ndarray  #: seconds, sorted
+    apply_time: np.ndarray  #: per write
+
+    def __len__(self) -> int:
+        return len(self.arrival)
 
 
 def write_arrivals(scenario: Scenario, rng: np.random.Generator) -> np.ndarray:
@@ -81,17 +111,11 @@ def write_arrivals(scenario: Scenario, rng: np.random.Generator) -> np.ndarray:
     return times[times < duration]
 
 
-def generate(scenario: Scenario, replication: int) -> Workload:
-    """The workload of one replication, from its named streams."""
-    seed = scenario.seed
-    reads = scenario.workload.reads
-    arrival = read_arrivals(reads.rate, scenario.duration, reads.process, stream(seed, replication, "read.arrivals"))
-    n = len(arrival)
-    handler = reads.handler_time.sample(stream(seed, replication, "read.handler_time"), n)
-    query = reads.query_time.sample(stream(seed, replication, "read.query_time"), n)
-    w_arrival = write_arrivals(scenario, stream(seed, replication, "write.arrivals"))
+def write_workload(scenario: Scenario, replication: int) -> WriteWorkload:
+    """Write arrivals and apply times of one replication, from their named streams."""
+    arrival = write_arrivals(scenario, stream(scenario.seed, replication, "write.arrivals"))
     if scenario.workload.writes is not None:
-        apply = scenario.workload.writes.apply_time.sample(stream(seed, replication, "write.apply_time"), len(w_arrival))
+        apply = scenario.workload.writes.apply_time.sample(stream(scenario.seed, replication, "write.apply_time"), len(arrival))
     else:
         apply = np.empty(0)
-    return Workload(arrival, handler, query, w_arrival, apply)
+    return WriteWorkload(arrival, apply)

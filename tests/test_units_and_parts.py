@@ -81,7 +81,7 @@ def test_streams_are_independent_and_stable():
 
 
 def test_uniform_arrivals_follow_steps():
-    t = read_arrivals([(0.0, 10.0), (5.0, 0.0), (8.0, 20.0)], 10.0, "uniform", stream(1, 0, "a"))
+    t = np.concatenate(list(read_arrivals([(0.0, 10.0), (5.0, 0.0), (8.0, 20.0)], 10.0, "uniform", stream(1, 0, "a"))))
     assert len(t) == 50 + 40
     np.testing.assert_allclose(t[:3], [0.0, 0.1, 0.2])
     assert not ((t >= 5) & (t < 8)).any()
@@ -89,9 +89,16 @@ def test_uniform_arrivals_follow_steps():
 
 
 def test_poisson_arrival_counts():
-    t = read_arrivals([(0.0, 1000.0)], 100.0, "poisson", stream(1, 0, "a"))
-    assert abs(len(t) - 100_000) < 5 * math.sqrt(100_000)
-    assert np.all(np.diff(t) >= 0) and t[0] >= 0 and t[-1] < 100
+    """Counts per step are Poisson (mean = rate × length, 5 sd), gaps are exponential, blocks join up."""
+    blocks = list(read_arrivals([(0.0, 1000.0), (100.0, 10.0)], 200.0, "poisson", stream(1, 0, "a")))
+    assert len(blocks) > 1  # more than one block of 65,536
+    t = np.concatenate(blocks)
+    assert np.all(np.diff(t) >= 0) and t[0] >= 0 and t[-1] < 200
+    first, second = (t < 100).sum(), (t >= 100).sum()
+    assert abs(first - 100_000) < 5 * math.sqrt(100_000)
+    assert abs(second - 1_000) < 5 * math.sqrt(1_000)
+    gaps = np.diff(t[t < 100])
+    assert gaps.mean() == pytest.approx(1e-3, rel=0.02) and gaps.std() == pytest.approx(1e-3, rel=0.02)
 
 
 def test_slots_are_fifo():

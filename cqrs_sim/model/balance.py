@@ -22,9 +22,19 @@ def round_robin(n: int) -> Callable[[int], int]:
     return pick
 
 
-def random_choice(n: int, draws: int, rng: np.random.Generator) -> Callable[[int], int]:
-    table = rng.integers(0, n, draws).tolist()
-    return table.__getitem__
+def random_choice(n: int, rng: np.random.Generator, block: int = 1 << 16) -> Callable[[int], int]:
+    """Uniform picks, drawn ``block`` at a time from the given stream."""
+    state: list = [[], 0]
+
+    def pick(_: int) -> int:
+        table, k = state
+        if k == len(table):
+            table = state[0] = rng.integers(0, n, block).tolist()
+            k = 0
+        state[1] = k + 1
+        return table[k]
+
+    return pick
 
 
 def least_outstanding(outstanding: list[int]) -> Callable[[int], int]:

@@ -17,7 +17,7 @@ import simpy
 
 from ..scenario import Scenario
 from ..streams import stream
-from ..workload import Workload
+from ..workload import ReadSource, WriteWorkload
 from .frontend import Frontend
 from .rollout import Rollouts
 from .slots import Slots
@@ -26,8 +26,9 @@ from .slots import Slots
 class CqrsModel(Frontend):
     architecture = "cqrs"
 
-    def __init__(self, env: simpy.Environment, scenario: Scenario, workload: Workload, replication: int):
-        super().__init__(env, scenario, workload, replication)
+    def __init__(self, env: simpy.Environment, scenario: Scenario, reads: ReadSource, writes: WriteWorkload,
+                 replication: int):
+        super().__init__(env, scenario, reads, writes, replication)
         replicas = scenario.cqrs.replicas
         n = replicas.count
         self.replica_count = n
@@ -37,13 +38,13 @@ class CqrsModel(Frontend):
         self.in_pool = [True] * n
         self.outstanding = [0] * n  #: reads routed to a replica and not finished
         self.conns = [Slots(replicas.connections) for _ in range(n)]
-        self.pool_wait: deque[int] = deque()  #: reads waiting for any replica to rejoin
+        self.pool_wait: deque[list] = deque()  #: reads waiting for any replica to rejoin
         self._route = self._router(replicas.routing)
         self.write_servers = Slots(scenario.cqrs.write_servers)
         #: drain: false: running queries per replica, and stale query-end callbacks to ignore
         self.drain = scenario.cqrs.sync.drain
-        self.running: list[set[int]] = [set() for _ in range(n)]
-        self.ignore: dict[int, int] = {}
+        self.running: list[dict[int, list]] = [{} for _ in range(n)]  #: replica -> {read id: read}
+        self.ignore: dict[int, int] = {}  #: read id -> query-end callbacks still to come from abandoned queries
         self.queries_aborted = 0
         self.rollouts = Rollouts(self, scenario.cqrs.sync, stream(scenario.seed, replication, "cqrs.replace_time"))
 
@@ -63,13 +64,17 @@ class CqrsModel(Frontend):
 
             return route
         if policy == "random":
-            uniforms = stream(self.scenario.seed, self.replication, "cqrs.routing.random").random(self.n_reads).tolist()
-            extra = stream(self.scenario.seed, self.replication, "cqrs.routing.reroute")
+            rng = stream(self.scenario.seed, self.replication, "cqrs.routing.random")
             pool = self.pool
+            state: list = [[], 0]
 
-            def route(i: int) -> int:
-                u = uniforms[i] if i < len(uniforms) else extra.random()
-                return pool[int(u * len(pool))]
+            def route(_: int) -> int:
+                table, k = state
+                if k == len(table):
+                    table = state[0] = rng.random(1 << 16).tolist()
+                    k = 0
+                state[1] = k + 1
+                return pool[int(table[k] * len(pool))]
 
             return route
         outstanding = self.outstanding
@@ -95,41 +100,43 @@ class CqrsModel(Frontend):
         return route
 
     # --- reads ----------------------------------------------------------------
-    def _query(self, i: int) -> None:
+    def _query(self, read: list) -> None:
         if not self.pool:
-            self.pool_wait.append(i)
+            self.pool_wait.append(read)
             return
-        r = self._route(i)
-        self.replica[i] = r
+        r = self._route(read[0])
+        read[5] = r
         self.outstanding[r] += 1
-        self.conns[r].acquire(self._query_start, i)
+        self.conns[r].acquire(self._query_start, read)
 
-    def _query_start(self, i: int) -> None:
-        r = self.replica[i]
-        self.start[i] = self.env.now
-        self.seen[i] = self.version[r]
-        self.latest[i] = self.commits
+    def _query_start(self, read: list) -> None:
+        r = read[5]
+        read[6] = self.env.now
+        read[7] = self.version[r]
+        read[8] = self.commits
         if not self.drain:
-            self.running[r].add(i)
-        self.env.timeout(self.query_time[i], i).callbacks.append(self._query_end)
+            self.running[r][read[0]] = read
+        self.env.timeout(read[3], read).callbacks.append(self._query_end)
 
     def _query_end(self, event: simpy.Event) -> None:
-        i = event.value
-        if self.ignore and i in self.ignore:
-            left = self.ignore[i] - 1
-            if left:
-                self.ignore[i] = left
-            else:
-                del self.ignore[i]
-            return  # the end of an aborted query: the read was re-routed
-        r = self.replica[i]
+        read = event.value
+        if self.ignore:
+            i = read[0]
+            if i in self.ignore:
+                left = self.ignore[i] - 1
+                if left:
+                    self.ignore[i] = left
+                else:
+                    del self.ignore[i]
+                return  # the end of an abandoned query: the read was re-routed
+        r = read[5]
         if not self.drain:
-            self.running[r].discard(i)
+            del self.running[r][read[0]]
         self.outstanding[r] -= 1
         self.conns[r].release()
         if not self.outstanding[r]:
             self.rollouts.drained(r)
-        self._read_done(i)
+        self._read_done(read)
 
     # --- pool membership (used by rollouts) -----------------------------------
     def leave(self, r: int) -> None:
@@ -147,19 +154,19 @@ class CqrsModel(Frontend):
             self._query(waiting.popleft())
 
     def _evict(self, r: int) -> None:
-        """drain: false: queued reads re-route at once; running queries abort and restart elsewhere."""
+        """drain: false: queued reads re-route at once; running queries are abandoned and restart elsewhere."""
         slots = self.conns[r]
-        queued = [i for _, i in slots.waiting]
+        queued = [read for _, read in slots.waiting]
         slots.waiting.clear()
-        running = sorted(self.running[r])
+        running = sorted(self.running[r].values(), key=lambda read: read[0])
         self.running[r].clear()
-        for i in running:
-            self.ignore[i] = self.ignore.get(i, 0) + 1
+        for read in running:
+            self.ignore[read[0]] = self.ignore.get(read[0], 0) + 1
             slots.free += 1
         self.queries_aborted += len(running)
         self.outstanding[r] -= len(queued) + len(running)
-        for i in running + queued:
-            self._query(i)
+        for read in running + queued:
+            self._query(read)
 
     # --- writes ---------------------------------------------------------------
     def _write(self, j: int) -> None:

@@ -15,41 +15,40 @@ import numpy as np
 import simpy
 
 from ..scenario import Scenario
-from ..workload import Workload
+from ..workload import ReadSource, WriteWorkload
 from .frontend import Frontend
-
-_WRITE = -1  # queue marker: entries are read ids (>= 0) or _WRITE - j for write j
 
 
 class CrudModel(Frontend):
     architecture = "crud"
 
-    def __init__(self, env: simpy.Environment, scenario: Scenario, workload: Workload, replication: int):
-        super().__init__(env, scenario, workload, replication)
+    def __init__(self, env: simpy.Environment, scenario: Scenario, reads: ReadSource, writes: WriteWorkload,
+                 replication: int):
+        super().__init__(env, scenario, reads, writes, replication)
         self.connections = scenario.crud.connections
         self.exclusive = scenario.crud.locking == "exclusive"
         self.free = self.connections
         self.writer_active = False
-        self.queue: deque[int] = deque()
+        self.queue: deque = deque()  #: FIFO of reads (lists) and writes (int indices)
 
     # --- the lock -------------------------------------------------------------
-    def _query(self, i: int) -> None:
+    def _query(self, read: list) -> None:
         if not self.queue and self.free and not self.writer_active:
             self.free -= 1
-            self._query_start(i)
+            self._query_start(read)
         else:
-            self.queue.append(i)
+            self.queue.append(read)
             self._dispatch()
 
     def _write(self, j: int) -> None:
-        self.queue.append(_WRITE - j)
+        self.queue.append(j)
         self._dispatch()
 
     def _dispatch(self) -> None:
         queue = self.queue
         while queue:
             head = queue[0]
-            if head >= 0:
+            if type(head) is list:
                 if self.writer_active or not self.free:
                     return
                 queue.popleft()
@@ -60,24 +59,23 @@ class CrudModel(Frontend):
                     return
                 queue.popleft()
                 self.writer_active = True
-                self._apply_start(_WRITE - head)
+                self._apply_start(head)
             else:
                 if not self.free:
                     return
                 queue.popleft()
                 self.free -= 1
-                self._apply_start(_WRITE - head)
+                self._apply_start(head)
 
     # --- reads ----------------------------------------------------------------
-    def _query_start(self, i: int) -> None:
-        self.start[i] = self.env.now
-        self.seen[i] = self.latest[i] = self.commits
-        self.env.timeout(self.query_time[i], i).callbacks.append(self._query_end)
+    def _query_start(self, read: list) -> None:
+        read[6] = self.env.now
+        read[7] = read[8] = self.commits
+        self.env.timeout(read[3], read).callbacks.append(self._query_end)
 
     def _query_end(self, event: simpy.Event) -> None:
-        i = event.value
         self.free += 1
-        self._read_done(i)
+        self._read_done(event.value)
         if self.queue:
             self._dispatch()
 

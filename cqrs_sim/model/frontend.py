@@ -1,10 +1,13 @@
-"""What both architectures share: arrivals, the load balancer, handlers, the write stream, the logs.
+"""What both architectures share: arrivals, the load balancer, handlers, the write stream, recording.
 
-A read's life, in callbacks: ``_read_arrive`` (pick a handler, wait for one of
-its slots) → ``_handler_start`` (spend handler_time) → the back end's
-``_query`` → … → the back end calls ``_read_done`` at the query's end, which
-frees the handler slot. Writes arrive through ``_write_arrive`` and the back
-end's ``_write``. Subclasses implement ``_query`` and ``_write``.
+A read is a small list (its fields at the positions named in
+:mod:`.recorder`) that travels through SimPy timeout callbacks and FIFO
+slot pools: ``_read_arrive`` (pick a handler, wait for one of its slots) →
+``_handler_start`` (spend handler_time) → the back end's ``_query`` → … →
+the back end calls ``_read_done`` at the query's end, which frees the
+handler slot and hands the read to the recorder. Only reads in flight are
+in memory. Writes arrive through ``_write_arrive`` and the back end's
+``_write``. Subclasses implement ``_query`` and ``_write``.
 """
 
 from __future__ import annotations
@@ -17,74 +20,83 @@ import simpy
 
 from ..scenario import Scenario
 from ..streams import stream
-from ..workload import Workload
+from ..workload import ReadSource, WriteWorkload
 from .balance import least_outstanding, random_choice, round_robin
+from .recorder import CHUNK, WIDTH, ReadRecorder
 from .slots import Slots
 
 NAN = math.nan
+_FLUSH_AT = CHUNK * WIDTH
 
 #: called with the fraction of the arrival period simulated so far
 Progress = Callable[[float], None]
 
 
 class Frontend:
-    """The load balancer, the handlers and the request logs of one run."""
+    """The load balancer, the handlers and the request records of one run."""
 
     architecture = ""
 
-    def __init__(self, env: simpy.Environment, scenario: Scenario, workload: Workload, replication: int):
+    def __init__(self, env: simpy.Environment, scenario: Scenario, reads: ReadSource, writes: WriteWorkload,
+                 replication: int):
         self.env = env
         self.scenario = scenario
         self.replication = replication
-        n = workload.reads
-        self.n_reads = n
-        self.arrival: list[float] = workload.read_arrival.tolist()
-        self.handler_time: list[float] = workload.handler_time.tolist()
-        self.query_time: list[float] = workload.query_time.tolist()
-        #: per-read log, filled as reads progress
-        self.start: list[float] = [NAN] * n
-        self.finish: list[float] = [NAN] * n
-        self.handler: list[int] = [-1] * n
-        self.replica: list[int] = [-1] * n
-        self.seen: list[int] = [0] * n
-        self.latest: list[int] = [0] * n
+        self._blocks = iter(reads)
+        self._arrival: list[float] = []
+        self._handler_time: list[float] = []
+        self._query_time: list[float] = []
+        self._k = 0  #: position in the current block
+        self._next_id = 0  #: id of the next read to arrive
+        self.reads_arrived = 0
+        self.reads_in_flight = 0
 
         handlers = scenario.handlers
         self.handler_slots = [Slots(handlers.concurrency) for _ in range(handlers.count)]
         self.handler_outstanding = [0] * handlers.count
         self._pick_handler = self._policy(scenario.load_balancer, self.handler_outstanding, "lb")
 
-        m = workload.writes
-        self.n_writes = m
-        self.write_arrival: list[float] = workload.write_arrival.tolist()
-        self.apply_time: list[float] = workload.apply_time.tolist()
-        self.write_start: list[float] = [NAN] * m
-        self.write_commit: list[float] = [NAN] * m
-        self.write_version: list[int] = [0] * m
+        self.n_writes = len(writes)
+        self.write_arrival: list[float] = writes.arrival.tolist()
+        self.apply_time: list[float] = writes.apply_time.tolist()
+        self.write_start: list[float] = [NAN] * self.n_writes
+        self.write_commit: list[float] = [NAN] * self.n_writes
+        self.write_version: list[int] = [0] * self.n_writes
         #: commit_time[k] is when version k committed (version 0 is the initial data)
         self.commit_time: list[float] = [0.0]
         self.commits = 0
-        self._next_read = 0
         self._next_write = 0
+
+        self.recorder = ReadRecorder(
+            scenario.record, self.commit_time, warmup=scenario.warmup, duration=scenario.duration,
+            bin_width=scenario.bin_width, sample_size=scenario.record_sample, seed=scenario.seed,
+            replication=replication)
+        self._flat = self.recorder.flat
 
     def _policy(self, name: str, outstanding: list[int], purpose: str) -> Callable[[int], int]:
         n = len(outstanding)
         if name == "round_robin":
             return round_robin(n)
         if name == "random":
-            rng = stream(self.scenario.seed, self.replication, f"{self.architecture}.{purpose}.random")
-            return random_choice(n, self.n_reads, rng)
+            return random_choice(n, stream(self.scenario.seed, self.replication, f"{self.architecture}.{purpose}.random"))
         return least_outstanding(outstanding)
 
     # --- starting -------------------------------------------------------------
     def start_arrivals(self, progress: Optional[Progress] = None) -> None:
         env = self.env
-        if self.n_reads:
-            env.timeout(self.arrival[0]).callbacks.append(self._read_arrive)
+        if self._next_block():
+            env.timeout(self._arrival[0]).callbacks.append(self._read_arrive)
         if self.n_writes:
             env.timeout(self.write_arrival[0]).callbacks.append(self._write_arrive)
         if progress is not None:
             env.process(self._ticker(progress))
+
+    def _next_block(self) -> bool:
+        for arrival, handler_time, query_time in self._blocks:
+            self._arrival, self._handler_time, self._query_time = arrival, handler_time, query_time
+            self._k = 0
+            return True
+        return False
 
     def _ticker(self, progress: Progress):
         step = self.scenario.duration / 50
@@ -94,34 +106,46 @@ class Frontend:
 
     # --- reads ----------------------------------------------------------------
     def _read_arrive(self, _event: simpy.Event) -> None:
-        i = self._next_read
+        k = self._k
+        i = self._next_id
+        # id, arrival, handler_time, query_time, handler, replica, start, seen, latest, finish
+        read = [i, self._arrival[k], self._handler_time[k], self._query_time[k], 0, -1, NAN, 0, 0, NAN]
         h = self._pick_handler(i)
-        self.handler[i] = h
+        read[4] = h
         self.handler_outstanding[h] += 1
-        self.handler_slots[h].acquire(self._handler_start, i)
-        i += 1
-        if i < self.n_reads:
-            self._next_read = i
-            delay = self.arrival[i] - self.env.now
-            self.env.timeout(delay if delay > 0 else 0.0).callbacks.append(self._read_arrive)
+        self.reads_in_flight += 1
+        self._next_id = i + 1
+        self.handler_slots[h].acquire(self._handler_start, read)
+        k += 1
+        if k < len(self._arrival):
+            self._k = k
+        elif not self._next_block():
+            return
+        delay = self._arrival[self._k] - self.env.now
+        self.env.timeout(delay if delay > 0 else 0.0).callbacks.append(self._read_arrive)
 
-    def _handler_start(self, i: int) -> None:
-        t = self.handler_time[i]
+    def _handler_start(self, read: list) -> None:
+        t = read[2]
         if t > 0:
-            self.env.timeout(t, i).callbacks.append(self._handler_end)
+            self.env.timeout(t, read).callbacks.append(self._handler_end)
         else:
-            self._query(i)
+            self._query(read)
 
     def _handler_end(self, event: simpy.Event) -> None:
         self._query(event.value)
 
-    def _read_done(self, i: int) -> None:
-        self.finish[i] = self.env.now
-        h = self.handler[i]
+    def _read_done(self, read: list) -> None:
+        read[9] = self.env.now
+        h = read[4]
         self.handler_outstanding[h] -= 1
+        self.reads_in_flight -= 1
+        flat = self._flat
+        flat += read
+        if len(flat) >= _FLUSH_AT:
+            self.recorder.flush()
         self.handler_slots[h].release()
 
-    def _query(self, i: int) -> None:
+    def _query(self, read: list) -> None:
         raise NotImplementedError
 
     # --- writes ---------------------------------------------------------------
@@ -146,17 +170,6 @@ class Frontend:
         return self.commits
 
     # --- results --------------------------------------------------------------
-    def read_columns(self) -> dict[str, np.ndarray]:
-        return {
-            "arrival": np.asarray(self.arrival, dtype=float),
-            "start": np.asarray(self.start, dtype=float),
-            "finish": np.asarray(self.finish, dtype=float),
-            "handler": np.asarray(self.handler, dtype=np.int32),
-            "replica": np.asarray(self.replica, dtype=np.int32),
-            "version_seen": np.asarray(self.seen, dtype=np.int64),
-            "version_latest": np.asarray(self.latest, dtype=np.int64),
-        }
-
     def write_columns(self) -> dict[str, np.ndarray]:
         return {
             "arrival": np.asarray(self.write_arrival, dtype=float),

@@ -9,10 +9,11 @@ import numpy as np
 import simpy
 
 from ..scenario import Scenario
-from ..workload import Workload
+from ..workload import ReadSource, WriteWorkload, write_workload
 from .cqrs import CqrsModel
 from .crud import CrudModel
 from .frontend import Progress
+from .recorder import ReadAggregates
 
 MODELS = {"crud": CrudModel, "cqrs": CqrsModel}
 
@@ -23,7 +24,10 @@ class RunRecord:
 
     architecture: str
     replication: int
-    reads: dict[str, np.ndarray]  #: arrival, start, finish, handler, replica, version_seen, version_latest
+    #: id, arrival, start, finish, handler, replica, version_seen, version_latest: every read, or the sample
+    reads: dict[str, np.ndarray]
+    aggregates: Optional[ReadAggregates]  #: summary mode only
+    reads_recorded: int  #: reads simulated (all of them, whatever was kept)
     writes: dict[str, np.ndarray]  #: arrival, start, commit, version
     commit_time: np.ndarray  #: by version; [0] is the initial data
     first_visible: np.ndarray  #: by version
@@ -35,27 +39,36 @@ class RunRecord:
     end_time: float  #: when the last request finished
     extra: dict[str, float] = field(default_factory=dict)
 
+    @property
+    def sampled(self) -> bool:
+        return self.aggregates is not None
+
 
 def run_architecture(
     scenario: Scenario,
-    workload: Workload,
     architecture: str,
     replication: int,
+    writes: Optional[WriteWorkload] = None,
     progress: Optional[Progress] = None,
 ) -> RunRecord:
-    """Simulate one architecture on a drawn workload until every request is served."""
+    """Simulate one architecture of one replication until every request is served."""
+    if writes is None:
+        writes = write_workload(scenario, replication)
     env = simpy.Environment()
-    model = MODELS[architecture](env, scenario, workload, replication)
+    model = MODELS[architecture](env, scenario, ReadSource(scenario, replication), writes, replication)
     model.start_arrivals(progress)
     env.run()
     first, every = model.visibility()
     extra: dict[str, float] = {}
     if isinstance(model, CqrsModel):
         extra["queries_aborted"] = float(model.queries_aborted)
+    aggregates = model.recorder.aggregates()
     return RunRecord(
         architecture=architecture,
         replication=replication,
-        reads=model.read_columns(),
+        reads=model.recorder.columns(),
+        aggregates=aggregates,
+        reads_recorded=model._next_id,
         writes=model.write_columns(),
         commit_time=np.asarray(model.commit_time, dtype=float),
         first_visible=first,

@@ -1,0 +1,83 @@
+"""Speed benchmark: cost per request against a textbook SimPy M/M/4 in the same process.
+
+(a) textbook SimPy: one process per customer, ``simpy.Resource``, M/M/4 at
+    ρ = 0.9, 200,000 customers, waits recorded in a list;
+(b) ``cqrs_sim.simulate`` on benchmarks/speed_cqrs.yaml, cqrs only, full recording,
+    summary computed; (c) the same scenario as crud.
+Prints seconds per request and the ratios b/a and c/a (target: b/a <= 0.6).
+Run by hand: ``python benchmarks/speed.py [--repeat N]``; machine noise is
+±10-25%, so compare ratios from one run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import time
+from pathlib import Path
+
+import simpy
+
+import cqrs_sim
+
+HERE = Path(__file__).resolve().parent
+
+
+def textbook_mmc(customers: int = 200_000, servers: int = 4, rho: float = 0.9, seed: int = 1) -> float:
+    """Seconds of wall time for a process-per-customer SimPy M/M/c."""
+    rng = random.Random(seed)
+    mean_service = 1.0
+    rate = rho * servers / mean_service
+    env = simpy.Environment()
+    resource = simpy.Resource(env, capacity=servers)
+    waits: list[float] = []
+
+    def customer(env):
+        arrived = env.now
+        with resource.request() as request:
+            yield request
+            waits.append(env.now - arrived)
+            yield env.timeout(rng.expovariate(1 / mean_service))
+
+    def source(env):
+        for _ in range(customers):
+            yield env.timeout(rng.expovariate(rate))
+            env.process(customer(env))
+
+    began = time.perf_counter()
+    env.process(source(env))
+    env.run()
+    elapsed = time.perf_counter() - began
+    assert len(waits) == customers
+    return elapsed
+
+
+def simulated(architecture: str, record: str = "full") -> tuple[float, int]:
+    overrides = {"architectures": [architecture]}
+    if "record" in cqrs_sim.Scenario.model_fields:
+        overrides["record"] = record
+    scenario = cqrs_sim.load_scenario(HERE / "speed_cqrs.yaml", overrides)
+    began = time.perf_counter()
+    results = cqrs_sim.simulate(scenario)
+    results.summary()
+    elapsed = time.perf_counter() - began
+    reads = int(results.summary().set_index("metric")["mean"]["reads_completed"])
+    return elapsed, reads
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=1)
+    args = parser.parse_args()
+    for _ in range(args.repeat):
+        a = textbook_mmc() / 200_000
+        b_time, b_reads = simulated("cqrs")
+        c_time, c_reads = simulated("crud")
+        b, c = b_time / b_reads, c_time / c_reads
+        print(f"(a) textbook SimPy M/M/4:   {a * 1e6:7.2f} us/customer")
+        print(f"(b) cqrs_sim cqrs ({b_reads:,} reads): {b * 1e6:7.2f} us/read   b/a = {b / a:.2f}  (target <= 0.6)")
+        print(f"(c) cqrs_sim crud ({c_reads:,} reads): {c * 1e6:7.2f} us/read   c/a = {c / a:.2f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,185 @@
+"""Recording finished reads: every read (``full``) or streaming aggregates and a sample (``summary``).
+
+The model appends each finished read's state list to one flat list (the
+cheapest thing Python can do per read); every ``CHUNK`` reads it is turned
+into numpy columns at once. In ``full`` mode the columns are kept (48 bytes
+a read); in ``summary`` mode they are folded into exact counts, sums and
+maxima, log-bucketed histograms (quantiles within 1%), per-bin timeseries
+histograms, and a bounded sample, then dropped, so memory does not grow
+with the number of reads.
+
+The sample is a bottom-k sample on a hash of the read id: the ``sample_size``
+reads with the smallest keys. The key depends only on (seed, replication,
+id), so both architectures keep the same reads — the sample is paired.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .. import histogram
+
+#: positions in a read's state list
+ID, ARRIVAL, HANDLER_TIME, QUERY_TIME, HANDLER, REPLICA, START, SEEN, LATEST, FINISH = range(10)
+WIDTH = 10
+CHUNK = 1 << 16  #: reads per conversion to numpy
+
+COLUMNS = {  # output column -> (position, dtype)
+    "id": (ID, np.int64),
+    "arrival": (ARRIVAL, np.float64),
+    "start": (START, np.float64),
+    "finish": (FINISH, np.float64),
+    "handler": (HANDLER, np.int32),
+    "replica": (REPLICA, np.int32),
+    "version_seen": (SEEN, np.int64),
+    "version_latest": (LATEST, np.int64),
+}
+
+
+def _mix(x: np.ndarray) -> np.ndarray:
+    """splitmix64 finaliser: a well-spread 64-bit hash, identical on every machine."""
+    x = x.astype(np.uint64)
+    with np.errstate(over="ignore"):
+        x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+        return x ^ (x >> np.uint64(31))
+
+
+@dataclass
+class ReadAggregates:
+    """Exact counts, sums and maxima and 1%-histograms of the reads arriving in [warmup, duration)."""
+
+    count: int = 0
+    latency_sum: float = 0.0
+    latency_min: float = math.inf
+    latency_max: float = -math.inf
+    latency_hist: np.ndarray = field(default_factory=lambda: np.zeros(histogram.BUCKETS, np.int64))
+    stale: int = 0
+    staleness_sum: float = 0.0
+    staleness_max: float = 0.0
+    staleness_hist: np.ndarray = field(default_factory=lambda: np.zeros(histogram.BUCKETS, np.int64))
+    busy: float = 0.0  #: connection-seconds of queries inside the window
+    #: per timeseries bin (by arrival): reads, stale reads, latency histogram; completions by finish bin
+    bin_reads: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    bin_stale: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    bin_hist: np.ndarray = field(default_factory=lambda: np.zeros((0, histogram.BUCKETS), np.int32))
+    bin_latency_min: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    bin_latency_max: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    bin_completed: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    total_reads: int = 0  #: every read recorded, in the window or not
+
+
+class ReadRecorder:
+    """Collects finished reads of one run."""
+
+    def __init__(self, mode: str, commit_time: list[float], *, warmup: float, duration: float, bin_width: float,
+                 sample_size: int, seed: int, replication: int):
+        self.mode = mode
+        self.flat: list = []  #: state lists of finished reads, concatenated
+        self.commit_time = commit_time  #: the model's live list, by version
+        self.chunks: list[list] = []  #: full mode: per chunk, one typed array per output column
+        self.lo, self.hi = warmup, duration
+        self.edges = np.append(np.arange(0.0, duration, bin_width), duration)
+        self.sample_size = sample_size
+        self.salt = np.uint64((seed * 1_000_003 + replication) % (1 << 63))
+        self.sample: np.ndarray | None = None
+        self.sample_keys = np.zeros(0, np.uint64)
+        if mode == "summary":
+            bins = len(self.edges) - 1
+            self.agg = ReadAggregates(
+                bin_reads=np.zeros(bins, np.int64), bin_stale=np.zeros(bins, np.int64),
+                bin_hist=np.zeros((bins, histogram.BUCKETS), np.int32),
+                bin_latency_min=np.full(bins, math.inf), bin_latency_max=np.full(bins, -math.inf),
+                bin_completed=np.zeros(bins, np.int64))
+
+    def flush(self) -> None:
+        if not self.flat:
+            return
+        block = np.fromiter(self.flat, dtype=float, count=len(self.flat)).reshape(-1, WIDTH)
+        self.flat.clear()
+        if self.mode == "full":
+            self.chunks.append([block[:, pos].astype(dtype) for pos, dtype in COLUMNS.values()])
+        else:
+            self._fold(block)
+            self._sample(block)
+
+    # --- summary mode ---------------------------------------------------------
+    def _fold(self, block: np.ndarray) -> None:
+        agg = self.agg
+        arrival, start, finish = block[:, ARRIVAL], block[:, START], block[:, FINISH]
+        seen = block[:, SEEN].astype(np.int64)
+        latency = finish - arrival
+        stale = seen < block[:, LATEST]
+        staleness = np.zeros(len(block))
+        if stale.any():
+            commits = np.asarray(self.commit_time)
+            staleness[stale] = start[stale] - commits[seen[stale] + 1]
+        agg.total_reads += len(block)
+        inside = (arrival >= self.lo) & (arrival < self.hi)
+        if inside.any():
+            lat = latency[inside]
+            agg.count += len(lat)
+            agg.latency_sum += float(lat.sum())
+            agg.latency_min = min(agg.latency_min, float(lat.min()))
+            agg.latency_max = max(agg.latency_max, float(lat.max()))
+            agg.latency_hist += histogram.counts(lat)
+            st = staleness[inside]
+            agg.stale += int(stale[inside].sum())
+            agg.staleness_sum += float(st.sum())
+            agg.staleness_max = max(agg.staleness_max, float(st.max()))
+            agg.staleness_hist += histogram.counts(st)
+        agg.busy += float(np.clip(np.minimum(finish, self.hi) - np.maximum(start, self.lo), 0, None).sum())
+        bins = len(self.edges) - 1
+        b = np.searchsorted(self.edges, arrival, side="right") - 1
+        ok = (b >= 0) & (b < bins)
+        b, lat_b = b[ok], latency[ok]
+        agg.bin_reads += np.bincount(b, minlength=bins)
+        agg.bin_stale += np.bincount(b, weights=stale[ok], minlength=bins).astype(np.int64)
+        flat_index = b * histogram.BUCKETS + histogram.bucket(lat_b)
+        agg.bin_hist += np.bincount(flat_index, minlength=bins * histogram.BUCKETS).reshape(bins, -1).astype(np.int32)
+        np.minimum.at(agg.bin_latency_min, b, lat_b)
+        np.maximum.at(agg.bin_latency_max, b, lat_b)
+        done = np.searchsorted(self.edges, finish, side="right") - 1
+        done = done[(done >= 0) & (done < bins) & (finish < self.hi)]
+        agg.bin_completed += np.bincount(done, minlength=bins)
+
+    def _sample(self, block: np.ndarray) -> None:
+        keys = _mix(block[:, ID].astype(np.uint64) ^ self.salt)
+        rows = np.stack([block[:, pos] for pos, _ in COLUMNS.values()])
+        if self.sample is not None:
+            rows = np.concatenate([self.sample, rows], axis=1)
+            keys = np.concatenate([self.sample_keys, keys])
+        if len(keys) > self.sample_size:
+            keep = np.argpartition(keys, self.sample_size - 1)[: self.sample_size]
+            rows, keys = rows[:, keep], keys[keep]
+        self.sample, self.sample_keys = rows, keys
+
+    # --- the end --------------------------------------------------------------
+    def columns(self) -> dict[str, np.ndarray]:
+        """The recorded reads (all of them, or the sample), sorted by id; frees the chunks as it goes."""
+        self.flush()
+        if self.mode == "full":
+            chunks = self.chunks
+        else:
+            chunks = [] if self.sample is None else [[row.astype(dtype) for row, (_, dtype) in zip(self.sample, COLUMNS.values())]]
+        self.chunks = []
+        if not chunks:
+            return {name: np.zeros(0, dtype) for name, (_, dtype) in COLUMNS.items()}
+        ids = np.concatenate([chunk[0] for chunk in chunks])
+        order = np.argsort(ids, kind="stable")
+        del ids
+        out: dict[str, np.ndarray] = {}
+        for index, name in enumerate(COLUMNS):
+            column = np.concatenate([chunk[index] for chunk in chunks])
+            for chunk in chunks:
+                chunk[index] = None
+            out[name] = column[order]
+            del column
+        return out
+
+    def aggregates(self) -> ReadAggregates | None:
+        self.flush()
+        return self.agg if self.mode == "summary" else None

@@ -1,0 +1,97 @@
+"""record: summary against record: full on the same scenario and seed.
+
+Summary mode keeps exact counts, sums and maxima, so counts, means, maxima,
+fractions and utilisation must equal full mode's; percentiles come from
+log-bucketed histograms and must be within 1% of the exact order statistic
+(numpy's 'lower' rank, which is what the histogram's rank estimates).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import cqrs_sim
+from cqrs_sim import histogram
+
+from .conftest import SCENARIOS
+
+OVERRIDES = {"duration": "8m", "warmup": "30s", "replications": 2,
+             "workload.writes.interval": {"dist": "uniform", "low": "1m", "high": "2m"},
+             "workload.writes.apply_time": "30s"}
+PERCENTILES = {"read_latency_p50": 50, "read_latency_p95": 95, "read_latency_p99": 99, "read_latency_p999": 99.9}
+
+
+@pytest.fixture(scope="module")
+def both():
+    full = cqrs_sim.simulate(cqrs_sim.load_scenario(SCENARIOS / "netflix.yaml", OVERRIDES))
+    summary = cqrs_sim.simulate(cqrs_sim.load_scenario(SCENARIOS / "netflix.yaml", {**OVERRIDES, "record": "summary",
+                                                                                     "record_sample": 5000}))
+    return full, summary
+
+
+def test_exact_metrics_agree(both):
+    full, summary = both
+    exact = [m for m in full.per_replication.columns if m not in PERCENTILES and m not in ("architecture", "replication", "staleness_p99")]
+    a = full.per_replication[exact]
+    b = summary.per_replication[exact]
+    pd.testing.assert_frame_equal(a, b, rtol=1e-9, atol=1e-12)
+
+
+def test_percentiles_within_one_percent(both):
+    full, summary = both
+    req = full.requests
+    for row in summary.per_replication.itertuples():
+        reads = req[(req.architecture == row.architecture) & (req.replication == row.replication) & (req.kind == "read")]
+        inside = reads[(reads.arrival >= 30) & (reads.arrival < 480)]
+        for metric, q in PERCENTILES.items():
+            exact = np.percentile(inside.latency, q, method="lower")
+            assert getattr(row, metric) == pytest.approx(exact, rel=0.01), (row.architecture, metric)
+        exact = np.percentile(inside.staleness, 99, method="lower")
+        assert row.staleness_p99 == pytest.approx(exact, rel=0.01, abs=1e-9)
+
+
+def test_timeseries_agrees(both):
+    full, summary = both
+    a, b = full.timeseries, summary.timeseries
+    np.testing.assert_array_equal(a.reads_completed, b.reads_completed)
+    np.testing.assert_allclose(a.stale_fraction, b.stale_fraction, rtol=1e-12)
+    np.testing.assert_allclose(a.replicas_in_pool, b.replicas_in_pool)
+    req = full.requests[full.requests.kind == "read"]
+    width = full.scenario.bin_width
+    for (arch, rep), group in req.groupby(["architecture", "replication"], observed=True):
+        series = b[(b.architecture == arch) & (b.replication == rep)].set_index("t")
+        for t, rows in group.groupby(np.floor(group.arrival / width) * width):
+            if t in series.index:
+                exact = np.percentile(rows.latency, 99, method="lower")
+                assert series.loc[t, "read_latency_p99"] == pytest.approx(exact, rel=0.01)
+
+
+def test_sample_is_bounded_paired_and_true(both):
+    full, summary = both
+    sample = summary.requests[summary.requests.kind == "read"]
+    sizes = sample.groupby(["architecture", "replication"], observed=True).size()
+    assert (sizes == 5000).all()
+    ids = {arch: set(sample[(sample.architecture == arch) & (sample.replication == 0)].id) for arch in ("crud", "cqrs")}
+    assert ids["crud"] == ids["cqrs"]  # the same reads in both architectures
+    keys = ["architecture", "replication", "kind", "id"]
+    merged = sample.merge(full.requests, on=keys, suffixes=("", "_full"))
+    assert len(merged) == len(sample)
+    for column in ("arrival", "start", "finish", "replica", "version_seen", "stale", "staleness"):
+        np.testing.assert_array_equal(merged[column].to_numpy(), merged[column + "_full"].to_numpy())
+    writes = summary.requests[summary.requests.kind == "write"]
+    assert len(writes) == len(full.requests[full.requests.kind == "write"])  # every write is kept
+
+
+def test_histogram_quantile_error_bound():
+    """Any value is within 1% of its bucket's representative; extremes are exact."""
+    rng = np.random.default_rng(3)
+    values = rng.lognormal(-5, 2, 200_000)
+    hist = histogram.counts(values)
+    for q in (0.001, 0.25, 0.5, 0.9, 0.99, 0.999):
+        exact = np.percentile(values, q * 100, method="lower")
+        estimate = histogram.quantiles(hist, q, values.min(), values.max())[0]
+        assert estimate == pytest.approx(exact, rel=0.01)
+    assert histogram.quantiles(hist, 1.0, values.min(), values.max())[0] == values.max()
+    assert histogram.quantiles(histogram.counts(np.zeros(5)), 0.5)[0] == 0.0
