@@ -7,6 +7,8 @@ line per problem on stderr); 1 a bug (one line, the traceback saved to a file).
 from __future__ import annotations
 
 import sys
+from contextlib import contextmanager
+from enum import Enum
 import tempfile
 import traceback
 from pathlib import Path
@@ -17,7 +19,8 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from .analytic import offered_loads
-from .errors import ScenarioError
+from .errors import Problem, ScenarioError
+from .results import redraw_plots
 from .loader import load_scenario, resolved_yaml
 from .scenario import scenario_warnings
 from .report import comparison_table, estimate_lines, loads_table
@@ -33,6 +36,17 @@ app = typer.Typer(
 out = Console(width=None if sys.stdout.isatty() else 120)
 err = Console(stderr=True)
 
+class Format(str, Enum):
+    png = "png"
+    svg = "svg"
+
+
+class Record(str, Enum):
+    full = "full"
+    summary = "summary"
+
+
+PlotFormat = typer.Option(Format.png, "--plot-format", help="Image format of the plots.")
 SetOption = typer.Option(None, "--set", metavar="PATH=VALUE", help="Override one scenario value, e.g. cqrs.replicas.count=16 (repeatable).")
 
 
@@ -75,15 +89,16 @@ def run(
     seed: Optional[int] = typer.Option(None, "--seed", help="Override the scenario's seed."),
     replications: Optional[int] = typer.Option(None, "--replications", help="Override the number of replications."),
     sets: Optional[List[str]] = SetOption,
-    record: Optional[str] = typer.Option(None, "--record", metavar="full|summary",
-                                         help="full: keep every request; summary: counts, 1% histograms and a sample."),
+    record: Optional[Record] = typer.Option(None, "--record",
+                                            help="full: keep every request; summary: counts, 1% histograms and a sample."),
     jobs: Optional[int] = typer.Option(None, "-j", "--jobs", min=1, help="Processes to run on (default: every local core)."),
     no_plots: bool = typer.Option(False, "--no-plots", help="Do not draw plots."),
+    plot_format: Format = PlotFormat,
 ) -> None:
     """Simulate every architecture, print the side-by-side table, write the output directory."""
 
     def body() -> None:
-        scenario = load_scenario(scenario_file, _overrides(sets, seed, replications, record))
+        scenario = load_scenario(scenario_file, _overrides(sets, seed, replications, record.value if record else None))
         for warning in _warnings(scenario):
             err.print(f"[yellow]warning:[/yellow] {warning}", highlight=False, soft_wrap=True)
         workers = jobs if jobs is not None else default_jobs()
@@ -99,7 +114,8 @@ def run(
         else:
             results = simulate(scenario, jobs=workers)
         target = output if output is not None else Path("results") / scenario.name
-        results.save(target)
+        with err.status("writing results and plots", spinner="dots") if err.is_terminal else _nothing():
+            results.save(target, plots=not no_plots, plot_format=plot_format.value)
         table = comparison_table(results.summary(), results.differences(), scenario.name)
         table.caption = (f"mean ± half-width of the 95% Student-t interval over {scenario.replications} replication(s), "
                          f"seed {scenario.seed}; requests arriving in [{format_duration(scenario.warmup)}, "
@@ -133,6 +149,27 @@ def check(
             out.print("every tier is below utilisation 1.", highlight=False)
 
     _guarded(body)
+
+
+@app.command()
+def plot(
+    directory: Path = typer.Argument(..., metavar="DIR", help="A result directory written by `cqrs-sim run`."),
+    plot_format: Format = PlotFormat,
+) -> None:
+    """Draw the plots of saved results again, into DIR/plots/."""
+
+    def body() -> None:
+        if not (directory / "scenario.yaml").exists():
+            raise ScenarioError([Problem(str(directory), 0, 0, "(directory)", "not a result directory (no scenario.yaml)")])
+        for path in redraw_plots(directory, plot_format.value):
+            out.print(f"wrote {path}", highlight=False)
+
+    _guarded(body)
+
+
+@contextmanager
+def _nothing():
+    yield
 
 
 def main() -> None:  # pragma: no cover - the console-script entry point

@@ -38,6 +38,8 @@ METRICS: dict[str, tuple[str, str]] = {
     "first_visible_mean": ("s", "mean time from commit until a replica in the pool holds the write"),
     "visibility_window_mean": ("s", "mean time from commit until every replica holds the write"),
     "visibility_window_max": ("s", "longest such window"),
+    "visibility_t99": ("s", "time after commit from which at least 99% of reads see the write"),
+    "visibility_t999": ("s", "time after commit from which at least 99.9% of reads see the write"),
     "replica_availability": ("", "time-averaged fraction of replicas in the pool"),
     "db_utilization": ("", "time-averaged fraction of database (crud) or replica (cqrs) connections busy"),
 }
@@ -78,7 +80,7 @@ def replication_metrics(record: RunRecord, scenario: Scenario) -> dict[str, floa
         "replica_availability": in_pool_time(record, lo, hi) / (record.replica_count * window),
         "db_utilization": _utilization(record, busy, lo, hi),
     }
-    return {name: float(out[name]) for name in METRICS}
+    return {name: float(out[name]) for name in METRICS if name in out}  # visibility_t* are added by simulate
 
 
 def _exact_reads(record: RunRecord, lo: float, hi: float) -> dict[str, float]:

@@ -21,7 +21,7 @@ import pandas as pd
 from .metrics import differences, summarize
 from .scenario import Scenario
 
-TABLES = ("requests", "writes", "replicas", "timeseries")
+TABLES = ("requests", "writes", "replicas", "timeseries", "visibility")
 PACKAGES = ("cqrs-sim", "simpy", "numpy", "pandas", "scipy", "pydantic", "pyarrow", "ruamel.yaml")
 
 
@@ -75,6 +75,7 @@ class Results:
     replicas: pd.DataFrame
     timeseries: pd.DataFrame
     per_replication: pd.DataFrame  #: one row per (architecture, replication), one column per metric
+    visibility: pd.DataFrame = field(default_factory=pd.DataFrame)  #: architecture, t, probability, reads
     manifest: dict[str, Any] = field(default_factory=dict)
 
     def summary(self) -> pd.DataFrame:
@@ -98,8 +99,8 @@ class Results:
             }
         return out
 
-    def save(self, directory: str | Path) -> Path:
-        """Write SPEC §6's files into ``directory``; it appears only once complete."""
+    def save(self, directory: str | Path, plots: bool = False, plot_format: str = "png") -> Path:
+        """Write SPEC §6's files (and the plots, if asked) into ``directory``; it appears only once complete."""
         from .loader import resolved_yaml
 
         target = Path(directory)
@@ -113,11 +114,31 @@ class Results:
             self.per_replication.to_csv(staging / "replications.csv", index=False)
             for name in TABLES:
                 getattr(self, name).to_parquet(staging / f"{name}.parquet", index=False)
+            if plots:
+                from .plots import save_all
+
+                save_all(self, staging / "plots", plot_format)
             _replace_dir(staging, target)
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)
             raise
         return target
+
+
+def redraw_plots(directory: str | Path, plot_format: str = "png") -> list[Path]:
+    """Draw the plots of a saved result directory again, replacing DIR/plots/ only when done."""
+    from .plots import save_all
+
+    directory = Path(directory)
+    results = load_results(directory)
+    staging = Path(tempfile.mkdtemp(prefix=".plots.partial-", dir=directory))
+    try:
+        save_all(results, staging, plot_format)
+        _replace_dir(staging, directory / "plots")
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return sorted((directory / "plots").glob(f"*.{plot_format}"))
 
 
 def _replace_dir(staging: Path, target: Path) -> None:
@@ -138,7 +159,8 @@ def load_results(directory: str | Path) -> Results:
 
     directory = Path(directory)
     scenario = load_scenario(directory / "scenario.yaml")
-    frames = {name: pd.read_parquet(directory / f"{name}.parquet") for name in TABLES}
+    frames = {name: pd.read_parquet(directory / f"{name}.parquet") for name in TABLES
+              if (directory / f"{name}.parquet").exists()}
     per_replication = pd.read_csv(directory / "replications.csv")
     manifest = json.loads((directory / "manifest.json").read_text(encoding="utf-8"))
     return Results(scenario=scenario, per_replication=per_replication, manifest=manifest, **frames)

@@ -23,6 +23,7 @@ from .metrics import replication_metrics
 from .model import RunRecord, run_architecture
 from .results import Results, build_manifest
 from .scenario import Scenario
+from .visibility import replication_times, visibility_table
 from .tables import replicas_table, requests_table, timeseries_table, writes_table
 from .workload import write_workload
 
@@ -91,9 +92,14 @@ def simulate(scenario: Scenario, progress: Optional[ProgressFn] = None, jobs: in
     del outputs
     requests = requests_table(records)
     del records
+    per_replication = pd.DataFrame(rows)
+    times = replication_times(requests, frames["writes"])
+    per_replication = per_replication.merge(times, on=["architecture", "replication"], how="left")
+    visibility = visibility_table(requests, frames["writes"])
     manifest = build_manifest(scenario, wall_time=time.perf_counter() - began)
     manifest["jobs"] = 1 if executor is None and jobs <= 1 else (jobs if executor is None else type(executor).__name__)
-    return Results(scenario=scenario, per_replication=pd.DataFrame(rows), manifest=manifest, requests=requests, **frames)
+    return Results(scenario=scenario, per_replication=per_replication, manifest=manifest, requests=requests,
+                   visibility=visibility, **frames)
 
 
 def _run_parallel(scenario: Scenario, tasks: list[tuple[int, str]], labels: list[str], progress: Optional[ProgressFn],
