@@ -21,6 +21,7 @@ from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, T
 from .analytic import offered_loads
 from .errors import Problem, ScenarioError
 from .results import redraw_plots
+from .htmlreport import format_headline, write_report
 from .loader import load_scenario, resolved_yaml
 from .scenario import scenario_warnings
 from .report import comparison_table, estimate_lines, loads_table
@@ -94,6 +95,7 @@ def run(
     jobs: Optional[int] = typer.Option(None, "-j", "--jobs", min=1, help="Processes to run on (default: every local core)."),
     no_plots: bool = typer.Option(False, "--no-plots", help="Do not draw plots."),
     plot_format: Format = PlotFormat,
+    report: bool = typer.Option(False, "--report", help="Also write DIR/report.html."),
 ) -> None:
     """Simulate every architecture, print the side-by-side table, write the output directory."""
 
@@ -121,6 +123,10 @@ def run(
                          f"seed {scenario.seed}; requests arriving in [{format_duration(scenario.warmup)}, "
                          f"{format_duration(scenario.duration)}); differences paired by replication")
         out.print(table)
+        for line in format_headline(results):
+            out.print(f"  {line}", highlight=False, markup=False)
+        if report:
+            out.print(f"wrote {write_report(target)}", highlight=False)
         out.print(f"wrote {target}/ (simulation took {results.manifest['wall_time_s']:.1f} s of wall time)", highlight=False)
 
     _guarded(body)
@@ -163,6 +169,20 @@ def plot(
             raise ScenarioError([Problem(str(directory), 0, 0, "(directory)", "not a result directory (no scenario.yaml)")])
         for path in redraw_plots(directory, plot_format.value):
             out.print(f"wrote {path}", highlight=False)
+
+    _guarded(body)
+
+
+@app.command("report")
+def report_command(
+    directory: Path = typer.Argument(..., metavar="DIR", help="A result directory written by `cqrs-sim run`."),
+) -> None:
+    """Write DIR/report.html: scenario, table, plots and verdict in one self-contained file."""
+
+    def body() -> None:
+        if not (directory / "scenario.yaml").exists():
+            raise ScenarioError([Problem(str(directory), 0, 0, "(directory)", "not a result directory (no scenario.yaml)")])
+        out.print(f"wrote {write_report(directory)}", highlight=False)
 
     _guarded(body)
 

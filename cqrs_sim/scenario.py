@@ -211,9 +211,21 @@ def scenario_warnings(scenario: Scenario) -> list[str]:
     return warnings
 
 
+def _dist_first(node: Any) -> Any:
+    """Distribution mappings read best with ``dist`` first."""
+    if isinstance(node, dict):
+        node = {k: _dist_first(v) for k, v in node.items()}
+        if "dist" in node:
+            node = {"dist": node["dist"], **{k: v for k, v in node.items() if k != "dist"}}
+        return node
+    if isinstance(node, list):
+        return [_dist_first(v) for v in node]
+    return node
+
+
 def resolved_dict(scenario: Scenario) -> dict[str, Any]:
     """The scenario with every default filled in, as plain data for YAML."""
-    data = scenario.model_dump(mode="json", by_alias=True)
+    data = _dist_first(scenario.model_dump(mode="json", by_alias=True))
     data["workload"]["reads"]["rate"] = [list(step) for step in scenario.workload.reads.rate]
     if data["workload"]["writes"] is not None:
         data["workload"]["writes"] = {k: v for k, v in data["workload"]["writes"].items() if v is not None}

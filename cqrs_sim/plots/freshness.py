@@ -7,7 +7,7 @@ from matplotlib.figure import Figure
 
 from ..units import format_duration
 from ..visibility import time_to
-from .style import COLORS, LABEL_SIZE, architectures, figure, fixed_unit, reads_of, sample_note, titled
+from .style import COLORS, LABEL_SIZE, architectures, legend_or_note, figure, fixed_unit, reads_of, sample_note, titled
 
 
 def visibility_curve(results) -> Figure:
@@ -32,7 +32,7 @@ def visibility_curve(results) -> Figure:
     ax.set_xlim(left=0)
     ax.set_xlabel(f"time since the write's commit, query start − commit ({unit})", fontsize=LABEL_SIZE)
     ax.set_ylabel("P(read sees the write)", fontsize=LABEL_SIZE)
-    ax.legend(loc="lower right", fontsize=11)
+    legend_or_note(ax, "no writes: nothing to become visible", loc="lower right", fontsize=11)
     titled(fig, results, "visibility curve (t-visibility)",
            f"every read after every commit, pooled over {results.scenario.replications} replication(s){sample_note(results)}")
     return fig

@@ -8,7 +8,7 @@ from matplotlib.cm import ScalarMappable
 from matplotlib.colors import BoundaryNorm
 from matplotlib.figure import Figure
 
-from .style import COLORS, LABEL_SIZE, architectures, figure, mark_commits, shade_rollouts, time_axis, titled
+from .style import COLORS, LABEL_SIZE, legend_or_note, architectures, figure, mark_commits, shade_rollouts, time_axis, titled
 
 
 def replica_versions(results, replication: int = 0) -> Figure:
@@ -43,7 +43,8 @@ def replica_versions(results, replication: int = 0) -> Figure:
     for line in ax.lines:
         line.set_zorder(4)
         line.set_color("black")
-    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.12), fontsize=11, frameon=False)
+    legend_or_note(ax, "no writes, so no rollouts: every replica serves version 0",
+                   loc="upper center", bbox_to_anchor=(0.5, -0.12), fontsize=11, frameon=False)
     titled(fig, results, "replica versions over time",
            f"cqrs, replication {replication + 1} of {scenario.replications}; {len(swaps)} swaps")
     return fig

@@ -86,3 +86,12 @@ def fixed_unit(max_seconds: float) -> tuple[float, str]:
         if max_seconds >= above:
             return divisor, unit
     return 1e-3, "ms"
+
+
+def legend_or_note(ax, note: str, **legend) -> None:
+    """A legend when something is labelled; otherwise a note saying why the plot is empty."""
+    handles, _labels = ax.get_legend_handles_labels()
+    if handles:
+        ax.legend(**legend)
+    else:
+        ax.text(0.5, 0.5, note, transform=ax.transAxes, ha="center", va="center", fontsize=14, color="0.3")
