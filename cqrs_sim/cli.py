@@ -187,6 +187,14 @@ def report_command(
     _guarded(body)
 
 
+@app.command()
+def schema(markdown: bool = typer.Option(False, "--markdown", help="Print the README's scenario reference table instead.")) -> None:
+    """Print the scenario file's JSON Schema (for editor completion in YAML files)."""
+    from .reference import json_schema, markdown_table
+
+    typer.echo(markdown_table() if markdown else json_schema())
+
+
 @contextmanager
 def _nothing():
     yield

@@ -16,7 +16,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_valida
 
 from .units import parse_duration
 
-Seconds = Annotated[float, BeforeValidator(parse_duration)]
+Seconds = Annotated[float, BeforeValidator(parse_duration, json_schema_input_type=Union[float, str])]
 
 
 class _Dist(BaseModel):
@@ -212,7 +212,7 @@ def _coerce(value: Any) -> Any:
 Distribution = Annotated[
     Union[Constant, Exponential, Uniform, Normal, Lognormal, Gamma, Empirical],
     Field(discriminator="dist"),
-    BeforeValidator(_coerce),
+    BeforeValidator(_coerce, json_schema_input_type=Union[float, str, dict]),
 ]
 
 DIST_NAMES = ("constant", "exponential", "uniform", "normal", "lognormal", "gamma", "empirical")

@@ -10,7 +10,7 @@ loader can point at the offending line.
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal, Optional
+from typing import Annotated, Any, Literal, Optional, Union
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
@@ -42,38 +42,39 @@ def _rate_steps(value: Any) -> Any:
     return [(0.0, parse_rate(value))]
 
 
-Seconds = Annotated[float, BeforeValidator(parse_duration)]
-PerSecond = Annotated[float, BeforeValidator(parse_rate)]
+Seconds = Annotated[float, BeforeValidator(parse_duration, json_schema_input_type=Union[float, str])]
+PerSecond = Annotated[float, BeforeValidator(parse_rate, json_schema_input_type=Union[float, str])]
 Count = Annotated[int, BeforeValidator(_strict_int), Field(ge=1)]
-RateSteps = Annotated[list[tuple[float, float]], BeforeValidator(_rate_steps)]
+RateSteps = Annotated[list[tuple[float, float]],
+                      BeforeValidator(_rate_steps, json_schema_input_type=Union[float, str, list[tuple[Union[float, str], Union[float, str]]]])]
 Policy = Literal["round_robin", "random", "least_outstanding"]
 Architecture = Literal["crud", "cqrs"]
 
 
 class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, use_attribute_docstrings=True)
 
 
 class Reads(_Section):
-    #: arrival rate, or steps [[start, rate], ...] (piecewise constant)
     rate: RateSteps
-    #: poisson arrivals, or evenly spaced (uniform) ones
+    """Arrival rate, or steps [[start, rate], ...] (piecewise constant)."""
     process: Literal["poisson", "uniform"] = "poisson"
-    #: time a handler spends on a read before its query
+    """`poisson` arrivals, or evenly spaced (`uniform`) ones starting at each step."""
     handler_time: Distribution = Constant(value=0.0)
-    #: time the query occupies one database or replica connection
+    """Time a handler spends on a read before its query."""
     query_time: Distribution
+    """Time the query occupies one database or replica connection."""
 
 
 class Writes(_Section):
-    #: time between writes (a renewal process); or give rate, or at
     interval: Optional[Distribution] = None
-    #: poisson write rate; or give interval, or at
+    """Time between writes (a renewal process); or give rate, or at."""
     rate: Optional[PerSecond] = None
-    #: fixed write times; or give interval, or rate
+    """Poisson write rate; or give interval, or at."""
     at: Optional[list[Seconds]] = None
-    #: how long a write takes to apply (it commits when the apply ends)
+    """Fixed write times; or give interval, or rate."""
     apply_time: Distribution
+    """How long a write takes to apply (it commits when the apply ends)."""
 
     @model_validator(mode="after")
     def _one_arrival_process(self) -> "Writes":
@@ -89,79 +90,87 @@ class Writes(_Section):
 
 class Workload(_Section):
     reads: Reads
-    #: omitted: a read-only workload
+    """The read stream."""
     writes: Optional[Writes] = None
+    """Leave out for a read-only workload."""
 
 
 class Handlers(_Section):
-    #: database handlers behind the load balancer
     count: Count = 4
-    #: reads a handler serves at once (a slot is held for the whole read)
+    """Database handlers behind the load balancer."""
     concurrency: Count = 16
+    """Reads a handler serves at once (a slot is held for the whole read)."""
 
 
 class Crud(_Section):
-    #: database connections (concurrent queries)
     connections: Count = 32
-    #: exclusive: a write takes the whole database; mvcc: a write holds one connection
+    """Database connections (concurrent queries)."""
     locking: Literal["exclusive", "mvcc"] = "exclusive"
+    """`exclusive`: a write takes the whole database; `mvcc`: a write holds one connection."""
 
 
 class Replicas(_Section):
-    #: read replicas ("images") in the swarm
     count: Count = 8
-    #: connections per replica
+    """Read replicas ("images") in the swarm."""
     connections: Count = 4
-    #: how a handler picks an in-pool replica
+    """Connections per replica."""
     routing: Policy = "least_outstanding"
+    """How a handler picks an in-pool replica."""
 
 
 class Sync(_Section):
-    #: rolling: replace batch_size replicas at a time; all_at_once: all together
     strategy: Literal["rolling", "all_at_once"] = "rolling"
-    #: replicas replaced together in a rolling rollout
+    """`rolling` replaces batch_size replicas at a time; `all_at_once` all together."""
     batch_size: Count = 1
-    #: wait from a commit to the rollout it triggers
+    """Replicas replaced together in a rolling rollout."""
     trigger_delay: Seconds = 0.0
-    #: time to swap one replica for a snapshot of the write image
+    """Wait from a commit to the rollout it triggers."""
     replace_time: Distribution = Constant(value=120.0)
-    #: let reads already routed to a leaving replica finish on the old image
+    """Time to swap one replica for a snapshot of the write image."""
     drain: bool = True
+    """Let reads already routed to a leaving replica finish on the old image."""
 
 
 class Cqrs(_Section):
-    #: servers applying writes to the write image
     write_servers: Count = 1
+    """Servers applying writes to the write image."""
     replicas: Replicas = Replicas()
+    """The read replica swarm."""
     sync: Sync = Sync()
+    """How replicas are refreshed after a commit."""
 
 
 class Scenario(_Section):
-    #: shown in tables; default: the scenario file's stem
     name: str = "scenario"
+    """Shown in tables and used for the output directory; default: the scenario file's stem."""
     description: str = ""
-    #: arrivals stop here; what arrived is still served
+    """One line shown under the name in reports."""
     duration: Seconds = Field(gt=0)
-    #: statistics skip requests arriving earlier
+    """Arrivals stop here; what arrived is still served."""
     warmup: Seconds = 0.0
-    #: base seed; each replication and stream derives its own
+    """Statistics skip requests arriving earlier."""
     seed: Annotated[int, BeforeValidator(_strict_int), Field(ge=0)] = 1
-    #: independent runs, for confidence intervals
+    """Base seed; each replication and stream derives its own."""
     replications: Count = 3
-    #: which designs to simulate
+    """Independent runs, for confidence intervals."""
     architectures: list[Architecture] = Field(default=["crud", "cqrs"], min_length=1)
-    #: full: keep every request; summary: exact counts, 1%-accurate histograms and a paired sample of reads
+    """Which designs to simulate."""
     record: Literal["full", "summary"] = "full"
-    #: reads kept per run in summary mode (the same reads in every architecture)
+    """`full` keeps every request; `summary` keeps exact counts, 1%-accurate histograms and a paired sample of reads."""
     record_sample: Count = 10_000
-    #: timeseries bin width; default: duration / 200
+    """Reads kept per run in summary mode (the same reads in every architecture)."""
     bin: Optional[Seconds] = Field(default=None, gt=0)
+    """Timeseries bin width; default: duration / 200."""
     workload: Workload
+    """What arrives: reads and (optionally) writes."""
     handlers: Handlers = Handlers()
-    #: how a read picks a handler
+    """Database handlers behind the load balancer (both architectures)."""
     load_balancer: Policy = "round_robin"
+    """How a read picks a handler."""
     crud: Crud = Crud()
+    """The single database of the CRUD design."""
     cqrs: Cqrs = Cqrs()
+    """The write image, read replicas and rollouts of the CQRS design."""
 
     @model_validator(mode="after")
     def _default_bin(self) -> "Scenario":
