@@ -38,8 +38,8 @@ METRICS: dict[str, tuple[str, str]] = {
     "first_visible_mean": ("s", "mean time from commit until a replica in the pool holds the write"),
     "visibility_window_mean": ("s", "mean time from commit until every replica holds the write"),
     "visibility_window_max": ("s", "longest such window"),
-    "visibility_t99": ("s", "time after commit from which at least 99% of reads see the write"),
-    "visibility_t999": ("s", "time after commit from which at least 99.9% of reads see the write"),
+    "visibility_t99": ("s", "time after commit from which at least 99% of reads see the write (null if the run ends first)"),
+    "visibility_t999": ("s", "time after commit from which at least 99.9% of reads see the write (null if the run ends first)"),
     "replica_availability": ("", "time-averaged fraction of replicas in the pool"),
     "db_utilization": ("", "time-averaged fraction of database (crud) or replica (cqrs) connections busy"),
 }

@@ -43,6 +43,8 @@ PINNED = {
     'crud.first_visible_mean': 0.0,
     'crud.visibility_window_mean': 0.0,
     'crud.visibility_window_max': 0.0,
+    'crud.visibility_t99': 0.0,
+    'crud.visibility_t999': 0.0,
     'crud.replica_availability': 1.0,
     'crud.db_utilization': 0.24747612779064646,
     'cqrs.reads_completed': 54902.0,
@@ -63,6 +65,8 @@ PINNED = {
     'cqrs.first_visible_mean': 53.83656243579859,
     'cqrs.visibility_window_mean': 199.59739539552862,
     'cqrs.visibility_window_max': 257.80190481374757,
+    'cqrs.visibility_t99': 151.35325283403685,
+    'cqrs.visibility_t999': 151.35325283403685,
     'cqrs.replica_availability': 0.9123163398080049,
     'cqrs.db_utilization': 0.03121950667796311,
 }
