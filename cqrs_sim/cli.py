@@ -6,6 +6,7 @@ line per problem on stderr); 1 a bug (one line, the traceback saved to a file).
 
 from __future__ import annotations
 
+import signal
 import sys
 from contextlib import contextmanager
 from enum import Enum
@@ -51,20 +52,35 @@ PlotFormat = typer.Option(Format.png, "--plot-format", help="Image format of the
 SetOption = typer.Option(None, "--set", metavar="PATH=VALUE", help="Override one scenario value, e.g. cqrs.replicas.count=16 (repeatable).")
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, turned into an exception so that cleanup runs as for Ctrl-C."""
+
+
+def _on_sigterm(_signum, _frame) -> None:
+    raise Terminated()
+
+
 def _guarded(body: Callable[[], None]) -> None:
+    previous = signal.signal(signal.SIGTERM, _on_sigterm)
     try:
         body()
     except ScenarioError as exc:
         for problem in exc.problems:
             typer.echo(f"error: {problem}", err=True)
         raise typer.Exit(2) from None
-    except (typer.Exit, typer.Abort, KeyboardInterrupt):
+    except KeyboardInterrupt as exc:
+        name = "SIGTERM" if isinstance(exc, Terminated) else "SIGINT"
+        typer.echo(f"interrupted ({name}): stopped; no partial result directory was left", err=True)
+        raise typer.Exit(143 if name == "SIGTERM" else 130) from None
+    except (typer.Exit, typer.Abort):
         raise
     except Exception as exc:  # a bug: one line for the user, the traceback for the report
         with tempfile.NamedTemporaryFile("w", prefix="cqrs-sim-crash-", suffix=".txt", delete=False) as fh:
             traceback.print_exc(file=fh)
         typer.echo(f"error: internal error ({type(exc).__name__}: {exc}); traceback saved to {fh.name}", err=True)
         raise typer.Exit(1) from None
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _overrides(sets: Optional[List[str]], seed: Optional[int] = None, replications: Optional[int] = None,
@@ -96,11 +112,18 @@ def run(
     no_plots: bool = typer.Option(False, "--no-plots", help="Do not draw plots."),
     plot_format: Format = PlotFormat,
     report: bool = typer.Option(False, "--report", help="Also write DIR/report.html."),
+    force: bool = typer.Option(False, "--force", help="Replace the output directory if it exists."),
 ) -> None:
     """Simulate every architecture, print the side-by-side table, write the output directory."""
 
+    stopped = []
+
     def body() -> None:
         scenario = load_scenario(scenario_file, _overrides(sets, seed, replications, record.value if record else None))
+        target = output if output is not None else Path("results") / scenario.name
+        if target.exists() and not force:
+            raise ScenarioError([Problem(str(target), 0, 0, "(output)",
+                                         "already exists; pass --force to replace it, or -o for another directory")])
         for warning in _warnings(scenario):
             err.print(f"[yellow]warning:[/yellow] {warning}", highlight=False, soft_wrap=True)
         workers = jobs if jobs is not None else default_jobs()
@@ -115,7 +138,6 @@ def run(
                 results = simulate(scenario, progress=tick, jobs=workers)
         else:
             results = simulate(scenario, jobs=workers)
-        target = output if output is not None else Path("results") / scenario.name
         with err.status("writing results and plots", spinner="dots") if err.is_terminal else _nothing():
             results.save(target, plots=not no_plots, plot_format=plot_format.value)
         table = comparison_table(results.summary(), results.differences(), scenario.name)
@@ -127,9 +149,16 @@ def run(
             out.print(f"  {line}", highlight=False, markup=False)
         if report:
             out.print(f"wrote {write_report(target)}", highlight=False)
+        stopped.extend(results.incomplete)
+        for run_ in results.incomplete:
+            err.print(f"[red]incomplete:[/red] {run_['architecture']} replication {run_['replication'] + 1} was stopped "
+                      f"at t = {run_['stopped_at']:.6g}s: {run_['reason']}; the scenario is unstable (see `cqrs-sim check`) "
+                      "and its numbers cover only what finished before", highlight=False, soft_wrap=True)
         out.print(f"wrote {target}/ (simulation took {results.manifest['wall_time_s']:.1f} s of wall time)", highlight=False)
 
     _guarded(body)
+    if stopped:
+        raise typer.Exit(3)
 
 
 @app.command()
@@ -185,6 +214,37 @@ def report_command(
         out.print(f"wrote {write_report(directory)}", highlight=False)
 
     _guarded(body)
+
+
+@app.command()
+def validate() -> None:
+    """Check this install against queueing theory and hand-derived timelines (under a minute)."""
+    from rich.table import Table
+
+    from .selfcheck import run_checks
+
+    table = Table(title="cqrs-sim validate: simulated against theory", title_justify="left")
+    for name, justify in (("case", "left"), ("quantity", "left"), ("theory", "right"), ("simulated (99% CI)", "right"),
+                          ("", "left")):
+        table.add_column(name, justify=justify)  # type: ignore[arg-type]
+
+    def show(check) -> None:
+        sim = f"{check.simulated:.6g}" if check.low == check.high else f"{check.simulated:.6g} ({check.low:.6g}–{check.high:.6g})"
+        table.add_row(check.case, check.quantity, f"{check.theory:.6g}", sim,
+                      "[green]pass[/green]" if check.passed else "[red]FAIL[/red]")
+
+    failed = []
+
+    def body() -> None:
+        with err.status("simulating the validation cases", spinner="dots") if err.is_terminal else _nothing():
+            checks = run_checks(show)
+        out.print(table)
+        failed.extend(c for c in checks if not c.passed)
+        out.print(f"{len(checks) - len(failed)} passed, {len(failed)} failed", highlight=False)
+
+    _guarded(body)
+    if failed:
+        raise typer.Exit(1)
 
 
 @app.command()

@@ -16,8 +16,14 @@ class Problem:
     message: str
 
     def __str__(self) -> str:
+        """One line, whatever the input held (keys with newlines, multi-line parser messages)."""
         where = f"{self.file}:{self.line}:{self.col}" if self.line > 0 else self.file
-        return f"{where}: {self.path}: {self.message}"
+        message = " ".join(self.message.split())
+        return f"{_one_line(where)}: {_one_line(self.path)}: {message}"
+
+
+def _one_line(text: str) -> str:
+    return text.encode("unicode_escape").decode("ascii") if not text.isprintable() else text
 
 
 class ScenarioError(ValueError):

@@ -192,16 +192,19 @@ def _apply_override(root: dict, path: str, value: Any, source: str) -> Problem |
     return None
 
 
-def _read_yaml(path: Path) -> Any:
+def _read_text(path: Path) -> str:
     file = str(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        return path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ScenarioError([Problem(file, 0, 0, "(file)", "no such file")]) from None
     except IsADirectoryError:
         raise ScenarioError([Problem(file, 0, 0, "(file)", "is a directory, not a scenario file")]) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ScenarioError([Problem(file, 0, 0, "(file)", f"cannot read: {exc}")]) from None
+
+
+def _parse_yaml(text: str, file: str) -> CommentedMap:
     try:
         data = YAML(typ="rt", pure=True).load(io.StringIO(text))
     except MarkedYAMLError as exc:
@@ -209,7 +212,7 @@ def _read_yaml(path: Path) -> Any:
         line, col = (mark.line + 1, mark.column + 1) if mark is not None else (1, 1)
         what = " ".join(str(x) for x in (exc.context, exc.problem) if x)
         raise ScenarioError([Problem(file, line, col, "(yaml)", f"malformed YAML: {what}")]) from None
-    except YAMLError as exc:
+    except (YAMLError, ValueError, RecursionError) as exc:  # ruamel raises ValueError for some bad scalars
         raise ScenarioError([Problem(file, 1, 1, "(yaml)", f"malformed YAML: {exc}")]) from None
     if data is None:
         raise ScenarioError([Problem(file, 1, 1, "(root)", "the file is empty; a scenario is a mapping with at least duration and workload")])
@@ -226,7 +229,13 @@ def load_scenario(path: str | Path, overrides: Mapping[str, Any] | Iterable[str]
     :class:`ScenarioError` listing every problem found.
     """
     path = Path(path)
-    root = _read_yaml(path)
+    return parse_scenario(_read_text(path), str(path), overrides, name=path.stem)
+
+
+def parse_scenario(text: str, source: str = "<string>", overrides: Mapping[str, Any] | Iterable[str] | None = None,
+                   name: str = "scenario") -> Scenario:
+    """Validate scenario YAML given as text; ``source`` names it in error messages."""
+    root = _parse_yaml(text, source)
     sources: dict[str, str] = {}
     pairs: list[tuple[str, Any, str]] = []
     if overrides is not None:
@@ -237,16 +246,16 @@ def load_scenario(path: str | Path, overrides: Mapping[str, Any] | Iterable[str]
                 key, value = parse_set(assignment)
                 pairs.append((key, value, f"--set {assignment}"))
     problems: list[Problem] = []
-    for key, value, source in pairs:
-        problem = _apply_override(root, key, value, source)
+    for key, value, origin in pairs:
+        problem = _apply_override(root, key, value, origin)
         if problem is not None:
             problems.append(problem)
-        sources[key] = source
+        sources[key] = origin
     if problems:
         raise ScenarioError(problems)
     data = _plain(root)
-    data.setdefault("name", path.stem)
-    where = _Located(str(path), root, sources)
+    data.setdefault("name", name)
+    where = _Located(source, root, sources)
     try:
         scenario = Scenario.model_validate(data)
     except ValidationError as exc:
@@ -267,6 +276,8 @@ def _unique(problems: list[Problem]) -> list[Problem]:
         if p not in out:
             out.append(p)
     return out
+
+
 
 
 def dump_yaml(data: Any) -> str:

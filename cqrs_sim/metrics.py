@@ -59,7 +59,8 @@ def replication_metrics(record: RunRecord, scenario: Scenario) -> dict[str, floa
     lo, hi = scenario.warmup, scenario.duration
     window = hi - lo
     writes = record.writes
-    w_inside = (writes["arrival"] >= lo) & (writes["arrival"] < hi)
+    # a run stopped as a runaway leaves writes that never committed: they have no latency or visibility
+    w_inside = (writes["arrival"] >= lo) & (writes["arrival"] < hi) & np.isfinite(writes["commit"])
     w_latency = (writes["commit"] - writes["arrival"])[w_inside]
     version = writes["version"][w_inside]
     commit = writes["commit"][w_inside]

@@ -78,6 +78,11 @@ class Results:
     visibility: pd.DataFrame = field(default_factory=pd.DataFrame)  #: architecture, t, probability, reads
     manifest: dict[str, Any] = field(default_factory=dict)
 
+    @property
+    def incomplete(self) -> list[dict[str, Any]]:
+        """Runs stopped by limits.max_in_system (their metrics cover only what finished before)."""
+        return list(self.manifest.get("incomplete", []))
+
     def summary(self) -> pd.DataFrame:
         """architecture, metric, mean, ci_low, ci_high, n (as summary.csv)."""
         return summarize(self.per_replication)
@@ -87,7 +92,7 @@ class Results:
         return differences(self.per_replication)
 
     def summary_json(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"scenario": self.scenario.name, "architectures": {}}
+        out: dict[str, Any] = {"scenario": self.scenario.name, "complete": not self.incomplete, "architectures": {}}
         for row in self.summary().itertuples(index=False):
             entry = {k: _clean(getattr(row, k)) for k in ("mean", "ci_low", "ci_high", "n")}
             out["architectures"].setdefault(row.architecture, {})[row.metric] = entry

@@ -140,6 +140,11 @@ class Cqrs(_Section):
     """How replicas are refreshed after a commit."""
 
 
+class Limits(_Section):
+    max_in_system: Count = 1_000_000
+    """Reads in the system (queued or in service) at which a run is stopped as a runaway and marked incomplete."""
+
+
 class Scenario(_Section):
     name: str = "scenario"
     """Shown in tables and used for the output directory; default: the scenario file's stem."""
@@ -171,6 +176,8 @@ class Scenario(_Section):
     """The single database of the CRUD design."""
     cqrs: Cqrs = Cqrs()
     """The write image, read replicas and rollouts of the CQRS design."""
+    limits: Limits = Limits()
+    """Guards against runaway (unstable) scenarios."""
 
     @model_validator(mode="after")
     def _default_bin(self) -> "Scenario":

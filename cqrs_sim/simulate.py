@@ -13,8 +13,9 @@ from __future__ import annotations
 import multiprocessing
 import os
 import queue as queue_module
+import signal
 import time
-from concurrent.futures import FIRST_COMPLETED, Executor, Future, ProcessPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, Executor, Future, wait
 from typing import Any, Callable, Optional
 
 import pandas as pd
@@ -34,8 +35,10 @@ _progress_queue: Any = None  # set in pool workers by _init_worker
 
 
 def _init_worker(progress_queue: Any) -> None:
+    """In a pool worker: report progress through the queue; leave Ctrl-C to the parent, which stops the pool."""
     global _progress_queue
     _progress_queue = progress_queue
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def run_task(scenario: Scenario, architecture: str, replication: int, task: int = 0,
@@ -45,7 +48,8 @@ def run_task(scenario: Scenario, architecture: str, replication: int, task: int 
         progress_queue = _progress_queue
         tick = lambda fraction: progress_queue.put((task, fraction))  # noqa: E731
     record = run_architecture(scenario, architecture, replication, write_workload(scenario, replication), tick)
-    row = {"architecture": architecture, "replication": replication, **replication_metrics(record, scenario)}
+    row = {"architecture": architecture, "replication": replication, **replication_metrics(record, scenario),
+           "stopped_at": record.stopped_at if record.stopped_at is not None else float("nan")}
     tables = {
         "writes": writes_table(record),
         "replicas": replicas_table(record),
@@ -98,41 +102,71 @@ def simulate(scenario: Scenario, progress: Optional[ProgressFn] = None, jobs: in
     visibility = visibility_table(requests, frames["writes"])
     manifest = build_manifest(scenario, wall_time=time.perf_counter() - began)
     manifest["jobs"] = 1 if executor is None and jobs <= 1 else (jobs if executor is None else type(executor).__name__)
+    stopped = per_replication[per_replication["stopped_at"].notna()]
+    manifest["incomplete"] = [
+        {"architecture": row.architecture, "replication": int(row.replication), "stopped_at": float(row.stopped_at),
+         "reason": f"more than limits.max_in_system = {scenario.limits.max_in_system:,} reads in the system"}
+        for row in stopped.itertuples()]
     return Results(scenario=scenario, per_replication=per_replication, manifest=manifest, requests=requests,
                    visibility=visibility, **frames)
 
 
 def _run_parallel(scenario: Scenario, tasks: list[tuple[int, str]], labels: list[str], progress: Optional[ProgressFn],
                   jobs: int, executor: Optional[Executor]) -> list:
-    owned = executor is None
-    progress_queue = None
-    if owned:
-        context = multiprocessing.get_context("forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn")
-        if context.get_start_method() == "forkserver":
-            context.set_forkserver_preload(["cqrs_sim"])
-        progress_queue = context.Queue() if progress is not None else None
-        executor = ProcessPoolExecutor(max_workers=min(jobs, len(tasks)), mp_context=context,
-                                       initializer=_init_worker, initargs=(progress_queue,))
-    assert executor is not None
-    try:
+    """Run the tasks on a local process pool (terminated at once on error or interrupt) or on ``executor``."""
+    fractions = [0.0] * len(tasks)
+
+    def report(queue_: Any) -> None:
+        while queue_ is not None:
+            try:
+                task, fraction = queue_.get_nowait()
+            except queue_module.Empty:
+                break
+            fractions[task] = max(fractions[task], min(fraction, 0.99))
+        if progress is not None:
+            running = [labels[k] for k, f in enumerate(fractions) if 0 < f < 1]
+            progress(sum(fractions), len(tasks), ", ".join(running[:2]) or "starting")
+
+    if executor is not None:
         futures: list[Future] = [executor.submit(run_task, scenario, arch, rep, k) for k, (rep, arch) in enumerate(tasks)]
-        fractions = [0.0] * len(tasks)
-        pending = set(futures)
-        while pending:
-            finished, pending = wait(pending, timeout=0.25, return_when=FIRST_COMPLETED)
-            for future in finished:
-                fractions[futures.index(future)] = 1.0
-                future.result()  # raise a worker's error here
-            while progress_queue is not None:
-                try:
-                    task, fraction = progress_queue.get_nowait()
-                except queue_module.Empty:
-                    break
-                fractions[task] = max(fractions[task], min(fraction, 0.99))
-            if progress is not None:
-                running = [labels[k] for k, f in enumerate(fractions) if 0 < f < 1]
-                progress(sum(fractions), len(tasks), ", ".join(running[:2]) or "starting")
+        try:
+            pending = set(futures)
+            while pending:
+                finished, pending = wait(pending, timeout=0.25, return_when=FIRST_COMPLETED)
+                for future in finished:
+                    future.result()  # raise a task's error here
+                    fractions[futures.index(future)] = 1.0
+                report(None)
+        except BaseException:
+            for future in futures:
+                future.cancel()
+            raise
         return [future.result() for future in futures]
+
+    methods = multiprocessing.get_all_start_methods()
+    context = multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
+    if context.get_start_method() == "forkserver":
+        context.set_forkserver_preload(["cqrs_sim"])
+    progress_queue = context.Queue() if progress is not None else None
+    pool = context.Pool(min(jobs, len(tasks)), initializer=_init_worker, initargs=(progress_queue,))
+    try:
+        handles = [pool.apply_async(run_task, (scenario, arch, rep, k)) for k, (rep, arch) in enumerate(tasks)]
+        while not all(handle.ready() for handle in handles):
+            for k, handle in enumerate(handles):
+                if handle.ready():
+                    handle.get()  # raise a task's error here
+                    fractions[k] = 1.0
+            report(progress_queue)
+            waiting = [handle for handle in handles if not handle.ready()]
+            if waiting:
+                waiting[0].wait(0.25)
+        outputs = [handle.get() for handle in handles]
+        pool.close()
+        return outputs
+    except BaseException:
+        pool.terminate()  # stop running tasks now, not when they finish
+        raise
     finally:
-        if owned:
-            executor.shutdown(wait=True, cancel_futures=True)
+        pool.join()
+        if progress_queue is not None:
+            progress_queue.close()

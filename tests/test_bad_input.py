@@ -160,9 +160,10 @@ def test_existing_output_survives_bad_input(tmp_path):
     (out / "keep.txt").write_text("precious")
     path = tmp_path / "bad.yaml"
     path.write_text("duration: 1x\n")
-    result = runner.invoke(app, ["run", str(path), "-o", str(out)])
-    assert result.exit_code == 2
-    assert (out / "keep.txt").read_text() == "precious"
+    for extra in ([], ["--force"]):
+        result = runner.invoke(app, ["run", str(path), "-o", str(out), *extra])
+        assert result.exit_code == 2
+        assert (out / "keep.txt").read_text() == "precious"
 
 
 def test_real_process_prints_no_traceback(tmp_path):

@@ -48,8 +48,9 @@ class Frontend:
         self._query_time: list[float] = []
         self._k = 0  #: position in the current block
         self._next_id = 0  #: id of the next read to arrive
-        self.reads_arrived = 0
         self.reads_in_flight = 0
+        self.max_in_system = scenario.limits.max_in_system
+        self.stopped_at: float | None = None  #: set when the run is stopped as a runaway
 
         handlers = scenario.handlers
         self.handler_slots = [Slots(handlers.concurrency) for _ in range(handlers.count)]
@@ -114,6 +115,9 @@ class Frontend:
         read[4] = h
         self.handler_outstanding[h] += 1
         self.reads_in_flight += 1
+        if self.reads_in_flight > self.max_in_system:
+            self.stopped_at = self.env.now
+            raise simpy.core.StopSimulation(None)  # ends env.run(): a runaway, not worth simulating further
         self._next_id = i + 1
         self.handler_slots[h].acquire(self._handler_start, read)
         k += 1

@@ -38,6 +38,7 @@ class RunRecord:
     replica_count: int  #: replicas in the read pool (1 for crud)
     end_time: float  #: when the last request finished
     extra: dict[str, float] = field(default_factory=dict)
+    stopped_at: Optional[float] = None  #: set when limits.max_in_system stopped the run (its results are incomplete)
 
     @property
     def sampled(self) -> bool:
@@ -79,4 +80,5 @@ def run_architecture(
         replica_count=getattr(model, "replica_count", 1),
         end_time=float(env.now),
         extra=extra,
+        stopped_at=model.stopped_at,
     )

@@ -51,26 +51,8 @@ import cqrs_sim
 
 pytestmark = pytest.mark.validation
 
-TIMELINE = """
-duration: 100s
-warmup: 0s
-replications: 1
-workload:
-  reads:
-    rate: 1/s
-    process: uniform
-    handler_time: 0s
-    query_time: 400ms
-  writes:
-    at: [10.2s, 50.2s]
-    apply_time: 5s
-handlers: {count: 1, concurrency: 1000}
-crud: {connections: 2, locking: exclusive}
-cqrs:
-  write_servers: 1
-  replicas: {count: 3, connections: 2, routing: round_robin}
-  sync: {strategy: rolling, batch_size: 1, replace_time: 10s, trigger_delay: 2.4s, drain: true}
-"""
+# the scenario lives in the library so that `cqrs-sim validate` checks the same timeline
+from cqrs_sim.selfcheck import TIMELINE  # noqa: E402
 
 
 def metric(results: cqrs_sim.Results, arch: str, name: str) -> float:
