@@ -96,3 +96,21 @@ def replication_times(requests: pd.DataFrame, writes: pd.DataFrame) -> pd.DataFr
         rows.append({"architecture": arch, "replication": rep, "visibility_t99": time_to(edges[:-1], p, 0.99),
                      "visibility_t999": time_to(edges[:-1], p, 0.999)})
     return pd.DataFrame(rows, columns=["architecture", "replication", "visibility_t99", "visibility_t999"])
+
+
+def run_visibility_times(record) -> dict[str, float]:
+    """visibility_t99 and visibility_t999 of one run, from its own reads and writes (its own horizon)."""
+    import pandas as pd
+
+    writes = record.writes
+    version = writes["version"]
+    committed = np.isfinite(writes["commit"])
+    table = pd.DataFrame({"version": version[committed], "commit": writes["commit"][committed],
+                          "all_visible": record.all_visible[version[committed]] if committed.any() else np.empty(0)})
+    reads = pd.DataFrame({"start": record.reads["start"], "version_seen": record.reads["version_seen"]})
+    reads = reads[np.isfinite(reads["start"])]
+    edges = np.linspace(0.0, horizon(table), BINS + 1)
+    n, hits = curve_counts(reads, table, edges)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        p = np.where(n > 0, hits / np.maximum(n, 1), np.nan)
+    return {"visibility_t99": time_to(edges[:-1], p, 0.99), "visibility_t999": time_to(edges[:-1], p, 0.999)}
