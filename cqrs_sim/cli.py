@@ -25,7 +25,7 @@ from .results import redraw_plots
 from .htmlreport import format_headline, write_report
 from .loader import load_scenario, resolved_yaml
 from .scenario import scenario_warnings
-from .report import comparison_table, estimate_lines, loads_table
+from .report import comparison_table, estimate_lines, format_interval, format_value, loads_table
 from .simulate import default_jobs, simulate
 from .units import format_duration
 
@@ -194,6 +194,14 @@ def plot(
     """Draw the plots of saved results again, into DIR/plots/."""
 
     def body() -> None:
+        if (directory / "sweep.parquet").exists():
+            from .plots.sweeps import save_sweep_plots
+            from .sweep import load_sweep
+
+            table, parameters, name = load_sweep(directory)
+            for path in save_sweep_plots(table, parameters, name, directory / "plots", plot_format.value):
+                out.print(f"wrote {path}", highlight=False)
+            return
         if not (directory / "scenario.yaml").exists():
             raise ScenarioError([Problem(str(directory), 0, 0, "(directory)", "not a result directory (no scenario.yaml)")])
         for path in redraw_plots(directory, plot_format.value):
@@ -212,6 +220,141 @@ def report_command(
         if not (directory / "scenario.yaml").exists():
             raise ScenarioError([Problem(str(directory), 0, 0, "(directory)", "not a result directory (no scenario.yaml)")])
         out.print(f"wrote {write_report(directory)}", highlight=False)
+
+    _guarded(body)
+
+
+def _progress_bar(label: str):
+    return Progress(TextColumn("{task.description}"), BarColumn(), TaskProgressColumn(), TimeElapsedColumn(),
+                    TimeRemainingColumn(), console=err, transient=True)
+
+
+@contextmanager
+def _executor(jobs: Optional[int], scheduler: Optional[str]):
+    """A local process pool (all cores, or -j) or a Dask cluster (--scheduler), shut down on exit."""
+    from .executors import LocalPool, dask_executor
+
+    if scheduler:
+        executor, close = dask_executor(scheduler, jobs)
+        try:
+            yield executor
+        finally:
+            close()
+    else:
+        pool = LocalPool(jobs or default_jobs())
+        try:
+            yield pool
+        except BaseException:
+            pool.shutdown(cancel_futures=True)
+            raise
+        pool.shutdown()
+
+
+@app.command()
+def sweep(
+    scenario_file: Path = typer.Argument(..., metavar="SCENARIO", help="Scenario YAML file."),
+    vary: Optional[List[str]] = typer.Option(None, "--vary", metavar="PATH=V1,V2,...",
+                                             help="Values of one path (repeatable: the cartesian product is swept)."),
+    output: Optional[Path] = typer.Option(None, "-o", "--output", help="Sweep directory (default results/<name>-sweep/)."),
+    jobs: Optional[int] = typer.Option(None, "-j", "--jobs", min=1, help="Local processes (default: every core)."),
+    scheduler: Optional[str] = typer.Option(None, "--scheduler", metavar="tcp://HOST:PORT|local",
+                                            help="Run on a Dask cluster ('local' starts one)."),
+    sets: Optional[List[str]] = SetOption,
+    no_plots: bool = typer.Option(False, "--no-plots", help="Do not draw plots."),
+) -> None:
+    """Run a parameter sweep; points already done in the directory are skipped."""
+    from .plots.sweeps import save_sweep_plots
+    from .sweep import run_sweep
+
+    def body() -> None:
+        base = load_scenario(scenario_file, sets)
+        target = output if output is not None else Path("results") / f"{base.name}-sweep"
+        with _executor(jobs, scheduler) as executor:
+            if err.is_terminal:
+                with _progress_bar("sweep") as bar:
+                    task = bar.add_task(f"{base.name} sweep", total=None)
+
+                    def tick(done: float, total: int, label: str) -> None:
+                        bar.update(task, completed=done, total=total, description=f"{base.name} sweep: {label}")
+
+                    result = run_sweep(scenario_file, list(vary or []), target, executor, sets, tick)
+            else:
+                result = run_sweep(scenario_file, list(vary or []), target, executor, sets)
+        for failure in result.failures:
+            err.print(f"[red]failed point[/red] {failure['point']}: {failure['error']}", highlight=False, soft_wrap=True)
+        parameters = [c for c in result.table.columns if c not in ("point", "architecture", "metric", "mean", "ci_low", "ci_high", "n")]
+        if not no_plots and len(result.table):
+            save_sweep_plots(result.table, parameters, base.name, target / "plots")
+        out.print(_sweep_summary(result.table, parameters), highlight=False)
+        out.print(f"wrote {target}/sweep.parquet: {result.ran} point(s) simulated, {result.skipped} already done, "
+                  f"{len(result.failures)} failed", highlight=False)
+
+    _guarded(body)
+
+
+def _sweep_summary(table, parameters: list[str]):
+    from rich.table import Table
+
+    shown = ["read_latency_p99", "stale_read_fraction", "visibility_window_mean"]
+    view = table[table["metric"].isin(shown)].pivot_table(index=parameters, columns=["metric", "architecture"], values="mean",
+                                                          sort=False)
+    rich_table = Table(title="sweep: means (CIs in sweep.parquet)", title_justify="left")
+    for name in parameters:
+        rich_table.add_column(name)
+    short = {"read_latency_p99": "p99", "stale_read_fraction": "stale", "visibility_window_mean": "visible after"}
+    for metric, arch in view.columns:
+        rich_table.add_column(f"{arch} {short[metric]}", justify="right")
+    for index, row in view.iterrows():
+        keys = index if isinstance(index, tuple) else (index,)
+        rich_table.add_row(*[str(k) for k in keys], *[format_value(m, v) for (m, _a), v in zip(view.columns, row)])
+    return rich_table
+
+
+@app.command()
+def capacity(
+    scenario_file: Path = typer.Argument(..., metavar="SCENARIO", help="Scenario YAML file."),
+    search: str = typer.Option(..., "--search", metavar="PATH", help="The path to search, e.g. workload.reads.rate."),
+    slo: List[str] = typer.Option(..., "--slo", metavar="METRIC<VALUE", help="e.g. 'read_latency_p99<50ms' (repeatable)."),
+    value_range: Optional[str] = typer.Option(None, "--range", metavar="LO..HI", help="Search range (default around the current value)."),
+    minimize: bool = typer.Option(False, "--minimize", help="Find the smallest value meeting the SLOs (for costs)."),
+    jobs: Optional[int] = typer.Option(None, "-j", "--jobs", min=1, help="Local processes (default: every core)."),
+    scheduler: Optional[str] = typer.Option(None, "--scheduler", metavar="tcp://HOST:PORT|local", help="Run on a Dask cluster."),
+    sets: Optional[List[str]] = SetOption,
+    output: Optional[Path] = typer.Option(None, "-o", "--output", help="Also write the answer as JSON to this file."),
+) -> None:
+    """Per architecture: the largest (or smallest) value of PATH at which every SLO holds, by bisection."""
+    from rich.table import Table
+
+    from .capacity import capacity_search, parse_range, parse_slo
+
+    def body() -> None:
+        slos = [parse_slo(text) for text in slo]
+        bounds = parse_range(value_range) if value_range else None
+
+        def show(arch: str, e) -> None:
+            parts = ", ".join(f"{m} {format_value(m, v[0])}" for m, v in e.metrics.items())
+            verdict = "holds" if e.holds else ("stopped (runaway)" if e.incomplete else "fails")
+            err.print(f"  {arch} {search}={e.value:g}: {parts} -> {verdict}", highlight=False)
+
+        with _executor(jobs, scheduler) as executor:
+            results = capacity_search(scenario_file, search, slos, executor, bounds, minimize, sets, report=show)
+        table = Table(title=f"capacity: {search} with {' and '.join(s.text for s in slos)}", title_justify="left")
+        for name in ("architecture", "answer", "SLO metrics at the answer (mean ± 95% CI)", "note"):
+            table.add_column(name)
+        for r in results:
+            at = r.at_answer
+            cells = "-" if at is None else "; ".join(
+                f"{m} {format_interval(m, v[0], v[1], v[2])}" for m, v in at.metrics.items())
+            table.add_row(r.architecture, "none" if r.answer is None else f"{r.answer:g}", cells, r.note)
+        out.print(table)
+        if output is not None:
+            import json
+
+            data = [{"architecture": r.architecture, "path": r.path, "minimize": r.minimize, "answer": r.answer,
+                     "bracket": list(r.bracket), "note": r.note,
+                     "evaluations": [{"value": e.value, "holds": e.holds, "incomplete": e.incomplete, "metrics": e.metrics}
+                                     for e in r.evaluations]} for r in results]
+            output.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
 
     _guarded(body)
 

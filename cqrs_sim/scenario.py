@@ -140,6 +140,17 @@ class Cqrs(_Section):
     """How replicas are refreshed after a commit."""
 
 
+class SweepRange(_Section):
+    from_: float = Field(alias="from")
+    """First value (a number; durations and rates in seconds and per second)."""
+    to: float
+    """Last value."""
+    steps: Count = 5
+    """How many values, ends included."""
+    scale: Literal["linear", "log"] = "linear"
+    """Spacing of the values."""
+
+
 class Limits(_Section):
     max_in_system: Count = 1_000_000
     """Reads in the system (queued or in service) at which a run is stopped as a runaway and marked incomplete."""
@@ -178,6 +189,8 @@ class Scenario(_Section):
     """The write image, read replicas and rollouts of the CQRS design."""
     limits: Limits = Limits()
     """Guards against runaway (unstable) scenarios."""
+    sweep: Optional[dict[str, Union[list[Any], SweepRange]]] = None
+    """For `cqrs-sim sweep`: dotted path -> list of values, or {from, to, steps, scale}; ignored by `run`."""
 
     @model_validator(mode="after")
     def _default_bin(self) -> "Scenario":
