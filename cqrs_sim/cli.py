@@ -287,7 +287,7 @@ def sweep(
             save_sweep_plots(result.table, parameters, base.name, target / "plots")
         out.print(_sweep_summary(result.table, parameters), highlight=False)
         out.print(f"wrote {target}/sweep.parquet: {result.ran} point(s) simulated, {result.skipped} already done, "
-                  f"{len(result.failures)} failed", highlight=False)
+                  f"{len(result.failures)} failed", highlight=False, soft_wrap=True)
 
     _guarded(body)
 
