@@ -334,7 +334,7 @@ def capacity(
         def show(arch: str, e) -> None:
             parts = ", ".join(f"{m} {format_value(m, v[0])}" for m, v in e.metrics.items())
             verdict = "holds" if e.holds else ("stopped (runaway)" if e.incomplete else "fails")
-            err.print(f"  {arch} {search}={e.value:g}: {parts} -> {verdict}", highlight=False)
+            err.print(f"  {arch} {search}={e.value:g}: {parts} -> {verdict}", highlight=False, soft_wrap=True)
 
         with _executor(jobs, scheduler) as executor:
             results = capacity_search(scenario_file, search, slos, executor, bounds, minimize, sets, report=show)
