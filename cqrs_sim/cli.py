@@ -146,7 +146,7 @@ def run(
                          f"{format_duration(scenario.duration)}); differences paired by replication")
         out.print(table)
         for line in format_headline(results):
-            out.print(f"  {line}", highlight=False, markup=False)
+            out.print(f"  {line}", highlight=False, markup=False, soft_wrap=True)
         if report:
             out.print(f"wrote {write_report(target)}", highlight=False)
         stopped.extend(results.incomplete)
@@ -176,7 +176,7 @@ def check(
         out.print(loads_table(loads))
         out.print("analytic estimates:", highlight=False)
         for line in estimate_lines(loads):
-            out.print(f"  {line}", highlight=False, markup=False)
+            out.print(f"  {line}", highlight=False, markup=False, soft_wrap=True)
         warnings = _warnings(scenario)
         for warning in warnings:
             err.print(f"[yellow]warning:[/yellow] {warning}", highlight=False, soft_wrap=True)
