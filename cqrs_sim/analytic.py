@@ -67,7 +67,12 @@ class TierLoad:
 
 def mean_read_rate(scenario: Scenario) -> tuple[float, float]:
     """(time-averaged, peak) read rate over [0, duration)."""
-    steps = scenario.workload.reads.rate
+    rate = scenario.workload.reads.rate
+    if not isinstance(rate, list):
+        grid = np.linspace(0.0, scenario.duration, 20001)
+        values = rate.diurnal.rate(grid)
+        return float(np.trapezoid(values, grid) / scenario.duration), float(values.max())
+    steps = rate
     bounds = [s for s, _ in steps] + [scenario.duration]
     total = 0.0
     peak = 0.0
@@ -161,10 +166,10 @@ def offered_loads(scenario: Scenario) -> list[TierLoad]:
                 tier(arch, "write servers", w_rate, w_rate, apply_mean, servers,
                      f"Erlang C write wait {_fmt(w_wait)}, write latency {_fmt(w_wait + apply_mean)}")
             rep = scenario.cqrs.replicas
-            pooled = rep.routing == "least_outstanding"
+            pooled = rep.routing in ("least_outstanding", "power_of_two", "prefer_fresh")
             if pooled:
                 wait = ggc_wait(rate, q.mean, rep.count * rep.connections, ca2, q.scv)
-                how = "pooled M/G/c (least_outstanding)"
+                how = f"pooled M/G/c ({rep.routing}; power_of_two is close to it)"
             else:
                 wait = ggc_wait(rate / rep.count, q.mean, rep.connections, ca2, q.scv)
                 how = f"one replica's M/G/c at 1/{rep.count} of the reads ({rep.routing})"
@@ -180,6 +185,10 @@ def offered_loads(scenario: Scenario) -> list[TierLoad]:
                     tier(arch, "replica pool in rollout", rate, peak, q.mean, left,
                          f"{rep.count - size} of {rep.count} replicas in the pool",
                          what="queues grow during every rollout")
+                if rep.routing == "prefer_fresh":
+                    tier(arch, "fresh replicas early in a rollout", rate, peak, q.mean, size * rep.connections,
+                         f"prefer_fresh sends every read to the {size} replica(s) refreshed first",
+                         what="queues grow on the fresh replicas during every rollout")
                 length = expected_rollout_length(scenario)
                 duty = w_rate * length
                 warning = None

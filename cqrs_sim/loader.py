@@ -89,6 +89,7 @@ class _Located:
         line, col = 0, 0
         path: list[str] = []
         entered_override = False
+        loc = [part for part in loc if part not in _UNION_TAGS]
         for i, part in enumerate(loc):
             last = i == len(loc) - 1
             if isinstance(node, Mapping) and str(part) in node:
@@ -135,6 +136,8 @@ def _common(a: str, b: str) -> int:
 
 
 _FIELD_NAMES: set[str] | None = None
+#: pydantic names union members in error locations; these are ours, never keys
+_UNION_TAGS = {"rate_steps", "rate_shape"}
 
 
 def _is_field_name(part: str) -> bool:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal, Optional, Union
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Discriminator, Field, Tag, model_validator
 
 from .distributions import Constant, Distribution
 from .units import parse_duration, parse_rate
@@ -25,7 +25,9 @@ def _strict_int(value: Any) -> Any:
 
 
 def _rate_steps(value: Any) -> Any:
-    """A single rate becomes one step starting at 0; steps are parsed pairwise."""
+    """A single rate becomes one step starting at 0; steps are parsed pairwise; a mapping is a shape (diurnal)."""
+    if isinstance(value, dict):
+        return value
     if isinstance(value, (list, tuple)):
         steps = []
         for step in value:
@@ -47,7 +49,8 @@ PerSecond = Annotated[float, BeforeValidator(parse_rate, json_schema_input_type=
 Count = Annotated[int, BeforeValidator(_strict_int), Field(ge=1)]
 RateSteps = Annotated[list[tuple[float, float]],
                       BeforeValidator(_rate_steps, json_schema_input_type=Union[float, str, list[tuple[Union[float, str], Union[float, str]]]])]
-Policy = Literal["round_robin", "random", "least_outstanding"]
+Policy = Literal["round_robin", "random", "least_outstanding", "power_of_two"]
+ReplicaPolicy = Literal["round_robin", "random", "least_outstanding", "power_of_two", "prefer_fresh"]
 Architecture = Literal["crud", "cqrs"]
 
 
@@ -55,15 +58,54 @@ class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, use_attribute_docstrings=True)
 
 
+class DiurnalShape(_Section):
+    mean: PerSecond = Field(gt=0)
+    """Mean read rate over a period."""
+    amplitude: float = Field(ge=0, le=1, allow_inf_nan=False)
+    """Relative swing: the rate runs from mean × (1 − amplitude) to mean × (1 + amplitude)."""
+    period: Seconds = Field(default=86400.0, gt=0)
+    """Length of one cycle."""
+    phase: Seconds = 0.0
+    """Time of the cycle's rising midpoint (rate = mean, increasing)."""
+
+    def rate(self, t):
+        """The rate at time(s) ``t``."""
+        import numpy as np
+
+        return self.mean * (1 + self.amplitude * np.sin(2 * np.pi * (np.asarray(t) - self.phase) / self.period))
+
+
+class Diurnal(_Section):
+    diurnal: DiurnalShape
+    """A sinusoidal daily cycle, drawn as a non-homogeneous Poisson process by thinning."""
+
+
+def _rate_kind(value: Any) -> str:
+    return "rate_shape" if isinstance(value, (dict, Diurnal)) else "rate_steps"
+
+
+#: a rate, steps, or a shape; the discriminator keeps errors to one per problem
+ReadRate = Annotated[
+    Union[Annotated[RateSteps, Tag("rate_steps")], Annotated[Diurnal, Tag("rate_shape")]],
+    Discriminator(_rate_kind),
+]
+
+
 class Reads(_Section):
-    rate: RateSteps
-    """Arrival rate, or steps [[start, rate], ...] (piecewise constant)."""
+    rate: ReadRate
+    """Arrival rate, steps [[start, rate], ...] (piecewise constant), or {diurnal: {mean, amplitude, period, phase}}."""
     process: Literal["poisson", "uniform"] = "poisson"
     """`poisson` arrivals, or evenly spaced (`uniform`) ones starting at each step."""
     handler_time: Distribution = Constant(value=0.0)
     """Time a handler spends on a read before its query."""
     query_time: Distribution
     """Time the query occupies one database or replica connection."""
+
+    @model_validator(mode="after")
+    def _diurnal_is_poisson(self) -> "Reads":
+        if isinstance(self.rate, Diurnal) and self.process != "poisson":
+            raise ValueError("a diurnal rate is drawn as a Poisson process: use process: poisson")
+        return self
 
 
 class Writes(_Section):
@@ -114,8 +156,12 @@ class Replicas(_Section):
     """Read replicas ("images") in the swarm."""
     connections: Count = 4
     """Connections per replica."""
-    routing: Policy = "least_outstanding"
-    """How a handler picks an in-pool replica."""
+    routing: ReplicaPolicy = "least_outstanding"
+    """How a handler picks an in-pool replica; `prefer_fresh` uses only replicas holding the newest version in the pool (least outstanding among them)."""
+    cold_factor: float = Field(default=1.0, ge=1, allow_inf_nan=False)
+    """Query-time multiplier of a replica just swapped in (cold caches); 1 turns it off."""
+    warm_up_time: Seconds = 0.0
+    """Time over which a swapped-in replica's multiplier falls linearly from cold_factor to 1."""
 
 
 class Sync(_Section):
@@ -217,6 +263,9 @@ def cross_field_problems(scenario: Scenario) -> list[tuple[str, str]]:
         problems.append(("architectures", "lists an architecture twice"))
     sync = scenario.cqrs.sync
     count = scenario.cqrs.replicas.count
+    replicas = scenario.cqrs.replicas
+    if replicas.cold_factor > 1 and replicas.warm_up_time == 0:
+        problems.append(("cqrs.replicas.warm_up_time", "must be positive when cold_factor > 1 (the cold period needs a length)"))
     if sync.batch_size > count:
         problems.append(("cqrs.sync.batch_size", f"must not exceed cqrs.replicas.count ({count}), got {sync.batch_size}"))
     if scenario.workload.reads.query_time.mean <= 0:
@@ -227,7 +276,7 @@ def cross_field_problems(scenario: Scenario) -> list[tuple[str, str]]:
 def scenario_warnings(scenario: Scenario) -> list[str]:
     """Things that are valid but probably not meant (printed by ``check`` and ``run``)."""
     warnings = []
-    for i, (start, _) in enumerate(scenario.workload.reads.rate):
+    for i, (start, _) in enumerate(scenario.workload.reads.rate if isinstance(scenario.workload.reads.rate, list) else []):
         if start >= scenario.duration:
             warnings.append(f"workload.reads.rate.{i}: the step at {start:g}s starts after duration "
                             f"({scenario.duration:g}s) and is ignored")
@@ -255,7 +304,9 @@ def _dist_first(node: Any) -> Any:
 def resolved_dict(scenario: Scenario) -> dict[str, Any]:
     """The scenario with every default filled in, as plain data for YAML."""
     data = _dist_first(scenario.model_dump(mode="json", by_alias=True))
-    data["workload"]["reads"]["rate"] = [list(step) for step in scenario.workload.reads.rate]
+    rate = scenario.workload.reads.rate
+    if isinstance(rate, list):
+        data["workload"]["reads"]["rate"] = [list(step) for step in rate]
     if data["workload"]["writes"] is not None:
         data["workload"]["writes"] = {k: v for k, v in data["workload"]["writes"].items() if v is not None}
     else:

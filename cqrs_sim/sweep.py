@@ -104,6 +104,8 @@ def _resolved_value(scenario: Scenario, path: str) -> Any:
             node = node[int(part)]
         else:
             return None
+    if isinstance(node, dict) and set(node) == {"diurnal"}:
+        return node["diurnal"]["mean"]
     if isinstance(node, list) and len(node) == 1 and isinstance(node[0], list) and len(node[0]) == 2:
         return node[0][1]  # a single-step rate
     if isinstance(node, dict) and "dist" in node:

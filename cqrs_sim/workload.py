@@ -56,13 +56,25 @@ def read_arrivals(steps: list[tuple[float, float]], duration: float, process: st
                 yield times[times < end]
 
 
+def diurnal_arrivals(shape, duration: float, rng: np.random.Generator) -> Iterator[np.ndarray]:
+    """A non-homogeneous Poisson process by thinning (Lewis and Shedler): candidates at the peak rate,
+    each kept with probability rate(t) / peak."""
+    peak = shape.mean * (1 + shape.amplitude)
+    for candidates in _poisson_block(rng, 0.0, duration, peak):
+        keep = rng.random(len(candidates)) * peak < shape.rate(candidates)
+        yield candidates[keep]
+
+
 class ReadSource:
     """Blocks of (arrival times, handler times, query times) for one replication."""
 
     def __init__(self, scenario: Scenario, replication: int):
         reads = scenario.workload.reads
-        self._arrivals = read_arrivals(reads.rate, scenario.duration, reads.process,
-                                       stream(scenario.seed, replication, "read.arrivals"))
+        rng = stream(scenario.seed, replication, "read.arrivals")
+        if isinstance(reads.rate, list):
+            self._arrivals = read_arrivals(reads.rate, scenario.duration, reads.process, rng)
+        else:
+            self._arrivals = diurnal_arrivals(reads.rate.diurnal, scenario.duration, rng)
         self._handler = reads.handler_time
         self._query = reads.query_time
         self._handler_rng = stream(scenario.seed, replication, "read.handler_time")

@@ -18,6 +18,10 @@ SHORTEN = {
                          "workload.reads.rate": [["0s", "300/s"], ["3m", "3000/s"], ["5m", "300/s"]], "duration": "6m"},
     "write_heavy.yaml": {"duration": "12m", "replications": 1},
     "mmc.yaml": {"duration": "1m", "replications": 1},
+    "diurnal.yaml": {"duration": "20m", "replications": 1, "workload.reads.rate.diurnal.period": "10m",
+                     "workload.writes.interval": "4m", "warmup": "1m"},
+    "fresh_reads.yaml": {"duration": "16m", "replications": 1, "workload.writes.interval": "5m", "warmup": "30s",
+                         "workload.writes.apply_time": "20s"},
 }
 
 
@@ -71,3 +75,14 @@ def test_flash_crowd_steps_reach_the_arrivals():
     during = ts[(ts.t > 190) & (ts.t < 290)].reads_completed.mean() / width
     assert before == pytest.approx(300, rel=0.1)
     assert during == pytest.approx(3000, rel=0.1)
+
+
+def test_fresh_reads_confines_staleness_to_before_first_visible():
+    scenario = cqrs_sim.load_scenario(SCENARIOS / "fresh_reads.yaml", SHORTEN["fresh_reads.yaml"])
+    fresh = cqrs_sim.simulate(scenario).summary().set_index("metric")["mean"]
+    plain = cqrs_sim.simulate(cqrs_sim.load_scenario(SCENARIOS / "fresh_reads.yaml", {
+        **SHORTEN["fresh_reads.yaml"], "cqrs.replicas.routing": "least_outstanding"})).summary().set_index("metric")["mean"]
+    assert fresh["stale_read_fraction"] < plain["stale_read_fraction"] / 3
+    assert fresh["staleness_max"] < fresh["first_visible_mean"] * 3
+    warnings = [t.tier for t in offered_loads(scenario)]
+    assert "fresh replicas early in a rollout" in warnings

@@ -61,3 +61,25 @@ def least_outstanding(outstanding: list[int]) -> Callable[[int], int]:
         return best
 
     return pick
+
+
+def power_of_two(outstanding: list[int], rng: np.random.Generator, block: int = 1 << 16) -> Callable[[int], int]:
+    """Two distinct servers at random; the one with fewer requests outstanding (the first on a tie)."""
+    n = len(outstanding)
+    state: list = [[], 0]
+
+    def pick(_: int) -> int:
+        if n == 1:
+            return 0
+        table, k = state
+        if k + 2 > len(table):
+            table = state[0] = rng.random(block).tolist()
+            k = 0
+        state[1] = k + 2
+        a = int(table[k] * n)
+        b = int(table[k + 1] * (n - 1))
+        if b >= a:
+            b += 1  # a second, different server
+        return a if outstanding[a] <= outstanding[b] else b
+
+    return pick

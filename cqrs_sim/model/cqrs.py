@@ -46,6 +46,9 @@ class CqrsModel(Frontend):
         self.running: list[dict[int, list]] = [{} for _ in range(n)]  #: replica -> {read id: read}
         self.ignore: dict[int, int] = {}  #: read id -> query-end callbacks still to come from abandoned queries
         self.queries_aborted = 0
+        self.cold_factor = replicas.cold_factor
+        self.warm_up_time = replicas.warm_up_time
+        self.joined_at = [-math.inf] * n  #: when each replica last rejoined (replicas start warm)
         self.rollouts = Rollouts(self, scenario.cqrs.sync, stream(scenario.seed, replication, "cqrs.replace_time"))
 
     def _router(self, policy: str):
@@ -75,6 +78,48 @@ class CqrsModel(Frontend):
                     k = 0
                 state[1] = k + 1
                 return pool[int(table[k] * len(pool))]
+
+            return route
+        if policy == "power_of_two":
+            rng = stream(self.scenario.seed, self.replication, "cqrs.routing.two")
+            outstanding = self.outstanding
+            pool = self.pool
+            state2: list = [[], 0]
+
+            def route(_: int) -> int:
+                size = len(pool)
+                if size == 1:
+                    return pool[0]
+                table, k = state2
+                if k + 2 > len(table):
+                    table = state2[0] = rng.random(1 << 16).tolist()
+                    k = 0
+                state2[1] = k + 2
+                a = int(table[k] * size)
+                b = int(table[k + 1] * (size - 1))
+                if b >= a:
+                    b += 1
+                ra, rb = pool[a], pool[b]
+                return ra if outstanding[ra] <= outstanding[rb] else rb
+
+            return route
+        if policy == "prefer_fresh":
+            outstanding = self.outstanding
+            pool = self.pool
+            version = self.version
+            turn = [0]
+
+            def route(_: int) -> int:
+                newest = max(version[r] for r in pool)
+                fresh = [r for r in pool if version[r] == newest]
+                start = turn[0] % len(fresh)
+                turn[0] += 1
+                best = fresh[start]
+                for step in range(1, len(fresh)):
+                    r = fresh[(start + step) % len(fresh)]
+                    if outstanding[r] < outstanding[best]:
+                        best = r
+                return best
 
             return route
         outstanding = self.outstanding
@@ -116,7 +161,12 @@ class CqrsModel(Frontend):
         read[8] = self.commits
         if not self.drain:
             self.running[r][read[0]] = read
-        self.env.timeout(read[3], read).callbacks.append(self._query_end)
+        service = read[3]
+        if self.cold_factor > 1:
+            since = self.env.now - self.joined_at[r]
+            if since < self.warm_up_time:
+                service *= 1 + (self.cold_factor - 1) * (1 - since / self.warm_up_time)
+        self.env.timeout(service, read).callbacks.append(self._query_end)
 
     def _query_end(self, event: simpy.Event) -> None:
         read = event.value
@@ -147,6 +197,7 @@ class CqrsModel(Frontend):
 
     def join(self, r: int, version: int) -> None:
         self.version[r] = version
+        self.joined_at[r] = self.env.now
         bisect.insort(self.pool, r)
         self.in_pool[r] = True
         waiting = self.pool_wait

@@ -21,7 +21,7 @@ import simpy
 from ..scenario import Scenario
 from ..streams import stream
 from ..workload import ReadSource, WriteWorkload
-from .balance import least_outstanding, random_choice, round_robin
+from .balance import least_outstanding, power_of_two, random_choice, round_robin
 from .recorder import CHUNK, WIDTH, ReadRecorder
 from .slots import Slots
 
@@ -80,6 +80,8 @@ class Frontend:
             return round_robin(n)
         if name == "random":
             return random_choice(n, stream(self.scenario.seed, self.replication, f"{self.architecture}.{purpose}.random"))
+        if name == "power_of_two":
+            return power_of_two(outstanding, stream(self.scenario.seed, self.replication, f"{self.architecture}.{purpose}.two"))
         return least_outstanding(outstanding)
 
     # --- starting -------------------------------------------------------------

@@ -1,0 +1,134 @@
+"""Validation of model options: prefer_fresh and power_of_two routing, diurnal load, cold replicas.
+
+Each test states its derivation; timelines are exact, statistical checks use
+their own standard deviations.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+import cqrs_sim
+from cqrs_sim.loader import parse_scenario
+from cqrs_sim.model.balance import power_of_two
+from cqrs_sim.selfcheck import TIMELINE
+from cqrs_sim.streams import stream
+
+from .stats import per_replication, t_interval
+
+pytestmark = pytest.mark.validation
+
+
+def test_prefer_fresh_is_stale_only_before_first_visible():
+    """The timeline of test_timeline.py with routing prefer_fresh. Commits at 15.2 and 55.2; the first replica
+    with v1 rejoins at 27.6 (v2: 67.6). Reads starting in [commit, first_visible) find no fresh replica in the
+    pool, so they go to a stale one: reads 16..27 and 56..67, 24 of 100 (0.24), staleness t − commit summing to
+    2 × (258 − 12 × 15.2) = 151.2 s, mean 1.512 s. After 27.6 only replica 0 holds v1, so reads 28..37 all go to
+    it (freshness bought with capacity); from 37.6 replicas 0 and 1 share reads 38..47."""
+    results = cqrs_sim.simulate(parse_scenario(TIMELINE, "<t>", {"cqrs.replicas.routing": "prefer_fresh", "architectures": ["cqrs"]}))
+    reads = results.requests[results.requests.kind == "read"].set_index("id")
+    assert list(reads[reads.stale].index) == [*range(16, 28), *range(56, 68)]
+    s = results.summary().set_index("metric")["mean"]
+    assert s["stale_read_fraction"] == pytest.approx(0.24, abs=1e-12)
+    assert s["staleness_mean"] == pytest.approx(1.512, abs=1e-9)
+    assert (reads.replica.loc[28:37] == 0).all()
+    assert set(reads.replica.loc[38:47]) == {0, 1}
+
+
+def test_cold_replica_warms_up_linearly():
+    """2 replicas, round robin, query 0.1 s, cold_factor 3, warm_up_time 10 s; a write commits at 2.5: replica 0
+    is out [2.5, 12.5] and replica 1 [12.5, 22.5]. Reads 13..22 all go to replica 0, rejoined at 12.5, and take
+    0.1 × (1 + 2 × (1 − (k − 12.5)/10)) = 0.29, 0.27, ..., 0.11 s. Read 23 goes to replica 1, 0.5 s after it
+    rejoined: 0.29 s; read 24 to replica 0, 11.5 s after: warm again, 0.1 s."""
+    text = """
+duration: 40s
+replications: 1
+architectures: [cqrs]
+workload:
+  reads: {rate: 1/s, process: uniform, handler_time: 0s, query_time: 100ms}
+  writes: {at: [1.5s], apply_time: 1s}
+handlers: {count: 1, concurrency: 100}
+cqrs:
+  replicas: {count: 2, connections: 4, routing: round_robin, cold_factor: 3, warm_up_time: 10s}
+  sync: {replace_time: 10s}
+"""
+    results = cqrs_sim.simulate(parse_scenario(text))
+    reads = results.requests[results.requests.kind == "read"].set_index("id")
+    service = (reads.finish - reads.start)
+    expected = [0.1 * (1 + 2 * (1 - (k - 12.5) / 10)) for k in range(13, 23)]
+    np.testing.assert_allclose(service.loc[13:22], expected, atol=1e-12)
+    np.testing.assert_array_equal(reads.replica.loc[13:22], 0)
+    assert service.loc[23] == pytest.approx(0.29) and service.loc[24] == pytest.approx(0.1)
+    np.testing.assert_allclose(service.loc[0:12], 0.1)
+
+
+def test_diurnal_counts_follow_the_integrated_rate():
+    """Thinning gives a Poisson process with rate λ(t) = m (1 + a sin(2π(t − φ)/P)): the count in any interval is
+    Poisson with mean ∫λ. Over 2 h (two 1-hour periods), every 5-minute bin is within 4 standard deviations
+    (√∫λ) of its mean, and so is the total (∫λ over two whole periods = m × 7200)."""
+    text = """
+duration: 2h
+replications: 1
+architectures: [cqrs]
+workload:
+  reads:
+    rate: {diurnal: {mean: 50/s, amplitude: 0.8, period: 1h, phase: 10m}}
+    query_time: 1ms
+"""
+    results = cqrs_sim.simulate(parse_scenario(text))
+    arrival = results.requests.arrival.to_numpy()
+    shape = results.scenario.workload.reads.rate.diurnal
+    edges = np.arange(0, 7201, 300.0)
+    counts = np.histogram(arrival, bins=edges)[0]
+    P, a, m, phi = shape.period, shape.amplitude, shape.mean, shape.phase
+    integral = lambda t: m * (t - a * P / (2 * math.pi) * np.cos(2 * math.pi * (t - phi) / P))  # noqa: E731
+    expected = integral(edges[1:]) - integral(edges[:-1])
+    z = (counts - expected) / np.sqrt(expected)
+    print("largest |z| of 24 bins:", np.abs(z).max().round(2))
+    assert np.abs(z).max() < 4
+    assert abs(len(arrival) - m * 7200) < 4 * math.sqrt(m * 7200)
+    assert counts.max() / counts.min() > 5  # the cycle is really there: (1 + 0.8)/(1 − 0.8) = 9 at the extremes
+
+
+def test_power_of_two_picks_the_lighter_of_two_random_servers():
+    """With loads [0, 9, 9, 9] the idle server wins whenever it is one of the two candidates: P = 1 − C(3,2)/C(4,2)
+    = 1/2; with equal loads every server is picked with probability 1/4 (binomial, 4 sd)."""
+    load = [0, 9, 9, 9]
+    pick = power_of_two(load, stream(1, 0, "p2c-test"))
+    n = 40_000
+    wins = sum(pick(i) == 0 for i in range(n))
+    assert abs(wins / n - 0.5) < 4 * math.sqrt(0.25 / n)
+    load[:] = [3, 3, 3, 3]
+    picks = np.bincount([pick(i) for i in range(n)], minlength=4) / n
+    assert np.all(np.abs(picks - 0.25) < 4 * math.sqrt(0.25 * 0.75 / n))
+
+
+def test_power_of_two_with_two_servers_is_join_the_shortest_queue():
+    """With two servers, two distinct random candidates are both servers, so power_of_two is join-the-shortest-
+    queue (random tie-break) and least_outstanding is JSQ too (round-robin tie-break): the same policy for an M/M
+    system, so their mean latencies agree within the 99% intervals of their paired difference (same arrivals
+    and service times)."""
+    text = """
+duration: 3m
+warmup: 10s
+seed: 9
+replications: 6
+architectures: [cqrs]
+workload:
+  reads: {rate: 700/s, handler_time: 0s, query_time: {dist: exponential, mean: 4ms}}
+handlers: {count: 1, concurrency: 100000}
+cqrs:
+  replicas: {count: 2, connections: 2, routing: ROUTING}
+"""
+    means = {}
+    for routing in ("power_of_two", "least_outstanding", "random"):
+        results = cqrs_sim.simulate(parse_scenario(text.replace("ROUTING", routing)))
+        means[routing] = per_replication(results, "cqrs", "read_latency_mean")
+    _, low, high = t_interval(means["power_of_two"] - means["least_outstanding"])
+    print(f"p2c − least_outstanding: 99% CI [{low * 1e3:.3f}, {high * 1e3:.3f}] ms")
+    assert low <= 0 <= high
+    _, low, high = t_interval(means["random"] - means["power_of_two"])
+    assert low > 0  # and random routing is measurably worse
