@@ -144,11 +144,22 @@ class Handlers(_Section):
     """Reads a handler serves at once (a slot is held for the whole read)."""
 
 
+NonNegativeCount = Annotated[int, BeforeValidator(_strict_int), Field(ge=0)]
+
+
 class Crud(_Section):
     connections: Count = 32
     """Database connections (concurrent queries)."""
     locking: Literal["exclusive", "mvcc"] = "exclusive"
     """`exclusive`: a write takes the whole database; `mvcc`: a write holds one connection."""
+    replicas: NonNegativeCount = 0
+    """Read replicas fed by streaming replication; 0: reads go to the primary. With replicas, reads never wait for the primary's lock."""
+    replica_connections: Count = 4
+    """Connections per read replica."""
+    replica_routing: Policy = "least_outstanding"
+    """How a handler picks a read replica."""
+    replication_lag: Distribution = Constant(value=1.0)
+    """Delay from a commit on the primary until a replica has applied it (drawn per write and replica; applied in commit order)."""
 
 
 class Replicas(_Section):

@@ -12,6 +12,7 @@ from ..scenario import Scenario
 from ..workload import ReadSource, WriteWorkload, write_workload
 from .cqrs import CqrsModel
 from .crud import CrudModel
+from .crud_replicas import CrudReplicatedModel
 from .frontend import Progress
 from .recorder import ReadAggregates
 
@@ -56,7 +57,10 @@ def run_architecture(
     if writes is None:
         writes = write_workload(scenario, replication)
     env = simpy.Environment()
-    model = MODELS[architecture](env, scenario, ReadSource(scenario, replication), writes, replication)
+    model_class = MODELS[architecture]
+    if architecture == "crud" and scenario.crud.replicas:
+        model_class = CrudReplicatedModel
+    model = model_class(env, scenario, ReadSource(scenario, replication), writes, replication)
     model.start_arrivals(progress)
     env.run()
     first, every = model.visibility()

@@ -132,3 +132,49 @@ cqrs:
     assert low <= 0 <= high
     _, low, high = t_interval(means["random"] - means["power_of_two"])
     assert low > 0  # and random routing is measurably worse
+
+
+def test_crud_replicas_constant_lag_timeline():
+    """The timeline with CRUD read replicas (2, round robin, lag 3 s). Reads no longer touch the primary, so the
+    writes start at once (10.2, 50.2) and commit at 15.2 and 55.2, and no read waits: every latency is 0.4 s.
+    Both replicas apply each write 3 s after its commit (18.2, 58.2): reads 16, 17, 18 and 56, 57, 58 start in
+    between and are stale by 0.8, 1.8 and 2.8 s: 6 of 100 reads; visibility window 3 s."""
+    results = cqrs_sim.simulate(parse_scenario(TIMELINE, "<t>", {
+        "crud.replicas": 2, "crud.replica_routing": "round_robin", "crud.replication_lag": "3s", "architectures": ["crud"]}))
+    reads = results.requests[results.requests.kind == "read"].set_index("id")
+    assert list(reads[reads.stale].index) == [16, 17, 18, 56, 57, 58]
+    np.testing.assert_allclose(reads.staleness[reads.stale], [0.8, 1.8, 2.8] * 2, atol=1e-9)
+    np.testing.assert_allclose(reads.latency, 0.4, atol=1e-12)
+    writes = results.writes.sort_values("version")
+    np.testing.assert_allclose(writes.commit, [15.2, 55.2], atol=1e-9)
+    np.testing.assert_allclose(writes.all_visible - writes.commit, 3.0, atol=1e-9)
+    assert results.summary().set_index("metric")["mean"]["stale_read_fraction"] == pytest.approx(0.06)
+
+
+def test_crud_replicas_exponential_lag_order_statistics():
+    """n = 4 replicas with exponential lags of mean m = 2 s, writes 30 s apart (so a replica is never still
+    applying the previous write and the lags act independently). A write reaches its first replica after the
+    minimum of 4 lags, mean m/4 = 0.5 s, and every replica after the maximum, mean m·H₄ = m(1 + 1/2 + 1/3 + 1/4)
+    = 4.1667 s. With random routing a read t after the commit is stale with probability e^(−t/m), so a write
+    yields λ·m stale reads in expectation: stale fraction = m / 30 = 0.0667. Tolerance: the replications' 99%
+    intervals (P(a lag exceeds 30 s) = e^−15, so the independence assumption costs nothing measurable)."""
+    text = """
+duration: 2h
+warmup: 0s
+seed: 21
+replications: 8
+architectures: [crud]
+workload:
+  reads: {rate: 50/s, process: uniform, handler_time: 0s, query_time: 1ms}
+  writes: {interval: 30s, apply_time: 100ms}
+handlers: {count: 1, concurrency: 1000}
+crud: {connections: 4, locking: mvcc, replicas: 4, replica_routing: random, replica_connections: 8,
+       replication_lag: {dist: exponential, mean: 2s}}
+"""
+    results = cqrs_sim.simulate(parse_scenario(text))
+    for metric, theory in (("first_visible_mean", 0.5), ("visibility_window_mean", 2 * (1 + 1 / 2 + 1 / 3 + 1 / 4)),
+                           ("stale_read_fraction", 2 / 30)):
+        mean, low, high = t_interval(per_replication(results, "crud", metric))
+        print(f"{metric}: simulated {mean:.5g} (99% CI {low:.5g}..{high:.5g}), theory {theory:.5g}")
+        assert low <= theory <= high
+        assert (high - low) / 2 < 0.1 * theory

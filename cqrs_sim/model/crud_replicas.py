@@ -1,0 +1,97 @@
+"""CRUD with read replicas fed by streaming replication: the alternative a CQRS adopter should beat.
+
+Writes go to the primary exactly as in :class:`CrudModel` (its locking
+applies there). Reads go to replicas, which never leave the pool and never
+block: replica r applies commit k at max(commit_k + lag, when it applied
+k − 1), the lag drawn per write and replica, so replicas apply in commit
+order but drift apart. A read sees the newest version its replica has
+applied when its query starts.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import simpy
+
+from ..scenario import Scenario
+from ..streams import stream
+from ..workload import ReadSource, WriteWorkload
+from .crud import CrudModel
+from .slots import Slots
+
+
+class CrudReplicatedModel(CrudModel):
+    def __init__(self, env: simpy.Environment, scenario: Scenario, reads: ReadSource, writes: WriteWorkload,
+                 replication: int):
+        super().__init__(env, scenario, reads, writes, replication)
+        crud = scenario.crud
+        n = crud.replicas
+        self.replica_count = n
+        self.replica_connections = crud.replica_connections
+        self.version = [0] * n
+        self.applied_at = [0.0] * n  #: when each replica applied its newest version
+        self.outstanding = [0] * n
+        self.conns = [Slots(crud.replica_connections) for _ in range(n)]
+        self._route = self._policy(crud.replica_routing, self.outstanding, "replicas")
+        self.lag = crud.replication_lag
+        self.lag_rng = stream(scenario.seed, replication, "crud.replication_lag")
+        self.first: list[float] = [0.0]
+        self.every: list[float] = [0.0]
+
+    # --- reads go to replicas -------------------------------------------------
+    def _query(self, read: list) -> None:
+        r = self._route(read[0])
+        read[5] = r
+        self.outstanding[r] += 1
+        self.conns[r].acquire(self._replica_query_start, read)
+
+    def _replica_query_start(self, read: list) -> None:
+        r = read[5]
+        read[6] = self.env.now
+        read[7] = self.version[r]
+        read[8] = self.commits
+        self.env.timeout(read[3], read).callbacks.append(self._replica_query_end)
+
+    def _replica_query_end(self, event: simpy.Event) -> None:
+        read = event.value
+        r = read[5]
+        self.outstanding[r] -= 1
+        self.conns[r].release()
+        self._read_done(read)
+
+    # --- replication ----------------------------------------------------------
+    def _apply_end(self, event: simpy.Event) -> None:
+        super()._apply_end(event)
+        version = self.commits
+        now = self.env.now
+        lags = self.lag.sample(self.lag_rng, self.replica_count)
+        times = []
+        for r in range(self.replica_count):
+            at = max(self.applied_at[r], now + float(lags[r]))
+            self.applied_at[r] = at
+            times.append(at)
+            self.env.timeout(at - now, (r, version)).callbacks.append(self._applied)
+        self.first.append(min(times))
+        self.every.append(max(times))
+
+    def _applied(self, event: simpy.Event) -> None:
+        r, version = event.value
+        if version > self.version[r]:
+            self.version[r] = version
+
+    # --- results --------------------------------------------------------------
+    def visibility(self) -> tuple[np.ndarray, np.ndarray]:
+        first = np.full(self.commits + 1, math.nan)
+        every = np.full(self.commits + 1, math.nan)
+        first[: len(self.first)] = self.first
+        every[: len(self.every)] = self.every
+        return first, every
+
+    def busy_weight_of_writes(self) -> float:
+        return 0.0  # utilisation is the read replicas'
+
+    @property
+    def capacity(self) -> int:
+        return self.replica_count * self.replica_connections
