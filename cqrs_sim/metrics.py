@@ -42,12 +42,14 @@ METRICS: dict[str, tuple[str, str]] = {
     "visibility_t999": ("s", "time after commit from which at least 99.9% of reads see the write (null if the run ends first)"),
     "replica_availability": ("", "time-averaged fraction of replicas in the pool"),
     "db_utilization": ("", "time-averaged fraction of database (crud) or replica (cqrs) connections busy"),
+    "replica_seconds": ("s", "database instance-seconds in the window, instances built beside the old ones included (the cost)"),
 }
 
 
 #: metrics where a smaller value is better (the rest: larger is better, or neutral)
 LOWER_IS_BETTER = {m for m in METRICS if "latency" in m or "stale" in m or "visib" in m}
 NEUTRAL = {"reads_completed", "read_throughput", "writes_committed", "db_utilization"}
+LOWER_IS_BETTER.add("replica_seconds")
 
 
 def _safe(values: np.ndarray, fn) -> float:
@@ -80,6 +82,7 @@ def replication_metrics(record: RunRecord, scenario: Scenario) -> dict[str, floa
         "visibility_window_max": _safe(every, np.max),
         "replica_availability": in_pool_time(record, lo, hi) / (record.replica_count * window),
         "db_utilization": _utilization(record, busy, lo, hi),
+        "replica_seconds": _instance_seconds(record, lo, hi),
     }
     return {name: float(out[name]) for name in METRICS if name in out}  # visibility_t* are added by simulate
 
@@ -136,6 +139,14 @@ def _summary_reads(record: RunRecord, lo: float, hi: float) -> dict[str, float]:
         "staleness_max": agg.staleness_max,
         "_busy": agg.busy,
     }
+
+
+def _instance_seconds(record: RunRecord, lo: float, hi: float) -> float:
+    extra = record.extra_instances
+    built = 0.0
+    if extra and len(extra["start"]):
+        built = float(np.clip(np.minimum(extra["end"], hi) - np.maximum(extra["start"], lo), 0, None).sum())
+    return record.instances * (hi - lo) + built
 
 
 def _utilization(record: RunRecord, read_busy: float, lo: float, hi: float) -> float:

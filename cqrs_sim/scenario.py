@@ -176,14 +176,20 @@ class Replicas(_Section):
 
 
 class Sync(_Section):
-    strategy: Literal["rolling", "all_at_once"] = "rolling"
-    """`rolling` replaces batch_size replicas at a time; `all_at_once` all together."""
+    strategy: Literal["rolling", "all_at_once", "blue_green"] = "rolling"
+    """`rolling` replaces batch_size replicas at a time; `all_at_once` all together; `blue_green` builds a whole new set beside the old one and switches every reader at once."""
     batch_size: Count = 1
     """Replicas replaced together in a rolling rollout."""
+    max_surge: NonNegativeCount = 0
+    """Rolling only: new replicas built beside the old before these leave (Kubernetes maxSurge); with max_surge > 0 capacity never drops and replicas are replaced max_surge at a time."""
+    build_parallelism: Count = 1
+    """Blue-green only: new replicas built at once."""
+    on_write_during_rollout: Literal["queue", "restart"] = "queue"
+    """`queue`: writes committed during a rollout ship in the next one; `restart`: replicas not yet swapped get the newest version in this rollout, and a follow-up replaces only the replicas left behind."""
     trigger_delay: Seconds = 0.0
     """Wait from a commit to the rollout it triggers."""
     replace_time: Distribution = Constant(value=120.0)
-    """Time to swap one replica for a snapshot of the write image."""
+    """Time to swap one replica for a snapshot of the write image (or, for a surge or blue-green replica, to build it)."""
     drain: bool = True
     """Let reads already routed to a leaving replica finish on the old image."""
 

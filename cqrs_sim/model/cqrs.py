@@ -204,6 +204,11 @@ class CqrsModel(Frontend):
         while waiting and self.pool:
             self._query(waiting.popleft())
 
+    def replace_in_place(self, r: int, version: int) -> None:
+        """A new instance takes replica r's place without the replica leaving the pool (surge, blue-green)."""
+        self.version[r] = version
+        self.joined_at[r] = self.env.now
+
     def _evict(self, r: int) -> None:
         """drain: false: queued reads re-route at once; running queries are abandoned and restart elsewhere."""
         slots = self.conns[r]
@@ -239,6 +244,10 @@ class CqrsModel(Frontend):
         first[: len(self.rollouts.first_visible)] = self.rollouts.first_visible
         every[: len(self.rollouts.all_visible)] = self.rollouts.all_visible
         return first, every
+
+    def extra_instance_columns(self) -> dict[str, np.ndarray]:
+        extra = self.rollouts.extra_instances
+        return {"start": np.asarray([e[0] for e in extra], dtype=float), "end": np.asarray([e[1] for e in extra], dtype=float)}
 
     def swap_columns(self) -> dict[str, np.ndarray]:
         swaps = self.rollouts.swaps

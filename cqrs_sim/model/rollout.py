@@ -1,13 +1,26 @@
 """Rollouts: after a commit, replace replicas with snapshots of the write image.
 
 Rollouts are serialized. ``trigger_delay`` after a commit a rollout starts
-unless one is running; if one is, exactly one more follows it. A rollout
-ships the newest version committed when it starts, so writes committing
-during a rollout ship together in the next one; a trigger whose version
-has already been shipped starts nothing. A rolling rollout replaces
-replicas in index order, ``batch_size`` at a time: each leaves the pool,
-drains (``drain: true``), is swapped for ``replace_time`` and rejoins with
-the new version; the next batch starts when the whole batch is back.
+unless one is running (or every replica already holds that commit); if one
+is running, one more follows it if any replica is still behind the newest
+commit when it ends. A rollout ships the newest version
+committed when it starts, to the replicas behind it, in index order:
+
+* ``rolling`` (and ``all_at_once``, a rolling rollout with one batch of all
+  replicas): ``batch_size`` replicas at a time leave the pool, drain
+  (``drain: true``), are swapped for ``replace_time`` and rejoin; the next
+  batch starts when the whole batch is back.
+* ``rolling`` with ``max_surge`` > 0: ``max_surge`` new replicas are built
+  beside the old ones (``replace_time`` each); as each is ready it takes its
+  old replica's place at once (reads already running finish on the old one),
+  so the pool never shrinks.
+* ``blue_green``: a whole new set is built, ``build_parallelism`` replicas at
+  a time, while the old set serves; then every replica switches at once.
+
+With ``on_write_during_rollout: restart`` each batch ships the newest version
+committed when the batch starts, so replicas not yet swapped catch up in the
+same rollout. Replicas built beside the old ones (surge, blue-green) are
+recorded as extra instance time: the cost in ``replica_seconds``.
 """
 
 from __future__ import annotations
@@ -31,8 +44,12 @@ class Rollouts:
         self.sync = sync
         self.rng = rng
         count = model.replica_count
-        size = count if sync.strategy == "all_at_once" else sync.batch_size
-        self.batches = [list(range(k, min(k + size, count))) for k in range(0, count, size)]
+        if sync.strategy == "all_at_once":
+            self.group = count
+        elif sync.strategy == "blue_green":
+            self.group = sync.build_parallelism
+        else:
+            self.group = sync.max_surge if sync.max_surge > 0 else sync.batch_size
         self.running = False
         self.pending = False
         self.shipped = 0  #: newest version a rollout has started to ship
@@ -40,10 +57,12 @@ class Rollouts:
         #: first_visible[k], all_visible[k]: when version k first / fully reached the replicas
         self.first_visible: list[float] = [0.0]
         self.all_visible: list[float] = [0.0]
-        #: (replica, out, back, version) per swap
+        #: (replica, out, back, version) per swap; out == back for a replica replaced in place
         self.swaps: list[tuple[int, float, float, int]] = []
         #: (start, end, version) per rollout
         self.spans: list[tuple[float, float, int]] = []
+        #: (start, end) of each replica instance built beside the old ones
+        self.extra_instances: list[tuple[float, float]] = []
 
     def committed(self) -> None:
         delay = self.sync.trigger_delay
@@ -53,28 +72,39 @@ class Rollouts:
             self._trigger()
 
     def _trigger(self) -> None:
-        if self.model.commits <= self.shipped:
-            return
         if self.running:
-            self.pending = True
+            self.pending = True  # decided when the rollout ends: is any replica still behind?
             return
+        if min(self.model.version) >= self.model.commits:
+            return  # already shipped everywhere
         self.running = True
         self.env.process(self._run())
 
+    def _replace_time(self) -> float:
+        return float(self.sync.replace_time.sample(self.rng, 1)[0])
+
     def _run(self):
+        model = self.model
         while True:
-            target = self.model.commits
+            target = model.commits
             self.shipped = target
             began = self.env.now
-            for batch in self.batches:
-                yield self.env.all_of([self.env.process(self._swap(r, target)) for r in batch])
-            self.spans.append((began, self.env.now, target))
-            if self.pending and self.model.commits > self.shipped:
-                self.pending = False
-                continue
+            behind = [r for r in range(model.replica_count) if model.version[r] < target]
+            if self.sync.strategy == "blue_green":
+                yield from self._blue_green(target)
+            else:
+                for k in range(0, len(behind), self.group):
+                    if self.sync.on_write_during_rollout == "restart":
+                        target = self.shipped = max(target, model.commits)
+                    batch = behind[k:k + self.group]
+                    step = self._surge if self.sync.max_surge > 0 else self._swap
+                    yield self.env.all_of([self.env.process(step(r, target)) for r in batch])
+            self.spans.append((began, self.env.now, self.shipped))
+            again = self.pending and min(model.version) < model.commits
             self.pending = False
-            self.running = False
-            return
+            if not again:
+                self.running = False
+                return
 
     def _swap(self, r: int, version: int):
         model = self.model
@@ -83,13 +113,45 @@ class Rollouts:
         if self.sync.drain and model.outstanding[r]:
             self.drain_events[r] = self.env.event()
             yield self.drain_events[r]
-        yield self.env.timeout(float(self.sync.replace_time.sample(self.rng, 1)[0]))
+        yield self.env.timeout(self._replace_time())
         model.join(r, version)
+        self._visible(r, out, version)
+
+    def _surge(self, r: int, version: int):
+        """Build a new instance beside replica r; when ready it takes r's place without leaving the pool."""
+        began = self.env.now
+        yield self.env.timeout(self._replace_time())
+        self.extra_instances.append((began, self.env.now))
+        self.model.replace_in_place(r, version)
+        self._visible(r, self.env.now, version)
+
+    def _blue_green(self, version: int):
+        began = self.env.now
+        count = self.model.replica_count
+
+        def build():
+            yield self.env.timeout(self._replace_time())
+
+        ready = []
+        for k in range(0, count, self.sync.build_parallelism):
+            group = range(k, min(k + self.sync.build_parallelism, count))
+            start = self.env.now
+            yield self.env.all_of([self.env.process(build()) for _ in group])
+            ready += [start] * len(group)
+        switch = self.env.now
+        self.extra_instances += [(start, switch) for start in ready]
+        for r in range(count):
+            self.model.replace_in_place(r, version)
+        for r in range(count):
+            self._visible(r, switch, version)
+        del began
+
+    def _visible(self, r: int, out: float, version: int) -> None:
         now = self.env.now
         self.swaps.append((r, out, now, version))
         while len(self.first_visible) <= version:
             self.first_visible.append(now)
-        lowest = min(model.version)
+        lowest = min(self.model.version)
         while len(self.all_visible) <= lowest:
             self.all_visible.append(now)
 

@@ -40,6 +40,8 @@ class RunRecord:
     end_time: float  #: when the last request finished
     extra: dict[str, float] = field(default_factory=dict)
     stopped_at: Optional[float] = None  #: set when limits.max_in_system stopped the run (its results are incomplete)
+    instances: int = 1  #: database instances always running (CRUD: 1 + replicas; CQRS: write image + replicas)
+    extra_instances: dict[str, np.ndarray] = field(default_factory=dict)  #: start, end of instances built beside them
 
     @property
     def sampled(self) -> bool:
@@ -85,4 +87,6 @@ def run_architecture(
         end_time=float(env.now),
         extra=extra,
         stopped_at=model.stopped_at,
+        instances=1 + getattr(model, "replica_count", 0),
+        extra_instances=model.extra_instance_columns() if hasattr(model, "extra_instance_columns") else {},
     )

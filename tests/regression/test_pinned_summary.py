@@ -47,6 +47,7 @@ PINNED = {
     'crud.visibility_t999': 0.0,
     'crud.replica_availability': 1.0,
     'crud.db_utilization': 0.24747612779064646,
+    'crud.replica_seconds': 220.0,
     'cqrs.reads_completed': 54902.0,
     'cqrs.read_throughput': 249.55454545454546,
     'cqrs.read_latency_mean': 0.005005620310306659,
@@ -69,6 +70,7 @@ PINNED = {
     'cqrs.visibility_t999': 151.5456406955127,
     'cqrs.replica_availability': 0.9123163398080049,
     'cqrs.db_utilization': 0.03121950667796311,
+    'cqrs.replica_seconds': 1980.0,
 }
 
 

@@ -178,3 +178,59 @@ crud: {connections: 4, locking: mvcc, replicas: 4, replica_routing: random, repl
         print(f"{metric}: simulated {mean:.5g} (99% CI {low:.5g}..{high:.5g}), theory {theory:.5g}")
         assert low <= theory <= high
         assert (high - low) / 2 < 0.1 * theory
+
+
+def _timeline(**overrides):
+    return cqrs_sim.simulate(parse_scenario(TIMELINE, "<t>", {"architectures": ["cqrs"], **overrides}))
+
+
+def test_blue_green_builds_beside_and_switches_at_once():
+    """The timeline (3 replicas, replace 10 s, trigger 2.4 s) with blue_green, build_parallelism 2: for the commit at
+    15.2 new replicas 0 and 1 are built [17.6, 27.6] and replica 2 [27.6, 37.6], while the old set serves; at 37.6
+    all three switch (first_visible = all_visible = 37.6; likewise 77.6 for the commit at 55.2). No replica leaves
+    the pool (availability 1). Every read starting in [15.2, 37.6) or [55.2, 77.6) is stale: reads 16..37 and
+    56..77, 44 of 100. Cost: 4 instances (write image + 3) × 100 s plus the built ones, 2 × 20 + 10 = 50 s per
+    rollout: replica_seconds = 500."""
+    results = _timeline(**{"cqrs.sync.strategy": "blue_green", "cqrs.sync.build_parallelism": 2})
+    writes = results.writes.sort_values("version")
+    np.testing.assert_allclose(writes.first_visible, [37.6, 77.6], atol=1e-9)
+    np.testing.assert_allclose(writes.all_visible, [37.6, 77.6], atol=1e-9)
+    reads = results.requests[results.requests.kind == "read"].set_index("id")
+    assert list(reads[reads.stale].index) == [*range(16, 38), *range(56, 78)]
+    s = results.summary().set_index("metric")["mean"]
+    assert s["replica_availability"] == 1.0
+    assert s["replica_seconds"] == pytest.approx(500.0)
+
+
+def test_max_surge_keeps_capacity_and_costs_instances():
+    """Rolling with max_surge 1: each new replica is built [t, t + 10] beside the old one, which it replaces at
+    once: versions change at 27.6, 37.6, 47.6 as in plain rolling (first_visible 27.6, all_visible 47.6), but no
+    replica leaves the pool (availability 1 instead of 0.8), so round robin keeps sending read k to replica k mod 3.
+    Stale reads per write: all 12 reads in [15.2, 27.6), then those on replicas 1 and 2 in [27.6, 37.6) (7: 28, 29,
+    31, 32, 34, 35, 37) and on replica 2 in [37.6, 47.6) (4: 38, 41, 44, 47); for the second write 12 + 7 + 3 (the
+    pointer is shifted by one: 80, 83, 86). 45 in all. Cost: 4 × 100 + 6 builds × 10 s = 460 replica-seconds."""
+    results = _timeline(**{"cqrs.sync.max_surge": 1})
+    writes = results.writes.sort_values("version")
+    np.testing.assert_allclose(writes.first_visible, [27.6, 67.6], atol=1e-9)
+    np.testing.assert_allclose(writes.all_visible, [47.6, 87.6], atol=1e-9)
+    reads = results.requests[results.requests.kind == "read"].set_index("id")
+    first = [*range(16, 28), 28, 29, 31, 32, 34, 35, 37, 38, 41, 44, 47]
+    second = [*range(56, 68), 68, 70, 71, 73, 74, 76, 77, 80, 83, 86]
+    assert list(reads[reads.stale].index) == first + second
+    s = results.summary().set_index("metric")["mean"]
+    assert s["replica_availability"] == 1.0
+    assert s["replica_seconds"] == pytest.approx(460.0)
+
+
+@pytest.mark.parametrize("mode, first, every", [("queue", 57.6, 77.6), ("restart", 47.6, 67.6)])
+def test_write_during_rollout_queue_or_restart(mode, first, every):
+    """Writes at 10.2 and 30.2 commit at 15.2 and 35.2. Rollout 1 starts at 17.6: replica 0 [17.6, 27.6] and 1
+    [27.6, 37.6] get v1. queue: replica 2 [37.6, 47.6] gets v1 too, and a second rollout ships v2 to all three:
+    [47.6, 57.6, 67.6, 77.6], so v2 is first visible at 57.6 and everywhere at 77.6. restart: replica 2 starts
+    after v2 committed and gets v2 at once (visible 47.6); the follow-up replaces only replicas 0 and 1
+    [47.6, 57.6, 67.6]: everywhere at 67.6."""
+    results = _timeline(**{"workload.writes.at": ["10.2s", "30.2s"], "cqrs.sync.on_write_during_rollout": mode})
+    v2 = results.writes[results.writes.version == 2].iloc[0]
+    assert v2.first_visible == pytest.approx(first) and v2.all_visible == pytest.approx(every)
+    swaps = results.replicas.sort_values("out")
+    assert len(swaps) == (6 if mode == "queue" else 5)
