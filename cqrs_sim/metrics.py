@@ -42,12 +42,13 @@ METRICS: dict[str, tuple[str, str]] = {
     "visibility_t999": ("s", "time after commit from which at least 99.9% of reads see the write (null if the run ends first)"),
     "replica_availability": ("", "time-averaged fraction of replicas in the pool"),
     "db_utilization": ("", "time-averaged fraction of database (crud) or replica (cqrs) connections busy"),
+    "read_your_writes_violations": ("", "share of writers' read-backs that did not see their own write (if read_back is set)"),
     "replica_seconds": ("s", "database instance-seconds in the window, instances built beside the old ones included (the cost)"),
 }
 
 
 #: metrics where a smaller value is better (the rest: larger is better, or neutral)
-LOWER_IS_BETTER = {m for m in METRICS if "latency" in m or "stale" in m or "visib" in m}
+LOWER_IS_BETTER = {m for m in METRICS if "latency" in m or "stale" in m or "visib" in m or "violations" in m}
 NEUTRAL = {"reads_completed", "read_throughput", "writes_committed", "db_utilization"}
 LOWER_IS_BETTER.add("replica_seconds")
 
@@ -83,6 +84,7 @@ def replication_metrics(record: RunRecord, scenario: Scenario) -> dict[str, floa
         "replica_availability": in_pool_time(record, lo, hi) / (record.replica_count * window),
         "db_utilization": _utilization(record, busy, lo, hi),
         "replica_seconds": _instance_seconds(record, lo, hi),
+        "read_your_writes_violations": _read_back_misses(record, lo, hi),
     }
     return {name: float(out[name]) for name in METRICS if name in out}  # visibility_t* are added by simulate
 
@@ -139,6 +141,17 @@ def _summary_reads(record: RunRecord, lo: float, hi: float) -> dict[str, float]:
         "staleness_max": agg.staleness_max,
         "_busy": agg.busy,
     }
+
+
+def _read_back_misses(record: RunRecord, lo: float, hi: float) -> float:
+    backs = record.read_backs
+    if not backs or not len(backs["version"]):
+        return math.nan
+    commit = record.commit_time[backs["version"]]
+    inside = (commit >= lo) & (commit < hi)
+    if not inside.any():
+        return math.nan
+    return float((backs["version_seen"][inside] < backs["version"][inside]).mean())
 
 
 def _instance_seconds(record: RunRecord, lo: float, hi: float) -> float:

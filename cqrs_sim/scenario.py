@@ -108,6 +108,13 @@ class Reads(_Section):
         return self
 
 
+class ReadBack(_Section):
+    probability: float = Field(default=1.0, ge=0, le=1, allow_inf_nan=False)
+    """Share of writes whose writer reads them back."""
+    after: Seconds = 1.0
+    """Time from the commit (the writer's acknowledgement) to its read-back."""
+
+
 class Writes(_Section):
     interval: Optional[Distribution] = None
     """Time between writes (a renewal process); or give rate, or at."""
@@ -117,6 +124,8 @@ class Writes(_Section):
     """Fixed write times; or give interval, or rate."""
     apply_time: Distribution
     """How long a write takes to apply (it commits when the apply ends)."""
+    read_back: Optional[ReadBack] = None
+    """The writer reads its own write back (read-your-writes); misses are reported as read_your_writes_violations."""
 
     @model_validator(mode="after")
     def _one_arrival_process(self) -> "Writes":

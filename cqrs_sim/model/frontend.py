@@ -68,6 +68,13 @@ class Frontend:
         self.commits = 0
         self._next_write = 0
 
+        read_back = scenario.workload.writes.read_back if scenario.workload.writes is not None else None
+        self.read_back = read_back
+        #: read-backs done: (write version, arrival, start, finish, version seen)
+        self.read_backs: list[tuple[int, float, float, float, int]] = []
+        if read_back is not None:
+            self._rb_rng = stream(scenario.seed, replication, "write.read_back")
+            self._rb_times = stream(scenario.seed, replication, "write.read_back.times")
         self.recorder = ReadRecorder(
             scenario.record, self.commit_time, warmup=scenario.warmup, duration=scenario.duration,
             bin_width=scenario.bin_width, sample_size=scenario.record_sample, seed=scenario.seed,
@@ -145,11 +152,27 @@ class Frontend:
         h = read[4]
         self.handler_outstanding[h] -= 1
         self.reads_in_flight -= 1
-        flat = self._flat
-        flat += read
-        if len(flat) >= _FLUSH_AT:
-            self.recorder.flush()
+        if read[0] >= 0:
+            flat = self._flat
+            flat += read
+            if len(flat) >= _FLUSH_AT:
+                self.recorder.flush()
+        else:  # a writer reading its own write back: ids -1, -2, ...; the write's version is read[10]
+            self.read_backs.append((read[10], read[1], read[6], read[9], read[7]))
         self.handler_slots[h].release()
+
+    def _read_back(self, event: simpy.Event) -> None:
+        """The writer of version ``event.value`` reads it back, through the same path as any read."""
+        version = event.value
+        reads = self.scenario.workload.reads
+        handler_time = float(reads.handler_time.sample(self._rb_times, 1)[0])
+        query_time = float(reads.query_time.sample(self._rb_times, 1)[0])
+        read = [-version, self.env.now, handler_time, query_time, 0, -1, NAN, 0, 0, NAN, version]
+        h = self._pick_handler(read[0])
+        read[4] = h
+        self.handler_outstanding[h] += 1
+        self.reads_in_flight += 1
+        self.handler_slots[h].acquire(self._handler_start, read)
 
     def _query(self, read: list) -> None:
         raise NotImplementedError
@@ -173,9 +196,21 @@ class Frontend:
         self.commit_time.append(self.env.now)
         self.write_commit[j] = self.env.now
         self.write_version[j] = self.commits
+        if self.read_back is not None and self._rb_rng.random() < self.read_back.probability:
+            self.env.timeout(self.read_back.after, self.commits).callbacks.append(self._read_back)
         return self.commits
 
     # --- results --------------------------------------------------------------
+    def read_back_columns(self) -> dict[str, np.ndarray]:
+        rows = self.read_backs
+        return {
+            "version": np.asarray([r[0] for r in rows], dtype=np.int64),
+            "arrival": np.asarray([r[1] for r in rows], dtype=float),
+            "start": np.asarray([r[2] for r in rows], dtype=float),
+            "finish": np.asarray([r[3] for r in rows], dtype=float),
+            "version_seen": np.asarray([r[4] for r in rows], dtype=np.int64),
+        }
+
     def write_columns(self) -> dict[str, np.ndarray]:
         return {
             "arrival": np.asarray(self.write_arrival, dtype=float),

@@ -42,6 +42,7 @@ class RunRecord:
     stopped_at: Optional[float] = None  #: set when limits.max_in_system stopped the run (its results are incomplete)
     instances: int = 1  #: database instances always running (CRUD: 1 + replicas; CQRS: write image + replicas)
     extra_instances: dict[str, np.ndarray] = field(default_factory=dict)  #: start, end of instances built beside them
+    read_backs: dict[str, np.ndarray] = field(default_factory=dict)  #: version, arrival, start, finish, version_seen
 
     @property
     def sampled(self) -> bool:
@@ -88,5 +89,6 @@ def run_architecture(
         extra=extra,
         stopped_at=model.stopped_at,
         instances=1 + getattr(model, "replica_count", 0),
+        read_backs=model.read_back_columns(),
         extra_instances=model.extra_instance_columns() if hasattr(model, "extra_instance_columns") else {},
     )

@@ -234,3 +234,19 @@ def test_write_during_rollout_queue_or_restart(mode, first, every):
     assert v2.first_visible == pytest.approx(first) and v2.all_visible == pytest.approx(every)
     swaps = results.replicas.sort_values("out")
     assert len(swaps) == (6 if mode == "queue" else 5)
+
+
+@pytest.mark.parametrize("overrides, after, expected", [
+    ({"cqrs.replicas.routing": "prefer_fresh"}, "1s", {"crud": 0.0, "cqrs": 1.0}),
+    ({"cqrs.replicas.routing": "prefer_fresh"}, "13s", {"crud": 0.0, "cqrs": 0.0}),
+    ({"crud.replicas": 2, "crud.replication_lag": "3s", "architectures": ["crud"]}, "1s", {"crud": 1.0}),
+    ({"crud.replicas": 2, "crud.replication_lag": "3s", "architectures": ["crud"]}, "4s", {"crud": 0.0}),
+])
+def test_read_your_writes(overrides, after, expected):
+    """Each writer reads its write back `after` its commit (15.2 and 55.2 in the timeline). The single CRUD
+    database always has it. CQRS with prefer_fresh: 1 s after the commit no replica in the pool holds it (the
+    first returns 12.4 s after the commit), so both read-backs miss; 13 s after, the read-back goes to that
+    replica and sees it. CRUD with replicas lagging 3 s: a read-back 1 s after misses, 4 s after sees it."""
+    results = cqrs_sim.simulate(parse_scenario(TIMELINE, "<t>", {**overrides, "workload.writes.read_back": {"after": after}}))
+    got = results.summary().set_index(["architecture", "metric"])["mean"].xs("read_your_writes_violations", level=1)
+    assert got.to_dict() == expected
