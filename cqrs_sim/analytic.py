@@ -99,7 +99,14 @@ def expected_rollout_length(scenario: Scenario) -> float:
     """Batches × E[max replace time in a batch] (+ a query's drain per batch)."""
     cqrs = scenario.cqrs
     count = cqrs.replicas.count
-    size = count if cqrs.sync.strategy == "all_at_once" else cqrs.sync.batch_size
+    sync = cqrs.sync
+    if sync.strategy == "all_at_once":
+        size = count
+    elif sync.strategy == "blue_green":
+        size = sync.build_parallelism
+    else:
+        size = sync.max_surge or sync.batch_size
+    size = min(size, count)
     batches = math.ceil(count / size)
     replace = cqrs.sync.replace_time
     if replace.variance == 0 or size == 1:
@@ -107,7 +114,8 @@ def expected_rollout_length(scenario: Scenario) -> float:
     else:  # E[max of `size` draws], by a fixed-seed Monte Carlo
         draws = replace.sample(np.random.default_rng(0), 20000 * size).reshape(20000, size)
         per_batch = float(draws.max(axis=1).mean())
-    drain = scenario.workload.reads.query_time.mean if cqrs.sync.drain else 0.0
+    leaves_pool = sync.strategy in ("rolling", "all_at_once") and not sync.max_surge
+    drain = scenario.workload.reads.query_time.mean if sync.drain and leaves_pool else 0.0
     return batches * (per_batch + drain)
 
 
@@ -146,7 +154,17 @@ def offered_loads(scenario: Scenario) -> list[TierLoad]:
     for arch in scenario.architectures:
         tier(arch, "handlers", rate, peak, h.mean + q.mean, slots,
              "lower bound: a slot is also held while the query waits")
-        if arch == "crud":
+        if arch == "crud" and scenario.crud.replicas:
+            crud = scenario.crud
+            c = crud.replicas * crud.replica_connections
+            wait = ggc_wait(rate, q.mean, c, ca2, q.scv)
+            tier(arch, "read replicas", rate, peak, q.mean, c,
+                 f"pooled M/G/c over {crud.replicas} replicas: wait {_fmt(wait)}, latency {_fmt(h.mean + wait + q.mean)}; "
+                 f"reads never wait for the primary; replication lag mean {_fmt(crud.replication_lag.mean)}")
+            if writes is not None:
+                capacity = 1 if crud.locking == "exclusive" else crud.connections
+                tier(arch, "primary (writes)", w_rate, w_rate, apply_mean, capacity, "writes only; reads go to the replicas")
+        elif arch == "crud":
             c = scenario.crud.connections
             wait = ggc_wait(rate, q.mean, c, ca2, q.scv)
             if scenario.crud.locking == "exclusive":
@@ -175,8 +193,12 @@ def offered_loads(scenario: Scenario) -> list[TierLoad]:
                 how = f"one replica's M/G/c at 1/{rep.count} of the reads ({rep.routing})"
             tier(arch, "replica pool", rate, peak, q.mean, rep.count * rep.connections,
                  f"{how}: wait {_fmt(wait)}, latency {_fmt(h.mean + wait + q.mean)} outside rollouts")
-            size = rep.count if scenario.cqrs.sync.strategy == "all_at_once" else scenario.cqrs.sync.batch_size
-            if writes is not None:
+            sync = scenario.cqrs.sync
+            size = rep.count if sync.strategy == "all_at_once" else sync.batch_size
+            keeps_capacity = sync.strategy == "blue_green" or sync.max_surge > 0
+            if writes is not None and keeps_capacity:
+                pass  # new replicas are built beside the old ones: the pool never shrinks
+            elif writes is not None:
                 left = (rep.count - size) * rep.connections
                 if left == 0:
                     est = "every replica leaves at once: reads wait for the first to rejoin"
@@ -185,10 +207,12 @@ def offered_loads(scenario: Scenario) -> list[TierLoad]:
                     tier(arch, "replica pool in rollout", rate, peak, q.mean, left,
                          f"{rep.count - size} of {rep.count} replicas in the pool",
                          what="queues grow during every rollout")
-                if rep.routing == "prefer_fresh":
-                    tier(arch, "fresh replicas early in a rollout", rate, peak, q.mean, size * rep.connections,
-                         f"prefer_fresh sends every read to the {size} replica(s) refreshed first",
-                         what="queues grow on the fresh replicas during every rollout")
+            if writes is not None and rep.routing == "prefer_fresh":
+                first = rep.count if sync.strategy == "blue_green" else (sync.max_surge or size)
+                tier(arch, "fresh replicas early in a rollout", rate, peak, q.mean, first * rep.connections,
+                     f"prefer_fresh sends every read to the {first} replica(s) refreshed first",
+                     what="queues grow on the fresh replicas during every rollout")
+            if writes is not None:
                 length = expected_rollout_length(scenario)
                 duty = w_rate * length
                 warning = None

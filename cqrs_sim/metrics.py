@@ -22,7 +22,11 @@ from .tables import in_pool_time, read_staleness
 METRICS: dict[str, tuple[str, str]] = {
     "reads_completed": ("reads", "reads arriving in the window (all are served)"),
     "read_throughput": ("1/s", "reads completed / (duration - warmup)"),
-    "read_latency_mean": ("s", "mean of finish - arrival"),
+    "read_goodput": ("1/s", "reads that succeeded within the timeout / (duration - warmup)"),
+    "reads_failed": ("reads", "reads whose client gave up on every attempt (with a timeout)"),
+    "read_timeouts": ("reads", "attempts a client gave up on (reads arriving in the window)"),
+    "read_retries": ("reads", "retry attempts sent (reads arriving in the window)"),
+    "read_latency_mean": ("s", "mean of finish - arrival (a failed read: until the client gave up)"),
     "read_latency_p50": ("s", "median read latency"),
     "read_latency_p95": ("s", "95th percentile read latency"),
     "read_latency_p99": ("s", "99th percentile read latency"),
@@ -48,8 +52,9 @@ METRICS: dict[str, tuple[str, str]] = {
 
 
 #: metrics where a smaller value is better (the rest: larger is better, or neutral)
-LOWER_IS_BETTER = {m for m in METRICS if "latency" in m or "stale" in m or "visib" in m or "violations" in m}
-NEUTRAL = {"reads_completed", "read_throughput", "writes_committed", "db_utilization"}
+LOWER_IS_BETTER = {m for m in METRICS if "latency" in m or "stale" in m or "visib" in m or "violations" in m
+                   or m in ("reads_failed", "read_timeouts", "read_retries")}
+NEUTRAL = {"reads_completed", "read_throughput", "writes_committed", "db_utilization", "read_goodput"}
 LOWER_IS_BETTER.add("replica_seconds")
 
 
@@ -74,7 +79,11 @@ def replication_metrics(record: RunRecord, scenario: Scenario) -> dict[str, floa
     out: dict[str, float] = {
         "reads_completed": reads["count"],
         "read_throughput": reads["count"] / window,
-        **{k: v for k, v in reads.items() if k != "count"},
+        "read_goodput": (reads["count"] - reads["failed"]) / window,
+        "reads_failed": reads["failed"],
+        "read_timeouts": float(((record.timeout_times >= lo) & (record.timeout_times < hi)).sum()),
+        "read_retries": float(((record.retry_times >= lo) & (record.retry_times < hi)).sum()),
+        **{k: v for k, v in reads.items() if k not in ("count", "failed")},
         "writes_committed": float(len(w_latency)),
         "write_latency_mean": _safe(w_latency, np.mean),
         "write_latency_max": _safe(w_latency, np.max),
@@ -97,9 +106,10 @@ def _exact_reads(record: RunRecord, lo: float, hi: float) -> dict[str, float]:
     stale, staleness = read_staleness(record)
     stale, staleness = stale[inside], staleness[inside]
     q = np.percentile(latency, [50, 95, 99, 99.9]) if len(latency) else [math.nan] * 4
-    busy = np.clip(np.minimum(reads["finish"], hi) - np.maximum(reads["start"], lo), 0, None).sum()
+    busy = np.nansum(np.clip(np.minimum(reads["finish"], hi) - np.maximum(reads["start"], lo), 0, None))
     return {
         "count": float(len(latency)),
+        "failed": float(reads["timed_out"][inside].sum()) if "timed_out" in reads else 0.0,
         "read_latency_mean": _safe(latency, np.mean),
         "read_latency_p50": float(q[0]),
         "read_latency_p95": float(q[1]),
@@ -120,7 +130,7 @@ def _summary_reads(record: RunRecord, lo: float, hi: float) -> dict[str, float]:
     n = agg.count
     if n == 0:
         nan = math.nan
-        return {"count": 0.0, "read_latency_mean": nan, "read_latency_p50": nan, "read_latency_p95": nan,
+        return {"count": 0.0, "failed": 0.0, "read_latency_mean": nan, "read_latency_p50": nan, "read_latency_p95": nan,
                 "read_latency_p99": nan, "read_latency_p999": nan, "read_latency_max": nan, "stale_read_fraction": nan,
                 "staleness_mean": nan, "staleness_p99": nan, "staleness_max": nan, "_busy": agg.busy}
 
@@ -129,6 +139,7 @@ def _summary_reads(record: RunRecord, lo: float, hi: float) -> dict[str, float]:
 
     return {
         "count": float(n),
+        "failed": float(agg.timed_out),
         "read_latency_mean": agg.latency_sum / n,
         "read_latency_p50": q(0.50),
         "read_latency_p95": q(0.95),

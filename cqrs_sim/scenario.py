@@ -47,6 +47,7 @@ def _rate_steps(value: Any) -> Any:
 Seconds = Annotated[float, BeforeValidator(parse_duration, json_schema_input_type=Union[float, str])]
 PerSecond = Annotated[float, BeforeValidator(parse_rate, json_schema_input_type=Union[float, str])]
 Count = Annotated[int, BeforeValidator(_strict_int), Field(ge=1)]
+NonNegativeCount = Annotated[int, BeforeValidator(_strict_int), Field(ge=0)]
 RateSteps = Annotated[list[tuple[float, float]],
                       BeforeValidator(_rate_steps, json_schema_input_type=Union[float, str, list[tuple[Union[float, str], Union[float, str]]]])]
 Policy = Literal["round_robin", "random", "least_outstanding", "power_of_two"]
@@ -100,6 +101,12 @@ class Reads(_Section):
     """Time a handler spends on a read before its query."""
     query_time: Distribution
     """Time the query occupies one database or replica connection."""
+    timeout: Optional[Seconds] = Field(default=None, gt=0)
+    """A client gives up on an attempt after this long (the server still finishes it); none: clients wait."""
+    retries: NonNegativeCount = 0
+    """Attempts after the first when one times out (each runs the same query again)."""
+    retry_backoff: Seconds = 0.0
+    """Wait before the first retry; doubled before each later one."""
 
     @model_validator(mode="after")
     def _diurnal_is_poisson(self) -> "Reads":
@@ -151,9 +158,6 @@ class Handlers(_Section):
     """Database handlers behind the load balancer."""
     concurrency: Count = 16
     """Reads a handler serves at once (a slot is held for the whole read)."""
-
-
-NonNegativeCount = Annotated[int, BeforeValidator(_strict_int), Field(ge=0)]
 
 
 class Crud(_Section):
@@ -283,6 +287,9 @@ class Scenario(_Section):
 def cross_field_problems(scenario: Scenario) -> list[tuple[str, str]]:
     """Rules spanning several keys, as (dotted path, message) pairs."""
     problems: list[tuple[str, str]] = []
+    reads = scenario.workload.reads
+    if reads.retries and reads.timeout is None:
+        problems.append(("workload.reads.retries", "retries need a timeout (workload.reads.timeout)"))
     if scenario.warmup >= scenario.duration:
         problems.append(("warmup", f"must be shorter than duration ({scenario.duration:g}s), got {scenario.warmup:g}s"))
     if len(set(scenario.architectures)) != len(scenario.architectures):

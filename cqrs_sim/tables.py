@@ -73,6 +73,7 @@ def requests_table(records: list[RunRecord]) -> pd.DataFrame:
     columns["version_seen"] = build(np.int64, reads("version_seen"), const(-1))
     columns["version_latest"] = build(np.int64, reads("version_latest"), lambda rec, m: rec.writes["version"])
     columns["stale"] = build(bool, lambda rec, stale, _t: stale, const(False))
+    columns["timed_out"] = build(bool, reads("timed_out"), const(False))
     columns["staleness"] = build(float, lambda rec, _s, staleness: staleness, const(0.0))
     return pd.DataFrame(columns, copy=False)
 

@@ -20,6 +20,8 @@ SHORTEN = {
     "mmc.yaml": {"duration": "1m", "replications": 1},
     "diurnal.yaml": {"duration": "20m", "replications": 1, "workload.reads.rate.diurnal.period": "10m",
                      "workload.writes.interval": "4m", "warmup": "1m"},
+    "alternatives.yaml": {"duration": "8m", "replications": 1, "warmup": "30s",
+                          "workload.writes.interval": {"dist": "uniform", "low": "1m", "high": "2m"}},
     "fresh_reads.yaml": {"duration": "16m", "replications": 1, "workload.writes.interval": "5m", "warmup": "30s",
                          "workload.writes.apply_time": "20s"},
 }

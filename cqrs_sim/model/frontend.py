@@ -27,6 +27,7 @@ from .slots import Slots
 
 NAN = math.nan
 _FLUSH_AT = CHUNK * WIDTH
+_ATTEMPT = 1 << 40  #: attempt k of read i has id i + (k - 1) * _ATTEMPT
 
 #: called with the fraction of the arrival period simulated so far
 Progress = Callable[[float], None]
@@ -75,6 +76,13 @@ class Frontend:
         if read_back is not None:
             self._rb_rng = stream(scenario.seed, replication, "write.read_back")
             self._rb_times = stream(scenario.seed, replication, "write.read_back.times")
+        reads_settings = scenario.workload.reads
+        self.timeout = reads_settings.timeout
+        self.retries = reads_settings.retries
+        self.retry_backoff = reads_settings.retry_backoff
+        self.clients: dict[int, list] = {}  #: reads whose client still waits: id -> [first arrival, attempt]
+        self.timeout_times: list[float] = []  #: per attempt given up on: its read's first arrival
+        self.retry_times: list[float] = []  #: per retry sent: its read's first arrival
         self.recorder = ReadRecorder(
             scenario.record, self.commit_time, warmup=scenario.warmup, duration=scenario.duration,
             bin_width=scenario.bin_width, sample_size=scenario.record_sample, seed=scenario.seed,
@@ -118,8 +126,8 @@ class Frontend:
     def _read_arrive(self, _event: simpy.Event) -> None:
         k = self._k
         i = self._next_id
-        # id, arrival, handler_time, query_time, handler, replica, start, seen, latest, finish
-        read = [i, self._arrival[k], self._handler_time[k], self._query_time[k], 0, -1, NAN, 0, 0, NAN]
+        # id, arrival, handler_time, query_time, handler, replica, start, seen, latest, finish, timed_out
+        read = [i, self._arrival[k], self._handler_time[k], self._query_time[k], 0, -1, NAN, 0, 0, NAN, 0]
         h = self._pick_handler(i)
         read[4] = h
         self.handler_outstanding[h] += 1
@@ -128,6 +136,9 @@ class Frontend:
             self.stopped_at = self.env.now
             raise simpy.core.StopSimulation(None)  # ends env.run(): a runaway, not worth simulating further
         self._next_id = i + 1
+        if self.timeout is not None:
+            self.clients[i] = [read[1], 1]  # the client's first arrival, attempt number
+            self.env.timeout(self.timeout, read).callbacks.append(self._client_gives_up)
         self.handler_slots[h].acquire(self._handler_start, read)
         k += 1
         if k < len(self._arrival):
@@ -152,14 +163,62 @@ class Frontend:
         h = read[4]
         self.handler_outstanding[h] -= 1
         self.reads_in_flight -= 1
-        if read[0] >= 0:
-            flat = self._flat
-            flat += read
-            if len(flat) >= _FLUSH_AT:
-                self.recorder.flush()
-        else:  # a writer reading its own write back: ids -1, -2, ...; the write's version is read[10]
-            self.read_backs.append((read[10], read[1], read[6], read[9], read[7]))
+        i = read[0]
+        if i >= 0:
+            if self.timeout is None or self._client_accepts(read):
+                flat = self._flat
+                flat += read
+                if len(flat) >= _FLUSH_AT:
+                    self.recorder.flush()
+        else:  # a writer reading its own write back: ids -1, -2, ...; the write's version is read[11]
+            self.read_backs.append((read[11], read[1], read[6], read[9], read[7]))
         self.handler_slots[h].release()
+
+    # --- clients that time out and retry ----------------------------------------
+    def _client_accepts(self, read: list) -> bool:
+        """An attempt finished: the client takes it unless it had already given up on it."""
+        i = read[0] % _ATTEMPT
+        client = self.clients.get(i)
+        if client is None or read[0] != i + (client[1] - 1) * _ATTEMPT:
+            return False  # an abandoned attempt: the server finished it for nobody
+        del self.clients[i]
+        read[0], read[1] = i, client[0]  # recorded as the client's read, from its first arrival
+        return True
+
+    def _client_gives_up(self, event: simpy.Event) -> None:
+        attempt = event.value
+        i = attempt[0] % _ATTEMPT
+        client = self.clients.get(i)
+        if client is None or attempt[0] != i + (client[1] - 1) * _ATTEMPT or attempt[9] == attempt[9]:
+            return  # finished in time (finish is set, not NaN)
+        self.timeout_times.append(client[0])
+        if client[1] <= self.retries:
+            delay = self.retry_backoff * 2 ** (client[1] - 1)
+            client[1] += 1
+            self.retry_times.append(client[0])
+            retry = [i + (client[1] - 1) * _ATTEMPT, NAN, attempt[2], attempt[3], 0, -1, NAN, 0, 0, NAN, 0]
+            if delay > 0:
+                self.env.timeout(delay, retry).callbacks.append(lambda e: self._send_retry(e.value))
+            else:
+                self._send_retry(retry)
+            return
+        del self.clients[i]
+        # the client's last attempt timed out: the read failed, now; its latency is the time it waited
+        failed = [i, client[0], attempt[2], attempt[3], attempt[4], attempt[5], attempt[6], attempt[7], attempt[8],
+                  self.env.now, 1]
+        flat = self._flat
+        flat += failed
+        if len(flat) >= _FLUSH_AT:
+            self.recorder.flush()
+
+    def _send_retry(self, retry: list) -> None:
+        retry[1] = self.env.now
+        h = self._pick_handler(retry[0])
+        retry[4] = h
+        self.handler_outstanding[h] += 1
+        self.reads_in_flight += 1
+        self.env.timeout(self.timeout, retry).callbacks.append(self._client_gives_up)
+        self.handler_slots[h].acquire(self._handler_start, retry)
 
     def _read_back(self, event: simpy.Event) -> None:
         """The writer of version ``event.value`` reads it back, through the same path as any read."""
@@ -167,7 +226,7 @@ class Frontend:
         reads = self.scenario.workload.reads
         handler_time = float(reads.handler_time.sample(self._rb_times, 1)[0])
         query_time = float(reads.query_time.sample(self._rb_times, 1)[0])
-        read = [-version, self.env.now, handler_time, query_time, 0, -1, NAN, 0, 0, NAN, version]
+        read = [-version, self.env.now, handler_time, query_time, 0, -1, NAN, 0, 0, NAN, 0, version]
         h = self._pick_handler(read[0])
         read[4] = h
         self.handler_outstanding[h] += 1

@@ -23,8 +23,8 @@ import numpy as np
 from .. import histogram
 
 #: positions in a read's state list
-ID, ARRIVAL, HANDLER_TIME, QUERY_TIME, HANDLER, REPLICA, START, SEEN, LATEST, FINISH = range(10)
-WIDTH = 10
+ID, ARRIVAL, HANDLER_TIME, QUERY_TIME, HANDLER, REPLICA, START, SEEN, LATEST, FINISH, TIMED_OUT = range(11)
+WIDTH = 11
 CHUNK = 1 << 16  #: reads per conversion to numpy
 
 COLUMNS = {  # output column -> (position, dtype)
@@ -36,6 +36,7 @@ COLUMNS = {  # output column -> (position, dtype)
     "replica": (REPLICA, np.int32),
     "version_seen": (SEEN, np.int64),
     "version_latest": (LATEST, np.int64),
+    "timed_out": (TIMED_OUT, np.bool_),
 }
 
 
@@ -62,6 +63,7 @@ class ReadAggregates:
     staleness_max: float = 0.0
     staleness_hist: np.ndarray = field(default_factory=lambda: np.zeros(histogram.BUCKETS, np.int64))
     busy: float = 0.0  #: connection-seconds of queries inside the window
+    timed_out: int = 0  #: reads in the window whose client gave up on every attempt
     #: per timeseries bin (by arrival): reads, stale reads, latency histogram; completions by finish bin
     bin_reads: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
     bin_stale: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
@@ -120,6 +122,7 @@ class ReadRecorder:
         agg.total_reads += len(block)
         inside = (arrival >= self.lo) & (arrival < self.hi)
         if inside.any():
+            agg.timed_out += int(block[inside, TIMED_OUT].sum())
             lat = latency[inside]
             agg.count += len(lat)
             agg.latency_sum += float(lat.sum())

@@ -43,6 +43,8 @@ class RunRecord:
     instances: int = 1  #: database instances always running (CRUD: 1 + replicas; CQRS: write image + replicas)
     extra_instances: dict[str, np.ndarray] = field(default_factory=dict)  #: start, end of instances built beside them
     read_backs: dict[str, np.ndarray] = field(default_factory=dict)  #: version, arrival, start, finish, version_seen
+    timeout_times: np.ndarray = field(default_factory=lambda: np.empty(0))  #: a client gave up on an attempt
+    retry_times: np.ndarray = field(default_factory=lambda: np.empty(0))  #: a client sent a retry
 
     @property
     def sampled(self) -> bool:
@@ -90,5 +92,7 @@ def run_architecture(
         stopped_at=model.stopped_at,
         instances=1 + getattr(model, "replica_count", 0),
         read_backs=model.read_back_columns(),
+        timeout_times=np.asarray(model.timeout_times, dtype=float),
+        retry_times=np.asarray(model.retry_times, dtype=float),
         extra_instances=model.extra_instance_columns() if hasattr(model, "extra_instance_columns") else {},
     )

@@ -250,3 +250,36 @@ def test_read_your_writes(overrides, after, expected):
     results = cqrs_sim.simulate(parse_scenario(TIMELINE, "<t>", {**overrides, "workload.writes.read_back": {"after": after}}))
     got = results.summary().set_index(["architecture", "metric"])["mean"].xs("read_your_writes_violations", level=1)
     assert got.to_dict() == expected
+
+
+TIMEOUTS = """
+duration: 4s
+replications: 1
+workload:
+  reads: {rate: 1/s, process: uniform, handler_time: 0s, query_time: 1.4s, timeout: 2.5s, retries: RETRIES}
+handlers: {count: 1, concurrency: 100}
+crud: {connections: 1, locking: mvcc}
+cqrs: {replicas: {count: 1, connections: 1}}
+"""
+
+
+@pytest.mark.parametrize("retries", [0, 1])
+def test_timeouts_and_retries_timeline(retries):
+    """Reads at 0, 1, 2, 3 through one connection, queries 1.4 s, client timeout 2.5 s. Reads 0, 1, 2 run
+    [0, 1.4], [1.4, 2.8], [2.8, 4.2] and finish before their timeouts (2.5, 3.5, 4.5): latencies 1.4, 1.8, 2.2.
+    Read 3 waits until 4.2 and would finish at 5.6, but its client gives up at 5.5 (the server still finishes it).
+    retries 0: read 3 fails, latency 2.5 (the wait), goodput 3 reads / 4 s. retries 1 (no backoff): the retry is
+    sent at 5.5, waits for the abandoned attempt to free the connection at 5.6, runs [5.6, 7.0] (timeout 8.0):
+    success, latency 7.0 − 3 = 4.0, goodput 1/s; one timeout and one retry. Identical in both architectures."""
+    results = cqrs_sim.simulate(parse_scenario(TIMEOUTS.replace("RETRIES", str(retries))))
+    reads = results.requests[results.requests.kind == "read"]
+    for arch in ("crud", "cqrs"):
+        mine = reads[reads.architecture == arch].set_index("id")
+        last = 2.5 if retries == 0 else 4.0
+        np.testing.assert_allclose(mine.latency, [1.4, 1.8, 2.2, last], atol=1e-9)
+        assert list(mine.timed_out) == [False, False, False, retries == 0]
+        s = results.summary().set_index(["architecture", "metric"])["mean"]
+        assert s[(arch, "read_goodput")] == pytest.approx(1.0 if retries else 0.75)
+        assert s[(arch, "reads_failed")] == (0 if retries else 1)
+        assert s[(arch, "read_timeouts")] == 1 and s[(arch, "read_retries")] == retries
+        assert s[(arch, "read_throughput")] == pytest.approx(1.0)
