@@ -187,7 +187,7 @@ def offered_loads(scenario: Scenario) -> list[TierLoad]:
             pooled = rep.routing in ("least_outstanding", "power_of_two", "prefer_fresh")
             if pooled:
                 wait = ggc_wait(rate, q.mean, rep.count * rep.connections, ca2, q.scv)
-                how = f"pooled M/G/c ({rep.routing}; power_of_two is close to it)"
+                how = "pooled M/G/c (" + rep.routing + (", which is close to pooled" if rep.routing == "power_of_two" else "") + ")"
             else:
                 wait = ggc_wait(rate / rep.count, q.mean, rep.connections, ca2, q.scv)
                 how = f"one replica's M/G/c at 1/{rep.count} of the reads ({rep.routing})"
