@@ -21,7 +21,7 @@ from .model import RunRecord, run_architecture
 from .results import Results, build_manifest
 from .scenario import Scenario
 from .executors import LocalPool, default_jobs, worker_progress
-from .visibility import run_visibility_times, visibility_table
+from .visibility import run_visibility_times, visibility_from_records
 from .tables import replicas_table, requests_table, timeseries_table, writes_table
 from .workload import write_workload
 
@@ -81,10 +81,10 @@ def simulate(scenario: Scenario, progress: Optional[ProgressFn] = None, jobs: in
               for name in ("writes", "replicas", "timeseries")}
     records = [record for _, _, record in outputs]
     del outputs
+    visibility = visibility_from_records(records, frames["writes"])
     requests = requests_table(records)
     del records
     per_replication = pd.DataFrame(rows)
-    visibility = visibility_table(requests, frames["writes"])
     manifest = build_manifest(scenario, wall_time=time.perf_counter() - began)
     manifest["jobs"] = 1 if executor is None and jobs <= 1 else (jobs if executor is None else type(executor).__name__)
     stopped = per_replication[per_replication["stopped_at"].notna()]

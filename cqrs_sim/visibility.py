@@ -5,8 +5,8 @@ measured by simulation. Every (read, version) pair with the read's query
 starting at or after the version's commit contributes one Bernoulli
 observation at t = start − commit: did the read see it? Pairs are counted in
 fixed bins of t up to a horizon a little beyond the longest visibility
-window, where every read sees the write. Computed from the requests table,
-so with ``record: summary`` it rests on the sample of reads.
+window, where every read sees the write. Computed from the runs' recorded
+reads, so with ``record: summary`` it rests on the sample of reads.
 """
 
 from __future__ import annotations
@@ -27,15 +27,17 @@ def horizon(writes: pd.DataFrame) -> float:
     return max(1.0, 1.1 * float(window)) if np.isfinite(window) else 1.0
 
 
-def curve_counts(reads: pd.DataFrame, writes: pd.DataFrame, edges: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(observations, successes) per bin of t for one run's reads and writes."""
+def curve_counts(reads, writes: pd.DataFrame, edges: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(observations, successes) per bin of t for one run's reads (``start``, ``version_seen``) and writes."""
     n = np.zeros(len(edges) - 1, np.int64)
     seen_count = np.zeros(len(edges) - 1, np.int64)
-    if writes.empty or reads.empty:
+    start = np.asarray(reads["start"], dtype=float)
+    if writes.empty or len(start) == 0:
         return n, seen_count
-    order = np.argsort(reads["start"].to_numpy(), kind="stable")
-    start = reads["start"].to_numpy()[order]
-    seen = reads["version_seen"].to_numpy()[order]
+    order = np.argsort(start, kind="stable")
+    seen = np.asarray(reads["version_seen"])[order]
+    start = start[order]
+    del order
     top = edges[-1]
     for version, commit in zip(writes["version"].to_numpy(), writes["commit"].to_numpy()):
         lo, hi = np.searchsorted(start, [commit, commit + top], side="left")
@@ -48,17 +50,19 @@ def curve_counts(reads: pd.DataFrame, writes: pd.DataFrame, edges: np.ndarray) -
     return n, seen_count
 
 
-def visibility_table(requests: pd.DataFrame, writes: pd.DataFrame) -> pd.DataFrame:
-    """Pooled over replications: architecture, t (bin start), probability, reads (observations in the bin)."""
+def visibility_from_records(records, writes: pd.DataFrame) -> pd.DataFrame:
+    """The pooled visibility table from the runs' read columns (cheaper than from the requests table)."""
     edges = np.linspace(0.0, horizon(writes), BINS + 1)
     rows = []
-    reads = requests[requests["kind"] == "read"]
-    for arch in [a for a in ("crud", "cqrs") if a in set(requests["architecture"])]:
+    for arch in ("crud", "cqrs"):
+        mine = [r for r in records if r.architecture == arch]
+        if not mine:
+            continue
         n = np.zeros(BINS, np.int64)
         hits = np.zeros(BINS, np.int64)
-        for rep, group in reads[reads["architecture"] == arch].groupby("replication"):
-            w = writes[(writes["architecture"] == arch) & (writes["replication"] == rep)]
-            a, b = curve_counts(group, w, edges)
+        for record in mine:
+            w = writes[(writes["architecture"] == arch) & (writes["replication"] == record.replication)]
+            a, b = curve_counts(record.reads, w, edges)
             n += a
             hits += b
         with np.errstate(invalid="ignore", divide="ignore"):
@@ -81,21 +85,6 @@ def time_to(t: np.ndarray, probability: np.ndarray, level: float) -> float:
     if below[-1] + 1 >= len(t):
         return math.nan  # never stays above within the horizon
     return float(t[below[-1] + 1])
-
-
-def replication_times(requests: pd.DataFrame, writes: pd.DataFrame) -> pd.DataFrame:
-    """visibility_t99 and visibility_t999 per architecture and replication."""
-    edges = np.linspace(0.0, horizon(writes), BINS + 1)
-    reads = requests[requests["kind"] == "read"]
-    rows = []
-    for (arch, rep), group in reads.groupby(["architecture", "replication"], observed=True):
-        w = writes[(writes["architecture"] == arch) & (writes["replication"] == rep)]
-        n, hits = curve_counts(group, w, edges)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            p = np.where(n > 0, hits / np.maximum(n, 1), np.nan)
-        rows.append({"architecture": arch, "replication": rep, "visibility_t99": time_to(edges[:-1], p, 0.99),
-                     "visibility_t999": time_to(edges[:-1], p, 0.999)})
-    return pd.DataFrame(rows, columns=["architecture", "replication", "visibility_t99", "visibility_t999"])
 
 
 def run_visibility_times(record) -> dict[str, float]:

@@ -49,6 +49,7 @@ class CqrsModel(Frontend):
         self.cold_factor = replicas.cold_factor
         self.warm_up_time = replicas.warm_up_time
         self.joined_at = [-math.inf] * n  #: when each replica last rejoined (replicas start warm)
+        self._cache_callbacks("_query_start", "_query_end")
         self.rollouts = Rollouts(self, scenario.cqrs.sync, stream(scenario.seed, replication, "cqrs.replace_time"))
 
     def _router(self, policy: str):
@@ -152,21 +153,27 @@ class CqrsModel(Frontend):
         r = self._route(read[0])
         read[5] = r
         self.outstanding[r] += 1
-        self.conns[r].acquire(self._query_start, read)
+        slots = self.conns[r]
+        if slots.free:  # Slots.acquire, inlined
+            slots.free -= 1
+            self._query_start(read)
+        else:
+            slots.waiting.append((self._query_start, read))
 
     def _query_start(self, read: list) -> None:
         r = read[5]
-        read[6] = self.env.now
+        env = self.env
+        now = read[6] = env.now
         read[7] = self.version[r]
         read[8] = self.commits
         if not self.drain:
             self.running[r][read[0]] = read
         service = read[3]
         if self.cold_factor > 1:
-            since = self.env.now - self.joined_at[r]
+            since = now - self.joined_at[r]
             if since < self.warm_up_time:
                 service *= 1 + (self.cold_factor - 1) * (1 - since / self.warm_up_time)
-        self.env.timeout(service, read).callbacks.append(self._query_end)
+        env.timeout(service, read).callbacks.append(self._query_end)
 
     def _query_end(self, event: simpy.Event) -> None:
         read = event.value

@@ -30,6 +30,7 @@ class CrudModel(Frontend):
         self.free = self.connections
         self.writer_active = False
         self.queue: deque = deque()  #: FIFO of reads (lists) and writes (int indices)
+        self._cache_callbacks("_query_start", "_query_end")
 
     # --- the lock -------------------------------------------------------------
     def _query(self, read: list) -> None:

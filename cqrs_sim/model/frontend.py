@@ -88,6 +88,12 @@ class Frontend:
             bin_width=scenario.bin_width, sample_size=scenario.record_sample, seed=scenario.seed,
             replication=replication)
         self._flat = self.recorder.flat
+        self._cache_callbacks("_read_arrive", "_handler_start", "_handler_end", "_query", "_read_done", "_client_gives_up")
+
+    def _cache_callbacks(self, *names: str) -> None:
+        """Keep bound methods used per read in the instance, so each use does not build a new one."""
+        for name in names:
+            setattr(self, name, getattr(self, name))
 
     def _policy(self, name: str, outstanding: list[int], purpose: str) -> Callable[[int], int]:
         n = len(outstanding)
@@ -131,22 +137,28 @@ class Frontend:
         h = self._pick_handler(i)
         read[4] = h
         self.handler_outstanding[h] += 1
-        self.reads_in_flight += 1
-        if self.reads_in_flight > self.max_in_system:
+        in_flight = self.reads_in_flight = self.reads_in_flight + 1
+        if in_flight > self.max_in_system:
             self.stopped_at = self.env.now
             raise simpy.core.StopSimulation(None)  # ends env.run(): a runaway, not worth simulating further
         self._next_id = i + 1
         if self.timeout is not None:
             self.clients[i] = [read[1], 1]  # the client's first arrival, attempt number
             self.env.timeout(self.timeout, read).callbacks.append(self._client_gives_up)
-        self.handler_slots[h].acquire(self._handler_start, read)
+        slots = self.handler_slots[h]
+        if slots.free:  # Slots.acquire, inlined: this runs for every read
+            slots.free -= 1
+            self._handler_start(read)
+        else:
+            slots.waiting.append((self._handler_start, read))
         k += 1
         if k < len(self._arrival):
             self._k = k
         elif not self._next_block():
             return
-        delay = self._arrival[self._k] - self.env.now
-        self.env.timeout(delay if delay > 0 else 0.0).callbacks.append(self._read_arrive)
+        env = self.env
+        delay = self._arrival[self._k] - env.now
+        env.timeout(delay if delay > 0 else 0.0).callbacks.append(self._read_arrive)
 
     def _handler_start(self, read: list) -> None:
         t = read[2]
@@ -163,8 +175,7 @@ class Frontend:
         h = read[4]
         self.handler_outstanding[h] -= 1
         self.reads_in_flight -= 1
-        i = read[0]
-        if i >= 0:
+        if read[0] >= 0:
             if self.timeout is None or self._client_accepts(read):
                 flat = self._flat
                 flat += read
@@ -172,7 +183,12 @@ class Frontend:
                     self.recorder.flush()
         else:  # a writer reading its own write back: ids -1, -2, ...; the write's version is read[11]
             self.read_backs.append((read[11], read[1], read[6], read[9], read[7]))
-        self.handler_slots[h].release()
+        slots = self.handler_slots[h]
+        if slots.waiting:  # Slots.release, inlined
+            fn, arg = slots.waiting.popleft()
+            fn(arg)
+        else:
+            slots.free += 1
 
     # --- clients that time out and retry ----------------------------------------
     def _client_accepts(self, read: list) -> bool:
