@@ -30,7 +30,7 @@ def format_interval(metric: str, mean: float, low: float | None, high: float | N
     if low is None or high is None or not (math.isfinite(low) and math.isfinite(high)):
         return text
     half = (high - low) / 2
-    if half == 0:
+    if half <= 1e-9 * max(abs(mean), 1e-12):  # identical replications (or float noise around them)
         return text
     return f"{text} ± {format_value(metric, half)}"
 

@@ -55,6 +55,9 @@ def verdict(summary: pd.DataFrame, diff: pd.DataFrame) -> list[tuple[str, str, s
             out.append((metric, "unknown", f"{name.capitalize()}: {both}; one replication gives no interval, so no verdict."))
             continue
         interval = f"cqrs − crud {format_value(metric, mean)}, 95% CI {format_value(metric, low)} to {format_value(metric, high)}"
+        if abs(mean) <= 1e-12 and abs(low) <= 1e-12 and abs(high) <= 1e-12:
+            out.append((metric, "none", f"{name.capitalize()}: the same in both ({both})."))
+            continue
         if low <= 0 <= high:
             out.append((metric, "none", f"{name.capitalize()}: no clear difference ({both}; {interval})."))
             continue

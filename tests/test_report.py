@@ -38,7 +38,7 @@ def test_report_command_on_saved_results(tmp_path):
     assert CliRunner().invoke(app, ["report", str(out)]).exit_code == 0
     page = (out / "report.html").read_text()
     # mmc: CRUD mvcc and CQRS with one replica are the same queue on the same numbers
-    assert "Median read latency: no clear difference" in page or "Median read latency: practically the same" in page
+    assert "Median read latency: the same in both" in page
     missing = CliRunner().invoke(app, ["report", str(tmp_path / "nothing")])
     assert missing.exit_code == 2 and "not a result directory" in missing.stderr
 
@@ -59,5 +59,7 @@ def test_verdict_rules():
     assert winner == "none" and "practically the same" in text
     (_, winner, _), = verdict(*_frames(0.0, 0.05, 0.03, 0.07, metric="stale_read_fraction"))
     assert winner == "crud"
+    (_, winner, text), = verdict(*_frames(0.02, 0.02, 0.0, 0.0))
+    assert winner == "none" and "the same in both" in text
     (_, winner, text), = verdict(*_frames(1.0, 0.5, None, None))
     assert winner == "unknown" and "no verdict" in text
