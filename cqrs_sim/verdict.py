@@ -26,6 +26,8 @@ HEADLINE = {
     "staleness_mean": "mean staleness",
     "visibility_window_mean": "time for a write to reach every replica",
     "visibility_t99": "time until 99% of reads see a write",
+    "read_your_writes_violations": "writers not seeing their own write",
+    "reads_failed": "reads failed after client timeouts",
     "db_utilization": "database connection utilisation",
 }
 
