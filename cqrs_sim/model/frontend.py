@@ -205,8 +205,8 @@ class Frontend:
         attempt = event.value
         i = attempt[0] % _ATTEMPT
         client = self.clients.get(i)
-        if client is None or attempt[0] != i + (client[1] - 1) * _ATTEMPT or attempt[9] == attempt[9]:
-            return  # finished in time (finish is set, not NaN)
+        if client is None or attempt[0] != i + (client[1] - 1) * _ATTEMPT or not math.isnan(attempt[9]):
+            return  # the read is done, or this is an older attempt, or it finished in time
         self.timeout_times.append(client[0])
         if client[1] <= self.retries:
             delay = self.retry_backoff * 2 ** (client[1] - 1)
