@@ -26,7 +26,8 @@ from .htmlreport import format_headline, write_report
 from .loader import load_scenario, resolved_yaml
 from .scenario import scenario_warnings
 from .report import comparison_table, estimate_lines, format_interval, format_value, loads_table
-from .simulate import default_jobs, simulate
+from .executors import default_jobs
+from .simulate import simulate
 from .units import format_duration
 
 app = typer.Typer(
@@ -128,8 +129,7 @@ def run(
             err.print(f"[yellow]warning:[/yellow] {warning}", highlight=False, soft_wrap=True)
         workers = jobs if jobs is not None else default_jobs()
         if err.is_terminal:
-            with Progress(TextColumn("{task.description}"), BarColumn(), TaskProgressColumn(), TimeElapsedColumn(),
-                          TimeRemainingColumn(), console=err, transient=True) as bar:
+            with _progress_bar() as bar:
                 task = bar.add_task(f"simulating {scenario.name}", total=scenario.replications * len(scenario.architectures))
 
                 def tick(done: float, total: int, label: str) -> None:
@@ -224,7 +224,7 @@ def report_command(
     _guarded(body)
 
 
-def _progress_bar(label: str):
+def _progress_bar() -> Progress:
     return Progress(TextColumn("{task.description}"), BarColumn(), TaskProgressColumn(), TimeElapsedColumn(),
                     TimeRemainingColumn(), console=err, transient=True)
 
@@ -271,7 +271,7 @@ def sweep(
         target = output if output is not None else Path("results") / f"{base.name}-sweep"
         with _executor(jobs, scheduler) as executor:
             if err.is_terminal:
-                with _progress_bar("sweep") as bar:
+                with _progress_bar() as bar:
                     task = bar.add_task(f"{base.name} sweep", total=None)
 
                     def tick(done: float, total: int, label: str) -> None:

@@ -15,7 +15,7 @@ from pathlib import Path
 from .loader import resolved_yaml
 from .metrics import METRICS
 from .plots import available
-from .report import format_interval, format_value
+from .report import format_interval
 from .results import Results, load_results
 from .units import format_duration
 from .verdict import verdict
@@ -122,4 +122,4 @@ def format_headline(results: Results) -> list[str]:
     return [text for _, _, text in verdict(results.summary(), results.differences())]
 
 
-__all__ = ["format_headline", "format_value", "render", "write_report"]
+__all__ = ["format_headline", "render", "write_report"]

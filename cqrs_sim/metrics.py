@@ -53,9 +53,8 @@ METRICS: dict[str, tuple[str, str]] = {
 
 #: metrics where a smaller value is better (the rest: larger is better, or neutral)
 LOWER_IS_BETTER = {m for m in METRICS if "latency" in m or "stale" in m or "visib" in m or "violations" in m
-                   or m in ("reads_failed", "read_timeouts", "read_retries")}
+                   or m in ("reads_failed", "read_timeouts", "read_retries", "replica_seconds")}
 NEUTRAL = {"reads_completed", "read_throughput", "writes_committed", "db_utilization", "read_goodput"}
-LOWER_IS_BETTER.add("replica_seconds")
 
 
 def _safe(values: np.ndarray, fn) -> float:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal, Optional, Union
 
+import numpy as np
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Discriminator, Field, Tag, model_validator
 
 from .distributions import Constant, Distribution
@@ -71,8 +72,6 @@ class DiurnalShape(_Section):
 
     def rate(self, t):
         """The rate at time(s) ``t``."""
-        import numpy as np
-
         return self.mean * (1 + self.amplitude * np.sin(2 * np.pi * (np.asarray(t) - self.phase) / self.period))
 
 

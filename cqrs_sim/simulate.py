@@ -17,10 +17,10 @@ from typing import Any, Callable, Optional
 import pandas as pd
 
 from .metrics import replication_metrics
-from .model import RunRecord, run_architecture
+from .model import run_architecture
 from .results import Results, build_manifest
 from .scenario import Scenario
-from .executors import LocalPool, default_jobs, worker_progress
+from .executors import LocalPool, worker_progress
 from .visibility import run_visibility_times, visibility_from_records
 from .tables import replicas_table, requests_table, timeseries_table, writes_table
 from .workload import write_workload

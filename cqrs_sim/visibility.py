@@ -89,8 +89,6 @@ def time_to(t: np.ndarray, probability: np.ndarray, level: float) -> float:
 
 def run_visibility_times(record) -> dict[str, float]:
     """visibility_t99 and visibility_t999 of one run, from its own reads and writes (its own horizon)."""
-    import pandas as pd
-
     writes = record.writes
     version = writes["version"]
     committed = np.isfinite(writes["commit"])

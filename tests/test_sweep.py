@@ -15,7 +15,6 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-import cqrs_sim
 from cqrs_sim.analytic import mmc_wait
 from cqrs_sim.capacity import capacity_search, parse_slo
 from cqrs_sim.cli import app

@@ -63,23 +63,29 @@ def least_outstanding(outstanding: list[int]) -> Callable[[int], int]:
     return pick
 
 
-def power_of_two(outstanding: list[int], rng: np.random.Generator, block: int = 1 << 16) -> Callable[[int], int]:
-    """Two distinct servers at random; the one with fewer requests outstanding (the first on a tie)."""
-    n = len(outstanding)
+def power_of_two(outstanding: list[int], rng: np.random.Generator, candidates: list[int] | None = None,
+                 block: int = 1 << 16) -> Callable[[int], int]:
+    """Two distinct servers at random; the one with fewer requests outstanding (the first on a tie).
+
+    ``candidates`` is a live list of the servers to choose from (the replicas in the pool); default: all.
+    """
+    servers = candidates if candidates is not None else list(range(len(outstanding)))
     state: list = [[], 0]
 
     def pick(_: int) -> int:
-        if n == 1:
-            return 0
+        size = len(servers)
+        if size == 1:
+            return servers[0]
         table, k = state
         if k + 2 > len(table):
             table = state[0] = rng.random(block).tolist()
             k = 0
         state[1] = k + 2
-        a = int(table[k] * n)
-        b = int(table[k + 1] * (n - 1))
-        if b >= a:
-            b += 1  # a second, different server
+        i = int(table[k] * size)
+        j = int(table[k + 1] * (size - 1))
+        if j >= i:
+            j += 1  # a second, different server
+        a, b = servers[i], servers[j]
         return a if outstanding[a] <= outstanding[b] else b
 
     return pick

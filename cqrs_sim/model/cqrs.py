@@ -18,6 +18,7 @@ import simpy
 from ..scenario import Scenario
 from ..streams import stream
 from ..workload import ReadSource, WriteWorkload
+from .balance import power_of_two
 from .frontend import Frontend
 from .rollout import Rollouts
 from .slots import Slots
@@ -45,7 +46,6 @@ class CqrsModel(Frontend):
         self.drain = scenario.cqrs.sync.drain
         self.running: list[dict[int, list]] = [{} for _ in range(n)]  #: replica -> {read id: read}
         self.ignore: dict[int, int] = {}  #: read id -> query-end callbacks still to come from abandoned queries
-        self.queries_aborted = 0
         self.cold_factor = replicas.cold_factor
         self.warm_up_time = replicas.warm_up_time
         self.joined_at = [-math.inf] * n  #: when each replica last rejoined (replicas start warm)
@@ -82,28 +82,7 @@ class CqrsModel(Frontend):
 
             return route
         if policy == "power_of_two":
-            rng = stream(self.scenario.seed, self.replication, "cqrs.routing.two")
-            outstanding = self.outstanding
-            pool = self.pool
-            state2: list = [[], 0]
-
-            def route(_: int) -> int:
-                size = len(pool)
-                if size == 1:
-                    return pool[0]
-                table, k = state2
-                if k + 2 > len(table):
-                    table = state2[0] = rng.random(1 << 16).tolist()
-                    k = 0
-                state2[1] = k + 2
-                a = int(table[k] * size)
-                b = int(table[k + 1] * (size - 1))
-                if b >= a:
-                    b += 1
-                ra, rb = pool[a], pool[b]
-                return ra if outstanding[ra] <= outstanding[rb] else rb
-
-            return route
+            return power_of_two(self.outstanding, stream(self.scenario.seed, self.replication, "cqrs.routing.two"), self.pool)
         if policy == "prefer_fresh":
             outstanding = self.outstanding
             pool = self.pool
@@ -226,7 +205,6 @@ class CqrsModel(Frontend):
         for read in running:
             self.ignore[read[0]] = self.ignore.get(read[0], 0) + 1
             slots.free += 1
-        self.queries_aborted += len(running)
         self.outstanding[r] -= len(queued) + len(running)
         for read in running + queued:
             self._query(read)

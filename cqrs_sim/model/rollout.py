@@ -59,8 +59,6 @@ class Rollouts:
         self.all_visible: list[float] = [0.0]
         #: (replica, out, back, version) per swap; out == back for a replica replaced in place
         self.swaps: list[tuple[int, float, float, int]] = []
-        #: (start, end, version) per rollout
-        self.spans: list[tuple[float, float, int]] = []
         #: (start, end) of each replica instance built beside the old ones
         self.extra_instances: list[tuple[float, float]] = []
 
@@ -88,7 +86,6 @@ class Rollouts:
         while True:
             target = model.commits
             self.shipped = target
-            began = self.env.now
             behind = [r for r in range(model.replica_count) if model.version[r] < target]
             if self.sync.strategy == "blue_green":
                 yield from self._blue_green(target)
@@ -99,7 +96,6 @@ class Rollouts:
                     batch = behind[k:k + self.group]
                     step = self._surge if self.sync.max_surge > 0 else self._swap
                     yield self.env.all_of([self.env.process(step(r, target)) for r in batch])
-            self.spans.append((began, self.env.now, self.shipped))
             again = self.pending and min(model.version) < model.commits
             self.pending = False
             if not again:
@@ -126,7 +122,6 @@ class Rollouts:
         self._visible(r, self.env.now, version)
 
     def _blue_green(self, version: int):
-        began = self.env.now
         count = self.model.replica_count
 
         def build():
@@ -144,7 +139,6 @@ class Rollouts:
             self.model.replace_in_place(r, version)
         for r in range(count):
             self._visible(r, switch, version)
-        del began
 
     def _visible(self, r: int, out: float, version: int) -> None:
         now = self.env.now

@@ -38,7 +38,6 @@ class RunRecord:
     write_weight: float  #: connections a write occupies on that capacity
     replica_count: int  #: replicas in the read pool (1 for crud)
     end_time: float  #: when the last request finished
-    extra: dict[str, float] = field(default_factory=dict)
     stopped_at: Optional[float] = None  #: set when limits.max_in_system stopped the run (its results are incomplete)
     instances: int = 1  #: database instances always running (CRUD: 1 + replicas; CQRS: write image + replicas)
     extra_instances: dict[str, np.ndarray] = field(default_factory=dict)  #: start, end of instances built beside them
@@ -69,9 +68,6 @@ def run_architecture(
     model.start_arrivals(progress)
     env.run()
     first, every = model.visibility()
-    extra: dict[str, float] = {}
-    if isinstance(model, CqrsModel):
-        extra["queries_aborted"] = float(model.queries_aborted)
     aggregates = model.recorder.aggregates()
     return RunRecord(
         architecture=architecture,
@@ -88,7 +84,6 @@ def run_architecture(
         write_weight=model.busy_weight_of_writes(),
         replica_count=getattr(model, "replica_count", 1),
         end_time=float(env.now),
-        extra=extra,
         stopped_at=model.stopped_at,
         instances=1 + getattr(model, "replica_count", 0),
         read_backs=model.read_back_columns(),
