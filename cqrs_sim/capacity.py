@@ -20,9 +20,10 @@ import re
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import Callable, Optional
 
 from .errors import Problem, ScenarioError
+from .intervals import finite_or_none
 from .loader import load_scenario, parse_set
 from .metrics import METRICS
 from .simulate import simulate
@@ -136,7 +137,7 @@ def capacity_search(scenario_file: str | Path, path: str, slos: list[SLO], execu
             metrics = {}
             for slo in slos:
                 row = summary.loc[slo.metric]
-                metrics[slo.metric] = (float(row["mean"]), _opt(row["ci_low"]), _opt(row["ci_high"]))
+                metrics[slo.metric] = (float(row["mean"]), finite_or_none(row["ci_low"]), finite_or_none(row["ci_high"]))
             incomplete = bool(results_.incomplete)
             holds = not incomplete and all(slo.met(metrics[slo.metric][0]) for slo in slos)
             cache[value] = evaluation = Evaluation(value, holds, incomplete, metrics)
@@ -145,10 +146,6 @@ def capacity_search(scenario_file: str | Path, path: str, slos: list[SLO], execu
 
         results.append(_bisect(arch, path, evaluate, lo, hi, integer, minimize, tolerance, max_steps, cache))
     return results
-
-
-def _opt(value: Any) -> Optional[float]:
-    return None if value is None or (isinstance(value, float) and math.isnan(value)) else float(value)
 
 
 def _bisect(arch, path, evaluate, lo, hi, integer, minimize, tolerance, max_steps, cache) -> CapacityResult:
