@@ -113,7 +113,7 @@ def _whole(x: float) -> bool:
 
 
 def _exact_number(x: float) -> str:
-    return f"{x:.6g}" if abs(x) < 1e6 else f"{x:,.0f}"
+    return f"{x:,.6g}" if abs(x) < 1e6 else f"{x:,.0f}"
 
 
 def format_duration(seconds: float, exact: bool = False) -> str:
@@ -266,9 +266,12 @@ def format_kind(kind: str | None, value, exact: bool = False) -> str:
     return f"{value:g}" if isinstance(value, float) else str(value)
 
 
-def format_value(name: str, value) -> str:
-    """A metric's value (``read_latency_p99`` -> ``21ms``) or a scenario value (``cqrs.sync.replace_time`` -> ``2s``)."""
-    return format_kind(kind_of(name), value, exact=metric_kind(name) is None)
+def format_value(name: str, value, exact: bool | None = None) -> str:
+    """A metric's value (``read_latency_p99`` -> ``21ms``) or a scenario value (``cqrs.sync.replace_time`` -> ``2s``).
+
+    A scenario value is written exactly (it was set, not measured) unless ``exact`` is False.
+    """
+    return format_kind(kind_of(name), value, exact=metric_kind(name) is None if exact is None else exact)
 
 
 def format_interval(name: str, mean, low, high) -> str:
@@ -276,7 +279,7 @@ def format_interval(name: str, mean, low, high) -> str:
     from .intervals import finite_or_none
 
     mean, low, high = finite_or_none(mean), finite_or_none(low), finite_or_none(high)
-    text = format_value(name, mean)
+    text = format_value(name, mean, exact=False)
     if mean is None or low is None or high is None:
         return text
     half = (high - low) / 2
@@ -301,16 +304,22 @@ def with_units(data, prefix: str = ""):
     if isinstance(data, dict):
         kind = path_kind(prefix.rstrip(".")) if prefix else None
         if kind == "distribution":
-            return {key: (format_duration(value, exact=True) if key not in ("dist", "cv") and isinstance(value, (int, float))
-                          else [format_duration(v, exact=True) for v in value] if key == "samples" else value)
+            return {key: (_plain(format_duration(value, exact=True)) if key not in ("dist", "cv")
+                          and isinstance(value, (int, float))
+                          else [_plain(format_duration(v, exact=True)) for v in value] if key == "samples" else value)
                     for key, value in data.items()}
         return {key: with_units(value, f"{prefix}{key}.") for key, value in data.items()}
     path = prefix.rstrip(".")
     kind = path_kind(path)
     if kind == "rate_steps" and isinstance(data, list):
-        return [[format_duration(start, exact=True), format_rate(rate, exact=True)] for start, rate in data]
+        return [[_plain(format_duration(start, exact=True)), _plain(format_rate(rate, exact=True))] for start, rate in data]
     if isinstance(data, list):
         return [with_units(value, f"{prefix}{i}.") for i, value in enumerate(data)]
     if kind in ("duration", "rate") and isinstance(data, (int, float)) and not isinstance(data, bool):
-        return format_kind(kind, data, exact=True)
+        return _plain(format_kind(kind, data, exact=True))
     return data
+
+
+def _plain(text: str) -> str:
+    """Without thousands separators, so that YAML reads the value back."""
+    return text.replace(",", "")
