@@ -367,7 +367,7 @@ def _capacity_answer(path: str, result) -> str:
     if result.answer is None:
         return "none"
     good, bad = result.bracket
-    if bad is None or bad == good:
+    if bad is None or bad == good or isinstance(good, int):  # integers are searched exactly
         return format_value(path, result.answer)
     return format_interval(path, good, good - abs(bad - good), good + abs(bad - good))
 
