@@ -29,7 +29,7 @@ from .scenario import scenario_warnings
 from .report import comparison_table, estimate_lines, loads_table, table_caption
 from .executors import default_jobs
 from .simulate import simulate
-from .units import format_interval, format_kind, format_value
+from .units import format_duration, format_interval, format_kind, format_value
 
 app = typer.Typer(
     add_completion=False,
@@ -153,7 +153,7 @@ def run(
         stopped.extend(results.incomplete)
         for run_ in results.incomplete:
             err.print(f"[red]incomplete:[/red] {run_['architecture']} replication {run_['replication'] + 1} was stopped "
-                      f"at t = {run_['stopped_at']:.6g}s: {run_['reason']}; the scenario is unstable (see `cqrs-sim check`) "
+                      f"at t = {format_duration(run_['stopped_at'])}: {run_['reason']}; the scenario is unstable (see `cqrs-sim check`) "
                       "and its numbers cover only what finished before", highlight=False, soft_wrap=True)
         out.print(f"wrote {target}/ (simulation took {results.manifest['wall_time_s']:.1f} s of wall time)", highlight=False)
 

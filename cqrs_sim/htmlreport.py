@@ -33,6 +33,7 @@ td.differs { color: #444; font-weight: 600; } tr.significant td:first-child { fo
 .incomplete { color: #b00020; font-weight: 700; } p.incomplete, caption.incomplete { background: #fdecea;
        padding: 0.6rem 0.8rem; border-left: 4px solid #b00020; text-align: left; }
 p.decision { font-size: 1.08rem; background: #f4f8f6; padding: 0.8rem 1rem; border-left: 4px solid #1b9e77; }
+p.decision.stopped { background: #fdecea; border-left-color: #b00020; }
 ul.verdict li { margin: 0.35rem 0; } .win-cqrs { color: #1b9e77; font-weight: 600; }
 .win-crud { color: #d95f02; font-weight: 600; } .win-none { color: #555; font-weight: 600; }
 figure { margin: 1.5rem 0; } figure img { width: 100%; max-width: 1200px; border: 1px solid #eee; }
@@ -107,7 +108,7 @@ replication. The last column is the difference cqrs − crud paired by replicati
 Highlighted: every significant difference (the paired 95% interval excludes 0 and the difference is at least 1%):
 green where cqrs is better, orange where it is worse, grey for a metric that is neither better nor worse.</p>
 <h2>Verdict</h2>
-<p class="decision">{html.escape(decision(summary, diff, results.incomplete))}</p>
+<p class="decision{' stopped' if note else ''}">{html.escape(decision(summary, diff, results.incomplete))}</p>
 <ul class="verdict">{items}</ul>
 <h2>Metrics</h2>
 {_table(results)}

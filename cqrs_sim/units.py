@@ -69,7 +69,7 @@ def parse_rate(value: object) -> float:
 KINDS = ("duration", "rate", "fraction", "count", "instance_time", "number")
 
 #: duration units for display, largest first: (seconds per unit, suffix, shown from this many seconds up)
-_DURATION_SCALES = ((3600.0, "h", 7200.0), (60.0, "min", 120.0), (1.0, "s", 1.0), (1e-3, "ms", 1e-3), (1e-6, "us", 0.0))
+_DURATION_SCALES = ((3600.0, "h", 3600.0), (60.0, "min", 120.0), (1.0, "s", 1.0), (1e-3, "ms", 1e-3), (1e-6, "us", 0.0))
 #: rate units for display, largest first: (per second per unit, suffix)
 _RATE_SCALES = ((1.0, "/s"), (1 / 60, "/min"), (1 / 3600, "/h"))
 #: metric units (cqrs_sim.metrics.METRICS) -> kind; instance time is told apart by name
