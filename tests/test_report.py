@@ -162,3 +162,21 @@ def test_incomplete_run_says_so_and_decides_nothing(tmp_path):
     assert "(incomplete)</span></h1>" in page and "<p class='incomplete'>INCOMPLETE: crud stopped" in page
     assert "<caption class='incomplete'>INCOMPLETE" in page and "Incomplete run: no decision." in page
     assert not re.search(r"(crud|cqrs) is better \(", page) and "class=better" not in page and "class=worse" not in page
+
+
+def test_capacity_and_sweep_cells_carry_units():
+    """A searched rate reads as a rate ± the search's resolution; an integer answer is exact; sweep axes keep units."""
+    from types import SimpleNamespace
+
+    from cqrs_sim.cli import _capacity_answer, _sweep_summary
+
+    rate = SimpleNamespace(answer=2623.4375, bracket=(2623.4375, 2697.8))
+    assert _capacity_answer("workload.reads.rate", rate) == "2,623/s ± 74/s"
+    count = SimpleNamespace(answer=4, bracket=(4, 3))
+    assert _capacity_answer("cqrs.replicas.connections", count) == "4"
+    assert _capacity_answer("cqrs.replicas.connections", SimpleNamespace(answer=None, bracket=(None, 1))) == "none"
+    table = pd.DataFrame([{"metric": m, "architecture": "cqrs", "mean": v, "cqrs.sync.replace_time": 2.0}
+                          for m, v in (("read_latency_p99", 0.0231), ("stale_read_fraction", 0.088),
+                                       ("visibility_window_mean", 150.0))])
+    row = _sweep_summary(table, ["cqrs.sync.replace_time"]).columns
+    assert [column._cells[0] for column in row] == ["2s", "23.1ms", "8.80%", "2.5min"]
