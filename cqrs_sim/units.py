@@ -10,6 +10,8 @@ from __future__ import annotations
 import math
 import re
 
+from .intervals import finite_or_none
+
 #: seconds per duration unit
 DURATION_UNITS: dict[str, float] = {
     "us": 1e-6,
@@ -77,6 +79,10 @@ _KIND_OF_UNIT = {"s": "duration", "1/s": "rate", "": "fraction", "reads": "count
 _INSTANCE_TIME = {"replica_seconds"}
 
 
+def _missing(value) -> bool:
+    return finite_or_none(value) is None
+
+
 def _digits(x: float) -> str:
     """Three significant digits, thousands separated (2,660 not 2.66e+03)."""
     return f"{x:,.0f}" if abs(x) >= 999.5 else f"{x:.3g}"
@@ -118,7 +124,7 @@ def _exact_number(x: float) -> str:
 
 def format_duration(seconds: float, exact: bool = False) -> str:
     """``250ms``, ``112s``, ``2.07min``, ``3h``: three significant digits; ``exact``: up to six, for set values."""
-    if seconds is None or seconds != seconds:  # NaN
+    if _missing(seconds):
         return "-"
     if seconds == 0:
         return "0s"
@@ -128,7 +134,7 @@ def format_duration(seconds: float, exact: bool = False) -> str:
 
 def format_rate(per_second: float, exact: bool = False) -> str:
     """``2,660/s``, ``30/min``, ``4/h``: the largest unit giving at least one event."""
-    if per_second is None or per_second != per_second:
+    if _missing(per_second):
         return "-"
     factor, suffix = _rate_scale(per_second)
     return f"{(_exact_number if exact else _digits)(per_second / factor)}{suffix}"
@@ -136,7 +142,7 @@ def format_rate(per_second: float, exact: bool = False) -> str:
 
 def format_fraction(value: float) -> str:
     """``8.80%``, ``0.05%``, ``0%``."""
-    if value is None or value != value:
+    if _missing(value):
         return "-"
     percent = 100 * value
     if percent == 0:
@@ -146,7 +152,7 @@ def format_fraction(value: float) -> str:
 
 def format_instance_time(seconds: float) -> str:
     """Instance-seconds as instance-hours: ``8.70 instance-h``."""
-    if seconds is None or seconds != seconds:
+    if _missing(seconds):
         return "-"
     return f"{_hours(seconds / 3600)} instance-h"
 
@@ -156,13 +162,13 @@ def _hours(hours: float) -> str:
 
 
 def format_count(value: float) -> str:
-    if value is None or value != value:
+    if _missing(value):
         return "-"
     return f"{int(value):,}" if float(value).is_integer() else f"{value:,.1f}"
 
 
 def format_number(value: float) -> str:
-    if value is None or value != value:
+    if _missing(value):
         return "-"
     return f"{value:.4g}"
 
@@ -254,7 +260,7 @@ def kind_of(name: str) -> str | None:
 
 def format_kind(kind: str | None, value, exact: bool = False) -> str:
     """One value of a known kind; None and NaN are ``-``; a value of no kind is shown as is."""
-    if value is None or (isinstance(value, float) and value != value):
+    if value is None or isinstance(value, float) and _missing(value):
         return "-"
     if isinstance(value, bool) or not isinstance(value, (int, float)) and not hasattr(value, "__float__"):
         return str(value)
@@ -275,9 +281,7 @@ def format_value(name: str, value, exact: bool | None = None) -> str:
 
 
 def format_interval(name: str, mean, low, high) -> str:
-    """``mean ± half-width`` of a 95% interval, both in the mean's unit; just the mean without an interval."""
-    from .intervals import finite_or_none
-
+    """``mean ± half-width`` of a 95% interval (a rate's half-width in the mean's unit); the mean alone without one."""
     mean, low, high = finite_or_none(mean), finite_or_none(low), finite_or_none(high)
     text = format_value(name, mean, exact=False)
     if mean is None or low is None or high is None:
