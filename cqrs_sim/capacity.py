@@ -20,14 +20,15 @@ import re
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import Callable, Optional
 
 from .errors import Problem, ScenarioError
+from .intervals import finite_or_none
 from .loader import load_scenario, parse_set
 from .metrics import METRICS
 from .simulate import simulate
 from .sweep import _resolved_value
-from .units import parse_duration, parse_rate
+from .units import format_value, parse_duration, parse_rate
 
 OPS: dict[str, Callable[[float, float], bool]] = {"<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge}
 
@@ -136,7 +137,7 @@ def capacity_search(scenario_file: str | Path, path: str, slos: list[SLO], execu
             metrics = {}
             for slo in slos:
                 row = summary.loc[slo.metric]
-                metrics[slo.metric] = (float(row["mean"]), _opt(row["ci_low"]), _opt(row["ci_high"]))
+                metrics[slo.metric] = (float(row["mean"]), finite_or_none(row["ci_low"]), finite_or_none(row["ci_high"]))
             incomplete = bool(results_.incomplete)
             holds = not incomplete and all(slo.met(metrics[slo.metric][0]) for slo in slos)
             cache[value] = evaluation = Evaluation(value, holds, incomplete, metrics)
@@ -147,17 +148,14 @@ def capacity_search(scenario_file: str | Path, path: str, slos: list[SLO], execu
     return results
 
 
-def _opt(value: Any) -> Optional[float]:
-    return None if value is None or (isinstance(value, float) and math.isnan(value)) else float(value)
-
-
 def _bisect(arch, path, evaluate, lo, hi, integer, minimize, tolerance, max_steps, cache) -> CapacityResult:
     inside, outside = (hi, lo) if minimize else (lo, hi)  # where the SLOs should hold, and where they should not
     if not evaluate(inside).holds:
-        note = f"the SLOs fail even at {inside:g}: no value in [{lo:g}, {hi:g}] meets them"
+        show = lambda x: format_value(path, x)  # noqa: E731
+        note = f"the SLOs fail even at {show(inside)}: no value in [{show(lo)}, {show(hi)}] meets them"
         return CapacityResult(arch, path, minimize, None, (None, inside), note, sorted(cache.values(), key=lambda e: e.value))
     if evaluate(outside).holds:
-        note = f"the SLOs hold across the whole range, at {outside:g} too: widen --range"
+        note = f"the SLOs hold across the whole range, at {format_value(path, outside)} too: widen --range"
         return CapacityResult(arch, path, minimize, outside, (outside, None), note, sorted(cache.values(), key=lambda e: e.value))
     good, bad = inside, outside
     steps = 0
@@ -172,7 +170,7 @@ def _bisect(arch, path, evaluate, lo, hi, integer, minimize, tolerance, max_step
         else:
             bad = mid
         steps += 1
-    resolution = "exact (integers)" if integer else f"to within {abs(bad - good):.4g}"
+    resolution = "exact (integers)" if integer else f"to within {format_value(path, abs(bad - good), exact=False)}"
     word = "smallest" if minimize else "largest"
-    note = f"{word} value meeting every SLO, {resolution}; holds at {good:g}, fails at {bad:g}"
+    note = f"{word} value meeting every SLO, {resolution}; holds at {format_value(path, good)}, fails at {format_value(path, bad)}"
     return CapacityResult(arch, path, minimize, good, (good, bad), note, sorted(cache.values(), key=lambda e: e.value))

@@ -17,6 +17,7 @@ from typing import Callable, List, Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from .analytic import offered_loads
@@ -25,10 +26,10 @@ from .results import redraw_plots
 from .htmlreport import format_headline, write_report
 from .loader import load_scenario, resolved_yaml
 from .scenario import scenario_warnings
-from .report import comparison_table, estimate_lines, format_interval, format_value, loads_table
+from .report import comparison_table, estimate_lines, loads_table, table_caption
 from .executors import default_jobs
 from .simulate import simulate
-from .units import format_duration
+from .units import format_duration, format_interval, format_kind, format_value
 
 app = typer.Typer(
     add_completion=False,
@@ -140,19 +141,19 @@ def run(
             results = simulate(scenario, jobs=workers)
         with err.status("writing results and plots", spinner="dots") if err.is_terminal else _nothing():
             results.save(target, plots=not no_plots, plot_format=plot_format.value)
-        table = comparison_table(results.summary(), results.differences(), scenario.name)
-        table.caption = (f"mean ± half-width of the 95% Student-t interval over {scenario.replications} replication(s), "
-                         f"seed {scenario.seed}; requests arriving in [{format_duration(scenario.warmup)}, "
-                         f"{format_duration(scenario.duration)}); differences paired by replication")
+        table = comparison_table(results.summary(), results.differences(), scenario.name, results.incomplete)
+        table.caption = table_caption(scenario, results.incomplete)
         out.print(table)
-        for line in format_headline(results):
+        decision, *lines = format_headline(results)
+        out.print(f"[bold]Verdict:[/bold] {escape(decision)}", highlight=False, soft_wrap=True)
+        for line in lines:
             out.print(f"  {line}", highlight=False, markup=False, soft_wrap=True)
         if report:
             out.print(f"wrote {write_report(target)}", highlight=False)
         stopped.extend(results.incomplete)
         for run_ in results.incomplete:
             err.print(f"[red]incomplete:[/red] {run_['architecture']} replication {run_['replication'] + 1} was stopped "
-                      f"at t = {run_['stopped_at']:.6g}s: {run_['reason']}; the scenario is unstable (see `cqrs-sim check`) "
+                      f"at t = {format_duration(run_['stopped_at'])}: {run_['reason']}; the scenario is unstable (see `cqrs-sim check`) "
                       "and its numbers cover only what finished before", highlight=False, soft_wrap=True)
         out.print(f"wrote {target}/ (simulation took {results.manifest['wall_time_s']:.1f} s of wall time)", highlight=False)
 
@@ -306,7 +307,8 @@ def _sweep_summary(table, parameters: list[str]):
         rich_table.add_column(f"{arch} {short[metric]}", justify="right")
     for index, row in view.iterrows():
         keys = index if isinstance(index, tuple) else (index,)
-        rich_table.add_row(*[str(k) for k in keys], *[format_value(m, v) for (m, _a), v in zip(view.columns, row)])
+        rich_table.add_row(*[format_value(p, k) for p, k in zip(parameters, keys)],
+                           *[format_value(m, v) for (m, _a), v in zip(view.columns, row)])
     return rich_table
 
 
@@ -334,7 +336,8 @@ def capacity(
         def show(arch: str, e) -> None:
             parts = ", ".join(f"{m} {format_value(m, v[0])}" for m, v in e.metrics.items())
             verdict = "holds" if e.holds else ("stopped (runaway)" if e.incomplete else "fails")
-            err.print(f"  {arch} {search}={e.value:g}: {parts} -> {verdict}", highlight=False, soft_wrap=True)
+            err.print(f"  {arch} {search}={format_value(search, e.value)}: {parts} -> {verdict}", highlight=False,
+                      soft_wrap=True)
 
         with _executor(jobs, scheduler) as executor:
             results = capacity_search(scenario_file, search, slos, executor, bounds, minimize, sets, report=show)
@@ -345,7 +348,7 @@ def capacity(
             at = r.at_answer
             cells = "-" if at is None else "; ".join(
                 f"{m} {format_interval(m, v[0], v[1], v[2])}" for m, v in at.metrics.items())
-            table.add_row(r.architecture, "none" if r.answer is None else f"{r.answer:g}", cells, r.note)
+            table.add_row(r.architecture, _capacity_answer(search, r), cells, r.note)
         out.print(table)
         if output is not None:
             import json
@@ -357,6 +360,16 @@ def capacity(
             output.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
 
     _guarded(body)
+
+
+def _capacity_answer(path: str, result) -> str:
+    """The answer with its unit, ± the distance to the first value that failed (the search's resolution)."""
+    if result.answer is None:
+        return "none"
+    good, bad = result.bracket
+    if bad is None or bad == good or isinstance(good, int):  # integers are searched exactly
+        return format_value(path, result.answer)
+    return format_interval(path, good, good - abs(bad - good), good + abs(bad - good))
 
 
 @app.command()
@@ -372,8 +385,10 @@ def validate() -> None:
         table.add_column(name, justify=justify)  # type: ignore[arg-type]
 
     def show(check) -> None:
-        sim = f"{check.simulated:.6g}" if check.low == check.high else f"{check.simulated:.6g} ({check.low:.6g}–{check.high:.6g})"
-        table.add_row(check.case, check.quantity, f"{check.theory:.6g}", sim,
+        value = lambda x: format_kind(check.kind, x)  # noqa: E731
+        sim = value(check.simulated) if check.low == check.high else \
+            f"{value(check.simulated)} ({value(check.low)}–{value(check.high)})"
+        table.add_row(check.case, check.quantity, value(check.theory), sim,
                       "[green]pass[/green]" if check.passed else "[red]FAIL[/red]")
 
     failed = []

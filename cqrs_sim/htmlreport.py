@@ -9,16 +9,16 @@ from __future__ import annotations
 import base64
 import html
 import io
-import math
 from pathlib import Path
 
-from .loader import resolved_yaml
+from .loader import dump_yaml
 from .metrics import METRICS
 from .plots import available
-from .report import format_interval
+from .report import cell_states, incomplete_note
 from .results import Results, load_results
-from .units import format_duration
-from .verdict import verdict
+from .scenario import resolved_dict
+from .units import format_duration, format_interval, with_units
+from .verdict import decision, stopped_architectures, verdict
 
 STYLE = """
 body { font-family: -apple-system, "Segoe UI", Helvetica, Arial, sans-serif; margin: 2rem auto; max-width: 1240px;
@@ -29,6 +29,11 @@ th, td { padding: 0.3rem 0.8rem; border-bottom: 1px solid #ddd; text-align: righ
 th:first-child, td:first-child { text-align: left; font-family: ui-monospace, Menlo, Consolas, monospace; }
 th { background: #f4f4f4; }
 td.better { color: #1b7a4f; font-weight: 600; } td.worse { color: #b4410a; font-weight: 600; }
+td.differs { color: #444; font-weight: 600; } tr.significant td:first-child { font-weight: 600; }
+.incomplete { color: #b00020; font-weight: 700; } p.incomplete, caption.incomplete { background: #fdecea;
+       padding: 0.6rem 0.8rem; border-left: 4px solid #b00020; text-align: left; }
+p.decision { font-size: 1.08rem; background: #f4f8f6; padding: 0.8rem 1rem; border-left: 4px solid #1b9e77; }
+p.decision.stopped { background: #fdecea; border-left-color: #b00020; }
 ul.verdict li { margin: 0.35rem 0; } .win-cqrs { color: #1b9e77; font-weight: 600; }
 .win-crud { color: #d95f02; font-weight: 600; } .win-none { color: #555; font-weight: 600; }
 figure { margin: 1.5rem 0; } figure img { width: 100%; max-width: 1200px; border: 1px solid #eee; }
@@ -45,37 +50,39 @@ def _png(fig) -> str:
 def _cell(metric: str, row) -> str:
     if row is None:
         return "-"
-    low = None if row["ci_low"] is None or (isinstance(row["ci_low"], float) and math.isnan(row["ci_low"])) else row["ci_low"]
-    high = None if row["ci_high"] is None or (isinstance(row["ci_high"], float) and math.isnan(row["ci_high"])) else row["ci_high"]
-    return html.escape(format_interval(metric, row["mean"], low, high))
+    return html.escape(format_interval(metric, row["mean"], row["ci_low"], row["ci_high"]))
 
 
-def _table(results: Results, winners: dict[str, str]) -> str:
+def _table(results: Results) -> str:
     summary, diff = results.summary(), results.differences()
     archs = [a for a in ("crud", "cqrs") if a in set(summary["architecture"])]
-    head = "".join(f"<th>{a}</th>" for a in archs) + ("<th>cqrs − crud (paired)</th>" if len(archs) == 2 else "")
+    stopped = stopped_architectures(results.incomplete)
+    head = "".join(f"<th>{a}{' (stopped)' if a in stopped else ''}</th>" for a in archs)
+    head += "<th>cqrs − crud (paired)</th>" if len(archs) == 2 else ""
+    states = cell_states(summary, diff, results.incomplete) if len(archs) == 2 else {}
     rows = []
     for metric in METRICS:
+        state = states.get(metric)
         cells = [f"<td title='{html.escape(METRICS[metric][1])}'>{metric}</td>"]
         for arch in archs:
             hit = summary[(summary["architecture"] == arch) & (summary["metric"] == metric)]
             row = None if hit.empty else hit.iloc[0].to_dict()
-            css = ""
-            if winners.get(metric) in ("crud", "cqrs"):
-                css = " class='better'" if winners[metric] == arch else ""
-            cells.append(f"<td{css}>{_cell(metric, row)}</td>")
+            cells.append(f"<td{' class=better' if state == arch else ''}>{_cell(metric, row)}</td>")
         if len(archs) == 2:
             hit = diff[diff["metric"] == metric]
-            cells.append(f"<td>{_cell(metric, None if hit.empty else hit.iloc[0].to_dict())}</td>")
-        rows.append("<tr>" + "".join(cells) + "</tr>")
-    return f"<table><tr><th>metric</th>{head}</tr>{''.join(rows)}</table>"
+            css = {"cqrs": " class=better", "crud": " class=worse", "differs": " class=differs"}.get(state or "", "")
+            cells.append(f"<td{css}>{_cell(metric, None if hit.empty else hit.iloc[0].to_dict())}</td>")
+        rows.append(f"<tr{' class=significant' if state else ''}>" + "".join(cells) + "</tr>")
+    note = incomplete_note(results.incomplete)
+    caption = f"<caption class='incomplete'>{html.escape(note)}.</caption>" if note else ""
+    return f"<table>{caption}<tr><th>metric</th>{head}</tr>{''.join(rows)}</table>"
 
 
 def render(results: Results) -> str:
     """The report as one HTML string."""
     scenario = results.scenario
-    lines = verdict(results.summary(), results.differences())
-    winners = {metric: winner for metric, winner, _ in lines}
+    summary, diff = results.summary(), results.differences()
+    lines = verdict(summary, diff, results.incomplete)
     items = "".join(f"<li><span class='win-{w if w in ('crud', 'cqrs') else 'none'}'>"
                     f"{'cqrs' if w == 'cqrs' else 'crud' if w == 'crud' else '—'}</span> {html.escape(text)}</li>"
                     for _, w, text in lines)
@@ -84,24 +91,32 @@ def render(results: Results) -> str:
         for name, plot in available(results).items())
     manifest = results.manifest
     packages = ", ".join(f"{k} {v}" for k, v in manifest.get("packages", {}).items())
+    note = incomplete_note(results.incomplete)
+    banner = f"<p class='incomplete'>{html.escape(note)}.</p>" if note else ""
+    wall = manifest.get("wall_time_s")
     return f"""<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><title>cqrs-sim: {html.escape(scenario.name)}</title>
+<html lang="en"><head><meta charset="utf-8"><title>cqrs-sim: {html.escape(scenario.name)}{' (incomplete)' if note else ''}</title>
 <style>{STYLE}</style></head><body>
-<h1>{html.escape(scenario.name)}</h1>
+<h1>{html.escape(scenario.name)}{' <span class=incomplete>(incomplete)</span>' if note else ''}</h1>
 <p class="sub">{html.escape(scenario.description)}</p>
+{banner}
 <p>{scenario.replications} replication(s), seed {scenario.seed}; requests arriving in
 [{format_duration(scenario.warmup)}, {format_duration(scenario.duration)}); record: {scenario.record}.
-Each cell is the mean over replications ± the half-width of its 95% Student-t interval; the last column is the
-difference cqrs − crud paired by replication (both saw the same random numbers).</p>
+Each cell is the mean over replications ± the half-width of its 95% Student-t interval; for a percentile (p50, p99, …)
+that is the mean over replications of each run's percentile, while the latency CDF plot pools every read of every
+replication. The last column is the difference cqrs − crud paired by replication (both saw the same random numbers).
+Highlighted: every significant difference (the paired 95% interval excludes 0 and the difference is at least 1%):
+green where cqrs is better, orange where it is worse, grey for a metric that is neither better nor worse.</p>
 <h2>Verdict</h2>
-<ul class="verdict">{items or "<li>Only one architecture was simulated: nothing to compare.</li>"}</ul>
+<p class="decision{' stopped' if note else ''}">{html.escape(decision(summary, diff, results.incomplete))}</p>
+<ul class="verdict">{items}</ul>
 <h2>Metrics</h2>
-{_table(results, winners)}
+{_table(results)}
 <h2>Plots</h2>
 {figures}
 <h2>Scenario (resolved)</h2>
-<pre>{html.escape(resolved_yaml(scenario))}</pre>
-<p class="sub">{html.escape(packages)}; simulated in {manifest.get("wall_time_s", "?")} s.</p>
+<pre>{html.escape(dump_yaml(with_units(resolved_dict(scenario))))}</pre>
+<p class="sub">{html.escape(packages)}; simulated in {format_duration(wall) if wall is not None else "?"} of wall time.</p>
 </body></html>
 """
 
@@ -118,8 +133,9 @@ def write_report(directory: str | Path) -> Path:
 
 
 def format_headline(results: Results) -> list[str]:
-    """The verdict sentences, for the terminal."""
-    return [text for _, _, text in verdict(results.summary(), results.differences())]
+    """The verdict for the terminal: the decision paragraph, then one sentence per headline metric."""
+    summary, diff = results.summary(), results.differences()
+    return [decision(summary, diff, results.incomplete)] + [text for _, _, text in verdict(summary, diff, results.incomplete)]
 
 
 __all__ = ["format_headline", "render", "write_report"]

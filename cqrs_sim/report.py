@@ -1,38 +1,18 @@
-"""Plain-text renderings shared by the CLI: the side-by-side table and the offered-load table."""
+"""Plain-text renderings shared by the CLI: the side-by-side table (with its caption) and the offered-load table."""
 
 from __future__ import annotations
 
 import math
+from typing import Iterable
 
 import pandas as pd
+from rich.markup import escape
 from rich.table import Table
 
 from .analytic import TierLoad
-from .metrics import LOWER_IS_BETTER, METRICS, NEUTRAL
-from .units import format_duration
-
-
-def format_value(metric: str, value: float | None) -> str:
-    if value is None or (isinstance(value, float) and not math.isfinite(value)):
-        return "-"
-    unit = METRICS.get(metric, ("", ""))[0]
-    if unit == "s":
-        return format_duration(value)
-    if unit == "1/s":
-        return f"{value:,.1f}/s"
-    if unit in ("reads", "writes"):
-        return f"{value:,.1f}" if value != int(value) else f"{int(value):,}"
-    return f"{value:.2%}" if abs(value) < 10 else f"{value:.3g}"
-
-
-def format_interval(metric: str, mean: float, low: float | None, high: float | None) -> str:
-    text = format_value(metric, mean)
-    if low is None or high is None or not (math.isfinite(low) and math.isfinite(high)):
-        return text
-    half = (high - low) / 2
-    if half <= 1e-9 * max(abs(mean), 1e-12):  # identical replications (or float noise around them)
-        return text
-    return f"{text} ± {format_value(metric, half)}"
+from .metrics import METRICS
+from .units import format_duration, format_interval
+from .verdict import stopped_architectures, winner
 
 
 def _row_of(frame: pd.DataFrame, metric: str) -> dict | None:
@@ -40,40 +20,70 @@ def _row_of(frame: pd.DataFrame, metric: str) -> dict | None:
     return None if hit.empty else hit.iloc[0].to_dict()
 
 
-def _num(value) -> float | None:
-    return None if value is None or (isinstance(value, float) and math.isnan(value)) else float(value)
+def incomplete_note(incomplete: Iterable[dict]) -> str:
+    """What a stopped run means for the table, or "" when every run finished."""
+    stopped = stopped_architectures(incomplete)
+    if not stopped:
+        return ""
+    return (f"INCOMPLETE: {' and '.join(stopped)} stopped by the runaway guard (limits.max_in_system); "
+            "its numbers cover only what finished before the stop, and no conclusion is drawn from them")
 
 
-def comparison_table(summary: pd.DataFrame, diff: pd.DataFrame, title: str) -> Table:
-    """metric | crud | cqrs | cqrs − crud, each mean ± the 95% interval's half-width."""
+def table_caption(scenario, incomplete: Iterable[dict] = ()) -> str:
+    """What the cells of the comparison table are."""
+    note = incomplete_note(incomplete)
+    return ((f"{note}.\n" if note else "")
+            + f"mean ± half-width of the 95% Student-t interval over {scenario.replications} replication(s), "
+            f"seed {scenario.seed}; a percentile such as p99 is the mean over replications of each run's p99 "
+            f"(the latency CDF plot pools the reads of all replications instead); requests arriving in [{format_duration(scenario.warmup)}, "
+            f"{format_duration(scenario.duration)}); differences paired by replication; "
+            "green/red: cqrs significantly better/worse (paired 95% interval excludes 0 and the difference is at "
+            "least 1%), bold: a significant difference in a metric that is neither better nor worse")
+
+
+def cell_states(summary: pd.DataFrame, diff: pd.DataFrame, incomplete: Iterable[dict] = ()) -> dict[str, str]:
+    """metric -> 'crud' | 'cqrs' (significantly better) | 'differs' (significant, neutral metric); others absent."""
+    if stopped_architectures(incomplete):
+        return {}
+    states = {}
+    for metric in METRICS:
+        crud = _row_of(summary[summary["architecture"] == "crud"], metric)
+        cqrs = _row_of(summary[summary["architecture"] == "cqrs"], metric)
+        row = _row_of(diff, metric)
+        if crud is None or cqrs is None or row is None:
+            continue
+        state = winner(metric, crud["mean"], cqrs["mean"], row["mean"], row["ci_low"], row["ci_high"])
+        if state in ("crud", "cqrs", "differs"):
+            states[metric] = state
+    return states
+
+
+def comparison_table(summary: pd.DataFrame, diff: pd.DataFrame, title: str, incomplete: Iterable[dict] = ()) -> Table:
+    """metric | crud | cqrs | cqrs − crud, each mean ± the 95% interval's half-width; significant differences in colour."""
+    incomplete = list(incomplete)
     archs = [a for a in ("crud", "cqrs") if a in set(summary["architecture"])]
-    table = Table(title=title, title_justify="left")
+    note = incomplete_note(incomplete)
+    table = Table(title=f"{title}\n[bold red]{note}[/bold red]" if note else title, title_justify="left", caption_justify="left")
     table.add_column("metric")
     for arch in archs:
-        table.add_column(arch, justify="right")
+        table.add_column(arch + (" (stopped)" if arch in stopped_architectures(incomplete) else ""), justify="right")
     if len(archs) == 2:
         table.add_column("cqrs − crud (paired)", justify="right")
+    states = cell_states(summary, diff, incomplete) if len(archs) == 2 else {}
     for metric in METRICS:
-        cells = [metric]
+        state = states.get(metric)
+        cells = [f"[bold]{metric}[/bold]" if state else metric]
         for arch in archs:
             row = _row_of(summary[summary["architecture"] == arch], metric)
-            cells.append("-" if row is None else format_interval(metric, row["mean"], _num(row["ci_low"]), _num(row["ci_high"])))
+            text = "-" if row is None else escape(format_interval(metric, row["mean"], row["ci_low"], row["ci_high"]))
+            cells.append(f"[bold green]{text}[/bold green]" if state == arch else text)
         if len(archs) == 2:
             row = _row_of(diff, metric)
-            cells.append("-" if row is None else _diff_cell(metric, row))
+            text = "-" if row is None else escape(format_interval(metric, row["mean"], row["ci_low"], row["ci_high"]))
+            style = {"cqrs": "green", "crud": "red", "differs": "bold"}.get(state or "")
+            cells.append(f"[{style}]{text}[/{style}]" if style else text)
         table.add_row(*cells)
     return table
-
-
-def _diff_cell(metric: str, row: dict) -> str:
-    low, high = _num(row["ci_low"]), _num(row["ci_high"])
-    text = format_interval(metric, row["mean"], low, high)
-    if metric in NEUTRAL or low is None or high is None:
-        return text
-    if low > 0 or high < 0:
-        better = (high < 0) == (metric in LOWER_IS_BETTER)
-        return f"[green]{text}[/green]" if better else f"[red]{text}[/red]"
-    return text
 
 
 def loads_table(loads: list[TierLoad]) -> Table:

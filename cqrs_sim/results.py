@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 import os
 import platform
 import shutil
@@ -18,6 +17,7 @@ from typing import Any
 
 import pandas as pd
 
+from .intervals import json_value
 from .metrics import differences, summarize
 from .scenario import Scenario
 
@@ -57,14 +57,6 @@ def build_manifest(scenario: Scenario, wall_time: float) -> dict[str, Any]:
     }
 
 
-def _clean(value: Any) -> Any:
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if hasattr(value, "item"):
-        return _clean(value.item())
-    return value
-
-
 @dataclass
 class Results:
     """Everything one ``simulate`` call produced."""
@@ -94,12 +86,12 @@ class Results:
     def summary_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {"scenario": self.scenario.name, "complete": not self.incomplete, "architectures": {}}
         for row in self.summary().itertuples(index=False):
-            entry = {k: _clean(getattr(row, k)) for k in ("mean", "ci_low", "ci_high", "n")}
+            entry = {k: json_value(getattr(row, k)) for k in ("mean", "ci_low", "ci_high", "n")}
             out["architectures"].setdefault(row.architecture, {})[row.metric] = entry
         diff = self.differences()
         if len(diff):
             out["difference_cqrs_minus_crud"] = {
-                row.metric: {k: _clean(getattr(row, k)) for k in ("mean", "ci_low", "ci_high", "n")}
+                row.metric: {k: json_value(getattr(row, k)) for k in ("mean", "ci_low", "ci_high", "n")}
                 for row in diff.itertuples(index=False)
             }
         return out

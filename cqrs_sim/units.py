@@ -1,13 +1,16 @@
 """Durations and rates as users write them: ``250ms``, ``15m``, ``800/s``, ``2/h``.
 
 Everything inside the simulator is in seconds (durations) and events per
-second (rates); these parsers are the only place units exist.
+second (rates); these parsers and the formatters below (one rule per kind of
+value, for every table, plot and report) are the only place units exist.
 """
 
 from __future__ import annotations
 
 import math
 import re
+
+from .intervals import finite_or_none
 
 #: seconds per duration unit
 DURATION_UNITS: dict[str, float] = {
@@ -62,19 +65,265 @@ def parse_rate(value: object) -> float:
     return _parse(value, _RATE_RE, "rate", "800/s, 5/m, 2/h", lambda x, unit: x / unit)
 
 
-def format_duration(seconds: float) -> str:
-    """A short human reading of a duration, for tables and warnings."""
-    if seconds != seconds:  # NaN
-        return "-"
+# --- formatting: every number shown to a user (tables, plots, report, sweeps, notebooks) goes through here ---
+
+#: the kinds of value, and what a kind is written as
+KINDS = ("duration", "rate", "fraction", "count", "instance_time", "number")
+
+#: duration units for display, largest first: (seconds per unit, suffix, shown from this many seconds up)
+_DURATION_SCALES = ((3600.0, "h", 3600.0), (60.0, "min", 120.0), (1.0, "s", 1.0), (1e-3, "ms", 1e-3), (1e-6, "us", 0.0))
+#: rate units for display, largest first: (per second per unit, suffix)
+_RATE_SCALES = ((1.0, "/s"), (1 / 60, "/min"), (1 / 3600, "/h"))
+#: metric units (cqrs_sim.metrics.METRICS) -> kind; instance time is told apart by name
+_KIND_OF_UNIT = {"s": "duration", "1/s": "rate", "": "fraction", "reads": "count", "writes": "count"}
+_INSTANCE_TIME = {"replica_seconds"}
+
+
+def _missing(value) -> bool:
+    return finite_or_none(value) is None
+
+
+def _digits(x: float) -> str:
+    """Three significant digits, thousands separated (2,660 not 2.66e+03)."""
+    return f"{x:,.0f}" if abs(x) >= 999.5 else f"{x:.3g}"
+
+
+def _half(x: float) -> str:
+    """Two significant digits, for the half-width of an interval."""
+    return f"{x:,.0f}" if abs(x) >= 99.5 else f"{x:.2g}"
+
+
+def _duration_scale(seconds: float, exact: bool = False) -> tuple[float, str]:
     magnitude = abs(seconds)
-    if magnitude == 0:
+    for i, (factor, suffix, start) in enumerate(_DURATION_SCALES):
+        if magnitude >= start:
+            if exact:  # a larger unit that states the value as a whole number: 3600 s -> 1h, not 60min
+                for bigger, big_suffix, _ in _DURATION_SCALES[:i]:
+                    if magnitude >= bigger and _whole(seconds / bigger):
+                        return bigger, big_suffix
+            return factor, suffix
+    return 1.0, "s"
+
+
+def _rate_scale(per_second: float) -> tuple[float, str]:
+    if per_second == 0:
+        return 1.0, "/s"
+    for factor, suffix in _RATE_SCALES:
+        if abs(per_second) / factor >= 1:
+            return factor, suffix
+    return _RATE_SCALES[-1]
+
+
+def _whole(x: float) -> bool:
+    return abs(x - round(x)) <= 1e-9 * max(1.0, abs(x))
+
+
+def _exact_number(x: float) -> str:
+    return f"{x:,.6g}" if abs(x) < 1e6 else f"{x:,.0f}"
+
+
+def format_duration(seconds: float, exact: bool = False) -> str:
+    """``250ms``, ``112s``, ``2.07min``, ``3h``: three significant digits; ``exact``: up to six, for set values."""
+    if _missing(seconds):
+        return "-"
+    if seconds == 0:
         return "0s"
-    if magnitude < 1e-3:
-        return f"{seconds * 1e6:.3g}us"
-    if magnitude < 1:
-        return f"{seconds * 1e3:.3g}ms"
-    if magnitude < 120:
-        return f"{seconds:.3g}s"
-    if magnitude < 7200:
-        return f"{seconds / 60:.3g}m"
-    return f"{seconds / 3600:.3g}h"
+    factor, suffix = _duration_scale(seconds, exact)
+    return f"{(_exact_number if exact else _digits)(seconds / factor)}{suffix}"
+
+
+def format_rate(per_second: float, exact: bool = False) -> str:
+    """``2,660/s``, ``30/min``, ``4/h``: the largest unit giving at least one event."""
+    if _missing(per_second):
+        return "-"
+    factor, suffix = _rate_scale(per_second)
+    return f"{(_exact_number if exact else _digits)(per_second / factor)}{suffix}"
+
+
+def format_fraction(value: float) -> str:
+    """``8.80%``, ``0.05%``, ``0%``."""
+    if _missing(value):
+        return "-"
+    percent = 100 * value
+    if percent == 0:
+        return "0%"
+    return f"{percent:.2f}%" if abs(percent) >= 0.1 else f"{percent:.2g}%"
+
+
+def format_instance_time(seconds: float) -> str:
+    """Instance-seconds as instance-hours: ``8.70 instance-h``."""
+    if _missing(seconds):
+        return "-"
+    return f"{_hours(seconds / 3600)} instance-h"
+
+
+def _hours(hours: float) -> str:
+    return f"{hours:,.0f}" if abs(hours) >= 100 else f"{hours:.2f}" if abs(hours) >= 1 else f"{hours:.3g}"
+
+
+def format_count(value: float) -> str:
+    if _missing(value):
+        return "-"
+    return f"{int(value):,}" if float(value).is_integer() else f"{value:,.1f}"
+
+
+def format_number(value: float) -> str:
+    if _missing(value):
+        return "-"
+    return f"{value:.4g}"
+
+
+_FORMATTERS = {"duration": format_duration, "rate": format_rate, "fraction": format_fraction, "count": format_count,
+               "instance_time": format_instance_time, "number": format_number}
+
+
+def metric_kind(metric: str) -> str | None:
+    """The kind of a summary metric (None for a name that is not one)."""
+    from .metrics import METRICS
+
+    if metric in _INSTANCE_TIME:
+        return "instance_time"
+    if metric not in METRICS:
+        return None
+    return _KIND_OF_UNIT.get(METRICS[metric][0], "number")
+
+
+def _annotation_kind(annotation, metadata=()) -> str | None:
+    from typing import Annotated, get_args, get_origin
+
+    for item in metadata:
+        func = getattr(item, "func", None)
+        if func is parse_duration:
+            return "duration"
+        if func is parse_rate:
+            return "rate"
+        if getattr(func, "__name__", "") == "_rate_steps":
+            return "rate_steps"
+    if get_origin(annotation) is Annotated:
+        return _annotation_kind(get_args(annotation)[0], annotation.__metadata__)
+    for arg in get_args(annotation):
+        kind = _annotation_kind(arg)
+        if kind is not None:
+            return kind
+    return None
+
+
+def _annotation_models(annotation) -> list:
+    from typing import get_args
+
+    from pydantic import BaseModel
+
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return [annotation]
+    return [model for arg in get_args(annotation) for model in _annotation_models(arg)]
+
+
+_PATH_KINDS: dict[str, str] = {}
+
+
+def _path_kinds() -> dict[str, str]:
+    """Dotted scenario path -> kind of its value, from the schema (durations, rates, rate steps, distributions)."""
+    if not _PATH_KINDS:
+        from .distributions import _Dist
+        from .scenario import Scenario
+
+        def walk(model, prefix: str) -> None:
+            for name, field in model.model_fields.items():
+                path = prefix + (field.alias or name)
+                models = _annotation_models(field.annotation)
+                kind = _annotation_kind(field.annotation, field.metadata)
+                if models and all(issubclass(m, _Dist) for m in models):
+                    kind = "distribution"
+                if kind is not None:
+                    _PATH_KINDS.setdefault(path, kind)
+                for sub in models:
+                    walk(sub, path + ".")
+
+        walk(Scenario, "")
+    return _PATH_KINDS
+
+
+def path_kind(path: str) -> str | None:
+    """The kind of a scenario value by its dotted path (``cqrs.sync.replace_time`` -> duration); None: a plain value."""
+    kind = _path_kinds().get(path)
+    if kind is None and "." in path:
+        parent, _, last = path.rpartition(".")
+        if last.isdigit():  # an element of a list of durations (writes.at.0)
+            kind = _path_kinds().get(parent)
+    return kind
+
+
+def kind_of(name: str) -> str | None:
+    """The kind of a metric (by name) or of a scenario value (by dotted path)."""
+    return metric_kind(name) or path_kind(name)
+
+
+def format_kind(kind: str | None, value, exact: bool = False) -> str:
+    """One value of a known kind; None and NaN are ``-``; a value of no kind is shown as is."""
+    if value is None or isinstance(value, float) and _missing(value):
+        return "-"
+    if isinstance(value, bool) or not isinstance(value, (int, float)) and not hasattr(value, "__float__"):
+        return str(value)
+    kind = {"distribution": "duration", "rate_steps": "rate"}.get(kind or "", kind)  # a sweep's scalar reading
+    if kind in ("duration", "rate"):
+        return (format_duration if kind == "duration" else format_rate)(float(value), exact)
+    if kind in _FORMATTERS:
+        return _FORMATTERS[kind](float(value))
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def format_value(name: str, value, exact: bool | None = None) -> str:
+    """A metric's value (``read_latency_p99`` -> ``21ms``) or a scenario value (``cqrs.sync.replace_time`` -> ``2s``).
+
+    A scenario value is written exactly (it was set, not measured) unless ``exact`` is False.
+    """
+    return format_kind(kind_of(name), value, exact=metric_kind(name) is None if exact is None else exact)
+
+
+def format_interval(name: str, mean, low, high) -> str:
+    """``mean ± half-width`` of a 95% interval (a rate's half-width in the mean's unit); the mean alone without one."""
+    mean, low, high = finite_or_none(mean), finite_or_none(low), finite_or_none(high)
+    text = format_value(name, mean, exact=False)
+    if mean is None or low is None or high is None:
+        return text
+    half = (high - low) / 2
+    if half <= 1e-9 * max(abs(mean), 1e-12):  # identical replications (or float noise around them)
+        return text
+    kind = kind_of(name)
+    if kind in ("duration", "distribution"):  # the half-width in its own unit: 3.5min ± 150ms
+        factor, suffix = _duration_scale(half)
+    elif kind in ("rate", "rate_steps"):  # in the mean's unit: 2,660/s ± 74/s
+        factor, suffix = _rate_scale(mean)
+    elif kind == "instance_time":
+        return f"{_hours(mean / 3600)} ± {_half(half / 3600)} instance-h"
+    elif kind == "fraction":
+        factor, suffix = 0.01, "%"
+    else:
+        factor, suffix = 1.0, ""
+    return f"{text} ± {_half(half / factor)}{suffix}"
+
+
+def with_units(data, prefix: str = ""):
+    """A copy of resolved scenario data (as for YAML) with every duration and rate written with its unit."""
+    if isinstance(data, dict):
+        kind = path_kind(prefix.rstrip(".")) if prefix else None
+        if kind == "distribution":
+            return {key: (_plain(format_duration(value, exact=True)) if key not in ("dist", "cv")
+                          and isinstance(value, (int, float))
+                          else [_plain(format_duration(v, exact=True)) for v in value] if key == "samples" else value)
+                    for key, value in data.items()}
+        return {key: with_units(value, f"{prefix}{key}.") for key, value in data.items()}
+    path = prefix.rstrip(".")
+    kind = path_kind(path)
+    if kind == "rate_steps" and isinstance(data, list):
+        return [[_plain(format_duration(start, exact=True)), _plain(format_rate(rate, exact=True))] for start, rate in data]
+    if isinstance(data, list):
+        return [with_units(value, f"{prefix}{i}.") for i, value in enumerate(data)]
+    if kind in ("duration", "rate") and isinstance(data, (int, float)) and not isinstance(data, bool):
+        return _plain(format_kind(kind, data, exact=True))
+    return data
+
+
+def _plain(text: str) -> str:
+    """Without thousands separators, so that YAML reads the value back."""
+    return text.replace(",", "")

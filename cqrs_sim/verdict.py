@@ -1,19 +1,23 @@
-"""A short verdict written from the numbers: which architecture wins each headline metric, by how much.
+"""The verdict written from the numbers: a decision first, then one line per headline metric.
 
-A difference counts only when the paired 95% interval of cqrs − crud
-excludes zero (otherwise: "no clear difference") and it is at least 1% of
-the larger value (otherwise: "practically the same"; a CRUD write that
-waits 3 ms for running queries is slower, but not in a way that matters).
+The decision says what each design buys and what it pays (read latency,
+fresh data, reliability, write latency, cost in instance-hours) and which
+one wins for which priority. Only significant differences count
+(:func:`cqrs_sim.intervals.compare`: the paired 95% interval of cqrs − crud
+excludes zero and the difference is at least 1% of the larger value).
+An architecture stopped by the runaway guard (``limits.max_in_system``)
+has numbers that cover only what finished before: no conclusion is drawn.
 """
 
 from __future__ import annotations
 
-import math
+from typing import Any, Iterable
 
 import pandas as pd
 
-from .metrics import LOWER_IS_BETTER
-from .report import format_value
+from .intervals import compare, finite_or_none
+from .metrics import LOWER_IS_BETTER, NEUTRAL
+from .units import format_duration, format_value
 
 #: metric -> what it is called in a sentence
 HEADLINE = {
@@ -28,56 +32,173 @@ HEADLINE = {
     "visibility_t99": "time until 99% of reads see a write",
     "read_your_writes_violations": "writers not seeing their own write",
     "reads_failed": "reads failed after client timeouts",
+    "replica_seconds": "instance time (the cost)",
     "db_utilization": "database connection utilisation",
 }
 
+#: the priorities a decision weighs: (what matters, metric, how a value reads, what the winner buys, what the loser pays)
+PRIORITIES = (
+    ("read latency", "read_latency_p99", "p99 {}", "lower read latency", "slower reads"),
+    ("fresh data", "stale_read_fraction", "{} stale", "fresher data", "stale reads"),
+    ("reliability", "reads_failed", "{} failed reads", "fewer failed reads", "more failed reads"),
+    ("write latency", "write_latency_mean", "mean {}", "faster writes", "slower writes"),
+)
+COST = "replica_seconds"
+NAMES = {"crud": "CRUD", "cqrs": "CQRS"}
 
-def _num(value) -> float | None:
-    return None if value is None or (isinstance(value, float) and math.isnan(value)) else float(value)
+
+def _values(summary: pd.DataFrame, diff: pd.DataFrame, metric: str) -> tuple | None:
+    """(crud, cqrs, mean, low, high) of one metric, or None when it is missing."""
+    means = summary[summary["metric"] == metric].set_index("architecture")["mean"]
+    row = diff[diff["metric"] == metric]
+    if row.empty or "crud" not in means or "cqrs" not in means:
+        return None
+    row = row.iloc[0]
+    return (finite_or_none(means["crud"]), finite_or_none(means["cqrs"]), finite_or_none(row["mean"]),
+            finite_or_none(row.get("ci_low")), finite_or_none(row.get("ci_high")))
 
 
-def verdict(summary: pd.DataFrame, diff: pd.DataFrame) -> list[tuple[str, str, str]]:
-    """(metric, winner: 'crud' | 'cqrs' | 'none' | 'unknown', sentence) per headline metric."""
+def winner(metric: str, crud: Any, cqrs: Any, mean: Any, low: Any, high: Any) -> str:
+    """'crud' or 'cqrs' when the difference is significant and the metric has a better direction;
+    'differs' for a significant difference in a neutral metric; else what :func:`compare` says."""
+    state = compare(crud, cqrs, mean, low, high)
+    if state != "significant":
+        return state
+    if metric in NEUTRAL:
+        return "differs"
+    return "cqrs" if (mean < 0) == (metric in LOWER_IS_BETTER) else "crud"
+
+
+def stopped_architectures(incomplete: Iterable[dict]) -> list[str]:
+    return sorted({run["architecture"] for run in incomplete})
+
+
+def verdict(summary: pd.DataFrame, diff: pd.DataFrame, incomplete: Iterable[dict] = ()) -> list[tuple[str, str, str]]:
+    """(metric, winner: 'crud' | 'cqrs' | 'none' | 'unknown', sentence) per headline metric.
+
+    With a stopped architecture every line only reports the numbers (winner 'unknown').
+    """
     archs = set(summary["architecture"])
     if not {"crud", "cqrs"} <= archs:
         return []
-    means = summary.set_index(["architecture", "metric"])["mean"]
-    diffs = diff.set_index("metric")
+    stopped = stopped_architectures(incomplete)
     out = []
     for metric, name in HEADLINE.items():
-        if metric not in diffs.index:
+        values = _values(summary, diff, metric)
+        if values is None or values[0] is None or values[1] is None:
             continue
-        crud, cqrs = _num(means.get(("crud", metric))), _num(means.get(("cqrs", metric)))
-        if crud is None or cqrs is None:
-            continue
+        crud, cqrs, mean, low, high = values
         if metric == "reads_failed" and crud == 0 and cqrs == 0:
             continue  # no client timeouts configured, or none that failed: nothing to say
-        row = diffs.loc[metric]
-        low, high, mean = _num(row["ci_low"]), _num(row["ci_high"]), _num(row["mean"])
         both = f"crud {format_value(metric, crud)}, cqrs {format_value(metric, cqrs)}"
-        if low is None or high is None or mean is None:
-            out.append((metric, "unknown", f"{name.capitalize()}: {both}; one replication gives no interval, so no verdict."))
+        title = name[0].upper() + name[1:]
+        if stopped:
+            out.append((metric, "unknown", f"{title}: {both} (incomplete: {' and '.join(stopped)} stopped, no verdict)."))
+            continue
+        state = winner(metric, crud, cqrs, mean, low, high)
+        if state == "unknown":
+            out.append((metric, "unknown", f"{title}: {both}; one replication gives no interval, so no verdict."))
             continue
         interval = f"cqrs − crud {format_value(metric, mean)}, 95% CI {format_value(metric, low)} to {format_value(metric, high)}"
-        if abs(mean) <= 1e-12 and abs(low) <= 1e-12 and abs(high) <= 1e-12:
-            out.append((metric, "none", f"{name.capitalize()}: the same in both ({both})."))
-            continue
-        if low <= 0 <= high:
-            out.append((metric, "none", f"{name.capitalize()}: no clear difference ({both}; {interval})."))
-            continue
-        if abs(mean) < 0.01 * max(abs(crud), abs(cqrs)):
-            out.append((metric, "none", f"{name.capitalize()}: practically the same ({both}; the difference, "
+        if state == "same":
+            out.append((metric, "none", f"{title}: the same in both ({both})."))
+        elif state == "unclear":
+            out.append((metric, "none", f"{title}: no clear difference ({both}; {interval})."))
+        elif state == "negligible":
+            out.append((metric, "none", f"{title}: practically the same ({both}; the difference, "
                                         f"{format_value(metric, mean)}, is under 1%)."))
-            continue
-        if metric == "db_utilization":
+        elif state == "differs":
             busier = "cqrs" if mean > 0 else "crud"
-            out.append((metric, "none", f"{name.capitalize()}: {busier} keeps its connections busier ({both}; {interval})."))
-            continue
-        cqrs_better = (mean < 0) == (metric in LOWER_IS_BETTER)
-        winner = "cqrs" if cqrs_better else "crud"
-        w, l_ = (cqrs, crud) if cqrs_better else (crud, cqrs)
-        ratio = ""
-        if metric in LOWER_IS_BETTER and w > 0 and l_ / w >= 2:
-            ratio = f": {l_ / w:,.0f}× lower" if l_ / w >= 10 else f": {l_ / w:.1f}× lower"
-        out.append((metric, winner, f"{name.capitalize()}: {winner} is better ({both}{ratio}; {interval})."))
+            out.append((metric, "none", f"{title}: {busier} keeps its connections busier ({both}; {interval}); "
+                                        "neither good nor bad in itself: busier connections leave less headroom "
+                                        "before queues build."))
+        else:
+            better, worse = (cqrs, crud) if state == "cqrs" else (crud, cqrs)
+            out.append((metric, state, f"{title}: {state} is better ({both}{_ratio(metric, better, worse)}; {interval})."))
     return out
+
+
+def _ratio(metric: str, better: float, worse: float) -> str:
+    if metric not in LOWER_IS_BETTER or better <= 0 or worse / better < 2:
+        return ""
+    ratio = worse / better
+    return f": {ratio:,.0f}× lower" if ratio >= 10 else f": {ratio:.1f}× lower"
+
+
+def _times(a: float, b: float) -> str:
+    ratio = a / b
+    return f"{ratio:,.0f}×" if ratio >= 10 else f"{ratio:.1f}×"
+
+
+def decision(summary: pd.DataFrame, diff: pd.DataFrame, incomplete: Iterable[dict] = ()) -> str:
+    """One paragraph: what each design buys and pays, and which wins for which priority."""
+    incomplete = list(incomplete)
+    archs = [a for a in ("crud", "cqrs") if a in set(summary["architecture"])]
+    stopped = stopped_architectures(incomplete)
+    if stopped:
+        return _no_decision(archs, stopped, incomplete)
+    if len(archs) < 2:
+        return "Only one architecture was simulated: nothing to compare."
+    decided: list[tuple[str, str, str, str, str]] = []  # (priority, winner, gain, loss, detail)
+    even, unknown = [], []
+    for priority, metric, template, gain, loss in PRIORITIES:
+        values = _values(summary, diff, metric)
+        if values is None or values[0] is None or values[1] is None:
+            continue
+        crud, cqrs = values[0], values[1]
+        if metric == "reads_failed" and crud == 0 and cqrs == 0:
+            continue
+        state = winner(metric, *values)
+        if state in ("crud", "cqrs"):
+            mine, theirs = (crud, cqrs) if state == "crud" else (cqrs, crud)
+            detail = f"{template.format(format_value(metric, mine))} vs {format_value(metric, theirs)}"
+            decided.append((priority, state, gain, loss, detail))
+        else:
+            (unknown if state == "unknown" else even).append(priority)
+    cost = _values(summary, diff, COST)
+    cost_state = winner(COST, *cost) if cost is not None and None not in cost[:2] else "missing"
+    cost_note = ""
+    if cost_state in ("crud", "cqrs"):
+        cheap, dear = (cost_state, "cqrs" if cost_state == "crud" else "crud")
+        cheap_value, dear_value = (cost[0], cost[1]) if cheap == "crud" else (cost[1], cost[0])
+        more = f"{_times(dear_value, cheap_value)} the instance-hours" if cheap_value > 0 else "more instance-hours"
+        cost_note = f"{NAMES[dear]} costs {more}."
+        decided.append(("cost", cheap, "lower cost", more,
+                        f"{format_value(COST, cheap_value)} vs {format_value(COST, dear_value)}"))
+    elif cost_state != "missing":
+        (unknown if cost_state == "unknown" else even).append("cost")
+    cqrs_wins = [d for d in decided if d[1] == "cqrs"]
+    crud_wins = [d for d in decided if d[1] == "crud"]
+    if cqrs_wins and crud_wins:
+        lead = (f"CQRS buys {_join([d[2] for d in cqrs_wins])} and pays with {_join([d[3] for d in crud_wins])}.")
+    elif decided:
+        best = "CQRS" if cqrs_wins else "CRUD"
+        lead = f"{best} wins on everything that differs significantly: {_join([d[2] for d in decided])}."
+    else:
+        lead = "Neither design wins on anything that differs significantly here."
+    sentences = [lead] + [f"If {priority} matters most: {NAMES[arch]} ({detail})."
+                          for priority, arch, _, _, detail in decided]
+    if cost_note:
+        sentences.append(cost_note)
+    if even:
+        sentences.append(f"No significant difference in {_join(even)}.")
+    if unknown:
+        sentences.append(f"One replication gives no interval, so nothing is decided on {_join(unknown)}: "
+                         "run more replications.")
+    return " ".join(sentences)
+
+
+def _no_decision(archs: list[str], stopped: list[str], incomplete: list[dict]) -> str:
+    runs = "; ".join(f"{run['architecture']} replication {run['replication'] + 1} stopped at t = "
+                     f"{format_duration(run['stopped_at'])}" for run in incomplete)
+    finished = [NAMES[a] for a in archs if a not in stopped]
+    tail = (f" {_join(finished)} finished every replication, but is not compared with a stopped run."
+            if finished else "")
+    return (f"Incomplete run: no decision. {_join([NAMES[a] for a in stopped])} was stopped by the runaway guard "
+            f"(limits.max_in_system: {runs}): it cannot keep up with this load, and its numbers cover only what "
+            f"finished before the stop, so no conclusion is drawn from them.{tail} "
+            "See `cqrs-sim check` for the offered load.")
+
+
+def _join(items: list[str]) -> str:
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]

@@ -39,7 +39,7 @@ def test_parse_rate(text, rate):
 
 
 def test_format_duration():
-    assert [format_duration(x) for x in (0, 2e-5, 0.0042, 3.5, 600, 10800)] == ["0s", "20us", "4.2ms", "3.5s", "10m", "3h"]
+    assert [format_duration(x) for x in (0, 2e-5, 0.0042, 3.5, 600, 10800)] == ["0s", "20us", "4.2ms", "3.5s", "10min", "3h"]
 
 
 @pytest.mark.parametrize("spec", [

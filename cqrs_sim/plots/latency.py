@@ -45,6 +45,8 @@ def latency_cdf(results) -> Figure:
     ax.set_xlabel("read latency (log scale)", fontsize=LABEL_SIZE)
     ax.set_ylabel("fraction of reads at or below (logit scale)", fontsize=LABEL_SIZE)
     ax.legend(loc="lower right", fontsize=11)
+    ax.text(0.01, 0.99, "percentiles marked: pooled over replications\n(the table: mean over replications of each run's)",
+            transform=ax.transAxes, va="top", fontsize=10, color="0.35")
     reps = results.scenario.replications
     titled(fig, results, "read latency CDF",
            f"reads arriving in [{format_duration(lo)}, {format_duration(hi)}), pooled over {reps} replication(s){sample_note(results)}")
