@@ -78,3 +78,38 @@ def format_duration(seconds: float) -> str:
     if magnitude < 7200:
         return f"{seconds / 60:.3g}m"
     return f"{seconds / 3600:.3g}h"
+
+
+def duration_unit(seconds: float) -> str:
+    """The unit ``format_duration`` writes a duration of this size in (a key of DURATION_UNITS).
+
+    Give it an axis' largest value, then write every tick with ``format_in_unit``: one unit per axis.
+    """
+    magnitude = abs(seconds)
+    if magnitude != magnitude or magnitude == 0:
+        return "s"
+    for unit, below in (("us", 1e-3), ("ms", 1.0), ("s", 120.0), ("m", 7200.0)):
+        if magnitude < below:
+            return unit
+    return "h"
+
+
+def format_in_unit(seconds: float, unit: str, digits: int = 4) -> str:
+    """A duration written in a given unit, e.g. ``format_in_unit(0.25, "ms") == "250ms"``."""
+    if seconds != seconds:  # NaN
+        return "-"
+    return f"{seconds / DURATION_UNITS[unit]:.{digits}g}{unit}"
+
+
+def format_percent(fraction: float, digits: int = 3) -> str:
+    """A fraction as a percentage with ``digits`` significant digits: ``0.125`` -> ``12.5%``."""
+    if fraction != fraction:  # NaN
+        return "-"
+    return f"{fraction * 100:.{digits}g}%"
+
+
+def format_rate(per_second: float, digits: int = 4) -> str:
+    """A rate per second: ``250.0`` -> ``250/s``."""
+    if per_second != per_second:  # NaN
+        return "-"
+    return f"{per_second:.{digits}g}/s"
