@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from matplotlib.collections import PolyCollection
+from matplotlib.collections import LineCollection, PolyCollection
 from matplotlib.figure import Figure
 from typer.testing import CliRunner
 
 import cqrs_sim
 from cqrs_sim import plots
 from cqrs_sim.cli import app
-from cqrs_sim.plots.style import COLORS, rollout_spans
+from cqrs_sim.plots.style import COLORS, SHADE_AT_MOST, rollout_coverage, rollout_spans
 
 from .conftest import SCENARIOS
 
@@ -58,27 +58,60 @@ def test_latency_cdf_one_line_per_architecture_and_marked_percentiles(results):
     assert any(np.isclose(m.get_xdata()[0], p99) for m in markers)
 
 
+def _rectangles(ax) -> int:
+    return sum(len(c.get_paths()) for c in ax.collections if isinstance(c, PolyCollection))
+
+
 def test_latency_over_time_shades_every_rollout_and_marks_commits(results):
     fig = plots.latency_over_time(results)
-    ax = fig.axes[0]
+    ax, rate = fig.axes[:2]
     spans = rollout_spans(results, 0)
     assert len(spans) >= 2
-    shaded = [p for p in ax.patches if p.get_facecolor()[3] < 0.5]
-    assert len(shaded) == len(spans)
+    assert rollout_coverage(results, 0) <= SHADE_AT_MOST  # so rollouts shade the whole panel height
+    shades = [c for c in ax.collections if isinstance(c, PolyCollection) and c.get_label().startswith("cqrs rollout")]
+    assert len(shades) == 1 and len(shades[0].get_paths()) == len(spans)
     commits = results.writes.query("architecture == 'cqrs' and replication == 0").commit
-    dotted = [line for line in ax.lines if line.get_linestyle() == ":"]
-    assert len(dotted) == len(commits)
+    marks = [c for c in ax.collections if isinstance(c, LineCollection) and c.get_label() == "write commit"]
+    assert len(marks) == 1 and len(marks[0].get_segments()) == len(commits)
     solid = [line for line in ax.lines if line.get_linestyle() == "-"]
     assert {line.get_label() for line in solid} == {"crud p99", "cqrs p99"}
+    # the legend sits outside the data area, right of the panel
+    assert ax.get_legend() is not None and ax.get_legend().get_bbox_to_anchor().x0 > ax.bbox.x1
+    # the read-rate panel: the scenario's offered 250/s and each architecture's completions per second
+    completed = {line.get_label(): np.nanmean(line.get_ydata()) for line in rate.lines}
+    assert set(completed) == {"crud reads completed per second", "cqrs reads completed per second"}
+    assert all(200 < v < 300 for v in completed.values())
+
+
+def test_frequent_rollouts_become_a_strip_and_many_commits_ticks():
+    """Writes every 20 s: rollouts cover most of the run, so they are a strip at the top and the legend says so."""
+    scenario = cqrs_sim.load_scenario(SCENARIOS / "netflix.yaml", {
+        "duration": "4m", "warmup": "10s", "replications": 1, "workload.reads.rate": "20/s",
+        "workload.writes.interval": "4s", "workload.writes.apply_time": "1s", "cqrs.sync.replace_time": "5s"})
+    frequent = cqrs_sim.simulate(scenario)
+    assert rollout_coverage(frequent, 0) > SHADE_AT_MOST
+    for fig in (plots.latency_over_time(frequent), plots.stale_over_time(frequent)):
+        ax = fig.axes[0]
+        strip = [c for c in ax.collections if c.get_label().startswith("cqrs rollout")][0]
+        heights = {round(p.get_extents().height, 6) for p in strip.get_paths()}
+        assert heights == {0.04}  # in axes fraction: a strip, not the panel's height
+        assert "strip at the top" in strip.get_label()
+    ax = plots.latency_over_time(frequent).axes[0]
+    ticks = [c for c in ax.collections if isinstance(c, LineCollection) and c.get_label().startswith("write commit (")]
+    assert len(ticks) == 1 and "ticks at the bottom" in ticks[0].get_label()
+    fig = plots.replica_versions(frequent)
+    top = int(frequent.replicas.query("replication == 0").version.max())
+    assert top >= 12
+    ticks = fig.axes[1].get_yticks()
+    assert np.all(ticks == np.round(ticks)) and len(ticks) <= 8  # round version numbers on the colour bar
 
 
 def test_replica_versions_lanes(results):
     fig = plots.replica_versions(results)
     ax = fig.axes[0]
-    bars = [c for c in ax.collections if isinstance(c, PolyCollection)]
     swaps = results.replicas.query("architecture == 'cqrs' and replication == 0")
     # per replica: one bar before each swap, one hatched gap per swap, one bar after the last
-    assert len(bars) == 8 + 2 * len(swaps)
+    assert _rectangles(ax) == 8 + 2 * len(swaps)
     assert [t.get_text() for t in ax.get_yticklabels()] == [f"replica {r}" for r in range(8)]
 
 

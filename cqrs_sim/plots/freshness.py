@@ -34,8 +34,11 @@ def visibility_curve(results) -> Figure:
     duration_axis(ax.xaxis)
     ax.set_xlabel("time since the write's commit, query start − commit", fontsize=LABEL_SIZE)
     ax.set_ylabel("P(read sees the write)", fontsize=LABEL_SIZE)
-    if len(table) == 0 or not (results.writes["commit"].notna().any() if len(results.writes) else False):
+    writes = results.writes
+    if not (len(writes) and writes["commit"].notna().any()):
         why = "no write committed: nothing to become visible"
+    elif not (results.requests["kind"] == "read").any():
+        why = "no reads: no read to see a write"
     else:
         why = "no read started after a commit: no visibility to measure"
     legend_or_note(ax, why)

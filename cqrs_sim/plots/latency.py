@@ -8,7 +8,7 @@ from matplotlib.ticker import FixedLocator, FuncFormatter, NullFormatter
 
 from ..units import format_duration, format_percent
 from .style import (COLORS, LABEL_SIZE, architectures, duration_axis, empty_note, figure, legend_outside, mark_commits,
-                    read_rate_panel, sample_note, shade_rollouts, time_axis, titled, window_reads)
+                    one_bin_note, read_rate_panel, sample_note, shade_rollouts, time_axis, titled, window_reads)
 
 MARKED = ((0.5, "p50"), (0.99, "p99"), (0.999, "p99.9"))
 #: points drawn per CDF: quantiles evenly spaced on the logit axis, plus the last reads (the tail)
@@ -78,8 +78,9 @@ def latency_over_time(results, replication: int = 0) -> Figure:
             continue
         values.append(np.r_[p99, p50])
         t = series["t"].to_numpy() / divisor
-        ax.plot(t, p99, color=COLORS[arch], lw=2, label=f"{arch} p99")
-        ax.plot(t, p50, color=COLORS[arch], lw=1.3, ls="--", label=f"{arch} p50")
+        dot = "o" if len(t) < 3 else None  # a single bin is a dot, not an invisible line
+        ax.plot(t, p99, color=COLORS[arch], lw=2, marker=dot, label=f"{arch} p99")
+        ax.plot(t, p50, color=COLORS[arch], lw=1.3, ls="--", marker=dot, label=f"{arch} p50")
     shade_rollouts(ax, results, replication, divisor)
     mark_commits(ax, results, replication, divisor)
     shade_rollouts(rate, results, replication, divisor, label=False)
@@ -92,6 +93,7 @@ def latency_over_time(results, replication: int = 0) -> Figure:
         duration_axis(ax.yaxis, log=True)
     else:
         empty_note(ax, "no reads in this replication: no latency to draw")
+    one_bin_note(ax, results)
     ax.set_xlim(0, results.scenario.duration / divisor)
     ax.set_ylabel("read latency per bin (log scale)", fontsize=LABEL_SIZE)
     rate.set_xlabel(f"time ({unit}), by read arrival (latency) and by completion (reads completed)", fontsize=LABEL_SIZE)

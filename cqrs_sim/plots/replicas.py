@@ -9,7 +9,7 @@ from matplotlib.colors import BoundaryNorm, Normalize
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
-from .style import (COLORS, LABEL_SIZE, LINES_AT_MOST, architectures, empty_note, figure, legend_outside, mark_commits, percent_axis,
+from .style import (COLORS, LABEL_SIZE, LINES_AT_MOST, architectures, empty_note, figure, legend_outside, mark_commits, one_bin_note, percent_axis,
                     shade_rollouts, time_axis, titled)
 
 #: up to this many versions each gets its own colour; beyond, one continuous scale with round ticks
@@ -82,11 +82,12 @@ def stale_over_time(results, replication: int = 0) -> Figure:
         series = ts[(ts["architecture"] == arch) & (ts["replication"] == replication)]
         t = series["t"].to_numpy() / divisor
         stale = series["stale_fraction"].to_numpy()
+        dot = "o" if len(t) < 3 else None  # a single bin is a dot, not an invisible line
         if np.isfinite(stale).any():
-            top.step(t, stale, where="post", color=COLORS[arch], lw=2, label=arch)
+            top.step(t, stale, where="post", color=COLORS[arch], lw=2, marker=dot, label=arch)
             drawn += 1
         if arch == "cqrs":
-            bottom.step(t, series["replicas_in_pool"], where="post", color=COLORS[arch], lw=2,
+            bottom.step(t, series["replicas_in_pool"], where="post", color=COLORS[arch], lw=2, marker=dot,
                         label="cqrs replicas in the pool\n(time average per bin)")
     for k, ax in enumerate(axes):
         shade_rollouts(ax, results, replication, divisor, label=k == 0)
@@ -95,6 +96,7 @@ def stale_over_time(results, replication: int = 0) -> Figure:
     top.set_ylabel("stale-read fraction", fontsize=LABEL_SIZE)
     if not drawn:
         empty_note(top, "no reads in this replication: no stale fraction to draw")
+    one_bin_note(top, results)
     legend_outside(top)
     if has_cqrs:
         count = results.scenario.cqrs.replicas.count

@@ -86,7 +86,7 @@ class DurationFormatter(Formatter):
         return ["0" if v == 0 else format_in_unit(v, unit) for v in values]
 
 
-#: round durations for log axes: decades, and 1-2-5 steps when an axis spans under three decades
+#: round durations for log axes: decades, and 1-2-5 steps when an axis spans under four decades
 _DECADES = [1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 0.1, 1.0, 10.0, 60.0, 600.0, 3600.0, 36000.0, 360000.0]
 _ROUND = sorted({m * size for size, steps in ((1e-6, (1, 2, 5, 10, 20, 50, 100, 200, 500)),
                                                 (1e-3, (1, 2, 5, 10, 20, 50, 100, 200, 500)), (1.0, (1, 2, 5, 10, 20, 30)),
@@ -104,7 +104,7 @@ class DurationLogLocator(Locator):
     def tick_values(self, vmin, vmax):
         lo, hi = min(vmin, vmax), max(vmin, vmax)
         decades = [v for v in _DECADES if lo <= v <= hi]
-        return decades if len(decades) >= 3 else [v for v in _ROUND if lo <= v <= hi]
+        return decades if len(decades) >= 4 else [v for v in _ROUND if lo <= v <= hi]
 
 
 class DurationLocator(Locator):
@@ -147,6 +147,14 @@ def legend_outside(ax, **legend) -> None:
     """The legend right of the panel, outside the data (constrained layout makes room)."""
     if ax.get_legend_handles_labels()[0]:
         ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0, fontsize=10, frameon=False, **legend)
+
+
+def one_bin_note(ax, results) -> None:
+    """A run of one timeseries bin has no course over time: say so (its single value is drawn as a dot)."""
+    if results.scenario.bin_width >= results.scenario.duration:
+        ax.text(0.5, 0.9, f"one time bin (bin {format_duration(results.scenario.bin_width)} ≥ duration): "
+                "no course over time to show; set `bin` smaller", transform=ax.transAxes, ha="center", va="top",
+                fontsize=12, color="0.3")
 
 
 def empty_note(ax, note: str) -> None:

@@ -34,6 +34,20 @@ def _numeric(series: pd.Series) -> bool:
     return pd.to_numeric(series, errors="coerce").notna().all()
 
 
+def _text(value) -> str:
+    """A varied path's value as a label: numbers without a trailing .0."""
+    number = pd.to_numeric(pd.Series([value]), errors="coerce").iloc[0]
+    return f"{number:g}" if pd.notna(number) else str(value)
+
+
+def _value_ticks(ax, table: pd.DataFrame, parameter: str) -> None:
+    """The varied values themselves as ticks, when they are few numbers."""
+    values = table[parameter].drop_duplicates()
+    if _numeric(values) and len(values) <= 12:
+        numbers = sorted(pd.to_numeric(values).tolist())
+        ax.set_xticks(numbers, [_text(v) for v in numbers])
+
+
 def _unit(metric: str) -> str:
     return METRICS.get(metric, ("", ""))[0]
 
@@ -50,7 +64,7 @@ def _value_axis(ax, metric: str, values: np.ndarray) -> None:
     elif unit == "":
         percent_axis(ax.yaxis)
     if ax.get_yscale() == "linear":
-        ax.set_ylim(bottom=0)
+        ax.set_ylim(0, max(ax.get_ylim()[1], 1.08 * float(positive.max()) if len(positive) else 1.0))
 
 
 def _lines(ax, table: pd.DataFrame, metric: str, parameter: str) -> list[str]:
@@ -63,7 +77,7 @@ def _lines(ax, table: pd.DataFrame, metric: str, parameter: str) -> list[str]:
     styles = []
     for k, (key, group) in enumerate(groups):
         key = key if isinstance(key, tuple) else (key,)
-        styles.append(", ".join(f"{o}={v}" for o, v in zip(others, key)))
+        styles.append(", ".join(f"{o}={_text(v)}" for o, v in zip(others, key)))
         for arch in ("crud", "cqrs"):
             line = group[group["architecture"] == arch].sort_values(parameter)
             if line.empty or line["mean"].isna().all():
@@ -98,6 +112,7 @@ def _panel(ax, table: pd.DataFrame, metric: str, parameter: str) -> list[str]:
         return []
     styles = _lines(ax, table, metric, parameter)
     _value_axis(ax, metric, rows["mean"].to_numpy(dtype=float))
+    _value_ticks(ax, table, parameter)
     ax.tick_params(labelsize=TICK_SIZE)
     ax.grid(True, alpha=0.3)
     return styles
@@ -112,7 +127,8 @@ def overview(table: pd.DataFrame, parameters: list[str], name: str) -> Figure:
     for ax, metric in zip(axes, HEADLINE):
         ax.set_title(TITLES[metric], fontsize=LABEL_SIZE - 1)
         styles = _panel(ax, table, metric, parameter) or styles
-    fig.legend(handles=_handles(table, styles), loc="outside right upper", fontsize=10, frameon=False)
+    handles = _handles(table, styles)
+    fig.legend(handles=handles, loc="outside lower center", ncols=len(handles), fontsize=10, frameon=False)
     bands = "mean over replications, 95% CI band"
     fig.suptitle(f"{name}: sweep of {parameter}" + (f" (lines: {', '.join(parameters[1:])})" if len(parameters) > 1 else "")
                  + f"\n{bands}; {table['point'].nunique()} point(s)", fontsize=TITLE_SIZE)
@@ -158,8 +174,8 @@ def heatmap(table: pd.DataFrame, metric: str, x: str, y: str, name: str) -> Figu
         grid = rows[rows["architecture"] == arch].pivot_table(index=y, columns=x, values="mean", dropna=False)
         data = grid.to_numpy(dtype=float)
         image = ax.imshow(data, origin="lower", aspect="auto", cmap="viridis", norm=norm)
-        ax.set_xticks(range(len(grid.columns)), [str(c) for c in grid.columns])
-        ax.set_yticks(range(len(grid.index)), [str(i) for i in grid.index])
+        ax.set_xticks(range(len(grid.columns)), [_text(c) for c in grid.columns])
+        ax.set_yticks(range(len(grid.index)), [_text(i) for i in grid.index])
         for (i, j), value in np.ndenumerate(data):
             if np.isfinite(value):
                 bright = norm(value) > 0.6  # viridis is light at the top
