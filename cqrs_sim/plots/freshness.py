@@ -7,7 +7,7 @@ from matplotlib.figure import Figure
 
 from ..units import format_duration, format_percent
 from ..visibility import time_to
-from .style import (COLORS, LABEL_SIZE, architectures, duration_axis, empty_note, figure, legend_or_note, legend_outside,
+from .style import (COLORS, LABEL_SIZE, WIDTHS, architectures, duration_axis, empty_note, figure, legend_or_note, legend_outside,
                     percent_axis, sample_note, titled, window_reads)
 
 
@@ -15,19 +15,21 @@ def visibility_curve(results) -> Figure:
     """P(a read sees a write) against time since its commit, with the times to 99% and 99.9% marked."""
     fig, (ax,) = figure()
     table = results.visibility
+    right = 0.75 * float(table["t"].max()) if len(table) else 0.0  # annotations beyond this go left of their line
     for arch in architectures(results):
         curve = table[table["architecture"] == arch]
         known = curve[curve["reads"] > 0]
         if known.empty:
             continue
         t, p = known["t"].to_numpy(), known["probability"].to_numpy()
-        ax.step(t, p, where="post", color=COLORS[arch], lw=2, label=f"{arch} ({int(known['reads'].sum()):,} read-write pairs)")
+        ax.step(t, p, where="post", color=COLORS[arch], lw=WIDTHS[arch], label=f"{arch} ({int(known['reads'].sum()):,} read-write pairs)")
         for level, name, dy in ((0.99, "99%", -28), (0.999, "99.9%", -48)):
             at = time_to(t, p, level)
             if np.isfinite(at):
                 ax.axvline(at, color=COLORS[arch], ls="--", lw=1)
-                ax.annotate(f"{arch}: {name} by {format_duration(at)}", (at, level), xytext=(6, dy),
-                            textcoords="offset points", fontsize=11, color=COLORS[arch])
+                left = at > right > 0
+                ax.annotate(f"{arch}: {name} by {format_duration(at)}", (at, level), xytext=(-6 if left else 6, dy),
+                            textcoords="offset points", fontsize=11, color=COLORS[arch], ha="right" if left else "left")
     ax.set_ylim(-0.02, 1.05)
     percent_axis(ax.yaxis)
     ax.set_xlim(left=0)
@@ -70,6 +72,7 @@ def staleness_ccdf(results) -> Figure:
                 label=f"{arch}: {n:,} stale of {total:,} reads ({format_percent(n / total)})")
     if series:
         ax.set_yscale("log")
+        percent_axis(ax.yaxis)
         ax.set_xlim(left=0)
         duration_axis(ax.xaxis)
         legend_outside(ax)
@@ -80,7 +83,7 @@ def staleness_ccdf(results) -> Figure:
         else:
             empty_note(ax, note)
     ax.set_xlabel("staleness: query start − commit of the first version the read missed", fontsize=LABEL_SIZE)
-    ax.set_ylabel("P(staleness > x) among stale reads (log scale)", fontsize=LABEL_SIZE)
+    ax.set_ylabel("share of stale reads with staleness > x\n(log scale)", fontsize=LABEL_SIZE)
     titled(fig, results, "staleness of stale reads (CCDF)",
            f"reads arriving in [{format_duration(lo)}, {format_duration(hi)}), pooled over "
            f"{results.scenario.replications} replication(s){sample_note(results)}")

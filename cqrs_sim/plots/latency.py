@@ -7,7 +7,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import FixedLocator, FuncFormatter, NullFormatter
 
 from ..units import format_duration, format_percent
-from .style import (COLORS, LABEL_SIZE, architectures, duration_axis, empty_note, figure, legend_outside, mark_commits,
+from .style import (COLORS, LABEL_SIZE, WIDTHS, architectures, duration_axis, empty_note, figure, legend_outside, mark_commits,
                     one_bin_note, read_rate_panel, sample_note, shade_rollouts, time_axis, titled, window_reads)
 
 MARKED = ((0.5, "p50"), (0.99, "p99"), (0.999, "p99.9"))
@@ -35,7 +35,7 @@ def latency_cdf(results) -> Figure:
             continue
         drawn.append(latency)
         x, p = cdf_points(latency)
-        ax.plot(x, p, color=COLORS[arch], lw=2, label=f"{arch} ({len(latency):,} reads)")
+        ax.plot(x, p, color=COLORS[arch], lw=WIDTHS[arch], label=f"{arch} ({len(latency):,} reads)")
         for q, name in MARKED:
             value = float(np.quantile(latency, q, method="lower"))
             ax.plot([value], [q], "o", color=COLORS[arch], ms=7, mec="white", zorder=5)
@@ -77,10 +77,11 @@ def latency_over_time(results, replication: int = 0) -> Figure:
         if not np.isfinite(p99).any():
             continue
         values.append(np.r_[p99, p50])
-        t = series["t"].to_numpy() / divisor
+        start = series["t"].to_numpy()
+        t = (start + np.minimum(results.scenario.bin_width, results.scenario.duration - start) / 2) / divisor  # bin middles
         dot = "o" if len(t) < 3 else None  # a single bin is a dot, not an invisible line
-        ax.plot(t, p99, color=COLORS[arch], lw=2, marker=dot, label=f"{arch} p99")
-        ax.plot(t, p50, color=COLORS[arch], lw=1.3, ls="--", marker=dot, label=f"{arch} p50")
+        ax.plot(t, p99, color=COLORS[arch], lw=WIDTHS[arch], marker=dot, label=f"{arch} p99")
+        ax.plot(t, p50, color=COLORS[arch], lw=WIDTHS[arch] * 0.65, ls="--", marker=dot, label=f"{arch} p50")
     shade_rollouts(ax, results, replication, divisor)
     mark_commits(ax, results, replication, divisor)
     shade_rollouts(rate, results, replication, divisor, label=False)
@@ -93,10 +94,11 @@ def latency_over_time(results, replication: int = 0) -> Figure:
         duration_axis(ax.yaxis, log=True)
     else:
         empty_note(ax, "no reads in this replication: no latency to draw")
+        ax.set_yticks([])
     one_bin_note(ax, results)
     ax.set_xlim(0, results.scenario.duration / divisor)
-    ax.set_ylabel("read latency per bin (log scale)", fontsize=LABEL_SIZE)
-    rate.set_xlabel(f"time ({unit}), by read arrival (latency) and by completion (reads completed)", fontsize=LABEL_SIZE)
+    ax.set_ylabel("read latency per bin" + (" (log scale)" if len(finite) else ""), fontsize=LABEL_SIZE)
+    rate.set_xlabel(f"time ({unit}); latency by read arrival, at bin middles; completions by finish", fontsize=LABEL_SIZE)
     legend_outside(ax)
     legend_outside(rate)
     titled(fig, results, "read latency over time",

@@ -9,7 +9,7 @@ from matplotlib.colors import BoundaryNorm, Normalize
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
-from .style import (COLORS, LABEL_SIZE, LINES_AT_MOST, architectures, empty_note, figure, legend_outside, mark_commits, one_bin_note, percent_axis,
+from .style import (COLORS, LABEL_SIZE, WIDTHS, LINES_AT_MOST, architectures, empty_note, figure, legend_outside, mark_commits, one_bin_note, percent_axis,
                     shade_rollouts, time_axis, titled)
 
 #: up to this many versions each gets its own colour; beyond, one continuous scale with round ticks
@@ -32,8 +32,8 @@ def replica_versions(results, replication: int = 0) -> Figure:
     swaps = swaps[(swaps["architecture"] == "cqrs") & (swaps["replication"] == replication)]
     top = int(swaps["version"].max()) if len(swaps) else 0
     if top < DISCRETE_VERSIONS:
-        cmap = colormaps["viridis"].resampled(max(top + 1, 2))
-        norm = BoundaryNorm(np.arange(-0.5, max(top + 1, 2) + 0.5), cmap.N)
+        cmap = colormaps["viridis"].resampled(top + 1)
+        norm = BoundaryNorm(np.arange(-0.5, top + 1.5), cmap.N)
     else:
         cmap, norm = colormaps["viridis"], Normalize(0, top)
     end = max(scenario.duration, float(swaps["back"].max()) if len(swaps) else 0.0)
@@ -80,14 +80,14 @@ def stale_over_time(results, replication: int = 0) -> Figure:
     drawn = 0
     for arch in architectures(results):
         series = ts[(ts["architecture"] == arch) & (ts["replication"] == replication)]
-        t = series["t"].to_numpy() / divisor
+        t = np.r_[series["t"].to_numpy(), results.scenario.duration][: len(series) + 1] / divisor  # the last bin too
         stale = series["stale_fraction"].to_numpy()
-        dot = "o" if len(t) < 3 else None  # a single bin is a dot, not an invisible line
         if np.isfinite(stale).any():
-            top.step(t, stale, where="post", color=COLORS[arch], lw=2, marker=dot, label=arch)
+            top.step(t, np.r_[stale, stale[-1:]], where="post", color=COLORS[arch], lw=WIDTHS[arch], label=arch)
             drawn += 1
-        if arch == "cqrs":
-            bottom.step(t, series["replicas_in_pool"], where="post", color=COLORS[arch], lw=2, marker=dot,
+        if arch == "cqrs" and len(series):
+            pool = series["replicas_in_pool"].to_numpy()
+            bottom.step(t, np.r_[pool, pool[-1:]], where="post", color=COLORS[arch], lw=2,
                         label="cqrs replicas in the pool\n(time average per bin)")
     for k, ax in enumerate(axes):
         shade_rollouts(ax, results, replication, divisor, label=k == 0)
