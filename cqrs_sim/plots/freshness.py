@@ -7,8 +7,8 @@ from matplotlib.figure import Figure
 
 from ..units import format_duration, format_percent
 from ..visibility import time_to
-from .style import (COLORS, LABEL_SIZE, WIDTHS, architectures, duration_axis, empty_note, figure, legend_or_note, legend_outside,
-                    percent_axis, sample_note, titled, window_reads)
+from .style import (COLORS, LABEL_SIZE, WIDTHS, architectures, duration_axis, empty_note, figure, legend_or_note,
+                    legend_outside, percent_axis, sample_note, titled, window_reads)
 
 
 def visibility_curve(results) -> Figure:

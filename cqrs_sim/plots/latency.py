@@ -7,8 +7,8 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import FixedLocator, FuncFormatter, NullFormatter
 
 from ..units import format_duration, format_percent
-from .style import (COLORS, LABEL_SIZE, WIDTHS, architectures, duration_axis, empty_note, figure, legend_outside, mark_commits,
-                    one_bin_note, read_rate_panel, sample_note, shade_rollouts, time_axis, titled, window_reads)
+from .style import (COLORS, LABEL_SIZE, WIDTHS, architectures, duration_axis, empty_note, figure, legend_outside,
+                    mark_commits, one_bin_note, read_rate_panel, sample_note, shade_rollouts, time_axis, titled, window_reads)
 
 MARKED = ((0.5, "p50"), (0.99, "p99"), (0.999, "p99.9"))
 #: points drawn per CDF: quantiles evenly spaced on the logit axis, plus the last reads (the tail)

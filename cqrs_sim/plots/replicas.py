@@ -9,8 +9,8 @@ from matplotlib.colors import BoundaryNorm, Normalize
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
-from .style import (COLORS, LABEL_SIZE, WIDTHS, LINES_AT_MOST, architectures, empty_note, figure, legend_outside, mark_commits, one_bin_note, percent_axis,
-                    shade_rollouts, time_axis, titled)
+from .style import (COLORS, LABEL_SIZE, LINES_AT_MOST, WIDTHS, architectures, empty_note, figure, legend_outside,
+                    mark_commits, one_bin_note, percent_axis, shade_rollouts, time_axis, titled)
 
 #: up to this many versions each gets its own colour; beyond, one continuous scale with round ticks
 DISCRETE_VERSIONS = 12

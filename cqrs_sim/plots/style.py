@@ -8,7 +8,6 @@ data, and the note an empty panel carries.
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.ticker import Formatter, FuncFormatter, Locator, MaxNLocator, NullFormatter, NullLocator
 
@@ -63,14 +62,6 @@ def window_reads(results, arch: str, column: str) -> np.ndarray:
     lo, hi = results.scenario.warmup, results.scenario.duration
     mask = (req["architecture"] == arch).to_numpy() & (req["kind"] == "read").to_numpy() & (arrival >= lo) & (arrival < hi)
     return req[column].to_numpy()[mask]
-
-
-def reads_of(results, arch: str, replication: int | None = None) -> pd.DataFrame:
-    req = results.requests
-    mask = (req["architecture"] == arch) & (req["kind"] == "read")
-    if replication is not None:
-        mask &= req["replication"] == replication
-    return req[mask]
 
 
 # --- ticks and legends -------------------------------------------------------------------------------------
