@@ -75,7 +75,7 @@ def test_latency_over_time_shades_every_rollout_and_marks_commits(results):
     assert rollout_coverage(results, 0) <= SHADE_AT_MOST  # so rollouts shade the whole panel height
     shades = [c for c in ax.collections if isinstance(c, PolyCollection) and c.get_label().startswith("cqrs rollout")]
     assert len(shades) == 1 and len(shades[0].get_paths()) == len(spans)
-    commits = results.writes.query("architecture == 'cqrs' and replication == 0").commit
+    commits = results.writes.query("architecture == 'cqrs' and replication == 0 and commit <= 360").commit
     marks = [c for c in ax.collections if isinstance(c, LineCollection) and c.get_label() == "write commit"]
     assert len(marks) == 1 and len(marks[0].get_segments()) == len(commits)
     solid = [line for line in ax.lines if line.get_linestyle() == "-"]

@@ -83,7 +83,7 @@ def latency_over_time(results, replication: int = 0) -> Figure:
         ax.plot(t, p99, color=COLORS[arch], lw=WIDTHS[arch], marker=dot, label=f"{arch} p99")
         ax.plot(t, p50, color=COLORS[arch], lw=WIDTHS[arch] * 0.65, ls="--", marker=dot, label=f"{arch} p50")
     shade_rollouts(ax, results, replication, divisor)
-    mark_commits(ax, results, replication, divisor)
+    mark_commits(ax, results, replication, divisor, until=results.scenario.duration)
     shade_rollouts(rate, results, replication, divisor, label=False)
     read_rate_panel(rate, results, replication, divisor)
     finite = np.concatenate(values) if values else np.empty(0)

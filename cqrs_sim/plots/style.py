@@ -215,9 +215,11 @@ def commit_times(results, replication: int) -> np.ndarray:
     return commits[np.isfinite(commits)]
 
 
-def mark_commits(ax, results, replication: int, divisor: float, label: bool = True, color: str = "0.3") -> int:
-    """Write commits: dotted lines across the panel, or ticks at its bottom when there are many."""
+def mark_commits(ax, results, replication: int, divisor: float, label: bool = True, color: str = "0.3",
+                 until: float = np.inf) -> int:
+    """Write commits up to ``until``: dotted lines across the panel, or ticks at its bottom when there are many."""
     commits = commit_times(results, replication)
+    commits = commits[commits <= until]
     if len(commits) == 0:
         return 0
     many = len(commits) > LINES_AT_MOST
