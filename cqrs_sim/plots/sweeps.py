@@ -186,16 +186,16 @@ def heatmap(table: pd.DataFrame, metric: str, x: str, y: str, name: str) -> Figu
         ax.set_xlabel(x, fontsize=LABEL_SIZE)
         ax.set_ylabel(y, fontsize=LABEL_SIZE)
         ax.set_title(arch, color=COLORS[arch], fontsize=LABEL_SIZE)
+    title = f"{name}: {metric} over {x} × {y}"
     if constant:
-        fig.text(0.5, 0.01, f"{metric} is {_cell_text(metric, lo)} at every point: no colour scale", ha="center",
-                 fontsize=LABEL_SIZE)
+        title += f"\n{metric} is {_cell_text(metric, lo)} at every point: no colour scale"
     elif image is not None and len(finite):
         bar = fig.colorbar(image, ax=list(axes), label=f"{metric} (mean)")
         if _unit(metric) == "s":
             duration_axis(bar.ax.yaxis)
         elif _unit(metric) == "":
             percent_axis(bar.ax.yaxis)
-    fig.suptitle(f"{name}: {metric} over {x} × {y}", fontsize=TITLE_SIZE)
+    fig.suptitle(title, fontsize=TITLE_SIZE)
     return fig
 
 
