@@ -51,6 +51,8 @@ class Record(str, Enum):
 
 
 PlotFormat = typer.Option(Format.png, "--plot-format", help="Image format of the plots.")
+AllPlots = typer.Option(False, "--all-plots", help="Sweeps: besides overview.png, one file per metric and varied path "
+                        "(and heatmaps when two paths vary).")
 SetOption = typer.Option(None, "--set", metavar="PATH=VALUE", help="Override one scenario value, e.g. cqrs.replicas.count=16 (repeatable).")
 
 
@@ -191,6 +193,7 @@ def check(
 def plot(
     directory: Path = typer.Argument(..., metavar="DIR", help="A result directory written by `cqrs-sim run`."),
     plot_format: Format = PlotFormat,
+    all_plots: bool = AllPlots,
 ) -> None:
     """Draw the plots of saved results again, into DIR/plots/."""
 
@@ -200,7 +203,7 @@ def plot(
             from .sweep import load_sweep
 
             table, parameters, name = load_sweep(directory)
-            for path in save_sweep_plots(table, parameters, name, directory / "plots", plot_format.value):
+            for path in save_sweep_plots(table, parameters, name, directory / "plots", plot_format.value, all_plots):
                 out.print(f"wrote {path}", highlight=False)
             return
         if not (directory / "scenario.yaml").exists():
@@ -262,6 +265,7 @@ def sweep(
                                             help="Run on a Dask cluster ('local' starts one)."),
     sets: Optional[List[str]] = SetOption,
     no_plots: bool = typer.Option(False, "--no-plots", help="Do not draw plots."),
+    all_plots: bool = AllPlots,
 ) -> None:
     """Run a parameter sweep; points already done in the directory are skipped."""
     from .plots.sweeps import save_sweep_plots
@@ -285,7 +289,7 @@ def sweep(
             err.print(f"[red]failed point[/red] {failure['point']}: {failure['error']}", highlight=False, soft_wrap=True)
         parameters = [c for c in result.table.columns if c not in ("point", "architecture", "metric", "mean", "ci_low", "ci_high", "n")]
         if not no_plots and len(result.table):
-            save_sweep_plots(result.table, parameters, base.name, target / "plots")
+            save_sweep_plots(result.table, parameters, base.name, target / "plots", every_metric=all_plots)
         out.print(_sweep_summary(result.table, parameters), highlight=False)
         out.print(f"wrote {target}/sweep.parquet: {result.ran} point(s) simulated, {result.skipped} already done, "
                   f"{len(result.failures)} failed", highlight=False, soft_wrap=True)

@@ -327,3 +327,35 @@ def with_units(data, prefix: str = ""):
 def _plain(text: str) -> str:
     """Without thousands separators, so that YAML reads the value back."""
     return text.replace(",", "")
+
+
+#: the units durations are displayed in (parsing also accepts "m" and "d")
+DISPLAY_UNITS: dict[str, float] = {"us": 1e-6, "ms": 1e-3, "s": 1.0, "min": 60.0, "h": 3600.0}
+
+
+def duration_unit(seconds: float) -> str:
+    """The unit ``format_duration`` writes a duration of this size in (a key of DISPLAY_UNITS).
+
+    Give it an axis' largest value, then write every tick with ``format_in_unit``: one unit per axis.
+    """
+    magnitude = abs(seconds)
+    if magnitude != magnitude or magnitude == 0:
+        return "s"
+    for unit, below in (("us", 1e-3), ("ms", 1.0), ("s", 120.0), ("min", 3600.0)):
+        if magnitude < below:
+            return unit
+    return "h"
+
+
+def format_in_unit(seconds: float, unit: str, digits: int = 4) -> str:
+    """A duration written in a given unit, e.g. ``format_in_unit(0.25, "ms") == "250ms"``."""
+    if seconds != seconds:  # NaN
+        return "-"
+    return f"{seconds / DISPLAY_UNITS[unit]:.{digits}g}{unit}"
+
+
+def format_percent(fraction: float, digits: int = 3) -> str:
+    """A fraction as a percentage with ``digits`` significant digits: ``0.125`` -> ``12.5%``."""
+    if fraction != fraction:  # NaN
+        return "-"
+    return f"{fraction * 100:.{digits}g}%"

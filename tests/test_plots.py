@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
+import pandas as pd
 import pytest
-from matplotlib.collections import PolyCollection
+from matplotlib.collections import LineCollection, PolyCollection
 from matplotlib.figure import Figure
 from typer.testing import CliRunner
 
 import cqrs_sim
 from cqrs_sim import plots
 from cqrs_sim.cli import app
-from cqrs_sim.plots.style import COLORS, rollout_spans
+from cqrs_sim.plots import sweeps as sweep_plots
+from cqrs_sim.plots.sweeps import save_sweep_plots
+from cqrs_sim.plots.style import COLORS, SHADE_AT_MOST, rollout_coverage, rollout_spans
 
 from .conftest import SCENARIOS
 
@@ -58,27 +63,60 @@ def test_latency_cdf_one_line_per_architecture_and_marked_percentiles(results):
     assert any(np.isclose(m.get_xdata()[0], p99) for m in markers)
 
 
+def _rectangles(ax) -> int:
+    return sum(len(c.get_paths()) for c in ax.collections if isinstance(c, PolyCollection))
+
+
 def test_latency_over_time_shades_every_rollout_and_marks_commits(results):
     fig = plots.latency_over_time(results)
-    ax = fig.axes[0]
+    ax, rate = fig.axes[:2]
     spans = rollout_spans(results, 0)
     assert len(spans) >= 2
-    shaded = [p for p in ax.patches if p.get_facecolor()[3] < 0.5]
-    assert len(shaded) == len(spans)
-    commits = results.writes.query("architecture == 'cqrs' and replication == 0").commit
-    dotted = [line for line in ax.lines if line.get_linestyle() == ":"]
-    assert len(dotted) == len(commits)
+    assert rollout_coverage(results, 0) <= SHADE_AT_MOST  # so rollouts shade the whole panel height
+    shades = [c for c in ax.collections if isinstance(c, PolyCollection) and c.get_label().startswith("cqrs rollout")]
+    assert len(shades) == 1 and len(shades[0].get_paths()) == len(spans)
+    commits = results.writes.query("architecture == 'cqrs' and replication == 0 and commit <= 360").commit
+    marks = [c for c in ax.collections if isinstance(c, LineCollection) and c.get_label() == "write commit"]
+    assert len(marks) == 1 and len(marks[0].get_segments()) == len(commits)
     solid = [line for line in ax.lines if line.get_linestyle() == "-"]
     assert {line.get_label() for line in solid} == {"crud p99", "cqrs p99"}
+    # the legend sits outside the data area, right of the panel
+    assert ax.get_legend() is not None and ax.get_legend().get_bbox_to_anchor().x0 > ax.bbox.x1
+    # the read-rate panel: the scenario's offered 250/s and each architecture's completions per second
+    completed = {line.get_label(): np.nanmean(line.get_ydata()) for line in rate.lines}
+    assert set(completed) == {"crud reads completed per second", "cqrs reads completed per second"}
+    assert all(200 < v < 300 for v in completed.values())
+
+
+def test_frequent_rollouts_become_a_strip_and_many_commits_ticks():
+    """Writes every 20 s: rollouts cover most of the run, so they are a strip at the top and the legend says so."""
+    scenario = cqrs_sim.load_scenario(SCENARIOS / "netflix.yaml", {
+        "duration": "4m", "warmup": "10s", "replications": 1, "workload.reads.rate": "20/s",
+        "workload.writes.interval": "4s", "workload.writes.apply_time": "1s", "cqrs.sync.replace_time": "5s"})
+    frequent = cqrs_sim.simulate(scenario)
+    assert rollout_coverage(frequent, 0) > SHADE_AT_MOST
+    for fig in (plots.latency_over_time(frequent), plots.stale_over_time(frequent)):
+        ax = fig.axes[0]
+        strip = [c for c in ax.collections if c.get_label().startswith("cqrs rollout")][0]
+        heights = {round(p.get_extents().height, 6) for p in strip.get_paths()}
+        assert heights == {0.04}  # in axes fraction: a strip, not the panel's height
+        assert "strip at the top" in strip.get_label()
+    ax = plots.latency_over_time(frequent).axes[0]
+    ticks = [c for c in ax.collections if isinstance(c, LineCollection) and c.get_label().startswith("write commit (")]
+    assert len(ticks) == 1 and "ticks at the bottom" in ticks[0].get_label()
+    fig = plots.replica_versions(frequent)
+    top = int(frequent.replicas.query("replication == 0").version.max())
+    assert top >= 12
+    ticks = fig.axes[1].get_yticks()
+    assert np.all(ticks == np.round(ticks)) and len(ticks) <= 8  # round version numbers on the colour bar
 
 
 def test_replica_versions_lanes(results):
     fig = plots.replica_versions(results)
     ax = fig.axes[0]
-    bars = [c for c in ax.collections if isinstance(c, PolyCollection)]
     swaps = results.replicas.query("architecture == 'cqrs' and replication == 0")
     # per replica: one bar before each swap, one hatched gap per swap, one bar after the last
-    assert len(bars) == 8 + 2 * len(swaps)
+    assert _rectangles(ax) == 8 + 2 * len(swaps)
     assert [t.get_text() for t in ax.get_yticklabels()] == [f"replica {r}" for r in range(8)]
 
 
@@ -141,3 +179,124 @@ def test_crud_only_results_plot_without_replicas(tmp_path):
     assert "replica_versions" not in plots.available(results)
     paths = plots.save_all(results, tmp_path)
     assert len(paths) == len(plots.PLOTS) - 1
+
+
+EMPTY_BASE = {"duration": "2m", "warmup": "10s", "replications": 1, "workload.reads.rate": "40/s",
+              "workload.writes.interval": "40s", "workload.writes.apply_time": "10s", "cqrs.sync.replace_time": "5s"}
+#: case -> (overrides, {plot: words its text must hold to say why it is empty})
+EMPTY_CASES = {
+    "no_reads": ({"workload.reads.rate": 0}, {
+        "latency_cdf": "no reads arrived", "latency_over_time": "no reads in this replication",
+        "stale_over_time": "no reads in this replication", "staleness_ccdf": "no reads",
+        "visibility_curve": "no reads"}),
+    "no_writes": ({"workload.writes": None}, {
+        "visibility_curve": "no write committed", "replica_versions": "no swaps", "staleness_ccdf": "no stale reads"}),
+    "crud_only": ({"architectures": ["crud"]}, {
+        "replica_versions": "no cqrs", "staleness_ccdf": "crud: no stale reads"}),
+    "cqrs_only": ({"architectures": ["cqrs"]}, {"latency_cdf": "cqrs p99"}),
+    "one_bin": ({"bin": "2m"}, {"latency_over_time": "one time bin", "stale_over_time": "one time bin"}),
+}
+
+
+def all_texts(fig: Figure) -> str:
+    parts = texts(fig) + [t.get_text() for t in fig.texts]
+    for ax in fig.axes:
+        legend = ax.get_legend()
+        parts += [t.get_text() for t in legend.get_texts()] if legend else []
+    return "\n".join(parts)
+
+
+@pytest.mark.parametrize("case", EMPTY_CASES)
+def test_every_plot_draws_empty_data_and_says_why(case, tmp_path):
+    """No reads, no writes (so no swaps), one architecture, one time bin: every plot is drawn, and its text says
+    why a panel holds nothing."""
+    overrides, expected = EMPTY_CASES[case]
+    results = cqrs_sim.simulate(cqrs_sim.load_scenario(SCENARIOS / "netflix.yaml", {**EMPTY_BASE, **overrides}))
+    paths = plots.save_all(results, tmp_path)
+    assert sorted(p.name for p in paths) == sorted(f"{n}.png" for n in plots.available(results))
+    assert all(p.stat().st_size > 1000 for p in paths)
+    for name, plot in plots.PLOTS.items():  # every plot, even one save_all leaves out (replica_versions without cqrs)
+        fig = plot(results)
+        fig.savefig(tmp_path / f"direct_{name}.png")
+        assert (tmp_path / f"direct_{name}.png").exists()
+        if name in expected:
+            assert expected[name] in all_texts(fig), (case, name, all_texts(fig))
+    if case == "no_reads":
+        rate = plots.latency_over_time(results).axes[1]
+        assert "no reads" in " ".join(t.get_text() for t in rate.texts)
+    if case == "no_writes":
+        assert results.replicas.empty  # no writes, so no swaps: the zero-swap case
+    if case == "cqrs_only":
+        legend = plots.latency_cdf(results).axes[0].get_legend()
+        assert [t.get_text().split()[0] for t in legend.get_texts()] == ["cqrs"]
+
+
+def sweep_table(constant: bool = False) -> pd.DataFrame:
+    """A hand-made sweep table: two varied paths, 2 x 2 points, both architectures, four metrics
+    (the visibility window missing everywhere: no writes)."""
+    rows = []
+    for count in (2, 4):
+        for interval in (30.0, 60.0):
+            point = f"{count}-{interval}"
+            for arch in ("crud", "cqrs"):
+                for metric, value in (("read_latency_p99", 0.02 if constant else 0.01 * count),
+                                      ("stale_read_fraction", 0.0 if arch == "crud" else 0.1 * count),
+                                      ("read_latency_mean", 0.004), ("visibility_window_mean", np.nan)):
+                    rows.append({"point": point, "architecture": arch, "metric": metric, "mean": value,
+                                 "ci_low": value * 0.9, "ci_high": value * 1.1, "n": 2,
+                                 "cqrs.replicas.count": count, "workload.writes.interval": interval})
+    return pd.DataFrame(rows)
+
+
+def test_sweep_plots_overview_by_default_every_metric_on_request(tmp_path):
+    table = sweep_table()
+    parameters = ["cqrs.replicas.count", "workload.writes.interval"]
+    paths = save_sweep_plots(table, parameters, "demo", tmp_path / "a")
+    assert [p.name for p in paths] == ["overview.png"] and paths[0].exists()
+    every = save_sweep_plots(table, parameters, "demo", tmp_path / "b", every_metric=True)
+    names = {p.name for p in every}
+    assert {"overview.png", "read_latency_p99__vs__cqrs.replicas.count.png", "read_latency_p99__heatmap.png",
+            "stale_read_fraction__vs__workload.writes.interval.png"} <= names
+    assert not any(n.startswith("visibility_window_mean") for n in names)  # no value anywhere: no file of its own
+    assert all(p.exists() for p in every)
+    fig = sweep_plots.overview(table, parameters, "demo")
+    panels = {ax.get_title(): ax for ax in fig.axes}
+    assert set(panels) == {sweep_plots.TITLES[m] for m in sweep_plots.HEADLINE}
+    visibility = panels[sweep_plots.TITLES["visibility_window_mean"]]
+    assert "no write committed" in " ".join(t.get_text() for t in visibility.texts)
+    stale = panels[sweep_plots.TITLES["stale_read_fraction"]]
+    assert stale.yaxis.get_major_formatter()(0.25, 0).endswith("%")
+
+
+def test_sweep_legend_one_entry_per_line_meaning():
+    """Two architectures and one varied path: two legend entries; a second path adds one entry per value."""
+    table = sweep_table().query("`workload.writes.interval` == 30.0").drop(columns="workload.writes.interval")
+    fig = sweep_plots.metric_vs_parameter(table, "read_latency_p99", "cqrs.replicas.count", "demo")
+    assert [t.get_text() for t in fig.axes[0].get_legend().get_texts()] == ["crud", "cqrs"]
+    both = sweep_plots.metric_vs_parameter(sweep_table(), "read_latency_p99", "cqrs.replicas.count", "demo")
+    labels = [t.get_text() for t in both.axes[0].get_legend().get_texts()]
+    assert labels == ["crud", "cqrs", "workload.writes.interval=30", "workload.writes.interval=60"]
+
+
+def test_constant_heatmap_has_no_colour_bar_and_says_so():
+    table = sweep_table(constant=True)
+    fig = sweep_plots.heatmap(table, "read_latency_p99", "cqrs.replicas.count", "workload.writes.interval", "demo")
+    assert not any(ax.get_label() == "<colorbar>" for ax in fig.axes)
+    assert "read_latency_p99 is 20ms at every point" in fig._suptitle.get_text()
+    varied = sweep_plots.heatmap(sweep_table(), "read_latency_p99", "cqrs.replicas.count", "workload.writes.interval", "demo")
+    bars = [ax for ax in varied.axes if ax.get_label() == "<colorbar>"]
+    assert len(bars) == 1  # one colour scale shared by both architectures
+    low, high = bars[0].get_ylim()
+    assert np.isclose(low, 0.02) and np.isclose(high, 0.04)
+
+
+def test_plot_command_all_plots_on_a_sweep_directory(tmp_path):
+    table = sweep_table()
+    table.to_parquet(tmp_path / "sweep.parquet", index=False)
+    (tmp_path / "sweep.json").write_text(json.dumps({
+        "scenario": "demo", "axes": [{"path": "cqrs.replicas.count"}, {"path": "workload.writes.interval"}]}))
+    assert CliRunner().invoke(app, ["plot", str(tmp_path)]).exit_code == 0
+    assert sorted(p.name for p in (tmp_path / "plots").iterdir()) == ["overview.png"]
+    result = CliRunner().invoke(app, ["plot", str(tmp_path), "--all-plots"])
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "plots" / "stale_read_fraction__heatmap.png").exists()

@@ -85,7 +85,7 @@ def test_sweep_block_in_the_scenario_file_and_cli(tmp_path):
     assert result.exit_code == 0, result.output
     table = pd.read_parquet(out / "sweep.parquet")
     assert sorted(table["workload.reads.rate"].unique()) == [400.0, 600.0, 800.0]
-    assert (out / "plots" / "read_latency_mean__vs__workload.reads.rate.png").exists()
+    assert (out / "plots" / "overview.png").exists()
     assert CliRunner().invoke(app, ["plot", str(out)]).exit_code == 0
     # run ignores the sweep block
     assert CliRunner().invoke(app, ["run", str(path), "-o", str(tmp_path / "r"), "--no-plots", "--set", "duration=10s",

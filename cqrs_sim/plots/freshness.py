@@ -5,34 +5,45 @@ from __future__ import annotations
 import numpy as np
 from matplotlib.figure import Figure
 
-from ..units import format_duration
+from ..units import format_duration, format_percent
 from ..visibility import time_to
-from .style import COLORS, LABEL_SIZE, architectures, legend_or_note, figure, fixed_unit, reads_of, sample_note, titled
+from .style import (COLORS, LABEL_SIZE, WIDTHS, architectures, duration_axis, empty_note, figure, legend_or_note,
+                    legend_outside, percent_axis, sample_note, titled, window_reads)
 
 
 def visibility_curve(results) -> Figure:
     """P(a read sees a write) against time since its commit, with the times to 99% and 99.9% marked."""
     fig, (ax,) = figure()
     table = results.visibility
-    divisor, unit = fixed_unit(float(table["t"].max()) if len(table) else 1.0)
+    right = 0.75 * float(table["t"].max()) if len(table) else 0.0  # annotations beyond this go left of their line
     for arch in architectures(results):
         curve = table[table["architecture"] == arch]
         known = curve[curve["reads"] > 0]
         if known.empty:
             continue
         t, p = known["t"].to_numpy(), known["probability"].to_numpy()
-        ax.step(t / divisor, p, where="post", color=COLORS[arch], lw=2, label=f"{arch} ({int(known['reads'].sum()):,} read-write pairs)")
+        ax.step(t, p, where="post", color=COLORS[arch], lw=WIDTHS[arch], label=f"{arch} ({int(known['reads'].sum()):,} read-write pairs)")
         for level, name, dy in ((0.99, "99%", -28), (0.999, "99.9%", -48)):
             at = time_to(t, p, level)
             if np.isfinite(at):
-                ax.axvline(at / divisor, color=COLORS[arch], ls="--", lw=1)
-                ax.annotate(f"{arch}: {name} by {format_duration(at)}", (at / divisor, level), xytext=(6, dy),
-                            textcoords="offset points", fontsize=11, color=COLORS[arch])
+                ax.axvline(at, color=COLORS[arch], ls="--", lw=1)
+                left = at > right > 0
+                ax.annotate(f"{arch}: {name} by {format_duration(at)}", (at, level), xytext=(-6 if left else 6, dy),
+                            textcoords="offset points", fontsize=11, color=COLORS[arch], ha="right" if left else "left")
     ax.set_ylim(-0.02, 1.05)
+    percent_axis(ax.yaxis)
     ax.set_xlim(left=0)
-    ax.set_xlabel(f"time since the write's commit, query start − commit ({unit})", fontsize=LABEL_SIZE)
+    duration_axis(ax.xaxis)
+    ax.set_xlabel("time since the write's commit, query start − commit", fontsize=LABEL_SIZE)
     ax.set_ylabel("P(read sees the write)", fontsize=LABEL_SIZE)
-    legend_or_note(ax, "no writes: nothing to become visible", loc="lower right", fontsize=11)
+    writes = results.writes
+    if not (len(writes) and writes["commit"].notna().any()):
+        why = "no write committed: nothing to become visible"
+    elif not (results.requests["kind"] == "read").any():
+        why = "no reads: no read to see a write"
+    else:
+        why = "no read started after a commit: no visibility to measure"
+    legend_or_note(ax, why)
     titled(fig, results, "visibility curve (t-visibility)",
            f"every read after every commit, pooled over {results.scenario.replications} replication(s){sample_note(results)}")
     return fig
@@ -45,28 +56,34 @@ def staleness_ccdf(results) -> Figure:
     notes = []
     series = []
     for arch in architectures(results):
-        reads = reads_of(results, arch)
-        reads = reads[(reads["arrival"] >= lo) & (reads["arrival"] < hi)]
-        stale = np.sort(reads.loc[reads["stale"], "staleness"].to_numpy())
+        flags = window_reads(results, arch, "stale")
+        if len(flags) == 0:
+            notes.append(f"{arch}: no reads")
+            continue
+        stale = np.sort(window_reads(results, arch, "staleness")[flags])
         if len(stale) == 0:
             notes.append(f"{arch}: no stale reads")
         else:
-            series.append((arch, stale, len(reads)))
-    top = max((float(s[-1]) for _, s, _ in series), default=1.0)
-    divisor, unit = fixed_unit(top)
+            series.append((arch, stale, len(flags)))
     for arch, stale, total in series:
-        ccdf = 1.0 - np.arange(len(stale)) / len(stale)
-        step = max(1, len(stale) // 20000)
-        ax.step(stale[::step] / divisor, ccdf[::step], where="post", color=COLORS[arch], lw=2,
-                label=f"{arch}: {len(stale):,} stale of {total:,} reads ({len(stale) / total:.1%})")
+        n = len(stale)
+        index = np.unique(np.r_[np.linspace(0, n - 1, min(n, 4000)).astype(np.int64), np.arange(max(0, n - 200), n)])
+        ax.step(stale[index], 1.0 - index / n, where="post", color=COLORS[arch], lw=2, rasterized=True,
+                label=f"{arch}: {n:,} stale of {total:,} reads ({format_percent(n / total)})")
     if series:
         ax.set_yscale("log")
+        percent_axis(ax.yaxis)
         ax.set_xlim(left=0)
-        ax.legend(loc="lower left", fontsize=11)
+        duration_axis(ax.xaxis)
+        legend_outside(ax)
     if notes:
-        ax.text(0.99, 0.97, "\n".join(notes), transform=ax.transAxes, ha="right", va="top", fontsize=12)
-    ax.set_xlabel(f"staleness: query start − commit of the first version the read missed ({unit})", fontsize=LABEL_SIZE)
-    ax.set_ylabel("P(staleness > x) among stale reads (log scale)", fontsize=LABEL_SIZE)
+        note = "\n".join(notes) + ("" if series else f"\nin [{format_duration(lo)}, {format_duration(hi)}): nothing to draw")
+        if series:
+            ax.text(0.99, 0.97, note, transform=ax.transAxes, ha="right", va="top", fontsize=12)
+        else:
+            empty_note(ax, note)
+    ax.set_xlabel("staleness: query start − commit of the first version the read missed", fontsize=LABEL_SIZE)
+    ax.set_ylabel("share of stale reads with staleness > x\n(log scale)", fontsize=LABEL_SIZE)
     titled(fig, results, "staleness of stale reads (CCDF)",
            f"reads arriving in [{format_duration(lo)}, {format_duration(hi)}), pooled over "
            f"{results.scenario.replications} replication(s){sample_note(results)}")

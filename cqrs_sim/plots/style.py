@@ -1,20 +1,33 @@
-"""Shared look: one colour per architecture, 1200 px wide figures, titles that name the scenario."""
+"""Shared look: one colour per architecture, 1200 px wide figures, titles that name the scenario.
+
+Also the shared pieces of the time plots (rollouts, commits, the read-rate
+panel), tick formatters built on :mod:`cqrs_sim.units`, legends outside the
+data, and the note an empty panel carries.
+"""
 
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 from matplotlib.figure import Figure
+from matplotlib.ticker import Formatter, FuncFormatter, Locator, MaxNLocator, NullFormatter, NullLocator
+
+from ..units import DISPLAY_UNITS, duration_unit, format_duration, format_in_unit, format_percent, format_rate
 
 #: one colour per architecture, used in every plot
 COLORS = {"crud": "#d95f02", "cqrs": "#1b9e77"}
+#: line width per architecture: crud is drawn first and wider, so that equal curves both show
+WIDTHS = {"crud": 3.2, "cqrs": 1.8}
 WIDTH, HEIGHT, DPI = 12.0, 6.0, 100  # 1200 x 600 px
 TITLE_SIZE, LABEL_SIZE, TICK_SIZE = 15, 13, 11
+#: rollouts covering more of the run than this are drawn as a strip at the top instead of shading the panel
+SHADE_AT_MOST = 0.4
+#: more write commits than this are drawn as ticks at the bottom instead of full-height lines
+LINES_AT_MOST = 30
 
 
-def figure(rows: int = 1, height: float = HEIGHT, sharex: bool = False):
+def figure(rows: int = 1, height: float = HEIGHT, sharex: bool = False, height_ratios: list[float] | None = None):
     fig = Figure(figsize=(WIDTH, height), dpi=DPI, layout="constrained")
-    axes = fig.subplots(rows, 1, sharex=sharex, squeeze=False)[:, 0]
+    axes = fig.subplots(rows, 1, sharex=sharex, squeeze=False, height_ratios=height_ratios)[:, 0]
     for ax in axes:
         ax.tick_params(labelsize=TICK_SIZE)
         ax.grid(True, which="major", alpha=0.3)
@@ -37,16 +50,121 @@ def sample_note(results) -> str:
 
 
 def time_axis(results) -> tuple[float, str]:
-    """(divisor, unit) for a time axis over the run."""
-    return (60.0, "min") if results.scenario.duration > 600 else (1.0, "s")
+    """(divisor, unit) for a time axis over the run: the unit format_duration gives the run's duration."""
+    unit = duration_unit(results.scenario.duration)
+    return DISPLAY_UNITS[unit], unit
 
 
-def reads_of(results, arch: str, replication: int | None = None) -> pd.DataFrame:
+def window_reads(results, arch: str, column: str) -> np.ndarray:
+    """One column of the reads of ``arch`` arriving in [warmup, duration), every replication pooled."""
     req = results.requests
-    mask = (req["architecture"] == arch) & (req["kind"] == "read")
-    if replication is not None:
-        mask &= req["replication"] == replication
-    return req[mask]
+    arrival = req["arrival"].to_numpy()
+    lo, hi = results.scenario.warmup, results.scenario.duration
+    mask = (req["architecture"] == arch).to_numpy() & (req["kind"] == "read").to_numpy() & (arrival >= lo) & (arrival < hi)
+    return req[column].to_numpy()[mask]
+
+
+# --- ticks and legends -------------------------------------------------------------------------------------
+
+
+class DurationFormatter(Formatter):
+    """Tick labels of a linear duration axis, all in the unit format_duration gives the axis' largest value."""
+
+    def __call__(self, x, pos=None) -> str:
+        return self.format_ticks([x])[0]
+
+    def format_ticks(self, values) -> list[str]:
+        lo, hi = self.axis.get_view_interval() if self.axis is not None else (0.0, max(values, default=0.0))
+        unit = duration_unit(max(abs(lo), abs(hi)))
+        return ["0" if v == 0 else format_in_unit(v, unit) for v in values]
+
+
+#: round durations for log axes: decades, and 1-2-5 steps when an axis spans under four decades
+_DECADES = [1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 0.1, 1.0, 10.0, 60.0, 600.0, 3600.0, 36000.0, 360000.0]
+_ROUND = sorted({m * size for size, steps in ((1e-6, (1, 2, 5, 10, 20, 50, 100, 200, 500)),
+                                                (1e-3, (1, 2, 5, 10, 20, 50, 100, 200, 500)), (1.0, (1, 2, 5, 10, 20, 30)),
+                                                (60.0, (1, 2, 5, 10, 20, 30)), (3600.0, (1, 2, 5, 10, 20, 50, 100)))
+                 for m in steps})
+
+
+class DurationLogLocator(Locator):
+    """Ticks at round durations (1ms, 10ms, 1s, 1m, ...); a log axis spans decades, where one unit cannot serve."""
+
+    def __call__(self):
+        lo, hi = self.axis.get_view_interval()
+        return self.tick_values(lo, hi)
+
+    def tick_values(self, vmin, vmax):
+        lo, hi = min(vmin, vmax), max(vmin, vmax)
+        decades = [v for v in _DECADES if lo <= v <= hi]
+        return decades if len(decades) >= 4 else [v for v in _ROUND if lo <= v <= hi]
+
+
+class DurationLocator(Locator):
+    """Round ticks in the unit the DurationFormatter writes (e.g. every 30s, or every 5m), not round seconds."""
+
+    def __init__(self, bins: int = 8):
+        self._round = MaxNLocator(nbins=bins, steps=[1, 2, 2.5, 5, 10])
+
+    def __call__(self):
+        lo, hi = self.axis.get_view_interval()
+        return self.tick_values(lo, hi)
+
+    def tick_values(self, vmin, vmax):
+        size = DISPLAY_UNITS[duration_unit(max(abs(vmin), abs(vmax)))]
+        return self._round.tick_values(vmin / size, vmax / size) * size
+
+
+def duration_axis(axis, log: bool = False) -> None:
+    """Durations on ``axis`` (seconds): one unit per linear axis; round values (1ms, 10ms, 1s, 1m) on a log axis."""
+    if log:
+        axis.set_major_locator(DurationLogLocator())
+        axis.set_major_formatter(FuncFormatter(lambda x, _pos: format_duration(x)))
+        axis.set_minor_locator(NullLocator())
+        axis.set_minor_formatter(NullFormatter())
+    else:
+        axis.set_major_locator(DurationLocator())
+        axis.set_major_formatter(DurationFormatter())
+
+
+def percent_axis(axis, digits: int = 3) -> None:
+    axis.set_major_formatter(FuncFormatter(lambda x, _pos: format_percent(x, digits)))
+
+
+def rate_axis(axis) -> None:
+    axis.set_major_locator(MaxNLocator(4))
+    axis.set_major_formatter(FuncFormatter(lambda x, _pos: format_rate(x)))
+
+
+def legend_outside(ax, **legend) -> None:
+    """The legend right of the panel, outside the data (constrained layout makes room)."""
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0, fontsize=10, frameon=False, **legend)
+
+
+def one_bin_note(ax, results) -> None:
+    """A run of one timeseries bin has no course over time: say so (its single value is drawn as a dot)."""
+    if results.scenario.bin_width >= results.scenario.duration:
+        ax.text(0.5, 0.9, f"one time bin (bin {format_duration(results.scenario.bin_width)} ≥ duration): "
+                "no course over time to show; set `bin` smaller", transform=ax.transAxes, ha="center", va="top",
+                fontsize=12, color="0.3")
+
+
+def empty_note(ax, note: str) -> None:
+    """Say in the panel why it holds nothing."""
+    ax.text(0.5, 0.5, note, transform=ax.transAxes, ha="center", va="center", fontsize=13, color="0.25", wrap=True,
+            zorder=10, bbox={"facecolor": "white", "alpha": 0.9, "edgecolor": "none"})
+
+
+def legend_or_note(ax, note: str) -> None:
+    """A legend when something is labelled; otherwise a note saying why the plot is empty."""
+    if ax.get_legend_handles_labels()[0]:
+        legend_outside(ax)
+    else:
+        empty_note(ax, note)
+
+
+# --- rollouts, commits, read rate ----------------------------------------------------------------------------
 
 
 def rollout_spans(results, replication: int) -> list[tuple[float, float]]:
@@ -62,36 +180,91 @@ def rollout_spans(results, replication: int) -> list[tuple[float, float]]:
     return [(a, b) for a, b in spans]
 
 
-def shade_rollouts(ax, results, replication: int, divisor: float) -> int:
+def rollout_coverage(results, replication: int) -> float:
+    """Share of [0, duration) during which a rollout was in progress."""
+    duration = results.scenario.duration
+    covered = sum(max(0.0, min(b, duration) - a) for a, b in rollout_spans(results, replication) if a < duration)
+    return covered / duration
+
+
+def shade_rollouts(ax, results, replication: int, divisor: float, label: bool = True) -> int:
+    """Shade rollouts over the panel; when they cover most of the run, only a strip at the panel's top."""
     spans = rollout_spans(results, replication)
-    for k, (a, b) in enumerate(spans):
-        ax.axvspan(a / divisor, b / divisor, color=COLORS["cqrs"], alpha=0.12, lw=0,
-                   label="cqrs rollout in progress" if k == 0 else None)
-    return len(spans)
+    instant = [a for a, b in spans if b <= a]
+    spans = [(a, b) for a, b in spans if b > a]
+    if instant:
+        ax.vlines(np.array(instant) / divisor, 0.95, 1.0, transform=ax.get_xaxis_transform(), colors=COLORS["cqrs"],
+                  lw=1.2, zorder=4, label="cqrs replica swap (ticks at the top;\ninstant: surge capacity, none leaves the pool)"
+                  if label else None)
+    if not spans:
+        return len(instant)
+    coverage = rollout_coverage(results, replication)
+    strip = coverage > SHADE_AT_MOST
+    text = (f"cqrs rollout in progress\n(strip at the top: rollouts\ncover {format_percent(coverage, 2)} of the run)"
+            if strip else "cqrs rollout in progress")
+    ax.broken_barh([(a / divisor, (b - a) / divisor) for a, b in spans], (0.96, 0.04) if strip else (0.0, 1.0),
+                   transform=ax.get_xaxis_transform(), facecolor=COLORS["cqrs"], alpha=0.45 if strip else 0.12, lw=0,
+                   label=text if label else None, zorder=0.5)
+    return len(spans) + len(instant)
 
 
-def mark_commits(ax, results, replication: int, divisor: float) -> int:
+def commit_times(results, replication: int) -> np.ndarray:
     writes = results.writes
     arch = "cqrs" if "cqrs" in architectures(results) else "crud"
     commits = writes[(writes["architecture"] == arch) & (writes["replication"] == replication)]["commit"].to_numpy()
-    commits = commits[np.isfinite(commits)]
-    for k, c in enumerate(commits):
-        ax.axvline(c / divisor, color="0.35", lw=0.9, ls=":", label="write commit" if k == 0 else None)
+    return commits[np.isfinite(commits)]
+
+
+def mark_commits(ax, results, replication: int, divisor: float, label: bool = True, color: str = "0.3",
+                 until: float = np.inf) -> int:
+    """Write commits up to ``until``: dotted lines across the panel, or ticks at its bottom when there are many."""
+    commits = commit_times(results, replication)
+    commits = commits[commits <= until]
+    if len(commits) == 0:
+        return 0
+    many = len(commits) > LINES_AT_MOST
+    text = f"write commit ({len(commits)}: ticks at the bottom)" if many else "write commit"
+    ax.vlines(commits / divisor, 0.0, 0.04 if many else 1.0, transform=ax.get_xaxis_transform(), colors=color,
+              lw=0.9, linestyles="-" if many else ":", label=text if label else None, zorder=4)
     return len(commits)
 
 
-def fixed_unit(max_seconds: float) -> tuple[float, str]:
-    """(divisor, unit) for an axis spanning up to ``max_seconds``: one unit for every tick."""
-    for divisor, unit, above in ((3600.0, "h", 3 * 3600), (60.0, "min", 300), (1.0, "s", 2), (1e-3, "ms", 0)):
-        if max_seconds >= above:
-            return divisor, unit
-    return 1e-3, "ms"
+def offered_rate(results, t: np.ndarray) -> np.ndarray:
+    """The scenario's read arrival rate (per second) at times ``t``: its steps, or its diurnal curve."""
+    rate = results.scenario.workload.reads.rate
+    if isinstance(rate, list):
+        starts = np.array([s for s, _ in rate], dtype=float)
+        values = np.array([r for _, r in rate], dtype=float)
+        at = np.searchsorted(starts, t, side="right") - 1
+        return np.where(at >= 0, values[np.clip(at, 0, None)], 0.0)
+    return np.asarray(rate.diurnal.rate(t), dtype=float)
 
 
-def legend_or_note(ax, note: str, **legend) -> None:
-    """A legend when something is labelled; otherwise a note saying why the plot is empty."""
-    handles, _labels = ax.get_legend_handles_labels()
-    if handles:
-        ax.legend(**legend)
-    else:
-        ax.text(0.5, 0.5, note, transform=ax.transAxes, ha="center", va="center", fontsize=14, color="0.3")
+def read_rate_panel(ax, results, replication: int, divisor: float) -> None:
+    """Offered read rate (the scenario's) and reads completed per second in each bin, per architecture."""
+    duration, width = results.scenario.duration, results.scenario.bin_width
+    t = np.linspace(0.0, duration, 1001)
+    offered = offered_rate(results, t)
+    ax.fill_between(t / divisor, offered, step="post" if isinstance(results.scenario.workload.reads.rate, list) else None,
+                    color="0.8", lw=0, label="offered read rate (scenario)")
+    ts = results.timeseries
+    for arch in architectures(results):
+        series = ts[(ts["architecture"] == arch) & (ts["replication"] == replication)]
+        if len(series):
+            t0 = series["t"].to_numpy()
+            widths = np.minimum(width, duration - t0)
+            ax.step(t0 / divisor, series["reads_completed"].to_numpy() / widths, where="post", color=COLORS[arch],
+                    lw=1.0, label=f"{arch} reads completed per second")
+    rate_axis(ax.yaxis)
+    highest = max([float(np.nanmax(line.get_ydata(), initial=0.0)) for line in ax.lines], default=0.0)
+    top = 1.5 * float(offered.max()) if offered.any() else highest * 1.1
+    if highest > top:
+        ax.text(0.005, 0.95, f"bursts up to {format_rate(highest)} cut off at the top", transform=ax.transAxes,
+                ha="left", va="top", fontsize=9, color="0.3")
+    ax.set_ylim(bottom=0, top=max(1.0, top))
+    ax.set_ylabel("read rate", fontsize=LABEL_SIZE - 1)
+    if not offered.any() and not ax.lines:
+        empty_note(ax, "no reads: the read rate is 0")
+    elif not offered.any():
+        ax.text(0.5, 0.5, "offered read rate 0: no reads", transform=ax.transAxes, ha="center", va="center",
+                fontsize=11, color="0.3")
