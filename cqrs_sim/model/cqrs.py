@@ -42,10 +42,9 @@ class CqrsModel(Frontend):
         self.pool_wait: deque[list] = deque()  #: reads waiting for any replica to rejoin
         self._route = self._router(replicas.routing)
         self.write_servers = Slots(scenario.cqrs.write_servers)
-        #: drain: false: running queries per replica, and stale query-end callbacks to ignore
         self.drain = scenario.cqrs.sync.drain
-        self.running: list[dict[int, list]] = [{} for _ in range(n)]  #: replica -> {read id: read}
-        self.ignore: dict[int, int] = {}  #: read id -> query-end callbacks still to come from abandoned queries
+        #: drain: false: per replica, the end event of each query running there, by read id
+        self.running: list[dict[int, simpy.Event]] = [{} for _ in range(n)]
         self.cold_factor = replicas.cold_factor
         self.warm_up_time = replicas.warm_up_time
         self.joined_at = [-math.inf] * n  #: when each replica last rejoined (replicas start warm)
@@ -145,26 +144,18 @@ class CqrsModel(Frontend):
         now = read[6] = env.now
         read[7] = self.version[r]
         read[8] = self.commits
-        if not self.drain:
-            self.running[r][read[0]] = read
         service = read[3]
         if self.cold_factor > 1:
             since = now - self.joined_at[r]
             if since < self.warm_up_time:
                 service *= 1 + (self.cold_factor - 1) * (1 - since / self.warm_up_time)
-        env.timeout(service, read).callbacks.append(self._query_end)
+        end = env.timeout(service, read)
+        end.callbacks.append(self._query_end)
+        if not self.drain:
+            self.running[r][read[0]] = end
 
     def _query_end(self, event: simpy.Event) -> None:
         read = event.value
-        if self.ignore:
-            i = read[0]
-            if i in self.ignore:
-                left = self.ignore[i] - 1
-                if left:
-                    self.ignore[i] = left
-                else:
-                    del self.ignore[i]
-                return  # the end of an abandoned query: the read was re-routed
         r = read[5]
         if not self.drain:
             del self.running[r][read[0]]
@@ -200,10 +191,12 @@ class CqrsModel(Frontend):
         slots = self.conns[r]
         queued = [read for _, read in slots.waiting]
         slots.waiting.clear()
-        running = sorted(self.running[r].values(), key=lambda read: read[0])
+        ends = sorted(self.running[r].values(), key=lambda end: end.value[0])
         self.running[r].clear()
-        for read in running:
-            self.ignore[read[0]] = self.ignore.get(read[0], 0) + 1
+        running = []
+        for end in ends:
+            end.callbacks.clear()  # the abandoned query still ends at its time, for nobody
+            running.append(end.value)
             slots.free += 1
         self.outstanding[r] -= len(queued) + len(running)
         for read in running + queued:
