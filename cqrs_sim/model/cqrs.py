@@ -20,6 +20,7 @@ from ..streams import stream
 from ..workload import ReadSource, WriteWorkload
 from .balance import power_of_two
 from .frontend import Frontend
+from .read import ATTEMPT, ID, LATEST, QUERY_TIME, READ_BACK, REPLICA, SEEN, START
 from .rollout import Rollouts
 from .slots import Slots
 
@@ -43,8 +44,8 @@ class CqrsModel(Frontend):
         self._route = self._router(replicas.routing)
         self.write_servers = Slots(scenario.cqrs.write_servers)
         self.drain = scenario.cqrs.sync.drain
-        #: drain: false: per replica, the end event of each query running there, by read id
-        self.running: list[dict[int, simpy.Event]] = [{} for _ in range(n)]
+        #: drain: false: per replica, the end event of each query running there, and its read
+        self.running: list[dict[simpy.Event, list]] = [{} for _ in range(n)]
         self.cold_factor = replicas.cold_factor
         self.warm_up_time = replicas.warm_up_time
         self.joined_at = [-math.inf] * n  #: when each replica last rejoined (replicas start warm)
@@ -128,8 +129,8 @@ class CqrsModel(Frontend):
         if not self.pool:
             self.pool_wait.append(read)
             return
-        r = self._route(read[0])
-        read[5] = r
+        r = self._route(0)
+        read[REPLICA] = r
         self.outstanding[r] += 1
         slots = self.conns[r]
         if slots.free:  # Slots.acquire, inlined
@@ -139,12 +140,12 @@ class CqrsModel(Frontend):
             slots.waiting.append((self._query_start, read))
 
     def _query_start(self, read: list) -> None:
-        r = read[5]
+        r = read[REPLICA]
         env = self.env
-        now = read[6] = env.now
-        read[7] = self.version[r]
-        read[8] = self.commits
-        service = read[3]
+        now = read[START] = env.now
+        read[SEEN] = self.version[r]
+        read[LATEST] = self.commits
+        service = read[QUERY_TIME]
         if self.cold_factor > 1:
             since = now - self.joined_at[r]
             if since < self.warm_up_time:
@@ -152,13 +153,13 @@ class CqrsModel(Frontend):
         end = env.timeout(service, read)
         end.callbacks.append(self._query_end)
         if not self.drain:
-            self.running[r][read[0]] = end
+            self.running[r][end] = read
 
     def _query_end(self, event: simpy.Event) -> None:
         read = event.value
-        r = read[5]
+        r = read[REPLICA]
         if not self.drain:
-            del self.running[r][read[0]]
+            del self.running[r][event]
         self.outstanding[r] -= 1
         self.conns[r].release()
         if not self.outstanding[r]:
@@ -187,11 +188,15 @@ class CqrsModel(Frontend):
         self.joined_at[r] = self.env.now
 
     def _evict(self, r: int) -> None:
-        """drain: false: queued reads re-route at once; running queries are abandoned and restart elsewhere."""
+        """drain: false: queued reads re-route at once; running queries are abandoned and restart elsewhere.
+
+        Running queries re-route first, in a fixed order: read-backs (newest write first), then client
+        reads by attempt and read number; then the queued reads, in queue order.
+        """
         slots = self.conns[r]
         queued = [read for _, read in slots.waiting]
         slots.waiting.clear()
-        ends = sorted(self.running[r].values(), key=lambda end: end.value[0])
+        ends = sorted(self.running[r], key=lambda end: (-end.value[READ_BACK], end.value[ATTEMPT], end.value[ID]))
         self.running[r].clear()
         running = []
         for end in ends:

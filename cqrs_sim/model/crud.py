@@ -17,6 +17,7 @@ import simpy
 from ..scenario import Scenario
 from ..workload import ReadSource, WriteWorkload
 from .frontend import Frontend
+from .read import LATEST, QUERY_TIME, SEEN, START
 
 
 class CrudModel(Frontend):
@@ -70,9 +71,9 @@ class CrudModel(Frontend):
 
     # --- reads ----------------------------------------------------------------
     def _query_start(self, read: list) -> None:
-        read[6] = self.env.now
-        read[7] = read[8] = self.commits
-        self.env.timeout(read[3], read).callbacks.append(self._query_end)
+        read[START] = self.env.now
+        read[SEEN] = read[LATEST] = self.commits
+        self.env.timeout(read[QUERY_TIME], read).callbacks.append(self._query_end)
 
     def _query_end(self, event: simpy.Event) -> None:
         self.free += 1

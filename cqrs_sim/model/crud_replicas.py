@@ -19,6 +19,7 @@ from ..scenario import Scenario
 from ..streams import stream
 from ..workload import ReadSource, WriteWorkload
 from .crud import CrudModel
+from .read import LATEST, QUERY_TIME, REPLICA, SEEN, START
 from .slots import Slots
 
 
@@ -42,21 +43,21 @@ class CrudReplicatedModel(CrudModel):
 
     # --- reads go to replicas -------------------------------------------------
     def _query(self, read: list) -> None:
-        r = self._route(read[0])
-        read[5] = r
+        r = self._route(0)
+        read[REPLICA] = r
         self.outstanding[r] += 1
         self.conns[r].acquire(self._replica_query_start, read)
 
     def _replica_query_start(self, read: list) -> None:
-        r = read[5]
-        read[6] = self.env.now
-        read[7] = self.version[r]
-        read[8] = self.commits
-        self.env.timeout(read[3], read).callbacks.append(self._replica_query_end)
+        r = read[REPLICA]
+        read[START] = self.env.now
+        read[SEEN] = self.version[r]
+        read[LATEST] = self.commits
+        self.env.timeout(read[QUERY_TIME], read).callbacks.append(self._replica_query_end)
 
     def _replica_query_end(self, event: simpy.Event) -> None:
         read = event.value
-        r = read[5]
+        r = read[REPLICA]
         self.outstanding[r] -= 1
         self.conns[r].release()
         self._read_done(read)

@@ -1,7 +1,7 @@
 """What both architectures share: arrivals, the load balancer, handlers, the write stream, recording.
 
 A read is a small list (its fields at the positions named in
-:mod:`.recorder`) that travels through SimPy timeout callbacks and FIFO
+:mod:`.read`) that travels through SimPy timeout callbacks and FIFO
 slot pools: ``_read_arrive`` (pick a handler, wait for one of its slots) →
 ``_handler_start`` (spend handler_time) → the back end's ``_query`` → … →
 the back end calls ``_read_done`` at the query's end, which frees the
@@ -22,12 +22,12 @@ from ..scenario import Scenario
 from ..streams import stream
 from ..workload import ReadSource, WriteWorkload
 from .balance import least_outstanding, power_of_two, random_choice, round_robin
-from .recorder import CHUNK, WIDTH, ReadRecorder
+from .read import (ARRIVAL, ATTEMPT, FINISH, HANDLER, HANDLER_TIME, ID, NAN, QUERY_TIME, READ_BACK, SEEN, START,
+                   TIMED_OUT, WIDTH, new_read)
+from .recorder import CHUNK, ReadRecorder
 from .slots import Slots
 
-NAN = math.nan
 _FLUSH_AT = CHUNK * WIDTH
-_ATTEMPT = 1 << 40  #: attempt k of read i has id i + (k - 1) * _ATTEMPT
 
 #: called with the fraction of the arrival period simulated so far
 Progress = Callable[[float], None]
@@ -132,10 +132,9 @@ class Frontend:
     def _read_arrive(self, _event: simpy.Event) -> None:
         k = self._k
         i = self._next_id
-        # id, arrival, handler_time, query_time, handler, replica, start, seen, latest, finish, timed_out
-        read = [i, self._arrival[k], self._handler_time[k], self._query_time[k], 0, -1, NAN, 0, 0, NAN, 0]
+        read = new_read(i, self._arrival[k], self._handler_time[k], self._query_time[k])
         h = self._pick_handler(i)
-        read[4] = h
+        read[HANDLER] = h
         self.handler_outstanding[h] += 1
         in_flight = self.reads_in_flight = self.reads_in_flight + 1
         if in_flight > self.max_in_system:
@@ -143,7 +142,7 @@ class Frontend:
             raise simpy.core.StopSimulation(None)  # ends env.run(): a runaway, not worth simulating further
         self._next_id = i + 1
         if self.timeout is not None:
-            self.clients[i] = [read[1], 1]  # the client's first arrival, attempt number
+            self.clients[i] = [read[ARRIVAL], 1]  # the client's first arrival, attempt number
             self.env.timeout(self.timeout, read).callbacks.append(self._client_gives_up)
         slots = self.handler_slots[h]
         if slots.free:  # Slots.acquire, inlined: this runs for every read
@@ -161,7 +160,7 @@ class Frontend:
         env.timeout(delay if delay > 0 else 0.0).callbacks.append(self._read_arrive)
 
     def _handler_start(self, read: list) -> None:
-        t = read[2]
+        t = read[HANDLER_TIME]
         if t > 0:
             self.env.timeout(t, read).callbacks.append(self._handler_end)
         else:
@@ -171,18 +170,18 @@ class Frontend:
         self._query(event.value)
 
     def _read_done(self, read: list) -> None:
-        read[9] = self.env.now
-        h = read[4]
+        read[FINISH] = self.env.now
+        h = read[HANDLER]
         self.handler_outstanding[h] -= 1
         self.reads_in_flight -= 1
-        if read[0] >= 0:
+        if not read[READ_BACK]:
             if self.timeout is None or self._client_accepts(read):
                 flat = self._flat
                 flat += read
                 if len(flat) >= _FLUSH_AT:
                     self.recorder.flush()
-        else:  # a writer reading its own write back: ids -1, -2, ...; the write's version is read[11]
-            self.read_backs.append((read[11], read[1], read[6], read[9], read[7]))
+        else:  # a writer reading its own write back
+            self.read_backs.append((read[READ_BACK], read[ARRIVAL], read[START], read[FINISH], read[SEEN]))
         slots = self.handler_slots[h]
         if slots.waiting:  # Slots.release, inlined
             fn, arg = slots.waiting.popleft()
@@ -193,26 +192,26 @@ class Frontend:
     # --- clients that time out and retry ----------------------------------------
     def _client_accepts(self, read: list) -> bool:
         """An attempt finished: the client takes it unless it had already given up on it."""
-        i = read[0] % _ATTEMPT
+        i = read[ID]
         client = self.clients.get(i)
-        if client is None or read[0] != i + (client[1] - 1) * _ATTEMPT:
+        if client is None or read[ATTEMPT] != client[1]:
             return False  # an abandoned attempt: the server finished it for nobody
         del self.clients[i]
-        read[0], read[1] = i, client[0]  # recorded as the client's read, from its first arrival
+        read[ARRIVAL] = client[0]  # recorded as the client's read, from its first arrival
         return True
 
     def _client_gives_up(self, event: simpy.Event) -> None:
         attempt = event.value
-        i = attempt[0] % _ATTEMPT
+        i = attempt[ID]
         client = self.clients.get(i)
-        if client is None or attempt[0] != i + (client[1] - 1) * _ATTEMPT or not math.isnan(attempt[9]):
+        if client is None or attempt[ATTEMPT] != client[1] or not math.isnan(attempt[FINISH]):
             return  # the read is done, or this is an older attempt, or it finished in time
         self.timeout_times.append(client[0])
         if client[1] <= self.retries:
             delay = self.retry_backoff * 2 ** (client[1] - 1)
             client[1] += 1
             self.retry_times.append(client[0])
-            retry = [i + (client[1] - 1) * _ATTEMPT, NAN, attempt[2], attempt[3], 0, -1, NAN, 0, 0, NAN, 0]
+            retry = new_read(i, NAN, attempt[HANDLER_TIME], attempt[QUERY_TIME], attempt=client[1])
             if delay > 0:
                 self.env.timeout(delay, retry).callbacks.append(lambda e: self._send_retry(e.value))
             else:
@@ -220,17 +219,17 @@ class Frontend:
             return
         del self.clients[i]
         # the client's last attempt timed out: the read failed, now; its latency is the time it waited
-        failed = [i, client[0], attempt[2], attempt[3], attempt[4], attempt[5], attempt[6], attempt[7], attempt[8],
-                  self.env.now, 1]
+        failed = attempt.copy()
+        failed[ARRIVAL], failed[FINISH], failed[TIMED_OUT] = client[0], self.env.now, 1
         flat = self._flat
         flat += failed
         if len(flat) >= _FLUSH_AT:
             self.recorder.flush()
 
     def _send_retry(self, retry: list) -> None:
-        retry[1] = self.env.now
-        h = self._pick_handler(retry[0])
-        retry[4] = h
+        retry[ARRIVAL] = self.env.now
+        h = self._pick_handler(retry[ID])
+        retry[HANDLER] = h
         self.handler_outstanding[h] += 1
         self.reads_in_flight += 1
         self.env.timeout(self.timeout, retry).callbacks.append(self._client_gives_up)
@@ -242,9 +241,9 @@ class Frontend:
         reads = self.scenario.workload.reads
         handler_time = float(reads.handler_time.sample(self._rb_times, 1)[0])
         query_time = float(reads.query_time.sample(self._rb_times, 1)[0])
-        read = [-version, self.env.now, handler_time, query_time, 0, -1, NAN, 0, 0, NAN, 0, version]
-        h = self._pick_handler(read[0])
-        read[4] = h
+        read = new_read(-1, self.env.now, handler_time, query_time, read_back=version)
+        h = self._pick_handler(-1)
+        read[HANDLER] = h
         self.handler_outstanding[h] += 1
         self.reads_in_flight += 1
         self.handler_slots[h].acquire(self._handler_start, read)
