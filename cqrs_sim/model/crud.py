@@ -100,11 +100,6 @@ class CrudModel(Frontend):
         times = np.asarray(self.commit_time, dtype=float)
         return times, times
 
-    def swap_columns(self) -> dict[str, np.ndarray]:
-        empty_i = np.empty(0, dtype=np.int32)
-        empty_f = np.empty(0, dtype=float)
-        return {"replica": empty_i, "out": empty_f, "back": empty_f, "version": np.empty(0, dtype=np.int64)}
-
     def busy_weight_of_writes(self) -> float:
         """Connections a write occupies, for db_utilization."""
         return float(self.connections) if self.exclusive else 1.0

@@ -7,7 +7,9 @@ slot pools: ``_read_arrive`` (pick a handler, wait for one of its slots) →
 the back end calls ``_read_done`` at the query's end, which frees the
 handler slot and hands the read to the recorder. Only reads in flight are
 in memory. Writes arrive through ``_write_arrive`` and the back end's
-``_write``. Subclasses implement ``_query`` and ``_write``.
+``_write``. Subclasses provide ``_query`` (a replica pool's ``query``
+where reads go to replicas) and ``_write``, and the parts of the record
+that ``record()`` returns.
 """
 
 from __future__ import annotations
@@ -21,10 +23,11 @@ import simpy
 from ..scenario import Scenario
 from ..streams import stream
 from ..workload import ReadSource, WriteWorkload
-from .balance import least_outstanding, power_of_two, random_choice, round_robin
 from .read import (ARRIVAL, ATTEMPT, FINISH, HANDLER, HANDLER_TIME, ID, NAN, QUERY_TIME, READ_BACK, SEEN, START,
                    TIMED_OUT, WIDTH, new_read)
+from .record import RunRecord
 from .recorder import CHUNK, ReadRecorder
+from .routing import router
 from .slots import Slots
 
 _FLUSH_AT = CHUNK * WIDTH
@@ -56,7 +59,7 @@ class Frontend:
         handlers = scenario.handlers
         self.handler_slots = [Slots(handlers.concurrency) for _ in range(handlers.count)]
         self.handler_outstanding = [0] * handlers.count
-        self._pick_handler = self._policy(scenario.load_balancer, self.handler_outstanding, "lb")
+        self._pick_handler = router(scenario.load_balancer, handlers.count, self.handler_outstanding, self._streams("lb"))
 
         self.n_writes = len(writes)
         self.write_arrival: list[float] = writes.arrival.tolist()
@@ -95,15 +98,9 @@ class Frontend:
         for name in names:
             setattr(self, name, getattr(self, name))
 
-    def _policy(self, name: str, outstanding: list[int], purpose: str) -> Callable[[int], int]:
-        n = len(outstanding)
-        if name == "round_robin":
-            return round_robin(n)
-        if name == "random":
-            return random_choice(n, stream(self.scenario.seed, self.replication, f"{self.architecture}.{purpose}.random"))
-        if name == "power_of_two":
-            return power_of_two(outstanding, stream(self.scenario.seed, self.replication, f"{self.architecture}.{purpose}.two"))
-        return least_outstanding(outstanding)
+    def _streams(self, purpose: str) -> Callable[[str], np.random.Generator]:
+        """A router's random streams: ``{architecture}.{purpose}.{kind}`` of this replication."""
+        return lambda kind: stream(self.scenario.seed, self.replication, f"{self.architecture}.{purpose}.{kind}")
 
     # --- starting -------------------------------------------------------------
     def start_arrivals(self, progress: Optional[Progress] = None) -> None:
@@ -133,7 +130,7 @@ class Frontend:
         k = self._k
         i = self._next_id
         read = new_read(i, self._arrival[k], self._handler_time[k], self._query_time[k])
-        h = self._pick_handler(i)
+        h = self._pick_handler()
         read[HANDLER] = h
         self.handler_outstanding[h] += 1
         in_flight = self.reads_in_flight = self.reads_in_flight + 1
@@ -228,7 +225,7 @@ class Frontend:
 
     def _send_retry(self, retry: list) -> None:
         retry[ARRIVAL] = self.env.now
-        h = self._pick_handler(retry[ID])
+        h = self._pick_handler()
         retry[HANDLER] = h
         self.handler_outstanding[h] += 1
         self.reads_in_flight += 1
@@ -242,7 +239,7 @@ class Frontend:
         handler_time = float(reads.handler_time.sample(self._rb_times, 1)[0])
         query_time = float(reads.query_time.sample(self._rb_times, 1)[0])
         read = new_read(-1, self.env.now, handler_time, query_time, read_back=version)
-        h = self._pick_handler(-1)
+        h = self._pick_handler()
         read[HANDLER] = h
         self.handler_outstanding[h] += 1
         self.reads_in_flight += 1
@@ -274,7 +271,68 @@ class Frontend:
             self.env.timeout(self.read_back.after, self.commits).callbacks.append(self._read_back)
         return self.commits
 
-    # --- results --------------------------------------------------------------
+    # --- the record of the run ------------------------------------------------
+    def record(self) -> RunRecord:
+        """What the run leaves behind; call once, after ``env.run()``. The one way results leave a model."""
+        first, every = self.visibility()
+        aggregates = self.recorder.aggregates()
+        return RunRecord(
+            architecture=self.architecture,
+            replication=self.replication,
+            reads=self.recorder.columns(),
+            aggregates=aggregates,
+            reads_recorded=self._next_id,
+            writes=self.write_columns(),
+            commit_time=np.asarray(self.commit_time, dtype=float),
+            first_visible=first,
+            all_visible=every,
+            swaps=self.swap_columns(),
+            capacity=self.capacity,
+            write_weight=self.busy_weight_of_writes(),
+            replica_count=self.replica_count,
+            end_time=float(self.env.now),
+            stopped_at=self.stopped_at,
+            instances=self.instances,
+            read_backs=self.read_back_columns(),
+            timeout_times=np.asarray(self.timeout_times, dtype=float),
+            retry_times=np.asarray(self.retry_times, dtype=float),
+            extra_instances=self.extra_instance_columns(),
+        )
+
+    # What each architecture provides for its record:
+    def visibility(self) -> tuple[np.ndarray, np.ndarray]:
+        """first_visible and all_visible by version (index 0: the initial data)."""
+        raise NotImplementedError
+
+    @property
+    def capacity(self) -> int:
+        """Connections that serve reads: the database's, or the replica pool's."""
+        raise NotImplementedError
+
+    def busy_weight_of_writes(self) -> float:
+        """Connections of that capacity a write occupies while it applies (for db_utilization)."""
+        raise NotImplementedError
+
+    @property
+    def replica_count(self) -> int:
+        """Servers reads go to: the replicas, or 1 (a single database)."""
+        return 1
+
+    @property
+    def instances(self) -> int:
+        """Database instances always running."""
+        return 1
+
+    def swap_columns(self) -> dict[str, np.ndarray]:
+        """replica, out, back, version of each replica swap (none unless rollouts swap replicas)."""
+        empty_f = np.empty(0, dtype=float)
+        return {"replica": np.empty(0, dtype=np.int32), "out": empty_f, "back": empty_f,
+                "version": np.empty(0, dtype=np.int64)}
+
+    def extra_instance_columns(self) -> dict[str, np.ndarray]:
+        """start, end of database instances built beside the running ones (none unless rollouts build them)."""
+        return {}
+
     def read_back_columns(self) -> dict[str, np.ndarray]:
         rows = self.read_backs
         return {
