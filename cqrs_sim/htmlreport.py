@@ -17,6 +17,7 @@ from .metrics import METRICS
 from .plots import available
 from .report import format_interval
 from .results import Results, load_results
+from .scenario import ARCHITECTURES
 from .units import format_duration
 from .verdict import verdict
 
@@ -52,7 +53,7 @@ def _cell(metric: str, row) -> str:
 
 def _table(results: Results, winners: dict[str, str]) -> str:
     summary, diff = results.summary(), results.differences()
-    archs = [a for a in ("crud", "cqrs") if a in set(summary["architecture"])]
+    archs = [a for a in ARCHITECTURES if a in set(summary["architecture"])]
     head = "".join(f"<th>{a}</th>" for a in archs) + ("<th>cqrs − crud (paired)</th>" if len(archs) == 2 else "")
     rows = []
     for metric in METRICS:
@@ -61,7 +62,7 @@ def _table(results: Results, winners: dict[str, str]) -> str:
             hit = summary[(summary["architecture"] == arch) & (summary["metric"] == metric)]
             row = None if hit.empty else hit.iloc[0].to_dict()
             css = ""
-            if winners.get(metric) in ("crud", "cqrs"):
+            if winners.get(metric) in ARCHITECTURES:
                 css = " class='better'" if winners[metric] == arch else ""
             cells.append(f"<td{css}>{_cell(metric, row)}</td>")
         if len(archs) == 2:

@@ -9,6 +9,7 @@ from rich.table import Table
 
 from .analytic import TierLoad
 from .metrics import LOWER_IS_BETTER, METRICS, NEUTRAL
+from .scenario import ARCHITECTURES
 from .units import format_duration
 
 
@@ -46,7 +47,7 @@ def _num(value) -> float | None:
 
 def comparison_table(summary: pd.DataFrame, diff: pd.DataFrame, title: str) -> Table:
     """metric | crud | cqrs | cqrs − crud, each mean ± the 95% interval's half-width."""
-    archs = [a for a in ("crud", "cqrs") if a in set(summary["architecture"])]
+    archs = [a for a in ARCHITECTURES if a in set(summary["architecture"])]
     table = Table(title=title, title_justify="left")
     table.add_column("metric")
     for arch in archs:

@@ -14,6 +14,7 @@ import pandas as pd
 
 from .metrics import LOWER_IS_BETTER
 from .report import format_value
+from .scenario import ARCHITECTURES
 
 #: metric -> what it is called in a sentence
 HEADLINE = {
@@ -39,7 +40,7 @@ def _num(value) -> float | None:
 def verdict(summary: pd.DataFrame, diff: pd.DataFrame) -> list[tuple[str, str, str]]:
     """(metric, winner: 'crud' | 'cqrs' | 'none' | 'unknown', sentence) per headline metric."""
     archs = set(summary["architecture"])
-    if not {"crud", "cqrs"} <= archs:
+    if not set(ARCHITECTURES) <= archs:
         return []
     means = summary.set_index(["architecture", "metric"])["mean"]
     diffs = diff.set_index("metric")

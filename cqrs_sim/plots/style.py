@@ -6,6 +6,8 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
+from ..scenario import ARCHITECTURES
+
 #: one colour per architecture, used in every plot
 COLORS = {"crud": "#d95f02", "cqrs": "#1b9e77"}
 WIDTH, HEIGHT, DPI = 12.0, 6.0, 100  # 1200 x 600 px
@@ -27,7 +29,7 @@ def titled(fig: Figure, results, what: str, note: str) -> None:
 
 
 def architectures(results) -> list[str]:
-    return [a for a in ("crud", "cqrs") if a in results.scenario.architectures]
+    return [a for a in ARCHITECTURES if a in results.scenario.architectures]
 
 
 def sample_note(results) -> str:

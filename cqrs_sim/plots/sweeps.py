@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
+from ..scenario import ARCHITECTURES
 from .style import COLORS, LABEL_SIZE, TITLE_SIZE, figure
 
 #: metrics drawn for a sweep, in order
@@ -52,7 +53,7 @@ def metric_vs_parameter(table: pd.DataFrame, metric: str, parameter: str, name: 
 
 def heatmap(table: pd.DataFrame, metric: str, x: str, y: str, name: str) -> Figure:
     """One panel per architecture: the metric's mean over the grid of two varied parameters."""
-    archs = [a for a in ("crud", "cqrs") if a in set(table["architecture"])]
+    archs = [a for a in ARCHITECTURES if a in set(table["architecture"])]
     fig = Figure(figsize=(12, 5.5), dpi=100, layout="constrained")
     axes = fig.subplots(1, len(archs), squeeze=False)[0]
     rows = table[table["metric"] == metric]
