@@ -11,7 +11,7 @@ from pydantic import TypeAdapter, ValidationError
 from cqrs_sim.analytic import erlang_c, mg1_wait, mmc_wait
 from cqrs_sim.distributions import Distribution
 from cqrs_sim.model.rollout import batch_size
-from cqrs_sim.model.routing import least_outstanding, round_robin
+from cqrs_sim.model.routing import least_outstanding, round_robin, round_robin_in_pool
 from cqrs_sim.model.slots import Slots
 from cqrs_sim.scenario import Sync
 from cqrs_sim.streams import stream
@@ -119,7 +119,7 @@ def test_slots_are_fifo():
 
 
 def test_round_robin_and_least_outstanding():
-    pick = round_robin([0, 1, 2], 3)
+    pick = round_robin(3)
     assert [pick() for _ in range(7)] == [0, 1, 2, 0, 1, 2, 0]
     load = [0, 0, 0]
     pick = least_outstanding(load, [0, 1, 2])
@@ -131,7 +131,7 @@ def test_round_robin_and_least_outstanding():
 def test_round_robin_skips_servers_out_of_the_pool():
     """The pool is a live list: a server that leaves is skipped, and taken again in its turn when it is back."""
     pool = [0, 1, 2, 3]
-    pick = round_robin(pool, 4)
+    pick = round_robin_in_pool(pool, 4)
     assert [pick() for _ in range(2)] == [0, 1]
     pool.remove(2)
     assert [pick() for _ in range(3)] == [3, 0, 1]

@@ -11,7 +11,8 @@ is never picked.
 Random choices come from numbers drawn ``BLOCK`` at a time from the
 policy's own stream, so the per-pick cost is a list lookup. Over a fixed
 set, random draws server indices; over a live pool it draws fractions of
-the pool's size at the time of the pick.
+the pool's size at the time of the pick. Round robin over a live pool
+skips the servers out of it; over a fixed set it need not look.
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ def router(policy: str, count: int, outstanding: list[int], rng: Callable[[str],
     """
     servers = pool if pool is not None else list(range(count))
     if policy == "round_robin":
-        return round_robin(servers, count)
+        return round_robin(count) if pool is None else round_robin_in_pool(pool, count)
     if policy == "random":
         return random_choice(count, rng("random")) if pool is None else random_in_pool(pool, rng("random"))
     if policy == "power_of_two":
@@ -52,13 +53,26 @@ def router(policy: str, count: int, outstanding: list[int], rng: Callable[[str],
     raise ValueError(f"unknown routing policy {policy!r}")
 
 
-def round_robin(servers: list[int], count: int) -> Pick:
-    """Servers in index order, one after the other, skipping those not in ``servers`` (a sorted, live list)."""
+def round_robin(count: int) -> Pick:
+    """Servers 0, 1, …, count − 1, 0, 1, … in turn."""
+    state = [0]  #: the next server
+
+    def pick() -> int:
+        s = state[0]
+        state[0] = s + 1 if s + 1 < count else 0
+        return s
+
+    return pick
+
+
+def round_robin_in_pool(pool: list[int], count: int) -> Pick:
+    """As :func:`round_robin`, skipping servers not in the live sorted ``pool``: the first one in the pool at
+    or after the next in turn (wrapping)."""
     state = [0]  #: the server after the last one picked
 
     def pick() -> int:
-        k = bisect_left(servers, state[0])
-        s = servers[k] if k < len(servers) else servers[0]
+        k = bisect_left(pool, state[0])
+        s = pool[k] if k < len(pool) else pool[0]
         state[0] = s + 1 if s + 1 < count else 0
         return s
 
