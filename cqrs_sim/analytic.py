@@ -13,6 +13,7 @@ from typing import Optional
 
 import numpy as np
 
+from .model.rollout import batch_size
 from .scenario import Scenario
 
 
@@ -100,13 +101,7 @@ def expected_rollout_length(scenario: Scenario) -> float:
     cqrs = scenario.cqrs
     count = cqrs.replicas.count
     sync = cqrs.sync
-    if sync.strategy == "all_at_once":
-        size = count
-    elif sync.strategy == "blue_green":
-        size = sync.build_parallelism
-    else:
-        size = sync.max_surge or sync.batch_size
-    size = min(size, count)
+    size = batch_size(sync, count)
     batches = math.ceil(count / size)
     replace = cqrs.sync.replace_time
     if replace.variance == 0 or size == 1:
@@ -194,7 +189,7 @@ def offered_loads(scenario: Scenario) -> list[TierLoad]:
             tier(arch, "replica pool", rate, peak, q.mean, rep.count * rep.connections,
                  f"{how}: wait {_fmt(wait)}, latency {_fmt(h.mean + wait + q.mean)} outside rollouts")
             sync = scenario.cqrs.sync
-            size = rep.count if sync.strategy == "all_at_once" else sync.batch_size
+            size = batch_size(sync, rep.count)
             keeps_capacity = sync.strategy == "blue_green" or sync.max_surge > 0
             if writes is not None and keeps_capacity:
                 pass  # new replicas are built beside the old ones: the pool never shrinks
@@ -208,7 +203,7 @@ def offered_loads(scenario: Scenario) -> list[TierLoad]:
                          f"{rep.count - size} of {rep.count} replicas in the pool",
                          what="queues grow during every rollout")
             if writes is not None and rep.routing == "prefer_fresh":
-                first = rep.count if sync.strategy == "blue_green" else (sync.max_surge or size)
+                first = rep.count if sync.strategy == "blue_green" else size
                 tier(arch, "fresh replicas early in a rollout", rate, peak, q.mean, first * rep.connections,
                      f"prefer_fresh sends every read to the {first} replica(s) refreshed first",
                      what="queues grow on the fresh replicas during every rollout")

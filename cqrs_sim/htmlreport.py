@@ -16,7 +16,7 @@ from .metrics import METRICS
 from .plots import available
 from .report import cell_states, incomplete_note
 from .results import Results, load_results
-from .scenario import resolved_dict
+from .scenario import ARCHITECTURES, resolved_dict
 from .units import format_duration, format_interval, with_units
 from .verdict import decision, stopped_architectures, verdict
 
@@ -55,7 +55,7 @@ def _cell(metric: str, row) -> str:
 
 def _table(results: Results) -> str:
     summary, diff = results.summary(), results.differences()
-    archs = [a for a in ("crud", "cqrs") if a in set(summary["architecture"])]
+    archs = [a for a in ARCHITECTURES if a in set(summary["architecture"])]
     stopped = stopped_architectures(results.incomplete)
     head = "".join(f"<th>{a}{' (stopped)' if a in stopped else ''}</th>" for a in archs)
     head += "<th>cqrs − crud (paired)</th>" if len(archs) == 2 else ""

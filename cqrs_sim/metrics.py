@@ -1,4 +1,4 @@
-"""The summary metrics of SPEC §7: per replication, then mean and 95% Student-t interval.
+"""The summary metrics: per replication, then mean and 95% Student-t interval.
 
 Every metric counts requests arriving in the measured window [warmup,
 duration). Time-based metrics (availability, utilisation) average over the
@@ -15,7 +15,7 @@ from scipy import stats
 
 from . import histogram
 from .model import RunRecord
-from .scenario import Scenario
+from .scenario import ARCHITECTURES, Scenario
 from .tables import in_pool_time, read_staleness
 
 #: metric name -> (unit, one-line meaning), in report order
@@ -196,9 +196,9 @@ def interval(values: np.ndarray) -> dict[str, float | int | None]:
 
 
 def summarize(per_replication: pd.DataFrame) -> pd.DataFrame:
-    """Tidy summary: architecture, metric, mean, ci_low, ci_high, n (SPEC §6 summary.csv)."""
+    """Tidy summary: architecture, metric, mean, ci_low, ci_high, n (the rows of summary.csv)."""
     rows = []
-    for arch in [a for a in ("crud", "cqrs") if a in set(per_replication["architecture"])]:
+    for arch in [a for a in ARCHITECTURES if a in set(per_replication["architecture"])]:
         sub = per_replication[per_replication["architecture"] == arch]
         for metric in METRICS:
             if metric in sub:
@@ -209,7 +209,7 @@ def summarize(per_replication: pd.DataFrame) -> pd.DataFrame:
 def differences(per_replication: pd.DataFrame) -> pd.DataFrame:
     """cqrs − crud, paired by replication (both saw the same random numbers)."""
     archs = set(per_replication["architecture"])
-    if not {"crud", "cqrs"} <= archs:
+    if not set(ARCHITECTURES) <= archs:
         return pd.DataFrame(columns=["metric", "mean", "ci_low", "ci_high", "n"])
     crud = per_replication[per_replication["architecture"] == "crud"].set_index("replication")
     cqrs = per_replication[per_replication["architecture"] == "cqrs"].set_index("replication")

@@ -11,6 +11,7 @@ from rich.table import Table
 
 from .analytic import TierLoad
 from .metrics import METRICS
+from .scenario import ARCHITECTURES
 from .units import format_duration, format_interval
 from .verdict import stopped_architectures, winner
 
@@ -61,7 +62,7 @@ def cell_states(summary: pd.DataFrame, diff: pd.DataFrame, incomplete: Iterable[
 def comparison_table(summary: pd.DataFrame, diff: pd.DataFrame, title: str, incomplete: Iterable[dict] = ()) -> Table:
     """metric | crud | cqrs | cqrs − crud, each mean ± the 95% interval's half-width; significant differences in colour."""
     incomplete = list(incomplete)
-    archs = [a for a in ("crud", "cqrs") if a in set(summary["architecture"])]
+    archs = [a for a in ARCHITECTURES if a in set(summary["architecture"])]
     note = incomplete_note(incomplete)
     table = Table(title=f"{title}\n[bold red]{note}[/bold red]" if note else title, title_justify="left", caption_justify="left")
     table.add_column("metric")

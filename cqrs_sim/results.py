@@ -1,4 +1,4 @@
-"""Results: the tables of a simulation, their summary, and saving and loading them (SPEC §6)."""
+"""Results: the tables of a simulation, their summary, and saving and loading them as an output directory."""
 
 from __future__ import annotations
 
@@ -97,7 +97,7 @@ class Results:
         return out
 
     def save(self, directory: str | Path, plots: bool = False, plot_format: str = "png") -> Path:
-        """Write SPEC §6's files (and the plots, if asked) into ``directory``; it appears only once complete."""
+        """Write the output files (and the plots, if asked) into ``directory``; it appears only once complete."""
         from .loader import resolved_yaml
 
         target = Path(directory)

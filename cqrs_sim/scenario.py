@@ -10,7 +10,7 @@ loader can point at the offending line.
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal, Optional, Union
+from typing import Annotated, Any, Literal, Optional, Union, get_args
 
 import numpy as np
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Discriminator, Field, Tag, model_validator
@@ -54,6 +54,7 @@ RateSteps = Annotated[list[tuple[float, float]],
 Policy = Literal["round_robin", "random", "least_outstanding", "power_of_two"]
 ReplicaPolicy = Literal["round_robin", "random", "least_outstanding", "power_of_two", "prefer_fresh"]
 Architecture = Literal["crud", "cqrs"]
+ARCHITECTURES: list[str] = list(get_args(Architecture))  #: every architecture, in table order
 
 
 class _Section(BaseModel):
@@ -244,7 +245,7 @@ class Scenario(_Section):
     """Base seed; each replication and stream derives its own."""
     replications: Count = 3
     """Independent runs, for confidence intervals."""
-    architectures: list[Architecture] = Field(default=["crud", "cqrs"], min_length=1)
+    architectures: list[Architecture] = Field(default=list(ARCHITECTURES), min_length=1)
     """Which designs to simulate."""
     record: Literal["full", "summary"] = "full"
     """`full` keeps every request; `summary` keeps exact counts, 1%-accurate histograms and a paired sample of reads."""

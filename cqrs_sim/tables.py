@@ -1,4 +1,4 @@
-"""From raw run columns to the tidy tables of SPEC §6 (requests, writes, replicas, timeseries)."""
+"""From raw run columns to the tidy tables of a result (requests, writes, replicas, timeseries)."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ import pandas as pd
 
 from . import histogram
 from .model import RunRecord
+from .scenario import ARCHITECTURES
 
-ARCHITECTURES = ["crud", "cqrs"]
 KINDS = ["read", "write"]
 
 

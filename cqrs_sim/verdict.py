@@ -17,6 +17,7 @@ import pandas as pd
 
 from .intervals import compare, finite_or_none
 from .metrics import LOWER_IS_BETTER, NEUTRAL
+from .scenario import ARCHITECTURES
 from .units import format_duration, format_value
 
 #: metric -> what it is called in a sentence
@@ -79,7 +80,7 @@ def verdict(summary: pd.DataFrame, diff: pd.DataFrame, incomplete: Iterable[dict
     With a stopped architecture every line only reports the numbers (winner 'unknown').
     """
     archs = set(summary["architecture"])
-    if not {"crud", "cqrs"} <= archs:
+    if not set(ARCHITECTURES) <= archs:
         return []
     stopped = stopped_architectures(incomplete)
     out = []
@@ -133,7 +134,7 @@ def _times(a: float, b: float) -> str:
 def decision(summary: pd.DataFrame, diff: pd.DataFrame, incomplete: Iterable[dict] = ()) -> str:
     """One paragraph: what each design buys and pays, and which wins for which priority."""
     incomplete = list(incomplete)
-    archs = [a for a in ("crud", "cqrs") if a in set(summary["architecture"])]
+    archs = [a for a in ARCHITECTURES if a in set(summary["architecture"])]
     stopped = stopped_architectures(incomplete)
     if stopped:
         return _no_decision(archs, stopped, incomplete)
@@ -149,7 +150,7 @@ def decision(summary: pd.DataFrame, diff: pd.DataFrame, incomplete: Iterable[dic
         if metric == "reads_failed" and crud == 0 and cqrs == 0:
             continue
         state = winner(metric, *values)
-        if state in ("crud", "cqrs"):
+        if state in ARCHITECTURES:
             mine, theirs = (crud, cqrs) if state == "crud" else (cqrs, crud)
             detail = f"{template.format(format_value(metric, mine))} vs {format_value(metric, theirs)}"
             decided.append((priority, state, gain, loss, detail))
@@ -158,7 +159,7 @@ def decision(summary: pd.DataFrame, diff: pd.DataFrame, incomplete: Iterable[dic
     cost = _values(summary, diff, COST)
     cost_state = winner(COST, *cost) if cost is not None and None not in cost[:2] else "missing"
     cost_note = ""
-    if cost_state in ("crud", "cqrs"):
+    if cost_state in ARCHITECTURES:
         cheap, dear = (cost_state, "cqrs" if cost_state == "crud" else "crud")
         cheap_value, dear_value = (cost[0], cost[1]) if cheap == "crud" else (cost[1], cost[0])
         more = f"{_times(dear_value, cheap_value)} the instance-hours" if cheap_value > 0 else "more instance-hours"

@@ -16,6 +16,8 @@ import math
 import numpy as np
 import pandas as pd
 
+from .scenario import ARCHITECTURES
+
 BINS = 200
 
 
@@ -54,7 +56,7 @@ def visibility_from_records(records, writes: pd.DataFrame) -> pd.DataFrame:
     """The pooled visibility table from the runs' read columns (cheaper than from the requests table)."""
     edges = np.linspace(0.0, horizon(writes), BINS + 1)
     rows = []
-    for arch in ("crud", "cqrs"):
+    for arch in ARCHITECTURES:
         mine = [r for r in records if r.architecture == arch]
         if not mine:
             continue
@@ -69,7 +71,7 @@ def visibility_from_records(records, writes: pd.DataFrame) -> pd.DataFrame:
             probability = np.where(n > 0, hits / np.maximum(n, 1), np.nan)
         rows.append(pd.DataFrame({"architecture": arch, "t": edges[:-1], "probability": probability, "reads": n}))
     table = pd.concat(rows, ignore_index=True) if rows else pd.DataFrame(columns=["architecture", "t", "probability", "reads"])
-    table["architecture"] = pd.Categorical(table["architecture"], categories=["crud", "cqrs"])
+    table["architecture"] = pd.Categorical(table["architecture"], categories=ARCHITECTURES)
     return table
 
 

@@ -1,4 +1,4 @@
-"""Bad input (SPEC §4): each problem is one located line on stderr, exit code 2, no traceback, nothing written."""
+"""Bad input: each problem is one located line on stderr, exit code 2, no traceback, nothing written."""
 
 from __future__ import annotations
 

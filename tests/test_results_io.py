@@ -1,4 +1,4 @@
-"""The output directory of SPEC §6 and the Python API of §5."""
+"""The output directory and the Python API."""
 
 from __future__ import annotations
 

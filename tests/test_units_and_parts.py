@@ -1,4 +1,4 @@
-"""Unit tests of the small parts: units, distributions, arrivals, slots, balancing, analytic formulas."""
+"""Unit tests of the small parts: units, distributions, arrivals, slots, routing, rollout batches, analytic formulas."""
 
 from __future__ import annotations
 
@@ -10,8 +10,10 @@ from pydantic import TypeAdapter, ValidationError
 
 from cqrs_sim.analytic import erlang_c, mg1_wait, mmc_wait
 from cqrs_sim.distributions import Distribution
-from cqrs_sim.model.balance import least_outstanding, round_robin
+from cqrs_sim.model.rollout import batch_size
+from cqrs_sim.model.routing import least_outstanding, round_robin, round_robin_in_pool
 from cqrs_sim.model.slots import Slots
+from cqrs_sim.scenario import Sync
 from cqrs_sim.streams import stream
 from cqrs_sim.units import format_duration, parse_duration, parse_rate
 from cqrs_sim.workload import read_arrivals
@@ -118,12 +120,33 @@ def test_slots_are_fifo():
 
 def test_round_robin_and_least_outstanding():
     pick = round_robin(3)
-    assert [pick(i) for i in range(7)] == [0, 1, 2, 0, 1, 2, 0]
+    assert [pick() for _ in range(7)] == [0, 1, 2, 0, 1, 2, 0]
     load = [0, 0, 0]
-    pick = least_outstanding(load)
-    assert [pick(i) for i in range(3)] == [0, 1, 2]  # idle servers share work
+    pick = least_outstanding(load, [0, 1, 2])
+    assert [pick() for _ in range(3)] == [0, 1, 2]  # idle servers share work
     load[:] = [3, 1, 2]
-    assert pick(0) == 1
+    assert pick() == 1
+
+
+def test_round_robin_skips_servers_out_of_the_pool():
+    """The pool is a live list: a server that leaves is skipped, and taken again in its turn when it is back."""
+    pool = [0, 1, 2, 3]
+    pick = round_robin_in_pool(pool, 4)
+    assert [pick() for _ in range(2)] == [0, 1]
+    pool.remove(2)
+    assert [pick() for _ in range(3)] == [3, 0, 1]
+    pool.insert(2, 2)
+    assert [pick() for _ in range(3)] == [2, 3, 0]
+
+
+def test_least_outstanding_tie_rules():
+    """All idle: ``past_pick`` and ``rotate`` both cycle. With load only on server 0, ``past_pick`` searches next
+    from past the server it picked, ``rotate`` from one position past where it started."""
+    load = [1, 0, 0, 0]
+    past = least_outstanding(load, [0, 1, 2, 3], "past_pick")
+    assert [past() for _ in range(4)] == [1, 2, 3, 1]  # starts 0 (busy) -> 1; then 2, 3; then 0 (busy) -> 1
+    rotate = least_outstanding(load, [0, 1, 2, 3], "rotate")
+    assert [rotate() for _ in range(4)] == [1, 1, 2, 3]  # starts 0 -> 1; starts 1; starts 2; starts 3
 
 
 def test_queueing_formulas():
@@ -131,3 +154,12 @@ def test_queueing_formulas():
     assert mmc_wait(0.5, 1.0, 1) == pytest.approx(1.0)  # M/M/1: ρ/(μ−λ)
     assert mg1_wait(0.5, 1.0, 0.0) == pytest.approx(0.5)  # M/D/1: ρ/(2μ(1−ρ))
     assert math.isinf(mmc_wait(2.0, 1.0, 1))
+
+
+def test_rollout_batch_size():
+    """Replicas a rollout handles together, by strategy, never more than there are."""
+    assert batch_size(Sync(strategy="rolling", batch_size=2), 6) == 2
+    assert batch_size(Sync(strategy="rolling", batch_size=2, max_surge=3), 6) == 3
+    assert batch_size(Sync(strategy="all_at_once"), 6) == 6
+    assert batch_size(Sync(strategy="blue_green", build_parallelism=4), 6) == 4
+    assert batch_size(Sync(strategy="blue_green", build_parallelism=9), 6) == 6

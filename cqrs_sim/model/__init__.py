@@ -6,6 +6,7 @@ and every request writes into preallocated per-field lists. Rare events
 (rollouts) are ordinary SimPy processes.
 """
 
-from .run import RunRecord, run_architecture
+from .record import RunRecord
+from .run import run_architecture
 
 __all__ = ["RunRecord", "run_architecture"]

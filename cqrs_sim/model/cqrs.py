@@ -1,16 +1,13 @@
 """CQRS: writes to a write image, reads from a swarm of replicas refreshed by rollouts.
 
-Each replica has its own FIFO connection pool and a version. A handler
-routes a read to an in-pool replica; with none in the pool the read waits
-for one to rejoin. After each commit a rollout (see :mod:`.rollout`) swaps
-replicas for snapshots of the write image, batch by batch.
+Reads go to a :class:`.replicas.ReplicaPool`. Writes queue for the write
+servers; after each commit a rollout (see :mod:`.rollout`) swaps replicas
+for snapshots of the write image, batch by batch.
 """
 
 from __future__ import annotations
 
-import bisect
 import math
-from collections import deque
 
 import numpy as np
 import simpy
@@ -18,8 +15,8 @@ import simpy
 from ..scenario import Scenario
 from ..streams import stream
 from ..workload import ReadSource, WriteWorkload
-from .balance import power_of_two
 from .frontend import Frontend
+from .replicas import ReplicaPool
 from .rollout import Rollouts
 from .slots import Slots
 
@@ -31,183 +28,14 @@ class CqrsModel(Frontend):
                  replication: int):
         super().__init__(env, scenario, reads, writes, replication)
         replicas = scenario.cqrs.replicas
-        n = replicas.count
-        self.replica_count = n
-        self.connections = replicas.connections
-        self.version = [0] * n
-        self.pool: list[int] = list(range(n))  #: in-pool replicas, sorted
-        self.in_pool = [True] * n
-        self.outstanding = [0] * n  #: reads routed to a replica and not finished
-        self.conns = [Slots(replicas.connections) for _ in range(n)]
-        self.pool_wait: deque[list] = deque()  #: reads waiting for any replica to rejoin
-        self._route = self._router(replicas.routing)
+        self.replicas = ReplicaPool(
+            self, replicas.count, replicas.connections, replicas.routing, self._streams("routing"), live=True,
+            ties="rotate", cold_factor=replicas.cold_factor, warm_up_time=replicas.warm_up_time,
+            drain=scenario.cqrs.sync.drain)
+        self._query = self.replicas.query  # reads go straight to the replica pool
         self.write_servers = Slots(scenario.cqrs.write_servers)
-        #: drain: false: running queries per replica, and stale query-end callbacks to ignore
-        self.drain = scenario.cqrs.sync.drain
-        self.running: list[dict[int, list]] = [{} for _ in range(n)]  #: replica -> {read id: read}
-        self.ignore: dict[int, int] = {}  #: read id -> query-end callbacks still to come from abandoned queries
-        self.cold_factor = replicas.cold_factor
-        self.warm_up_time = replicas.warm_up_time
-        self.joined_at = [-math.inf] * n  #: when each replica last rejoined (replicas start warm)
-        self._cache_callbacks("_query_start", "_query_end")
-        self.rollouts = Rollouts(self, scenario.cqrs.sync, stream(scenario.seed, replication, "cqrs.replace_time"))
-
-    def _router(self, policy: str):
-        if policy == "round_robin":
-            state = [0]
-            n = self.replica_count
-
-            in_pool = self.in_pool
-
-            def route(_: int) -> int:
-                k = state[0]
-                while not in_pool[k]:
-                    k = k + 1 if k + 1 < n else 0
-                state[0] = k + 1 if k + 1 < n else 0
-                return k
-
-            return route
-        if policy == "random":
-            rng = stream(self.scenario.seed, self.replication, "cqrs.routing.random")
-            pool = self.pool
-            state: list = [[], 0]
-
-            def route(_: int) -> int:
-                table, k = state
-                if k == len(table):
-                    table = state[0] = rng.random(1 << 16).tolist()
-                    k = 0
-                state[1] = k + 1
-                return pool[int(table[k] * len(pool))]
-
-            return route
-        if policy == "power_of_two":
-            return power_of_two(self.outstanding, stream(self.scenario.seed, self.replication, "cqrs.routing.two"), self.pool)
-        if policy == "prefer_fresh":
-            outstanding = self.outstanding
-            pool = self.pool
-            version = self.version
-            turn = [0]
-
-            def route(_: int) -> int:
-                newest = max(version[r] for r in pool)
-                fresh = [r for r in pool if version[r] == newest]
-                start = turn[0] % len(fresh)
-                turn[0] += 1
-                best = fresh[start]
-                for step in range(1, len(fresh)):
-                    r = fresh[(start + step) % len(fresh)]
-                    if outstanding[r] < outstanding[best]:
-                        best = r
-                return best
-
-            return route
-        outstanding = self.outstanding
-        pool = self.pool
-        state = [0]
-
-        def route(_: int) -> int:
-            size = len(pool)
-            start = state[0] % size
-            best = pool[start]
-            best_load = outstanding[best]
-            if best_load:
-                for step in range(1, size):
-                    r = pool[(start + step) % size]
-                    load = outstanding[r]
-                    if load < best_load:
-                        best, best_load = r, load
-                        if not load:
-                            break
-            state[0] = start + 1
-            return best
-
-        return route
-
-    # --- reads ----------------------------------------------------------------
-    def _query(self, read: list) -> None:
-        if not self.pool:
-            self.pool_wait.append(read)
-            return
-        r = self._route(read[0])
-        read[5] = r
-        self.outstanding[r] += 1
-        slots = self.conns[r]
-        if slots.free:  # Slots.acquire, inlined
-            slots.free -= 1
-            self._query_start(read)
-        else:
-            slots.waiting.append((self._query_start, read))
-
-    def _query_start(self, read: list) -> None:
-        r = read[5]
-        env = self.env
-        now = read[6] = env.now
-        read[7] = self.version[r]
-        read[8] = self.commits
-        if not self.drain:
-            self.running[r][read[0]] = read
-        service = read[3]
-        if self.cold_factor > 1:
-            since = now - self.joined_at[r]
-            if since < self.warm_up_time:
-                service *= 1 + (self.cold_factor - 1) * (1 - since / self.warm_up_time)
-        env.timeout(service, read).callbacks.append(self._query_end)
-
-    def _query_end(self, event: simpy.Event) -> None:
-        read = event.value
-        if self.ignore:
-            i = read[0]
-            if i in self.ignore:
-                left = self.ignore[i] - 1
-                if left:
-                    self.ignore[i] = left
-                else:
-                    del self.ignore[i]
-                return  # the end of an abandoned query: the read was re-routed
-        r = read[5]
-        if not self.drain:
-            del self.running[r][read[0]]
-        self.outstanding[r] -= 1
-        self.conns[r].release()
-        if not self.outstanding[r]:
-            self.rollouts.drained(r)
-        self._read_done(read)
-
-    # --- pool membership (used by rollouts) -----------------------------------
-    def leave(self, r: int) -> None:
-        self.pool.remove(r)
-        self.in_pool[r] = False
-        if not self.drain:
-            self._evict(r)
-
-    def join(self, r: int, version: int) -> None:
-        self.version[r] = version
-        self.joined_at[r] = self.env.now
-        bisect.insort(self.pool, r)
-        self.in_pool[r] = True
-        waiting = self.pool_wait
-        while waiting and self.pool:
-            self._query(waiting.popleft())
-
-    def replace_in_place(self, r: int, version: int) -> None:
-        """A new instance takes replica r's place without the replica leaving the pool (surge, blue-green)."""
-        self.version[r] = version
-        self.joined_at[r] = self.env.now
-
-    def _evict(self, r: int) -> None:
-        """drain: false: queued reads re-route at once; running queries are abandoned and restart elsewhere."""
-        slots = self.conns[r]
-        queued = [read for _, read in slots.waiting]
-        slots.waiting.clear()
-        running = sorted(self.running[r].values(), key=lambda read: read[0])
-        self.running[r].clear()
-        for read in running:
-            self.ignore[read[0]] = self.ignore.get(read[0], 0) + 1
-            slots.free += 1
-        self.outstanding[r] -= len(queued) + len(running)
-        for read in running + queued:
-            self._query(read)
+        self.rollouts = Rollouts(self.replicas, self, scenario.cqrs.sync,
+                                 stream(scenario.seed, replication, "cqrs.replace_time"))
 
     # --- writes ---------------------------------------------------------------
     def _write(self, j: int) -> None:
@@ -248,4 +76,12 @@ class CqrsModel(Frontend):
 
     @property
     def capacity(self) -> int:
-        return self.replica_count * self.connections
+        return self.replicas.capacity
+
+    @property
+    def replica_count(self) -> int:
+        return self.replicas.count
+
+    @property
+    def instances(self) -> int:
+        return 1 + self.replicas.count  # the write image and the replicas

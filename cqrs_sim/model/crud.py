@@ -17,6 +17,7 @@ import simpy
 from ..scenario import Scenario
 from ..workload import ReadSource, WriteWorkload
 from .frontend import Frontend
+from .read import LATEST, QUERY_TIME, SEEN, START
 
 
 class CrudModel(Frontend):
@@ -70,9 +71,9 @@ class CrudModel(Frontend):
 
     # --- reads ----------------------------------------------------------------
     def _query_start(self, read: list) -> None:
-        read[6] = self.env.now
-        read[7] = read[8] = self.commits
-        self.env.timeout(read[3], read).callbacks.append(self._query_end)
+        read[START] = self.env.now
+        read[SEEN] = read[LATEST] = self.commits
+        self.env.timeout(read[QUERY_TIME], read).callbacks.append(self._query_end)
 
     def _query_end(self, event: simpy.Event) -> None:
         self.free += 1
@@ -98,11 +99,6 @@ class CrudModel(Frontend):
         """first_visible and all_visible by version: a commit is visible at once."""
         times = np.asarray(self.commit_time, dtype=float)
         return times, times
-
-    def swap_columns(self) -> dict[str, np.ndarray]:
-        empty_i = np.empty(0, dtype=np.int32)
-        empty_f = np.empty(0, dtype=float)
-        return {"replica": empty_i, "out": empty_f, "back": empty_f, "version": np.empty(0, dtype=np.int64)}
 
     def busy_weight_of_writes(self) -> float:
         """Connections a write occupies, for db_utilization."""

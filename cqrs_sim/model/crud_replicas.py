@@ -19,7 +19,7 @@ from ..scenario import Scenario
 from ..streams import stream
 from ..workload import ReadSource, WriteWorkload
 from .crud import CrudModel
-from .slots import Slots
+from .replicas import ReplicaPool
 
 
 class CrudReplicatedModel(CrudModel):
@@ -27,48 +27,23 @@ class CrudReplicatedModel(CrudModel):
                  replication: int):
         super().__init__(env, scenario, reads, writes, replication)
         crud = scenario.crud
-        n = crud.replicas
-        self.replica_count = n
-        self.replica_connections = crud.replica_connections
-        self.version = [0] * n
-        self.applied_at = [0.0] * n  #: when each replica applied its newest version
-        self.outstanding = [0] * n
-        self.conns = [Slots(crud.replica_connections) for _ in range(n)]
-        self._route = self._policy(crud.replica_routing, self.outstanding, "replicas")
+        self.replicas = ReplicaPool(self, crud.replicas, crud.replica_connections, crud.replica_routing,
+                                    self._streams("replicas"), live=False, ties="past_pick")
+        self._query = self.replicas.query  # reads go to the replicas; the primary takes only writes
+        self.applied_at = [0.0] * crud.replicas  #: when each replica applied its newest version
         self.lag = crud.replication_lag
         self.lag_rng = stream(scenario.seed, replication, "crud.replication_lag")
         self.first: list[float] = [0.0]
         self.every: list[float] = [0.0]
-
-    # --- reads go to replicas -------------------------------------------------
-    def _query(self, read: list) -> None:
-        r = self._route(read[0])
-        read[5] = r
-        self.outstanding[r] += 1
-        self.conns[r].acquire(self._replica_query_start, read)
-
-    def _replica_query_start(self, read: list) -> None:
-        r = read[5]
-        read[6] = self.env.now
-        read[7] = self.version[r]
-        read[8] = self.commits
-        self.env.timeout(read[3], read).callbacks.append(self._replica_query_end)
-
-    def _replica_query_end(self, event: simpy.Event) -> None:
-        read = event.value
-        r = read[5]
-        self.outstanding[r] -= 1
-        self.conns[r].release()
-        self._read_done(read)
 
     # --- replication ----------------------------------------------------------
     def _apply_end(self, event: simpy.Event) -> None:
         super()._apply_end(event)
         version = self.commits
         now = self.env.now
-        lags = self.lag.sample(self.lag_rng, self.replica_count)
+        lags = self.lag.sample(self.lag_rng, self.replicas.count)
         times = []
-        for r in range(self.replica_count):
+        for r in range(self.replicas.count):
             at = max(self.applied_at[r], now + float(lags[r]))
             self.applied_at[r] = at
             times.append(at)
@@ -78,8 +53,8 @@ class CrudReplicatedModel(CrudModel):
 
     def _applied(self, event: simpy.Event) -> None:
         r, version = event.value
-        if version > self.version[r]:
-            self.version[r] = version
+        if version > self.replicas.version[r]:
+            self.replicas.version[r] = version
 
     # --- results --------------------------------------------------------------
     def visibility(self) -> tuple[np.ndarray, np.ndarray]:
@@ -94,4 +69,12 @@ class CrudReplicatedModel(CrudModel):
 
     @property
     def capacity(self) -> int:
-        return self.replica_count * self.replica_connections
+        return self.replicas.capacity
+
+    @property
+    def replica_count(self) -> int:
+        return self.replicas.count
+
+    @property
+    def instances(self) -> int:
+        return 1 + self.replicas.count  # the primary and the replicas

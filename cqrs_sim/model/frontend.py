@@ -1,13 +1,15 @@
 """What both architectures share: arrivals, the load balancer, handlers, the write stream, recording.
 
 A read is a small list (its fields at the positions named in
-:mod:`.recorder`) that travels through SimPy timeout callbacks and FIFO
+:mod:`.read`) that travels through SimPy timeout callbacks and FIFO
 slot pools: ``_read_arrive`` (pick a handler, wait for one of its slots) →
 ``_handler_start`` (spend handler_time) → the back end's ``_query`` → … →
 the back end calls ``_read_done`` at the query's end, which frees the
 handler slot and hands the read to the recorder. Only reads in flight are
 in memory. Writes arrive through ``_write_arrive`` and the back end's
-``_write``. Subclasses implement ``_query`` and ``_write``.
+``_write``. Subclasses provide ``_query`` (a replica pool's ``query``
+where reads go to replicas) and ``_write``, and the parts of the record
+that ``record()`` returns.
 """
 
 from __future__ import annotations
@@ -21,13 +23,14 @@ import simpy
 from ..scenario import Scenario
 from ..streams import stream
 from ..workload import ReadSource, WriteWorkload
-from .balance import least_outstanding, power_of_two, random_choice, round_robin
-from .recorder import CHUNK, WIDTH, ReadRecorder
+from .read import (ARRIVAL, ATTEMPT, FINISH, HANDLER, HANDLER_TIME, ID, NAN, QUERY_TIME, READ_BACK, SEEN, START,
+                   TIMED_OUT, WIDTH, new_read)
+from .record import RunRecord
+from .recorder import CHUNK, ReadRecorder
+from .routing import router
 from .slots import Slots
 
-NAN = math.nan
 _FLUSH_AT = CHUNK * WIDTH
-_ATTEMPT = 1 << 40  #: attempt k of read i has id i + (k - 1) * _ATTEMPT
 
 #: called with the fraction of the arrival period simulated so far
 Progress = Callable[[float], None]
@@ -56,7 +59,7 @@ class Frontend:
         handlers = scenario.handlers
         self.handler_slots = [Slots(handlers.concurrency) for _ in range(handlers.count)]
         self.handler_outstanding = [0] * handlers.count
-        self._pick_handler = self._policy(scenario.load_balancer, self.handler_outstanding, "lb")
+        self._pick_handler = router(scenario.load_balancer, handlers.count, self.handler_outstanding, self._streams("lb"))
 
         self.n_writes = len(writes)
         self.write_arrival: list[float] = writes.arrival.tolist()
@@ -95,15 +98,9 @@ class Frontend:
         for name in names:
             setattr(self, name, getattr(self, name))
 
-    def _policy(self, name: str, outstanding: list[int], purpose: str) -> Callable[[int], int]:
-        n = len(outstanding)
-        if name == "round_robin":
-            return round_robin(n)
-        if name == "random":
-            return random_choice(n, stream(self.scenario.seed, self.replication, f"{self.architecture}.{purpose}.random"))
-        if name == "power_of_two":
-            return power_of_two(outstanding, stream(self.scenario.seed, self.replication, f"{self.architecture}.{purpose}.two"))
-        return least_outstanding(outstanding)
+    def _streams(self, purpose: str) -> Callable[[str], np.random.Generator]:
+        """A router's random streams: ``{architecture}.{purpose}.{kind}`` of this replication."""
+        return lambda kind: stream(self.scenario.seed, self.replication, f"{self.architecture}.{purpose}.{kind}")
 
     # --- starting -------------------------------------------------------------
     def start_arrivals(self, progress: Optional[Progress] = None) -> None:
@@ -132,10 +129,9 @@ class Frontend:
     def _read_arrive(self, _event: simpy.Event) -> None:
         k = self._k
         i = self._next_id
-        # id, arrival, handler_time, query_time, handler, replica, start, seen, latest, finish, timed_out
-        read = [i, self._arrival[k], self._handler_time[k], self._query_time[k], 0, -1, NAN, 0, 0, NAN, 0]
-        h = self._pick_handler(i)
-        read[4] = h
+        read = new_read(i, self._arrival[k], self._handler_time[k], self._query_time[k])
+        h = self._pick_handler()
+        read[HANDLER] = h
         self.handler_outstanding[h] += 1
         in_flight = self.reads_in_flight = self.reads_in_flight + 1
         if in_flight > self.max_in_system:
@@ -143,7 +139,7 @@ class Frontend:
             raise simpy.core.StopSimulation(None)  # ends env.run(): a runaway, not worth simulating further
         self._next_id = i + 1
         if self.timeout is not None:
-            self.clients[i] = [read[1], 1]  # the client's first arrival, attempt number
+            self.clients[i] = [read[ARRIVAL], 1]  # the client's first arrival, attempt number
             self.env.timeout(self.timeout, read).callbacks.append(self._client_gives_up)
         slots = self.handler_slots[h]
         if slots.free:  # Slots.acquire, inlined: this runs for every read
@@ -161,7 +157,7 @@ class Frontend:
         env.timeout(delay if delay > 0 else 0.0).callbacks.append(self._read_arrive)
 
     def _handler_start(self, read: list) -> None:
-        t = read[2]
+        t = read[HANDLER_TIME]
         if t > 0:
             self.env.timeout(t, read).callbacks.append(self._handler_end)
         else:
@@ -171,18 +167,18 @@ class Frontend:
         self._query(event.value)
 
     def _read_done(self, read: list) -> None:
-        read[9] = self.env.now
-        h = read[4]
+        read[FINISH] = self.env.now
+        h = read[HANDLER]
         self.handler_outstanding[h] -= 1
         self.reads_in_flight -= 1
-        if read[0] >= 0:
+        if not read[READ_BACK]:
             if self.timeout is None or self._client_accepts(read):
                 flat = self._flat
                 flat += read
                 if len(flat) >= _FLUSH_AT:
                     self.recorder.flush()
-        else:  # a writer reading its own write back: ids -1, -2, ...; the write's version is read[11]
-            self.read_backs.append((read[11], read[1], read[6], read[9], read[7]))
+        else:  # a writer reading its own write back
+            self.read_backs.append((read[READ_BACK], read[ARRIVAL], read[START], read[FINISH], read[SEEN]))
         slots = self.handler_slots[h]
         if slots.waiting:  # Slots.release, inlined
             fn, arg = slots.waiting.popleft()
@@ -193,26 +189,26 @@ class Frontend:
     # --- clients that time out and retry ----------------------------------------
     def _client_accepts(self, read: list) -> bool:
         """An attempt finished: the client takes it unless it had already given up on it."""
-        i = read[0] % _ATTEMPT
+        i = read[ID]
         client = self.clients.get(i)
-        if client is None or read[0] != i + (client[1] - 1) * _ATTEMPT:
+        if client is None or read[ATTEMPT] != client[1]:
             return False  # an abandoned attempt: the server finished it for nobody
         del self.clients[i]
-        read[0], read[1] = i, client[0]  # recorded as the client's read, from its first arrival
+        read[ARRIVAL] = client[0]  # recorded as the client's read, from its first arrival
         return True
 
     def _client_gives_up(self, event: simpy.Event) -> None:
         attempt = event.value
-        i = attempt[0] % _ATTEMPT
+        i = attempt[ID]
         client = self.clients.get(i)
-        if client is None or attempt[0] != i + (client[1] - 1) * _ATTEMPT or not math.isnan(attempt[9]):
+        if client is None or attempt[ATTEMPT] != client[1] or not math.isnan(attempt[FINISH]):
             return  # the read is done, or this is an older attempt, or it finished in time
         self.timeout_times.append(client[0])
         if client[1] <= self.retries:
             delay = self.retry_backoff * 2 ** (client[1] - 1)
             client[1] += 1
             self.retry_times.append(client[0])
-            retry = [i + (client[1] - 1) * _ATTEMPT, NAN, attempt[2], attempt[3], 0, -1, NAN, 0, 0, NAN, 0]
+            retry = new_read(i, NAN, attempt[HANDLER_TIME], attempt[QUERY_TIME], attempt=client[1])
             if delay > 0:
                 self.env.timeout(delay, retry).callbacks.append(lambda e: self._send_retry(e.value))
             else:
@@ -220,17 +216,17 @@ class Frontend:
             return
         del self.clients[i]
         # the client's last attempt timed out: the read failed, now; its latency is the time it waited
-        failed = [i, client[0], attempt[2], attempt[3], attempt[4], attempt[5], attempt[6], attempt[7], attempt[8],
-                  self.env.now, 1]
+        failed = attempt.copy()
+        failed[ARRIVAL], failed[FINISH], failed[TIMED_OUT] = client[0], self.env.now, 1
         flat = self._flat
         flat += failed
         if len(flat) >= _FLUSH_AT:
             self.recorder.flush()
 
     def _send_retry(self, retry: list) -> None:
-        retry[1] = self.env.now
-        h = self._pick_handler(retry[0])
-        retry[4] = h
+        retry[ARRIVAL] = self.env.now
+        h = self._pick_handler()
+        retry[HANDLER] = h
         self.handler_outstanding[h] += 1
         self.reads_in_flight += 1
         self.env.timeout(self.timeout, retry).callbacks.append(self._client_gives_up)
@@ -242,9 +238,9 @@ class Frontend:
         reads = self.scenario.workload.reads
         handler_time = float(reads.handler_time.sample(self._rb_times, 1)[0])
         query_time = float(reads.query_time.sample(self._rb_times, 1)[0])
-        read = [-version, self.env.now, handler_time, query_time, 0, -1, NAN, 0, 0, NAN, 0, version]
-        h = self._pick_handler(read[0])
-        read[4] = h
+        read = new_read(-1, self.env.now, handler_time, query_time, read_back=version)
+        h = self._pick_handler()
+        read[HANDLER] = h
         self.handler_outstanding[h] += 1
         self.reads_in_flight += 1
         self.handler_slots[h].acquire(self._handler_start, read)
@@ -275,7 +271,68 @@ class Frontend:
             self.env.timeout(self.read_back.after, self.commits).callbacks.append(self._read_back)
         return self.commits
 
-    # --- results --------------------------------------------------------------
+    # --- the record of the run ------------------------------------------------
+    def record(self) -> RunRecord:
+        """What the run leaves behind; call once, after ``env.run()``. The one way results leave a model."""
+        first, every = self.visibility()
+        aggregates = self.recorder.aggregates()
+        return RunRecord(
+            architecture=self.architecture,
+            replication=self.replication,
+            reads=self.recorder.columns(),
+            aggregates=aggregates,
+            reads_recorded=self._next_id,
+            writes=self.write_columns(),
+            commit_time=np.asarray(self.commit_time, dtype=float),
+            first_visible=first,
+            all_visible=every,
+            swaps=self.swap_columns(),
+            capacity=self.capacity,
+            write_weight=self.busy_weight_of_writes(),
+            replica_count=self.replica_count,
+            end_time=float(self.env.now),
+            stopped_at=self.stopped_at,
+            instances=self.instances,
+            read_backs=self.read_back_columns(),
+            timeout_times=np.asarray(self.timeout_times, dtype=float),
+            retry_times=np.asarray(self.retry_times, dtype=float),
+            extra_instances=self.extra_instance_columns(),
+        )
+
+    # What each architecture provides for its record:
+    def visibility(self) -> tuple[np.ndarray, np.ndarray]:
+        """first_visible and all_visible by version (index 0: the initial data)."""
+        raise NotImplementedError
+
+    @property
+    def capacity(self) -> int:
+        """Connections that serve reads: the database's, or the replica pool's."""
+        raise NotImplementedError
+
+    def busy_weight_of_writes(self) -> float:
+        """Connections of that capacity a write occupies while it applies (for db_utilization)."""
+        raise NotImplementedError
+
+    @property
+    def replica_count(self) -> int:
+        """Servers reads go to: the replicas, or 1 (a single database)."""
+        return 1
+
+    @property
+    def instances(self) -> int:
+        """Database instances always running."""
+        return 1
+
+    def swap_columns(self) -> dict[str, np.ndarray]:
+        """replica, out, back, version of each replica swap (none unless rollouts swap replicas)."""
+        empty_f = np.empty(0, dtype=float)
+        return {"replica": np.empty(0, dtype=np.int32), "out": empty_f, "back": empty_f,
+                "version": np.empty(0, dtype=np.int64)}
+
+    def extra_instance_columns(self) -> dict[str, np.ndarray]:
+        """start, end of database instances built beside the running ones (none unless rollouts build them)."""
+        return {}
+
     def read_back_columns(self) -> dict[str, np.ndarray]:
         rows = self.read_backs
         return {

@@ -1,6 +1,6 @@
 """Recording finished reads: every read (``full``) or streaming aggregates and a sample (``summary``).
 
-The model appends each finished read's state list to one flat list (the
+The model appends each finished read's list (:mod:`.read`) to one flat list (the
 cheapest thing Python can do per read); every ``CHUNK`` reads it is turned
 into numpy columns at once. In ``full`` mode the columns are kept (48 bytes
 a read); in ``summary`` mode they are folded into exact counts, sums and
@@ -21,10 +21,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .. import histogram
+from .read import ARRIVAL, FINISH, HANDLER, ID, LATEST, REPLICA, SEEN, START, TIMED_OUT, WIDTH
 
-#: positions in a read's state list
-ID, ARRIVAL, HANDLER_TIME, QUERY_TIME, HANDLER, REPLICA, START, SEEN, LATEST, FINISH, TIMED_OUT = range(11)
-WIDTH = 11
 CHUNK = 1 << 16  #: reads per conversion to numpy
 
 COLUMNS = {  # output column -> (position, dtype)

@@ -32,28 +32,34 @@ import numpy as np
 from ..scenario import Sync
 
 if TYPE_CHECKING:
-    from .cqrs import CqrsModel
+    from .frontend import Frontend
+    from .replicas import ReplicaPool
+
+
+def batch_size(sync: Sync, count: int) -> int:
+    """Replicas of ``count`` a rollout handles together: all of them (``all_at_once``), ``build_parallelism``
+    new ones built at once (``blue_green``), ``max_surge`` new ones (``rolling`` with surge), else ``batch_size``."""
+    if sync.strategy == "all_at_once":
+        size = count
+    elif sync.strategy == "blue_green":
+        size = sync.build_parallelism
+    else:
+        size = sync.max_surge if sync.max_surge > 0 else sync.batch_size
+    return min(size, count)
 
 
 class Rollouts:
     """The rollout controller of one CQRS run, and the visibility it produces."""
 
-    def __init__(self, model: "CqrsModel", sync: Sync, rng: np.random.Generator):
-        self.model = model
+    def __init__(self, replicas: "ReplicaPool", model: "Frontend", sync: Sync, rng: np.random.Generator):
+        self.replicas = replicas
+        self.model = model  #: for its ``commits``: the newest version
         self.env = model.env
         self.sync = sync
         self.rng = rng
-        count = model.replica_count
-        if sync.strategy == "all_at_once":
-            self.group = count
-        elif sync.strategy == "blue_green":
-            self.group = sync.build_parallelism
-        else:
-            self.group = sync.max_surge if sync.max_surge > 0 else sync.batch_size
+        self.group = batch_size(sync, replicas.count)
         self.running = False
         self.pending = False
-        self.shipped = 0  #: newest version a rollout has started to ship
-        self.drain_events: list = [None] * count
         #: first_visible[k], all_visible[k]: when version k first / fully reached the replicas
         self.first_visible: list[float] = [0.0]
         self.all_visible: list[float] = [0.0]
@@ -73,7 +79,7 @@ class Rollouts:
         if self.running:
             self.pending = True  # decided when the rollout ends: is any replica still behind?
             return
-        if min(self.model.version) >= self.model.commits:
+        if min(self.replicas.version) >= self.model.commits:
             return  # already shipped everywhere
         self.running = True
         self.env.process(self._run())
@@ -82,35 +88,33 @@ class Rollouts:
         return float(self.sync.replace_time.sample(self.rng, 1)[0])
 
     def _run(self):
-        model = self.model
+        model, replicas = self.model, self.replicas
         while True:
             target = model.commits
-            self.shipped = target
-            behind = [r for r in range(model.replica_count) if model.version[r] < target]
+            behind = [r for r in range(replicas.count) if replicas.version[r] < target]
             if self.sync.strategy == "blue_green":
                 yield from self._blue_green(target)
             else:
                 for k in range(0, len(behind), self.group):
                     if self.sync.on_write_during_rollout == "restart":
-                        target = self.shipped = max(target, model.commits)
+                        target = max(target, model.commits)
                     batch = behind[k:k + self.group]
                     step = self._surge if self.sync.max_surge > 0 else self._swap
                     yield self.env.all_of([self.env.process(step(r, target)) for r in batch])
-            again = self.pending and min(model.version) < model.commits
+            again = self.pending and min(replicas.version) < model.commits
             self.pending = False
             if not again:
                 self.running = False
                 return
 
     def _swap(self, r: int, version: int):
-        model = self.model
+        replicas = self.replicas
         out = self.env.now
-        model.leave(r)
-        if self.sync.drain and model.outstanding[r]:
-            self.drain_events[r] = self.env.event()
-            yield self.drain_events[r]
+        replicas.leave(r)
+        if self.sync.drain and replicas.outstanding[r]:
+            yield replicas.drained(r)
         yield self.env.timeout(self._replace_time())
-        model.join(r, version)
+        replicas.join(r, version)
         self._visible(r, out, version)
 
     def _surge(self, r: int, version: int):
@@ -118,25 +122,25 @@ class Rollouts:
         began = self.env.now
         yield self.env.timeout(self._replace_time())
         self.extra_instances.append((began, self.env.now))
-        self.model.replace_in_place(r, version)
+        self.replicas.replace_in_place(r, version)
         self._visible(r, self.env.now, version)
 
     def _blue_green(self, version: int):
-        count = self.model.replica_count
+        count = self.replicas.count
 
         def build():
             yield self.env.timeout(self._replace_time())
 
         ready = []
-        for k in range(0, count, self.sync.build_parallelism):
-            group = range(k, min(k + self.sync.build_parallelism, count))
+        for k in range(0, count, self.group):
+            group = range(k, min(k + self.group, count))
             start = self.env.now
             yield self.env.all_of([self.env.process(build()) for _ in group])
             ready += [start] * len(group)
         switch = self.env.now
         self.extra_instances += [(start, switch) for start in ready]
         for r in range(count):
-            self.model.replace_in_place(r, version)
+            self.replicas.replace_in_place(r, version)
         for r in range(count):
             self._visible(r, switch, version)
 
@@ -145,12 +149,6 @@ class Rollouts:
         self.swaps.append((r, out, now, version))
         while len(self.first_visible) <= version:
             self.first_visible.append(now)
-        lowest = min(self.model.version)
+        lowest = min(self.replicas.version)
         while len(self.all_visible) <= lowest:
             self.all_visible.append(now)
-
-    def drained(self, r: int) -> None:
-        event = self.drain_events[r]
-        if event is not None:
-            self.drain_events[r] = None
-            event.succeed()

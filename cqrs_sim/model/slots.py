@@ -14,10 +14,9 @@ class Slots:
     behaviour of ``simpy.Resource`` without an event object per request.
     """
 
-    __slots__ = ("capacity", "free", "waiting")
+    __slots__ = ("free", "waiting")
 
     def __init__(self, capacity: int):
-        self.capacity = capacity
         self.free = capacity
         self.waiting: deque[tuple[Callable[[Any], None], Any]] = deque()
 

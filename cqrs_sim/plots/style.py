@@ -13,6 +13,8 @@ from matplotlib.ticker import Formatter, FuncFormatter, Locator, MaxNLocator, Nu
 
 from ..units import DISPLAY_UNITS, duration_unit, format_duration, format_in_unit, format_percent, format_rate
 
+from ..scenario import ARCHITECTURES
+
 #: one colour per architecture, used in every plot
 COLORS = {"crud": "#d95f02", "cqrs": "#1b9e77"}
 #: line width per architecture: crud is drawn first and wider, so that equal curves both show
@@ -40,7 +42,7 @@ def titled(fig: Figure, results, what: str, note: str) -> None:
 
 
 def architectures(results) -> list[str]:
-    return [a for a in ("crud", "cqrs") if a in results.scenario.architectures]
+    return [a for a in ARCHITECTURES if a in results.scenario.architectures]
 
 
 def sample_note(results) -> str:

@@ -12,6 +12,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
 from ..metrics import METRICS
+from ..scenario import ARCHITECTURES
 from ..units import format_duration, format_percent
 from .style import COLORS, DPI, LABEL_SIZE, TICK_SIZE, TITLE_SIZE, WIDTH, duration_axis, empty_note, percent_axis
 
@@ -78,7 +79,7 @@ def _lines(ax, table: pd.DataFrame, metric: str, parameter: str) -> list[str]:
     for k, (key, group) in enumerate(groups):
         key = key if isinstance(key, tuple) else (key,)
         styles.append(", ".join(f"{o}={_text(v)}" for o, v in zip(others, key)))
-        for arch in ("crud", "cqrs"):
+        for arch in ARCHITECTURES:
             line = group[group["architecture"] == arch].sort_values(parameter)
             if line.empty or line["mean"].isna().all():
                 continue
@@ -96,7 +97,7 @@ def _lines(ax, table: pd.DataFrame, metric: str, parameter: str) -> list[str]:
 
 def _handles(table: pd.DataFrame, styles: list[str]) -> list[Line2D]:
     """One legend entry per architecture (colour) and one per value of the other varied paths (line style)."""
-    archs = [a for a in ("crud", "cqrs") if a in set(table["architecture"])]
+    archs = [a for a in ARCHITECTURES if a in set(table["architecture"])]
     handles = [Line2D([], [], color=COLORS[a], lw=3.2 if a == "crud" else 1.6, marker="s" if a == "crud" else "o",
                       ms=6 if a == "crud" else 4, label=a) for a in archs]
     return handles + [Line2D([], [], color="0.3", lw=1.5, ls=STYLES[k % len(STYLES)], label=s) for k, s in enumerate(styles)]
@@ -160,7 +161,7 @@ def _cell_text(metric: str, value: float) -> str:
 
 def heatmap(table: pd.DataFrame, metric: str, x: str, y: str, name: str) -> Figure:
     """One panel per architecture: the metric's mean over the grid of two varied parameters, on one colour scale."""
-    archs = [a for a in ("crud", "cqrs") if a in set(table["architecture"])]
+    archs = [a for a in ARCHITECTURES if a in set(table["architecture"])]
     fig = Figure(figsize=(WIDTH, 5.5), dpi=DPI, layout="constrained")
     axes = fig.subplots(1, len(archs), squeeze=False)[0]
     rows = table[table["metric"] == metric]

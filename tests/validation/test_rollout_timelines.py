@@ -140,3 +140,36 @@ def test_with_drain_the_leaving_replica_finishes_its_reads(scenario_from):
     assert r.replica.loc[2] == 0 and not r.stale.loc[2]
     swaps = results.replicas.sort_values("out")
     np.testing.assert_allclose(swaps.back, [12.6, 22.6], atol=1e-9)
+
+
+def test_without_drain_a_cold_query_restarts_and_ends_first(scenario_from):
+    """drain: false with cold replicas (cold_factor 11, warm_up_time 1 s: a query starting s seconds after
+    its replica rejoined takes 0.4 × (1 + 10 × (1 − s)) for s < 1, else 0.4). Two replicas, round robin,
+    replace 1 s; writes commit at 0.5 (v1) and 3.75 (v2). Rollout 1: replica 0 out [0.5, 1.5], replica 1
+    out [1.5, 2.5]; rollout 2: replica 0 out [3.75, 4.75], replica 1 out [4.75, 5.75].
+    Read 0 on replica 0 [0, 0.4] and read 1 on replica 1 [1, 1.4] (both warm). Read 2 goes to replica 0,
+    0.5 s after it rejoined: 0.4 × 6 = 2.4, so it would end at 4.4; at 3.75 replica 0 leaves, the query is
+    abandoned and restarts on replica 1, rejoined 1.25 s earlier (warm): [3.75, 4.15]. The restarted query
+    ends before the abandoned one would have, and 4.15 is read 2's finish. Read 3 goes to replica 1, 0.5 s
+    after it rejoined: would end at 5.4; at 4.75 replica 1 leaves and read 3 restarts on replica 0, just
+    rejoined (0.4 × 11 = 4.4): [4.75, 9.15]. Read 4 finds replica 0 out: replica 1, warm, [4, 4.4]. Read 5
+    finds replica 1 out: replica 0, 0.25 s after it rejoined (0.4 × 8.5 = 3.4): [5, 8.4]. Read 6 on replica 1,
+    0.25 s after it rejoined: [6, 9.4]. Reads 7, 8, 9 alternate 0, 1, 0, warm: 0.4 each."""
+    text = """
+duration: 10s
+warmup: 0s
+replications: 1
+architectures: [cqrs]
+workload:
+  reads: {rate: 1/s, process: uniform, handler_time: 0s, query_time: 0.4s}
+  writes: {at: [0.25s, 3.5s], apply_time: 0.25s}
+handlers: {count: 1, concurrency: 100}
+cqrs:
+  replicas: {count: 2, connections: 10, routing: round_robin, cold_factor: 11, warm_up_time: 1s}
+  sync: {strategy: rolling, batch_size: 1, replace_time: 1s, drain: false}
+"""
+    r = reads(cqrs_sim.simulate(scenario_from(text)))
+    assert list(r.index) == list(range(10))
+    np.testing.assert_allclose(r.start, [0, 1, 3.75, 4.75, 4, 5, 6, 7, 8, 9], atol=1e-9)
+    np.testing.assert_allclose(r.finish, [0.4, 1.4, 4.15, 9.15, 4.4, 8.4, 9.4, 7.4, 8.4, 9.4], atol=1e-9)
+    np.testing.assert_array_equal(r.replica, [0, 1, 1, 0, 1, 0, 1, 0, 1, 0])
