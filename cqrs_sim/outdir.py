@@ -48,7 +48,7 @@ def safe_dirname(label: str, fallback: str = "scenario") -> str:
     """A directory name for a label: letters, digits, ``.``, ``_``, ``-`` only; never empty, ``.`` or ``..``."""
     text = unicodedata.normalize("NFKC", label)
     text = re.sub(r"[^\w.-]+", "-", text).strip(".-_")
-    text = re.sub(r"-{2,}", "-", text)
+    text = re.sub(r"[-.]*-[-.]*", "-", text)  # "a/../b" -> "a-b", not "a-..-b"
     while len(text.encode("utf-8")) > MAX_NAME_BYTES:
         text = text[:-1]
     text = text.rstrip(".-")
@@ -168,7 +168,7 @@ def clean_stale(parent: Path, name: Optional[str] = None) -> list[str]:
     """Remove leftovers of killed writers of ``PARENT/NAME`` (any name if None); call only holding its lock.
 
     Ours are ``.NAME.partial-*`` / ``.NAME.old-*`` directories with our marker or
-    our manifest. A moved-aside result whose replacement never arrived is put
+    our manifest (an empty one holds nothing to lose). A moved-aside result whose replacement never arrived is put
     back. Returns one note per thing done or left alone.
     """
     notes: list[str] = []
@@ -179,7 +179,7 @@ def clean_stale(parent: Path, name: Optional[str] = None) -> list[str]:
         match = pattern.match(entry.name)
         if not match or (name is not None and match["name"] != name) or entry.is_symlink() or not entry.is_dir():
             continue
-        if not ((entry / MARKER).is_file() or is_result_dir(entry)):
+        if not ((entry / MARKER).is_file() or is_result_dir(entry) or _is_empty_dir(entry)):
             notes.append(f"{entry} looks like an interrupted write but is not recognisably cqrs-sim's; left alone")
             continue
         final = parent / match["name"]
