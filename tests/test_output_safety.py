@@ -246,9 +246,9 @@ def test_a_second_writer_of_the_same_directory_fails_while_the_first_runs(tmp_pa
     _wait_for_staging(first, tmp_path, "same")  # the first holds the lock and is simulating
     second = subprocess.run([sys.executable, "-m", "cqrs_sim", "run", str(SCENARIOS / "mmc.yaml"), "-o", str(out),
                              *QUICK, "--seed", "7"], cwd=ROOT, capture_output=True, text=True, timeout=300)
-    assert first.poll() is None, "the first run ended before the second was refused; the test proves nothing"
     lines = second.stderr.strip().splitlines()
     assert second.returncode == 2 and len(lines) == 1, second.stderr
+    assert first.poll() is None, "the first run ended before the second was refused; the test proves nothing"
     assert f"another cqrs-sim process (PID {first.pid}) is writing it" in lines[0]
     _, stderr = first.communicate(timeout=600)
     assert first.returncode == 0, stderr
