@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
@@ -352,6 +352,7 @@ def test_any_name_and_output_path_writes_inside_or_fails_cleanly(small_results, 
         finally:
             os.chdir(cwd)
         after = _snapshot(root)
+        event("written" if written is not None else "refused")
         if written is not None:
             place = (box / "work" / written).resolve()
             assert place.is_relative_to(root) and outdir.is_result_dir(place)
