@@ -376,3 +376,30 @@ def test_safe_dirname_is_one_plain_component(name):
     assert not directory.startswith(".") and len(directory.encode("utf-8")) <= outdir.MAX_NAME_BYTES
     assert Path(directory).name == directory
     assert outdir.safe_dirname(directory) == directory  # a safe name is kept as it is
+
+
+def test_sweep_removes_point_staging_left_by_a_killed_sweep(tmp_path):
+    out = tmp_path / "sweep"
+    left = out / "points" / ".0123456789abcdef.partial-k1ll3d"
+    left.mkdir(parents=True)
+    (left / outdir.MARKER).write_text("12345\n")
+    (left / "scenario.yaml").write_text("half written")
+    result = CliRunner().invoke(app, ["sweep", str(SCENARIOS / "mmc.yaml"), "--vary", "cqrs.replicas.count=1", "-o", str(out),
+                                      "-j", "1", "--no-plots", "--set", "duration=5s", "--set", "warmup=1s",
+                                      "--set", "replications=1"])
+    assert result.exit_code == 0, result.output
+    assert not left.exists()
+    assert [p.name for p in (out / "points").iterdir() if p.name.startswith(".")] == []
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["sweep"]  # no lock file left beside it
+
+
+def test_api_save_refuses_an_ordinary_directory(tmp_path, small_results):
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "notes.txt").write_text("keep")
+    with pytest.raises(ScenarioError, match="is not a complete cqrs-sim result"):
+        small_results.save(tmp_path / "mine")
+    assert (tmp_path / "mine" / "notes.txt").read_text() == "keep"
+    assert small_results.save(tmp_path / "r") == tmp_path / "r"
+    assert small_results.save(tmp_path / "r") == tmp_path / "r"  # a result is replaced, as notebooks rerun cells
+    with pytest.raises(ScenarioError, match="already exists; pass --force"):
+        small_results.save(tmp_path / "r", force=False)
