@@ -168,10 +168,10 @@ def run(
         raise typer.Exit(3)
 
 
-def _default_target(name: str) -> Path:
+def _default_target(name: str, suffix: str = "") -> Path:
     """results/<a directory name derived from the scenario's name>; says so when it differs from the name."""
-    directory = safe_dirname(name)
-    if directory != name:
+    directory = safe_dirname(name) + suffix
+    if directory != name + suffix:
         _note(f"the scenario name {name!r} is not a plain directory name; writing to results/{directory}")
     return Path("results") / directory
 
@@ -314,7 +314,7 @@ def sweep(
 
     def body() -> None:
         base = load_scenario(scenario_file, sets)
-        target = output if output is not None else _default_target(f"{base.name}-sweep")
+        target = output if output is not None else _default_target(base.name, "-sweep")
         with _executor(jobs, scheduler) as executor:
             if err.is_terminal:
                 with _progress_bar() as bar:
