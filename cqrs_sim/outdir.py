@@ -104,7 +104,9 @@ def check_replaceable(target: Path, force: bool) -> None:
 class Lock:
     """An exclusive flock on ``PARENT/.NAME.cqrs-sim.lock``, removed when released."""
 
-    def __init__(self, target: str | Path, wait: bool = False, on_wait: Optional[Callable[[str], None]] = None):
+    def __init__(self, target: str | Path, wait: bool = False, on_wait: Optional[Callable[[str], None]] = None,
+                 hint: str = "wait for it to finish"):
+        self.hint = hint
         absolute = Path(os.path.abspath(target))
         self.path = absolute.parent / f".{absolute.name}{LOCK_SUFFIX}"
         self.target = Path(target)
@@ -124,8 +126,7 @@ class Lock:
                 holder = os.pread(fd, 32, 0).decode("ascii", "replace").strip() or "?"
                 if not self.wait:
                     os.close(fd)
-                    raise output_error(self.target, f"another cqrs-sim process (PID {holder}) is writing it; "
-                                                    "wait for it, or pass --force to replace its result after it") from None
+                    raise output_error(self.target, f"another cqrs-sim process (PID {holder}) is writing it; {self.hint}") from None
                 if self.on_wait is not None:
                     self.on_wait(f"waiting for cqrs-sim process {holder}, which is writing {self.target}")
                 fcntl.flock(fd, fcntl.LOCK_EX)
@@ -249,7 +250,8 @@ class Destination:
             self.target.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise output_error(self.target, f"cannot create {self.target.parent}: {exc.strerror}") from None
-        self._lock = Lock(self.target, wait=self.force, on_wait=self.notify).acquire()
+        self._lock = Lock(self.target, wait=self.force, on_wait=self.notify,
+                          hint="wait for it, or pass --force to replace its result after it").acquire()
         try:
             for note in clean_stale(self.target.parent, self.target.name):
                 self.notify(note)
