@@ -74,7 +74,11 @@ def check_placement(target: Path) -> None:
     """Refuse the working directory or one of its parents, and a path below a file."""
     absolute = Path(os.path.abspath(target))
     cwd = Path.cwd().resolve()
-    if absolute == Path(absolute.anchor) or cwd == absolute.resolve() or absolute.resolve() in cwd.parents:
+    try:
+        real = absolute.resolve()
+    except (OSError, RuntimeError) as exc:  # a symlink loop
+        raise output_error(target, f"cannot be resolved ({exc})") from None
+    if absolute == Path(absolute.anchor) or cwd == real or real in cwd.parents:
         raise output_error(target, "is the working directory or one of its parents; give a new directory below it")
     for parent in absolute.parents:
         if os.path.lexists(parent):
@@ -95,7 +99,7 @@ def check_replaceable(target: Path, force: bool) -> None:
     if _is_empty_dir(target):
         return
     if not is_result_dir(target):
-        raise output_error(target, "exists and is not a complete cqrs-sim result (no manifest.json); "
+        raise output_error(target, "exists and is not a complete cqrs-sim result (no cqrs-sim manifest.json); "
                                    "it is never replaced, even with --force")
     if not force:
         raise output_error(target, "already exists; pass --force to replace it, or -o for another directory")
