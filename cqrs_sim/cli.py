@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import signal
 import sys
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from enum import Enum
 import tempfile
 import traceback
@@ -22,7 +22,8 @@ from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, T
 
 from .analytic import offered_loads
 from .errors import Problem, ScenarioError
-from .results import redraw_plots
+from .outdir import Destination, Lock, check_file_target, safe_dirname, staged_files, write_text_atomic
+from .results import load_results
 from .htmlreport import format_headline, write_report
 from .loader import load_scenario, resolved_yaml
 from .scenario import scenario_warnings
@@ -121,13 +122,13 @@ def run(
     """Simulate every architecture, print the side-by-side table, write the output directory."""
 
     stopped = []
+    failed = []
+    held = ExitStack()  # the destination's lock and staging directory, released after any error is reported
 
     def body() -> None:
         scenario = load_scenario(scenario_file, _overrides(sets, seed, replications, record.value if record else None))
-        target = output if output is not None else Path("results") / scenario.name
-        if target.exists() and not force:
-            raise ScenarioError([Problem(str(target), 0, 0, "(output)",
-                                         "already exists; pass --force to replace it, or -o for another directory")])
+        target = output if output is not None else _default_target(scenario.name)
+        destination = held.enter_context(Destination(target, force=force, notify=_note))  # checked before simulating
         for warning in _warnings(scenario):
             err.print(f"[yellow]warning:[/yellow] {warning}", highlight=False, soft_wrap=True)
         workers = jobs if jobs is not None else default_jobs()
@@ -142,7 +143,10 @@ def run(
         else:
             results = simulate(scenario, jobs=workers)
         with err.status("writing results and plots", spinner="dots") if err.is_terminal else _nothing():
-            results.save(target, plots=not no_plots, plot_format=plot_format.value)
+            results.write_into(destination.staging)
+            destination.commit()  # the data is in place before any plot is drawn
+            if not no_plots:
+                failed.extend(_reported(lambda: _draw_plots(results, target, plot_format.value), target))
         table = comparison_table(results.summary(), results.differences(), scenario.name, results.incomplete)
         table.caption = table_caption(scenario, results.incomplete)
         out.print(table)
@@ -151,7 +155,7 @@ def run(
         for line in lines:
             out.print(f"  {line}", highlight=False, markup=False, soft_wrap=True)
         if report:
-            out.print(f"wrote {write_report(target)}", highlight=False)
+            failed.extend(_reported(lambda: out.print(f"wrote {write_report(target)}", highlight=False), target))
         stopped.extend(results.incomplete)
         for run_ in results.incomplete:
             err.print(f"[red]incomplete:[/red] {run_['architecture']} replication {run_['replication'] + 1} was stopped "
@@ -159,9 +163,46 @@ def run(
                       "and its numbers cover only what finished before", highlight=False, soft_wrap=True)
         out.print(f"wrote {target}/ (simulation took {results.manifest['wall_time_s']:.1f} s of wall time)", highlight=False)
 
-    _guarded(body)
+    with held:
+        _guarded(body)
+    if failed:
+        raise typer.Exit(1)
     if stopped:
         raise typer.Exit(3)
+
+
+def _default_target(name: str, suffix: str = "") -> Path:
+    """results/<a directory name derived from the scenario's name>; says so when it differs from the name."""
+    directory = safe_dirname(name) + suffix
+    if directory != name + suffix:
+        _note(f"the scenario name {name!r} is not a plain directory name; writing to results/{directory}")
+    return Path("results") / directory
+
+
+def _note(message: str) -> None:
+    err.print(f"note: {message}", highlight=False, markup=False, soft_wrap=True)
+
+
+def _draw_plots(results, directory: Path, fmt: str) -> list[Path]:
+    """Draw every plot into DIR/plots/, replacing only the files of this format once all are drawn."""
+    from .plots import save_all
+
+    with staged_files(directory / "plots", notify=_note) as staging:
+        names = [path.name for path in save_all(results, staging, fmt)]
+    return [directory / "plots" / name for name in names]
+
+
+def _reported(step: Callable[[], object], directory: Path) -> list[str]:
+    """Run a step after the results are saved; a failure is reported in one line and the results stay."""
+    try:
+        step()
+    except Exception as exc:
+        with tempfile.NamedTemporaryFile("w", prefix="cqrs-sim-crash-", suffix=".txt", delete=False) as fh:
+            traceback.print_exc(file=fh)
+        typer.echo(f"error: plots or report failed ({type(exc).__name__}: {exc}); the results are saved in "
+                   f"{directory}/ (try `cqrs-sim plot {directory}`); traceback saved to {fh.name}", err=True)
+        return [str(exc)]
+    return []
 
 
 @app.command()
@@ -203,12 +244,16 @@ def plot(
             from .sweep import load_sweep
 
             table, parameters, name = load_sweep(directory)
-            for path in save_sweep_plots(table, parameters, name, directory / "plots", plot_format.value, all_plots):
-                out.print(f"wrote {path}", highlight=False)
+            with Lock(directory), staged_files(directory / "plots", notify=_note) as staging:
+                names = [p.name for p in save_sweep_plots(table, parameters, name, staging, plot_format.value, all_plots)]
+            for path in names:
+                out.print(f"wrote {directory / 'plots' / path}", highlight=False)
             return
         if not (directory / "scenario.yaml").exists():
             raise ScenarioError([Problem(str(directory), 0, 0, "(directory)", "not a result directory (no scenario.yaml)")])
-        for path in redraw_plots(directory, plot_format.value):
+        with Lock(directory):
+            paths = _draw_plots(load_results(directory), directory, plot_format.value)
+        for path in paths:
             out.print(f"wrote {path}", highlight=False)
 
     _guarded(body)
@@ -223,7 +268,8 @@ def report_command(
     def body() -> None:
         if not (directory / "scenario.yaml").exists():
             raise ScenarioError([Problem(str(directory), 0, 0, "(directory)", "not a result directory (no scenario.yaml)")])
-        out.print(f"wrote {write_report(directory)}", highlight=False)
+        with Lock(directory):
+            out.print(f"wrote {write_report(directory)}", highlight=False)
 
     _guarded(body)
 
@@ -273,7 +319,7 @@ def sweep(
 
     def body() -> None:
         base = load_scenario(scenario_file, sets)
-        target = output if output is not None else Path("results") / f"{base.name}-sweep"
+        target = output if output is not None else _default_target(base.name, "-sweep")
         with _executor(jobs, scheduler) as executor:
             if err.is_terminal:
                 with _progress_bar() as bar:
@@ -289,7 +335,8 @@ def sweep(
             err.print(f"[red]failed point[/red] {failure['point']}: {failure['error']}", highlight=False, soft_wrap=True)
         parameters = [c for c in result.table.columns if c not in ("point", "architecture", "metric", "mean", "ci_low", "ci_high", "n")]
         if not no_plots and len(result.table):
-            save_sweep_plots(result.table, parameters, base.name, target / "plots", every_metric=all_plots)
+            with Lock(target), staged_files(target / "plots", notify=_note) as staging:
+                save_sweep_plots(result.table, parameters, base.name, staging, every_metric=all_plots)
         out.print(_sweep_summary(result.table, parameters), highlight=False)
         out.print(f"wrote {target}/sweep.parquet: {result.ran} point(s) simulated, {result.skipped} already done, "
                   f"{len(result.failures)} failed", highlight=False, soft_wrap=True)
@@ -336,6 +383,8 @@ def capacity(
     def body() -> None:
         slos = [parse_slo(text) for text in slo]
         bounds = parse_range(value_range) if value_range else None
+        if output is not None:
+            check_file_target(output)  # before the search, not after it
 
         def show(arch: str, e) -> None:
             parts = ", ".join(f"{m} {format_value(m, v[0])}" for m, v in e.metrics.items())
@@ -361,7 +410,7 @@ def capacity(
                      "bracket": list(r.bracket), "note": r.note,
                      "evaluations": [{"value": e.value, "holds": e.holds, "incomplete": e.incomplete, "metrics": e.metrics}
                                      for e in r.evaluations]} for r in results]
-            output.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+            write_text_atomic(output, json.dumps(data, indent=2) + "\n")
 
     _guarded(body)
 

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from .loader import dump_yaml
 from .metrics import METRICS
+from .outdir import write_text_atomic
 from .plots import available
 from .report import cell_states, incomplete_note
 from .results import Results, load_results
@@ -125,11 +126,7 @@ def write_report(directory: str | Path) -> Path:
     """Write DIR/report.html from the saved results in DIR."""
     directory = Path(directory)
     results = load_results(directory)
-    target = directory / "report.html"
-    partial = directory / ".report.html.partial"
-    partial.write_text(render(results), encoding="utf-8")
-    partial.replace(target)
-    return target
+    return write_text_atomic(directory / "report.html", render(results))
 
 
 def format_headline(results: Results) -> list[str]:

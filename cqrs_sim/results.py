@@ -4,11 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import platform
-import shutil
 import sys
-import tempfile
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from importlib import metadata
@@ -17,8 +14,10 @@ from typing import Any
 
 import pandas as pd
 
+from .errors import Problem, ScenarioError
 from .intervals import json_value
 from .metrics import differences, summarize
+from .outdir import Destination
 from .scenario import Scenario
 
 TABLES = ("requests", "writes", "replicas", "timeseries", "visibility")
@@ -96,68 +95,57 @@ class Results:
             }
         return out
 
-    def save(self, directory: str | Path, plots: bool = False, plot_format: str = "png") -> Path:
-        """Write the output files (and the plots, if asked) into ``directory``; it appears only once complete."""
+    def write_into(self, directory: str | Path) -> None:
+        """Write the output files into an existing directory (a staging directory: see :mod:`cqrs_sim.outdir`)."""
         from .loader import resolved_yaml
 
-        target = Path(directory)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.partial-", dir=target.parent))
-        try:
-            (staging / "scenario.yaml").write_text(resolved_yaml(self.scenario), encoding="utf-8")
-            (staging / "manifest.json").write_text(json.dumps(self.manifest, indent=2) + "\n", encoding="utf-8")
-            (staging / "summary.json").write_text(json.dumps(self.summary_json(), indent=2) + "\n", encoding="utf-8")
-            self.summary().to_csv(staging / "summary.csv", index=False)
-            self.per_replication.to_csv(staging / "replications.csv", index=False)
-            for name in TABLES:
-                getattr(self, name).to_parquet(staging / f"{name}.parquet", index=False)
-            if plots:
-                from .plots import save_all
+        staging = Path(directory)
+        (staging / "scenario.yaml").write_text(resolved_yaml(self.scenario), encoding="utf-8")
+        (staging / "manifest.json").write_text(json.dumps(self.manifest, indent=2) + "\n", encoding="utf-8")
+        (staging / "summary.json").write_text(json.dumps(self.summary_json(), indent=2) + "\n", encoding="utf-8")
+        self.summary().to_csv(staging / "summary.csv", index=False)
+        self.per_replication.to_csv(staging / "replications.csv", index=False)
+        for name in TABLES:
+            getattr(self, name).to_parquet(staging / f"{name}.parquet", index=False)
 
-                save_all(self, staging / "plots", plot_format)
-            _replace_dir(staging, target)
-        except BaseException:
-            shutil.rmtree(staging, ignore_errors=True)
-            raise
-        return target
+    def save(self, directory: str | Path, force: bool = True) -> Path:
+        """Write the output files into ``directory``; it appears only once complete.
 
-
-def redraw_plots(directory: str | Path, plot_format: str = "png") -> list[Path]:
-    """Draw the plots of a saved result directory again, replacing DIR/plots/ only when done."""
-    from .plots import save_all
-
-    directory = Path(directory)
-    results = load_results(directory)
-    staging = Path(tempfile.mkdtemp(prefix=".plots.partial-", dir=directory))
-    try:
-        save_all(results, staging, plot_format)
-        _replace_dir(staging, directory / "plots")
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
-    return sorted((directory / "plots").glob(f"*.{plot_format}"))
-
-
-def _replace_dir(staging: Path, target: Path) -> None:
-    """Move a finished directory into place; an older one is removed only after."""
-    if target.exists():
-        old = Path(tempfile.mkdtemp(prefix=f".{target.name}.old-", dir=target.parent))
-        os.rmdir(old)
-        os.replace(target, old)
-        os.replace(staging, target)
-        shutil.rmtree(old, ignore_errors=True)
-    else:
-        os.replace(staging, target)
+        An existing directory is replaced only if it is a complete cqrs-sim result
+        (and ``force``); anything else there raises :class:`ScenarioError`. Plots
+        are the caller's: ``cqrs_sim.plots.save_all(results, directory / "plots")``.
+        """
+        with Destination(directory, force=force) as destination:
+            self.write_into(destination.staging)
+            return destination.commit()
 
 
 def load_results(directory: str | Path) -> Results:
-    """Read a directory written by :meth:`Results.save`."""
+    """Read a directory written by :meth:`Results.save`; a missing or damaged file raises :class:`ScenarioError`."""
     from .loader import load_scenario
 
     directory = Path(directory)
-    scenario = load_scenario(directory / "scenario.yaml")
-    frames = {name: pd.read_parquet(directory / f"{name}.parquet") for name in TABLES
-              if (directory / f"{name}.parquet").exists()}
-    per_replication = pd.read_csv(directory / "replications.csv")
-    manifest = json.loads((directory / "manifest.json").read_text(encoding="utf-8"))
+    part = "scenario.yaml"
+    try:
+        scenario = load_scenario(directory / part)
+        frames = {}
+        for name in TABLES:
+            part = f"{name}.parquet"
+            if (directory / part).exists():
+                frames[name] = pd.read_parquet(directory / part)
+        part = "replications.csv"
+        per_replication = pd.read_csv(directory / part)
+        part = "manifest.json"
+        manifest = json.loads((directory / part).read_text(encoding="utf-8"))
+        if not isinstance(manifest, dict):
+            raise ValueError("not a JSON object")
+    except ScenarioError as exc:
+        raise _not_a_result(directory, part, "; ".join(p.message for p in exc.problems)) from None
+    except (OSError, ValueError) as exc:  # pyarrow's ArrowInvalid is a ValueError
+        raise _not_a_result(directory, part, str(exc) or type(exc).__name__) from None
     return Results(scenario=scenario, per_replication=per_replication, manifest=manifest, **frames)
+
+
+def _not_a_result(directory: Path, part: str, reason: str) -> ScenarioError:
+    return ScenarioError([Problem(str(directory), 0, 0, "(directory)",
+                                  f"is not a complete cqrs-sim result: {part}: {reason}")])

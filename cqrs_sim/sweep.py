@@ -16,7 +16,6 @@ import itertools
 import json
 import os
 import shutil
-import tempfile
 from concurrent.futures import FIRST_COMPLETED, Executor, Future, wait
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,6 +27,7 @@ import pandas as pd
 from .errors import Problem, ScenarioError
 from .loader import load_scenario, parse_set, resolved_yaml
 from .metrics import METRICS, summarize
+from .outdir import Lock, atomic_file, check_placement, clean_stale, make_staging, output_error, swap_into_place, write_text_atomic
 from .scenario import Scenario, SweepRange, resolved_dict
 from .simulate import run_task
 from .units import parse_duration, parse_rate
@@ -139,7 +139,7 @@ def _write_point(directory: Path, point: Point) -> None:
     assert point.scenario is not None
     target = directory / "points" / point.key
     target.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{point.key}.partial-", dir=target.parent))
+    staging = make_staging(target.parent, point.key)
     try:
         per_replication = pd.DataFrame(point.rows).sort_values(["replication", "architecture"], kind="stable")
         summary = summarize(per_replication)
@@ -147,9 +147,7 @@ def _write_point(directory: Path, point: Point) -> None:
         (staging / "point.json").write_text(json.dumps(point.overrides, indent=2, default=str) + "\n", encoding="utf-8")
         per_replication.to_csv(staging / "replications.csv", index=False)
         summary.to_csv(staging / "summary.csv", index=False)
-        if target.exists():
-            shutil.rmtree(target)
-        os.replace(staging, target)
+        swap_into_place(staging, target, may_replace=lambda path: path.is_dir() and not path.is_symlink())
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
@@ -170,8 +168,33 @@ ProgressFn = Callable[[float, int, str], None]
 
 def run_sweep(scenario_file: str | Path, vary: list[str], directory: str | Path, executor: Executor,
               sets: Optional[list[str]] = None, progress: Optional[ProgressFn] = None) -> SweepResult:
-    """Run every point × replication × architecture not already in ``directory``; write sweep.parquet."""
+    """Run every point × replication × architecture not already in ``directory``; write sweep.parquet.
+
+    ``directory`` must be new, empty, or a sweep directory; it is locked while the sweep runs.
+    """
     directory = Path(directory)
+    check_sweep_dir(directory)
+    with Lock(directory):
+        check_sweep_dir(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        clean_stale(directory / "points")
+        return _run_sweep(scenario_file, vary, directory, executor, sets, progress)
+
+
+def check_sweep_dir(directory: Path) -> None:
+    """Raise unless ``directory`` is missing, an empty directory, or a sweep directory (sweep.json or points/)."""
+    check_placement(directory)
+    if not os.path.lexists(directory):
+        return
+    if directory.is_symlink() or not directory.is_dir():
+        raise output_error(directory, "exists and is not a directory; give a new or a sweep directory")
+    if any(directory.iterdir()) and not ((directory / "sweep.json").is_file() or (directory / "points").is_dir()):
+        raise output_error(directory, "exists and is not a cqrs-sim sweep directory (no sweep.json); "
+                                      "give a new or an empty directory")
+
+
+def _run_sweep(scenario_file: str | Path, vary: list[str], directory: Path, executor: Executor,
+               sets: Optional[list[str]], progress: Optional[ProgressFn]) -> SweepResult:
     base = load_scenario(scenario_file, sets)
     axes = axes_of(base, vary)
     base_pairs = [parse_set(text) for text in sets or []]
@@ -191,7 +214,6 @@ def run_sweep(scenario_file: str | Path, vary: list[str], directory: str | Path,
     skipped = sum(1 for p in points if p.scenario is not None) - len(todo)
     tasks = [(p, arch, rep) for p in todo for rep in range(p.scenario.replications) for arch in p.scenario.architectures]  # type: ignore[union-attr]
     remaining = {id(p): p.scenario.replications * len(p.scenario.architectures) for p in todo}  # type: ignore[union-attr]
-    directory.mkdir(parents=True, exist_ok=True)
     futures: dict[Future, tuple[Point, str, int]] = {}
     done = 0
     try:
@@ -229,17 +251,12 @@ def run_sweep(scenario_file: str | Path, vary: list[str], directory: str | Path,
             parts.append(_point_table(point, axes, pd.read_csv(summary_file)))
     columns = ["point", "architecture", "metric", "mean", "ci_low", "ci_high", "n"] + [a.path for a in axes]
     table = pd.concat(parts, ignore_index=True)[columns] if parts else pd.DataFrame(columns=columns)
-    _atomic_parquet(table, directory / "sweep.parquet")
-    (directory / "failures.json").write_text(json.dumps(failures, indent=2, default=str) + "\n", encoding="utf-8")
-    (directory / "sweep.json").write_text(json.dumps({"axes": [{"path": a.path, "values": a.values} for a in axes],
-                                                      "scenario": base.name}, indent=2, default=str) + "\n", encoding="utf-8")
+    with atomic_file(directory / "sweep.parquet") as partial:
+        table.to_parquet(partial, index=False)
+    write_text_atomic(directory / "failures.json", json.dumps(failures, indent=2, default=str) + "\n")
+    write_text_atomic(directory / "sweep.json", json.dumps({"axes": [{"path": a.path, "values": a.values} for a in axes],
+                                                            "scenario": base.name}, indent=2, default=str) + "\n")
     return SweepResult(directory, table, failures, skipped, len(todo))
-
-
-def _atomic_parquet(frame: pd.DataFrame, path: Path) -> None:
-    partial = path.with_name(f".{path.name}.partial")
-    frame.to_parquet(partial, index=False)
-    os.replace(partial, path)
 
 
 def load_sweep(directory: str | Path) -> tuple[pd.DataFrame, list[str], str]:

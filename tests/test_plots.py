@@ -166,7 +166,7 @@ def test_run_writes_plots_and_plot_redraws(tmp_path):
     assert sorted(p.name for p in (out / "plots").iterdir()) == sorted(f"{n}.png" for n in plots.PLOTS)
     result = CliRunner().invoke(app, ["plot", str(out), "--plot-format", "svg"])
     assert result.exit_code == 0
-    assert sorted(p.suffix for p in (out / "plots").iterdir()) == [".svg"] * len(plots.PLOTS)
+    assert sorted(p.name for p in (out / "plots").iterdir()) == sorted(f"{n}.{x}" for n in plots.PLOTS for x in ("png", "svg"))
     assert (out / "visibility.parquet").exists()
     none = tmp_path / "n"
     assert CliRunner().invoke(app, args[:2] + ["-o", str(none), "--no-plots", "--replications", "1"] + args[6:]).exit_code == 0

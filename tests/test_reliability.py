@@ -75,7 +75,7 @@ def test_a_bug_prints_one_line_and_saves_the_traceback(monkeypatch, tmp_path):
     assert len(lines) == 1 and lines[0].startswith("error: internal error (ZeroDivisionError: simulated bug)")
     saved = Path(lines[0].rsplit("traceback saved to ", 1)[1])
     assert "Traceback" in saved.read_text() and "ZeroDivisionError" in saved.read_text()
-    assert not (tmp_path / "o").exists()
+    assert list(tmp_path.iterdir()) == []  # neither the output nor its staging directory or lock file
 
 
 @pytest.mark.validation

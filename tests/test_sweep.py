@@ -133,11 +133,11 @@ def dask_cluster(tmp_path):
 def test_sweep_on_a_real_dask_cluster_equals_local(tmp_path, dask_cluster):
     args = ["sweep", str(SCENARIOS / "netflix.yaml"), "--vary", "cqrs.replicas.count=2,4", "--no-plots"]
     args += [x for s in SETS for x in ("--set", s)]
-    dask_run = CliRunner().invoke(app, args + ["-o", str(tmp_path / "dask"), "--scheduler", dask_cluster])
+    dask_run = CliRunner().invoke(app, args + ["-o", str(tmp_path / "on-dask"), "--scheduler", dask_cluster])
     assert dask_run.exit_code == 0, dask_run.output
     local_run = CliRunner().invoke(app, args + ["-o", str(tmp_path / "local"), "-j", "2"])
     assert local_run.exit_code == 0
-    a = pd.read_parquet(tmp_path / "dask" / "sweep.parquet")
+    a = pd.read_parquet(tmp_path / "on-dask" / "sweep.parquet")
     b = pd.read_parquet(tmp_path / "local" / "sweep.parquet")
     pd.testing.assert_frame_equal(a, b)
 
