@@ -437,6 +437,9 @@ def resolved_dict(scenario: Scenario) -> dict[str, Any]:
     rate = scenario.workload.reads.rate
     if isinstance(rate, list):
         data["workload"]["reads"]["rate"] = [list(step) for step in rate]
+    else:  # the shape as given: by its peak, or by its (wrapped) phase
+        shape = data["workload"]["reads"]["rate"]["diurnal"]
+        del shape["phase" if rate.diurnal.peak is not None else "peak"]
     if data["workload"]["writes"] is not None:
         data["workload"]["writes"] = {k: v for k, v in data["workload"]["writes"].items() if v is not None}
     else:
