@@ -64,6 +64,25 @@ def _all_keys() -> set[str]:
     return keys
 
 
+def _homes(key: str) -> list[str]:
+    """Dotted paths where ``key`` is a key of the scenario schema."""
+    found: list[str] = []
+
+    def walk(model: type[BaseModel], prefix: str, depth: int) -> None:
+        for name, field in model.model_fields.items():
+            alias = field.alias or name
+            if alias == key:
+                found.append(prefix + alias)
+            annotation = field.annotation
+            for candidate in getattr(annotation, "__args__", (annotation,)):
+                if depth < 6 and isinstance(candidate, type) and issubclass(candidate, BaseModel) \
+                        and candidate.__module__.endswith("scenario"):
+                    walk(candidate, prefix + alias + ".", depth + 1)
+
+    walk(Scenario, "", 0)
+    return found
+
+
 def parse_set(assignment: str) -> tuple[str, Any]:
     """``PATH=VALUE`` from the command line; VALUE is read as YAML (``16``, ``250ms``, ``[crud]``)."""
     path, sep, text = assignment.partition("=")
@@ -156,6 +175,9 @@ def _message(error: dict[str, Any]) -> str:
         key = str(loc[-1]) if loc else "?"
         close = difflib.get_close_matches(key, sorted(_all_keys()), n=1)
         hint = f" (did you mean {close[0]!r}?)" if close else ""
+        if close and close[0] == key:  # a real key, in the wrong section
+            homes = _homes(key)
+            hint = f" here (it belongs at {' or '.join(homes[:3])})" if homes else " here"
         return f"unknown key {key!r}{hint}"
     if kind == "missing":
         return "required key is missing"
