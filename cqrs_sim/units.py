@@ -2,7 +2,7 @@
 
 Everything inside the simulator is in seconds (durations) and events per
 second (rates); these parsers are the only place units exist. A value that
-is not zero must lie within [1e-9, 1e9] (seconds, or events per second):
+is not zero must lie within [1e-12, 1e9] (seconds, or events per second):
 beyond that, float64 arithmetic on simulated times loses its meaning.
 """
 
@@ -23,7 +23,7 @@ DURATION_UNITS: dict[str, float] = {
 }
 
 #: the smallest and largest magnitude a non-zero duration (seconds) or rate (per second) may have
-SMALLEST = 1e-9
+SMALLEST = 1e-12
 LARGEST = 1e9
 
 _UNSIGNED = r"(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?"
