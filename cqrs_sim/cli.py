@@ -309,7 +309,7 @@ def _sweep_summary(table, parameters: list[str]):
                                                           sort=False)
     rich_table = Table(title="sweep: means (CIs in sweep.parquet)", title_justify="left")
     for name in _distinct_tails(parameters):  # a header is never cut: its last dotted parts tell the columns apart
-        rich_table.add_column(name, min_width=len(name))
+        rich_table.add_column(name, min_width=len(name), no_wrap=True)
     if _distinct_tails(parameters) != parameters:
         rich_table.caption = "; ".join(f"{t} = {p}" for t, p in zip(_distinct_tails(parameters), parameters) if t != p)
     short = {"read_latency_p99": "p99", "stale_read_fraction": "stale", "visibility_window_mean": "visible after"}

@@ -178,6 +178,7 @@ def test_a_huge_all_at_once_swarm_is_refused_not_estimated(tmp_path):
               "cqrs.replicas.count is 100,000, which exceeds limits.max_replicas (10,000); raise it with --set limits.max_replicas=N")
 
 
+@pytest.mark.validation
 def test_the_rollout_estimate_of_a_large_batch_stays_small_and_right(scenario_from):
     """E[max of n exponential(1)] = H_n (the n-th harmonic number): the order-statistics estimate used for large
     batches matches it to 1%."""
@@ -376,16 +377,19 @@ def test_a_peak_round_trips(scenario_from, tmp_path):
 def test_sweep_summary_headers_show_the_distinguishing_tail():
     import pandas as pd
 
-    rows = [{"point": f"p{i}", "architecture": "cqrs", "metric": "read_latency_p99", "mean": 0.004, "ci_low": None,
-             "ci_high": None, "n": 1, "cqrs.sync.batch_size": b, "cqrs.sync.replace_time": r}
-            for i, (b, r) in enumerate([(1, 1.0), (1, 2.0), (2, 1.0), (2, 2.0)])]
-    table = pd.DataFrame(rows)
-    console = Console(width=60, record=True, file=open(os.devnull, "w"))
-    console.print(_sweep_summary(table, ["cqrs.sync.batch_size", "cqrs.sync.replace_time"]))
+    rows = [{"point": f"p{i}", "architecture": arch, "metric": metric, "mean": 0.004, "ci_low": None, "ci_high": None,
+             "n": 1, "cqrs.sync.batch_size": b, "cqrs.sync.replace_time": r}
+            for i, (b, r) in enumerate([(1, 1.0), (1, 2.0), (2, 1.0), (2, 2.0)])
+            for arch in ("crud", "cqrs") for metric in ("read_latency_p99", "stale_read_fraction", "visibility_window_mean")]
+    with open(os.devnull, "w") as sink:
+        console = Console(width=100, record=True, file=sink)
+        console.print(_sweep_summary(pd.DataFrame(rows), ["cqrs.sync.batch_size", "cqrs.sync.replace_time"]))
     text = console.export_text()
     header = next(line for line in text.splitlines() if "cqrs p99" in line)
-    assert "batch_size" in header and "replace_time" in header, header
-    assert "…" not in header
+    assert "batch_size" in header and "replace_time" in header, text
+    assert "…" not in text
+    assert all(len(line.rstrip()) <= 100 for line in text.splitlines()), text
+    assert "batch_size = cqrs.sync.batch_size" in text  # the full paths, under the table
 
 
 def test_check_names_allen_cunneen_for_non_exponential_service(scenario_from):
@@ -394,6 +398,7 @@ def test_check_names_allen_cunneen_for_non_exponential_service(scenario_from):
     assert "Allen–Cunneen approximation (M/G/32)" in line and "Erlang C" not in line
 
 
+@pytest.mark.validation
 def test_check_accounts_for_binding_handler_slots(scenario_from):
     """Validation against theory: two handler slots in front of 32 connections form an M/M/2 queue for the slots;
     Erlang C gives C(2, 1.5) = 9/14, so the mean wait is (9/14) / (2 × 200/s − 300/s) = 6.43 ms."""
