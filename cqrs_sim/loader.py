@@ -229,8 +229,12 @@ def _read_text(path: Path) -> str:
     """The file as text: a regular file, at most MAX_FILE_BYTES long, in UTF-8."""
     file = str(path)
     try:
-        with open(path, "rb") as fh:
-            if not stat.S_ISREG(os.fstat(fh.fileno()).st_mode):
+        # non-blocking, so that opening a named pipe with no writer does not wait for one
+        with os.fdopen(os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0)), "rb") as fh:
+            mode = os.fstat(fh.fileno()).st_mode
+            if stat.S_ISDIR(mode):
+                raise IsADirectoryError(file)
+            if not stat.S_ISREG(mode):
                 raise ScenarioError([Problem(file, 0, 0, "(file)", "is not a regular file (a device, pipe or socket); "
                                                                   "give a scenario file")])
             data = fh.read(MAX_FILE_BYTES + 1)  # never more: the file may grow while we read

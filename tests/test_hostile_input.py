@@ -143,6 +143,13 @@ def test_a_device_is_refused_not_read():
     one_error(proc, "/dev/urandom: (file): ", "is not a regular file")
 
 
+def test_a_named_pipe_without_a_writer_is_refused_not_waited_for(tmp_path):
+    path = tmp_path / "pipe.yaml"
+    os.mkfifo(path)
+    result = cli("check", path, seconds=20)
+    one_error(result, f"{path}: (file): ", "is not a regular file")
+
+
 def test_non_utf8_is_located(tmp_path):
     path = tmp_path / "latin1.yaml"
     path.write_bytes(b"duration: 10s\nname: \"caf\xe9\"\n")
