@@ -26,6 +26,8 @@ def erlang_c(servers: int, offered: float) -> float:
     blocking = 1.0  # Erlang B by its stable recursion
     for k in range(1, servers + 1):
         blocking = offered * blocking / (k + offered * blocking)
+        if blocking == 0.0:  # underflowed: it stays 0 for every later k
+            break
     rho = offered / servers
     return blocking / (1 - rho * (1 - blocking))
 
@@ -106,12 +108,26 @@ def expected_rollout_length(scenario: Scenario) -> float:
     replace = cqrs.sync.replace_time
     if replace.variance == 0 or size == 1:
         per_batch = replace.mean
-    else:  # E[max of `size` draws], by a fixed-seed Monte Carlo
+    elif size <= 100:  # E[max of `size` draws], by a fixed-seed Monte Carlo
         draws = replace.sample(np.random.default_rng(0), 20000 * size).reshape(20000, size)
         per_batch = float(draws.max(axis=1).mean())
+    else:  # the same from the order statistics of one sample: E[max] = Σ x_(i) ((i/m)^n − ((i−1)/m)^n)
+        draws = np.sort(replace.sample(np.random.default_rng(0), 200_000))
+        cdf = np.arange(len(draws) + 1) / len(draws)
+        per_batch = float(np.dot(draws, np.diff(cdf**size)))
     leaves_pool = sync.strategy in ("rolling", "all_at_once") and not sync.max_surge
     drain = scenario.workload.reads.query_time.mean if sync.drain and leaves_pool else 0.0
     return batches * (per_batch + drain)
+
+
+def method(arrival_scv: float, service_scv: float, servers: int) -> str:
+    """The name of the estimate ``ggc_wait`` gives for these inputs: exact formulas are named as such."""
+    if arrival_scv == 1 and service_scv == 1:
+        return f"Erlang C (M/M/{servers})"
+    if arrival_scv == 1 and servers == 1:
+        return "Pollaczek–Khinchine (M/G/1)"
+    kind = ("M" if arrival_scv == 1 else "G") + "/" + ("M" if service_scv == 1 else "G") + f"/{servers}"
+    return f"Allen–Cunneen approximation ({kind})"
 
 
 def _fmt(seconds: float) -> str:
@@ -145,49 +161,65 @@ def offered_loads(scenario: Scenario) -> list[TierLoad]:
             warning = f"{arch} {name}: utilisation {rho_peak:.2f} >= 1 during the busiest read step: queues grow while it lasts"
         out.append(TierLoad(arch, name, lam, service, capacity, rho, rho_peak, estimate, warning))
 
-    slots = scenario.handlers.count * scenario.handlers.concurrency
+    handlers = scenario.handlers
+    slots = handlers.count * handlers.concurrency
     for arch in scenario.architectures:
-        tier(arch, "handlers", rate, peak, h.mean + q.mean, slots,
-             "lower bound: a slot is also held while the query waits")
+        start = len(out)
+        lock_note = ""
+        # the read path below the handlers: (mean wait for a connection, connections it may use)
         if arch == "crud" and scenario.crud.replicas:
             crud = scenario.crud
             c = crud.replicas * crud.replica_connections
-            wait = ggc_wait(rate, q.mean, c, ca2, q.scv)
+            binds = slots <= c
+            wait = 0.0 if binds else ggc_wait(rate, q.mean, c, ca2, q.scv)
             tier(arch, "read replicas", rate, peak, q.mean, c,
-                 f"pooled M/G/c over {crud.replicas} replicas: wait {_fmt(wait)}, latency {_fmt(h.mean + wait + q.mean)}; "
+                 f"pooled over {crud.replicas} replicas, {_db_wait(wait, binds, slots, ca2, q.scv, c)}, "
+                 f"latency {_fmt(h.mean + wait + q.mean)}; "
                  f"reads never wait for the primary; replication lag mean {_fmt(crud.replication_lag.mean)}")
             if writes is not None:
                 capacity = 1 if crud.locking == "exclusive" else crud.connections
                 tier(arch, "primary (writes)", w_rate, w_rate, apply_mean, capacity, "writes only; reads go to the replicas")
         elif arch == "crud":
             c = scenario.crud.connections
-            wait = ggc_wait(rate, q.mean, c, ca2, q.scv)
+            binds = slots <= c
+            wait = 0.0 if binds else ggc_wait(rate, q.mean, c, ca2, q.scv)
             if scenario.crud.locking == "exclusive":
                 blocked = w_rate * apply_mean
                 block_wait = w_rate * apply_second / 2
-                est = f"reads alone: Erlang C wait {_fmt(wait)}, latency {_fmt(h.mean + wait + q.mean)}"
+                est = f"reads alone: {_db_wait(wait, binds, slots, ca2, q.scv, c)}, latency {_fmt(h.mean + wait + q.mean)}"
                 if w_rate:
                     est += f"; locked {blocked:.1%} of the time, adding about {_fmt(block_wait)} mean wait per read"
+                    per_lock = rate * apply_mean
+                    if per_lock > slots:
+                        lock_note = (f"; during each write's lock (mean {_fmt(apply_mean)}) about {per_lock:,.0f} reads "
+                                     f"arrive for {slots} slots: the slots fill and reads queue for them")
                 tier(arch, "database", rate, peak, q.mean, c, est, extra=blocked)
             else:
-                est = f"Erlang C wait {_fmt(wait)}, latency {_fmt(h.mean + wait + q.mean)}"
+                est = f"{_db_wait(wait, binds, slots, ca2, q.scv, c)}, latency {_fmt(h.mean + wait + q.mean)}"
                 tier(arch, "database", rate, peak, q.mean, c, est, extra=w_rate * apply_mean / c)
         else:
             servers = scenario.cqrs.write_servers
             if writes is not None:
-                w_wait = ggc_wait(w_rate, apply_mean, servers, 1.0, writes.apply_time.scv)
+                scv = writes.apply_time.scv
+                w_wait = ggc_wait(w_rate, apply_mean, servers, 1.0, scv)
                 tier(arch, "write servers", w_rate, w_rate, apply_mean, servers,
-                     f"Erlang C write wait {_fmt(w_wait)}, write latency {_fmt(w_wait + apply_mean)}")
+                     f"{method(1.0, scv, servers)} write wait {_fmt(w_wait)}, write latency {_fmt(w_wait + apply_mean)}")
             rep = scenario.cqrs.replicas
+            c = rep.count * rep.connections
+            binds = slots <= c
             pooled = rep.routing in ("least_outstanding", "power_of_two", "prefer_fresh")
             if pooled:
-                wait = ggc_wait(rate, q.mean, rep.count * rep.connections, ca2, q.scv)
-                how = "pooled M/G/c (" + rep.routing + (", which is close to pooled" if rep.routing == "power_of_two" else "") + ")"
+                wait = 0.0 if binds else ggc_wait(rate, q.mean, c, ca2, q.scv)
+                how = "pooled (" + rep.routing + (", which is close to pooled" if rep.routing == "power_of_two" else "") + ")"
+                est = _db_wait(wait, binds, slots, ca2, q.scv, c)
             else:
                 wait = ggc_wait(rate / rep.count, q.mean, rep.connections, ca2, q.scv)
-                how = f"one replica's M/G/c at 1/{rep.count} of the reads ({rep.routing})"
-            tier(arch, "replica pool", rate, peak, q.mean, rep.count * rep.connections,
-                 f"{how}: wait {_fmt(wait)}, latency {_fmt(h.mean + wait + q.mean)} outside rollouts")
+                how = f"one replica at 1/{rep.count} of the reads ({rep.routing})"
+                est = f"{method(ca2, q.scv, rep.connections)} wait {_fmt(wait)}"
+            tier(arch, "replica pool", rate, peak, q.mean, c,
+                 f"{how}: {est}, latency {_fmt(h.mean + wait + q.mean)} outside rollouts")
+        _handler_tier(out, start, arch, tier, rate, peak, ca2, h, q, wait, binds, handlers, scenario.load_balancer, lock_note)
+        if arch == "cqrs":
             sync = scenario.cqrs.sync
             size = batch_size(sync, rep.count)
             keeps_capacity = sync.strategy == "blue_green" or sync.max_surge > 0
@@ -217,3 +249,37 @@ def offered_loads(scenario: Scenario) -> list[TierLoad]:
                 out.append(TierLoad(arch, "rollouts", w_rate, length, 1, duty, duty,
                                     f"expected rollout {_fmt(length)} x write rate", warning))
     return out
+
+
+def _db_wait(wait: float, binds: bool, slots: int, ca2: float, scv: float, connections: int) -> str:
+    if binds:
+        return f"no wait: the {slots} handler slots bind first, so at most {slots} reads reach its {connections} connections"
+    return f"{method(ca2, scv, connections)} wait {_fmt(wait)}"
+
+
+def _handler_tier(out: list[TierLoad], at: int, arch: str, tier, rate: float, peak: float, ca2: float, h, q,
+                  db_wait: float, binds: bool, handlers, balancer: str, note: str = "") -> None:
+    """The handler slots: a read holds one for its handler time, its wait for a connection and its query
+    (the wait behind an exclusive write lock is left out of the mean and described in ``note`` instead)."""
+    slots = handlers.count * handlers.concurrency
+    saturated = math.isinf(db_wait)
+    hold = h.mean + q.mean + (0.0 if saturated else db_wait)
+    scv = (h.variance + q.variance) / hold**2 if hold > 0 else 0.0
+    if balancer in ("least_outstanding", "power_of_two"):
+        wait = ggc_wait(rate, hold, slots, ca2, scv)
+        how = f"pooled ({balancer}): {method(ca2, scv, slots)}"
+    else:  # each handler sees 1/count of the reads; round robin also evens out their gaps
+        share = ca2 / handlers.count if balancer == "round_robin" else ca2
+        wait = ggc_wait(rate / handlers.count, hold, handlers.concurrency, share, scv)
+        who = f"one handler at 1/{handlers.count} of the reads ({balancer})" if handlers.count > 1 else "one handler"
+        how = f"{who}: {method(share, scv, handlers.concurrency)}"
+    if saturated:
+        est = "lower bound (the tier below is saturated, so a slot is also held while its queue grows)"
+    else:
+        est = f"{how} wait for a slot {_fmt(wait)}; end to end about {_fmt(wait + hold)}"
+        if binds:
+            est += f"; the handler slots ({slots}) bind before the connections below them"
+    est += note
+    before = len(out)
+    tier(arch, "handlers", rate, peak, hold, slots, est)
+    out.insert(at, out.pop(before))

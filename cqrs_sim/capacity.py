@@ -27,7 +27,8 @@ from .intervals import finite_or_none
 from .loader import load_scenario, parse_set
 from .metrics import METRICS
 from .simulate import simulate
-from .sweep import _resolved_value
+from .scenario import Scenario
+from .sweep import _resolved_value, resolved_node
 from .units import format_value, parse_duration, parse_rate
 
 OPS: dict[str, Callable[[float, float], bool]] = {"<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge}
@@ -64,6 +65,9 @@ def parse_slo(text: str) -> SLO:
             value = float(raw)
     except ValueError as exc:
         raise ScenarioError([Problem(f"--slo {text}", 0, 0, metric, str(exc))]) from None
+    if not math.isfinite(value):
+        raise ScenarioError([Problem(f"--slo {text}", 0, 0, metric, f"the bound must be a finite number, got {raw!r}: "
+                                                                   "no mean could meet it")])
     return SLO(metric, op, value, text)
 
 
@@ -112,7 +116,8 @@ def capacity_search(scenario_file: str | Path, path: str, slos: list[SLO], execu
                     sets: Optional[list[str]] = None, tolerance: float = 0.01, max_steps: int = 14,
                     report: Callable[[str, Evaluation], None] = lambda arch, e: None) -> list[CapacityResult]:
     base = load_scenario(scenario_file, sets)
-    current = _resolved_value(base, path)
+    target, scaled = searched_path(base, path)
+    current = _resolved_value(base, target)
     if not isinstance(current, (int, float)) or isinstance(current, bool):
         raise ScenarioError([Problem(f"--search {path}", 0, 0, path, "is not a number in this scenario, so it cannot be searched")])
     integer = isinstance(current, int)
@@ -131,7 +136,7 @@ def capacity_search(scenario_file: str | Path, path: str, slos: list[SLO], execu
         def evaluate(value: float) -> Evaluation:
             if value in cache:
                 return cache[value]
-            scenario = load_scenario(scenario_file, {**base_pairs, path: value, "architectures": [arch], "sweep": None})
+            scenario = load_scenario(scenario_file, {**base_pairs, target: value, "architectures": [arch], "sweep": None})
             results_ = simulate(scenario, executor=executor)
             summary = results_.summary().set_index("metric")
             metrics = {}
@@ -144,8 +149,30 @@ def capacity_search(scenario_file: str | Path, path: str, slos: list[SLO], execu
             report(arch, evaluation)
             return evaluation
 
-        results.append(_bisect(arch, path, evaluate, lo, hi, integer, minimize, tolerance, max_steps, cache))
+        result = _bisect(arch, path, evaluate, lo, hi, integer, minimize, tolerance, max_steps, cache)
+        if scaled:
+            result.note = f"{scaled}; {result.note}"
+        results.append(result)
     return results
+
+
+def searched_path(scenario: Scenario, path: str) -> tuple[str, str]:
+    """The path a search sets, and what that means when it is not ``path`` itself.
+
+    A daily pattern is scaled (its mean is searched; amplitude, period and
+    phase stay); a distribution other than a constant is refused, since
+    setting it to a number would replace its shape with a constant.
+    """
+    node = resolved_node(scenario, path)
+    if isinstance(node, dict) and set(node) == {"diurnal"}:
+        return f"{path}.diurnal.mean", (f"scaled the daily pattern: searched {path}.diurnal.mean, keeping its amplitude, "
+                                        "period and phase")
+    if isinstance(node, dict) and "dist" in node and node["dist"] != "constant":
+        hint = f": search one of its parameters instead, such as --search {path}.mean" if "mean" in node else ""
+        raise ScenarioError([Problem(f"--search {path}", 0, 0, path,
+                                     f"is {'an' if node['dist'][0] in 'aeiou' else 'a'} {node['dist']} distribution, and searching it would replace it with a "
+                                     f"constant{hint}")])
+    return path, ""
 
 
 def _bisect(arch, path, evaluate, lo, hi, integer, minimize, tolerance, max_steps, cache) -> CapacityResult:

@@ -344,6 +344,15 @@ def sweep(
     _guarded(body)
 
 
+def _distinct_tails(paths: list[str]) -> list[str]:
+    """The shortest trailing dotted parts of each path that still tell all of them apart."""
+    for depth in range(1, max((p.count(".") + 1 for p in paths), default=1) + 1):
+        tails = [".".join(p.split(".")[-depth:]) for p in paths]
+        if len(set(tails)) == len(tails):
+            return tails
+    return paths
+
+
 def _sweep_summary(table, parameters: list[str]):
     from rich.table import Table
 
@@ -351,8 +360,10 @@ def _sweep_summary(table, parameters: list[str]):
     view = table[table["metric"].isin(shown)].pivot_table(index=parameters, columns=["metric", "architecture"], values="mean",
                                                           sort=False)
     rich_table = Table(title="sweep: means (CIs in sweep.parquet)", title_justify="left")
-    for name in parameters:
-        rich_table.add_column(name)
+    for name in _distinct_tails(parameters):  # a header is never cut: its last dotted parts tell the columns apart
+        rich_table.add_column(name, min_width=len(name), no_wrap=True)
+    if _distinct_tails(parameters) != parameters:
+        rich_table.caption = "; ".join(f"{t} = {p}" for t, p in zip(_distinct_tails(parameters), parameters) if t != p)
     short = {"read_latency_p99": "p99", "stale_read_fraction": "stale", "visibility_window_mean": "visible after"}
     for metric, arch in view.columns:
         rich_table.add_column(f"{arch} {short[metric]}", justify="right")

@@ -12,7 +12,7 @@ import math
 from typing import Annotated, Any, Literal, Union
 
 import numpy as np
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
 from .units import parse_duration
 
@@ -145,7 +145,14 @@ class _MeanCv(_Dist):
     """A distribution given by its mean and coefficient of variation (sd / mean)."""
 
     mean_: Seconds = Field(alias="mean", gt=0)
-    cv: float = Field(ge=0, allow_inf_nan=False)
+    cv: float = Field(ge=0, le=100, allow_inf_nan=False)
+
+    @field_validator("cv")
+    @classmethod
+    def _drawable(cls, cv: float) -> float:
+        if 0 < cv < 1e-6:  # gamma's shape 1/cv² would pass 1e12 and overflow below
+            raise ValueError(f"give 0 (a constant) or at least 1e-06, got {cv:g}")
+        return cv
 
     @property
     def mean(self) -> float:

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import difflib
 import io
+import os
+import stat
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Iterable
@@ -60,6 +62,25 @@ def _all_keys() -> set[str]:
                 if isinstance(candidate, type) and issubclass(candidate, BaseModel):
                     models.append(candidate)
     return keys
+
+
+def _homes(key: str) -> list[str]:
+    """Dotted paths where ``key`` is a key of the scenario schema."""
+    found: list[str] = []
+
+    def walk(model: type[BaseModel], prefix: str, depth: int) -> None:
+        for name, field in model.model_fields.items():
+            alias = field.alias or name
+            if alias == key:
+                found.append(prefix + alias)
+            annotation = field.annotation
+            for candidate in getattr(annotation, "__args__", (annotation,)):
+                if depth < 6 and isinstance(candidate, type) and issubclass(candidate, BaseModel) \
+                        and candidate.__module__.endswith("scenario"):
+                    walk(candidate, prefix + alias + ".", depth + 1)
+
+    walk(Scenario, "", 0)
+    return found
 
 
 def parse_set(assignment: str) -> tuple[str, Any]:
@@ -137,7 +158,7 @@ def _common(a: str, b: str) -> int:
 
 _FIELD_NAMES: set[str] | None = None
 #: pydantic names union members in error locations; these are ours, never keys
-_UNION_TAGS = {"rate_steps", "rate_shape"}
+_UNION_TAGS = {"rate_steps", "rate_shape", "sweep_values", "sweep_range"}
 
 
 def _is_field_name(part: str) -> bool:
@@ -154,6 +175,9 @@ def _message(error: dict[str, Any]) -> str:
         key = str(loc[-1]) if loc else "?"
         close = difflib.get_close_matches(key, sorted(_all_keys()), n=1)
         hint = f" (did you mean {close[0]!r}?)" if close else ""
+        if close and close[0] == key:  # a real key, in the wrong section
+            homes = _homes(key)
+            hint = f" here (it belongs at {' or '.join(homes[:3])})" if homes else " here"
         return f"unknown key {key!r}{hint}"
     if kind == "missing":
         return "required key is missing"
@@ -195,16 +219,85 @@ def _apply_override(root: dict, path: str, value: Any, source: str) -> Problem |
     return None
 
 
+#: the largest scenario file read; a scenario is a few kilobytes, and YAML parsing is slow beyond this
+MAX_FILE_BYTES = 1 << 20
+#: values a scenario may hold once anchors and aliases are expanded (every `*alias` repeats its anchor's values)
+MAX_VALUES = 1_000_000
+
+
 def _read_text(path: Path) -> str:
+    """The file as text: a regular file, at most MAX_FILE_BYTES long, in UTF-8."""
     file = str(path)
     try:
-        return path.read_text(encoding="utf-8")
+        # non-blocking, so that opening a named pipe with no writer does not wait for one
+        with os.fdopen(os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0)), "rb") as fh:
+            mode = os.fstat(fh.fileno()).st_mode
+            if stat.S_ISDIR(mode):
+                raise IsADirectoryError(file)
+            if not stat.S_ISREG(mode):
+                raise ScenarioError([Problem(file, 0, 0, "(file)", "is not a regular file (a device, pipe or socket); "
+                                                                  "give a scenario file")])
+            data = fh.read(MAX_FILE_BYTES + 1)  # never more: the file may grow while we read
     except FileNotFoundError:
         raise ScenarioError([Problem(file, 0, 0, "(file)", "no such file")]) from None
     except IsADirectoryError:
         raise ScenarioError([Problem(file, 0, 0, "(file)", "is a directory, not a scenario file")]) from None
-    except (OSError, UnicodeDecodeError) as exc:
+    except OSError as exc:
         raise ScenarioError([Problem(file, 0, 0, "(file)", f"cannot read: {exc}")]) from None
+    if len(data) > MAX_FILE_BYTES:
+        raise ScenarioError([Problem(file, 0, 0, "(file)", f"is larger than {MAX_FILE_BYTES:,} bytes "
+                                                          "(1 MiB); a scenario file is a few kilobytes")])
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        before = data[:exc.start]
+        line = before.count(b"\n") + 1
+        col = len(before) - (before.rfind(b"\n") + 1) + 1
+        raise ScenarioError([Problem(file, line, col, "(file)", f"is not UTF-8 text: byte 0x{data[exc.start]:02x} "
+                                                                "cannot start or continue a character")]) from None
+
+
+def _expanded_size(root: Any, file: str) -> None:
+    """Refuse a tree whose anchors and aliases expand past MAX_VALUES values (a "billion laughs" file)."""
+    sizes: dict[int, int] = {}
+    active: set[int] = set()
+
+    def size(node: Any) -> int:
+        if not isinstance(node, (Mapping, list)):
+            return 1
+        key = id(node)
+        if key in sizes:
+            return sizes[key]
+        if key in active:
+            raise ScenarioError([Problem(file, 1, 1, "(yaml)", "an alias refers to a value that contains it "
+                                                               "(a recursive structure)")])
+        active.add(key)
+        children = node.values() if isinstance(node, Mapping) else node
+        total = 1
+        for child in children:
+            total += size(child)
+        active.discard(key)
+        sizes[key] = total
+        return total
+
+    if size(root) <= MAX_VALUES:
+        return
+    node, line, col, path = root, 1, 1, []
+    while True:  # point at the innermost value that is too big on its own
+        items = list(node.items()) if isinstance(node, Mapping) else list(enumerate(node))
+        big = [(k, v) for k, v in items if isinstance(v, (Mapping, list)) and size(v) > MAX_VALUES]
+        if not big:
+            break
+        key, child = big[0]
+        lc = getattr(node, "lc", None)
+        if lc is not None and key in lc.data:
+            line, col = (lc.key(key) if isinstance(node, Mapping) else lc.item(key))
+            line, col = line + 1, col + 1
+        path.append(str(key))
+        node = child
+    raise ScenarioError([Problem(file, line, col, ".".join(path) or "(root)",
+                                 f"expands to {size(node):,} values through anchors and aliases, more than "
+                                 f"{MAX_VALUES:,}; a scenario needs far fewer (write the values out)")])
 
 
 def _parse_yaml(text: str, file: str) -> CommentedMap:
@@ -221,6 +314,10 @@ def _parse_yaml(text: str, file: str) -> CommentedMap:
         raise ScenarioError([Problem(file, 1, 1, "(root)", "the file is empty; a scenario is a mapping with at least duration and workload")])
     if not isinstance(data, CommentedMap):
         raise ScenarioError([Problem(file, 1, 1, "(root)", f"a scenario must be a mapping of keys, got {type(_plain(data)).__name__}")])
+    try:
+        _expanded_size(data, file)
+    except RecursionError:
+        raise ScenarioError([Problem(file, 1, 1, "(yaml)", "values are nested too deeply")]) from None
     return data
 
 

@@ -16,7 +16,7 @@ import numpy as np
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Discriminator, Field, Tag, model_validator
 
 from .distributions import Constant, Distribution
-from .units import parse_duration, parse_rate
+from .units import parse_duration, parse_rate, parse_signed_duration
 
 
 def _strict_int(value: Any) -> Any:
@@ -46,6 +46,7 @@ def _rate_steps(value: Any) -> Any:
 
 
 Seconds = Annotated[float, BeforeValidator(parse_duration, json_schema_input_type=Union[float, str])]
+SignedSeconds = Annotated[float, BeforeValidator(parse_signed_duration, json_schema_input_type=Union[float, str])]
 PerSecond = Annotated[float, BeforeValidator(parse_rate, json_schema_input_type=Union[float, str])]
 Count = Annotated[int, BeforeValidator(_strict_int), Field(ge=1)]
 NonNegativeCount = Annotated[int, BeforeValidator(_strict_int), Field(ge=0)]
@@ -68,8 +69,20 @@ class DiurnalShape(_Section):
     """Relative swing: the rate runs from mean × (1 − amplitude) to mean × (1 + amplitude)."""
     period: Seconds = Field(default=86400.0, gt=0)
     """Length of one cycle."""
-    phase: Seconds = 0.0
-    """Time of the cycle's rising midpoint (rate = mean, increasing)."""
+    phase: SignedSeconds = 0.0
+    """Time of a rising midpoint (rate = mean and increasing; the peak comes a quarter period later). Taken modulo period, so it may be negative or larger than period. Give phase or peak, not both."""
+    peak: Optional[SignedSeconds] = None
+    """Time of a peak (the rate at its maximum, mean × (1 + amplitude)), modulo period; an alternative to phase."""
+
+    @model_validator(mode="after")
+    def _phase_or_peak(self) -> "DiurnalShape":
+        if self.peak is not None:
+            if "phase" in self.model_fields_set:
+                raise ValueError("give phase (a rising midpoint) or peak (the maximum), not both")
+            object.__setattr__(self, "phase", (self.peak - self.period / 4) % self.period)
+        else:
+            object.__setattr__(self, "phase", self.phase % self.period)
+        return self
 
     def rate(self, t):
         """The rate at time(s) ``t``."""
@@ -94,7 +107,7 @@ ReadRate = Annotated[
 
 class Reads(_Section):
     rate: ReadRate
-    """Arrival rate, steps [[start, rate], ...] (piecewise constant), or {diurnal: {mean, amplitude, period, phase}}."""
+    """Arrival rate, steps [[start, rate], ...] (piecewise constant), or {diurnal: {mean, amplitude, period, phase or peak}}."""
     process: Literal["poisson", "uniform"] = "poisson"
     """`poisson` arrivals, or evenly spaced (`uniform`) ones starting at each step."""
     handler_time: Distribution = Constant(value=0.0)
@@ -103,8 +116,8 @@ class Reads(_Section):
     """Time the query occupies one database or replica connection."""
     timeout: Optional[Seconds] = Field(default=None, gt=0)
     """A client gives up on an attempt after this long (the server still finishes it); none: clients wait."""
-    retries: NonNegativeCount = 0
-    """Attempts after the first when one times out (each runs the same query again)."""
+    retries: Annotated[int, BeforeValidator(_strict_int), Field(ge=0, le=100)] = 0
+    """Attempts after the first when one times out (each runs the same query again); at most 100."""
     retry_backoff: Seconds = 0.0
     """Wait before the first retry; doubled before each later one."""
 
@@ -217,19 +230,48 @@ class Cqrs(_Section):
 
 
 class SweepRange(_Section):
-    from_: float = Field(alias="from")
+    from_: float = Field(alias="from", allow_inf_nan=False)
     """First value (a number; durations and rates in seconds and per second)."""
-    to: float
+    to: float = Field(allow_inf_nan=False)
     """Last value."""
     steps: Count = 5
     """How many values, ends included."""
     scale: Literal["linear", "log"] = "linear"
-    """Spacing of the values."""
+    """Spacing of the values; `log` needs from and to above 0."""
+
+    @model_validator(mode="after")
+    def _spacing_is_possible(self) -> "SweepRange":
+        if self.scale == "log" and not (self.from_ > 0 and self.to > 0):
+            raise ValueError(f"a log-scale range needs from and to above 0, got from {self.from_:g} to {self.to:g}")
+        return self
+
+
+def _sweep_kind(value: Any) -> str:
+    return "sweep_range" if isinstance(value, (dict, SweepRange)) else "sweep_values"
+
+
+#: a list of values or a {from, to, steps, scale} range; the discriminator keeps errors to one per problem
+SweepSpec = Annotated[
+    Union[Annotated[list[Any], Tag("sweep_values")], Annotated[SweepRange, Tag("sweep_range")]],
+    Discriminator(_sweep_kind),
+]
 
 
 class Limits(_Section):
     max_in_system: Count = 1_000_000
     """Reads in the system (queued or in service) at which a run is stopped as a runaway and marked incomplete."""
+    max_reads: Count = 100_000_000
+    """Expected read arrivals in one run (mean rate × duration); a larger scenario is refused before it starts."""
+    max_writes: Count = 10_000_000
+    """Expected writes in one run (they are drawn at once, in memory); a larger scenario is refused."""
+    max_bins: Count = 100_000
+    """Timeseries bins in one run (duration / bin); a larger scenario is refused."""
+    max_servers: Count = 1_000_000
+    """Connections, handler slots or write servers in one tier; a larger scenario is refused."""
+    max_replicas: Count = 10_000
+    """Read replicas in either design (every one is simulated through every rollout); a larger scenario is refused."""
+    max_sweep_points: Count = 1_000
+    """Points in one sweep (the product of the varied values' counts); a larger sweep is refused."""
 
 
 class Scenario(_Section):
@@ -264,8 +306,8 @@ class Scenario(_Section):
     cqrs: Cqrs = Cqrs()
     """The write image, read replicas and rollouts of the CQRS design."""
     limits: Limits = Limits()
-    """Guards against runaway (unstable) scenarios."""
-    sweep: Optional[dict[str, Union[list[Any], SweepRange]]] = None
+    """Guards against runaway (unstable) scenarios and against sizes a run cannot hold; each is checked before a run starts, and the error names the limit to raise."""
+    sweep: Optional[dict[str, SweepSpec]] = None
     """For `cqrs-sim sweep`: dotted path -> list of values, or {from, to, steps, scale}; ignored by `run`."""
 
     @model_validator(mode="after")
@@ -303,7 +345,63 @@ def cross_field_problems(scenario: Scenario) -> list[tuple[str, str]]:
         problems.append(("cqrs.sync.batch_size", f"must not exceed cqrs.replicas.count ({count}), got {sync.batch_size}"))
     if scenario.workload.reads.query_time.mean <= 0:
         problems.append(("workload.reads.query_time", "must have a positive mean"))
-    return problems
+    for path, values in (scenario.sweep or {}).items():
+        if isinstance(values, list) and not values:
+            problems.append((f"sweep.{path}", "gives no values to sweep"))
+    return problems + size_problems(scenario)
+
+
+def over_limit(limit: str, value: float, what: str, limits: "Limits") -> str | None:
+    """The message for a size past ``limits.<limit>``, or None; every limit's error says how to raise it."""
+    allowed = getattr(limits, limit)
+    if value <= allowed:
+        return None
+    shown = f"{value:,.0f}" if value < 1e15 else f"{value:.3g}"
+    return f"{what.replace('{n}', shown)}, which exceeds limits.{limit} ({allowed:,}); raise it with --set limits.{limit}=N"
+
+
+def size_problems(scenario: "Scenario") -> list[tuple[str, str]]:
+    """Sizes a run cannot hold in time or memory, refused before it starts (each against a key of ``limits:``)."""
+    from .analytic import mean_read_rate, write_rate  # the estimates live with the other analytic formulas
+
+    limits = scenario.limits
+    found: list[tuple[str, str]] = []
+
+    def check(path: str, limit: str, value: float, what: str) -> None:
+        message = over_limit(limit, value, what, limits)
+        if message is not None:
+            found.append((path, message))
+
+    check("bin", "max_bins", scenario.duration / scenario.bin_width,
+          f"duration {scenario.duration:g}s / bin {scenario.bin_width:g}s gives {{n}} timeseries bins")
+    rate, _ = mean_read_rate(scenario)
+    check("workload.reads.rate", "max_reads", rate * scenario.duration,
+          f"a mean {rate:g} reads/s over duration {scenario.duration:g}s gives about {{n}} reads per run")
+    writes = scenario.workload.writes
+    if writes is not None and writes.at is None:
+        key = "workload.writes.rate" if writes.rate is not None else "workload.writes.interval"
+        check(key, "max_writes", write_rate(scenario) * scenario.duration,
+              f"{write_rate(scenario):g} writes/s over duration {scenario.duration:g}s gives about {{n}} writes per run")
+    handlers = scenario.handlers
+    check("handlers", "max_servers", handlers.count * handlers.concurrency, "handlers.count × concurrency gives {n} handler slots")
+    if "crud" in scenario.architectures:
+        crud = scenario.crud
+        check("crud.connections", "max_servers", crud.connections, "crud.connections is {n}")
+        check("crud.replicas", "max_replicas", crud.replicas, "crud.replicas is {n}")
+        check("crud", "max_servers", crud.replicas * crud.replica_connections,
+              "crud.replicas × replica_connections gives {n} connections")
+    if "cqrs" in scenario.architectures:
+        cqrs = scenario.cqrs
+        check("cqrs.write_servers", "max_servers", cqrs.write_servers, "cqrs.write_servers is {n}")
+        check("cqrs.replicas.count", "max_replicas", cqrs.replicas.count, "cqrs.replicas.count is {n}")
+        check("cqrs.replicas", "max_servers", cqrs.replicas.count * cqrs.replicas.connections,
+              "cqrs.replicas.count × connections gives {n} connections")
+    if scenario.sweep:
+        points = 1
+        for spec in scenario.sweep.values():
+            points *= spec.steps if isinstance(spec, SweepRange) else max(len(spec), 1)
+        check("sweep", "max_sweep_points", points, "the sweep has {n} points")
+    return found
 
 
 def scenario_warnings(scenario: Scenario) -> list[str]:
@@ -340,6 +438,9 @@ def resolved_dict(scenario: Scenario) -> dict[str, Any]:
     rate = scenario.workload.reads.rate
     if isinstance(rate, list):
         data["workload"]["reads"]["rate"] = [list(step) for step in rate]
+    else:  # the shape as given: by its peak, or by its (wrapped) phase
+        shape = data["workload"]["reads"]["rate"]["diurnal"]
+        del shape["phase" if rate.diurnal.peak is not None else "peak"]
     if data["workload"]["writes"] is not None:
         data["workload"]["writes"] = {k: v for k, v in data["workload"]["writes"].items() if v is not None}
     else:

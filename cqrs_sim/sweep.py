@@ -28,7 +28,7 @@ from .errors import Problem, ScenarioError
 from .loader import load_scenario, parse_set, resolved_yaml
 from .metrics import METRICS, summarize
 from .outdir import Lock, atomic_file, check_placement, clean_stale, make_staging, output_error, swap_into_place, write_text_atomic
-from .scenario import Scenario, SweepRange, resolved_dict
+from .scenario import Scenario, SweepRange, over_limit, resolved_dict
 from .simulate import run_task
 from .units import parse_duration, parse_rate
 
@@ -62,6 +62,9 @@ def parse_vary(text: str) -> Axis:
     if not sep or not path.strip() or not values.strip():
         raise ScenarioError([Problem(f"--vary {text}", 0, 0, "(--vary)", "expected PATH=V1,V2,..., such as cqrs.replicas.count=4,8,16")])
     parsed = [parse_set(f"{path}={value}")[1] for value in _split_values(values)]
+    if not parsed:
+        raise ScenarioError([Problem(f"--vary {text}", 0, 0, path.strip(), "gives no values (only commas and spaces): "
+                                                                           "a sweep needs at least one, such as 4,8,16")])
     return Axis(path.strip(), parsed)
 
 
@@ -83,19 +86,39 @@ def range_values(spec: SweepRange) -> list[Any]:
 def axes_of(scenario: Scenario, vary: list[str]) -> list[Axis]:
     """``--vary`` options if given, else the scenario's ``sweep:`` block."""
     if vary:
-        return [parse_vary(text) for text in vary]
-    if not scenario.sweep:
+        axes = [parse_vary(text) for text in vary]
+        source = {axis.path: f"--vary {text}" for axis, text in zip(axes, vary)}
+    elif not scenario.sweep:
         raise ScenarioError([Problem("(sweep)", 0, 0, "sweep", "nothing to vary: give --vary PATH=V1,V2,... or a sweep: block")])
-    return [Axis(path, range_values(spec) if isinstance(spec, SweepRange) else list(spec))
-            for path, spec in scenario.sweep.items()]
+    else:
+        axes = [Axis(path, range_values(spec) if isinstance(spec, SweepRange) else list(spec))
+                for path, spec in scenario.sweep.items()]
+        source = {axis.path: "(sweep)" for axis in axes}
+    problems = []
+    for i, axis in enumerate(axes):
+        for other in axes[:i]:
+            if axis.path == other.path or axis.path.startswith(other.path + ".") or other.path.startswith(axis.path + "."):
+                what = "is varied twice" if axis.path == other.path else f"overlaps {other.path}, which is also varied"
+                problems.append(Problem(source[axis.path], 0, 0, axis.path, f"{what}: give all of its values in one --vary"))
+                break
+    if problems:
+        raise ScenarioError(problems)
+    points = 1
+    for axis in axes:
+        points *= len(axis.values)
+    message = over_limit("max_sweep_points", points, " × ".join(str(len(a.values)) for a in axes) + " values give {n} points",
+                         scenario.limits)
+    if message is not None:
+        raise ScenarioError([Problem(next(iter(source.values())), 0, 0, "(sweep)", message)])
+    return axes
 
 
 def point_key(scenario: Scenario) -> str:
     return hashlib.sha256(resolved_yaml(scenario).encode("utf-8")).hexdigest()[:16]
 
 
-def _resolved_value(scenario: Scenario, path: str) -> Any:
-    """The point's value at ``path`` as a plain number where possible (a distribution's mean, a single rate)."""
+def resolved_node(scenario: Scenario, path: str) -> Any:
+    """The resolved scenario's value at ``path`` (plain data), or None where there is none."""
     node: Any = resolved_dict(scenario)
     for part in path.split("."):
         if isinstance(node, dict) and part in node:
@@ -104,6 +127,40 @@ def _resolved_value(scenario: Scenario, path: str) -> Any:
             node = node[int(part)]
         else:
             return None
+    return node
+
+
+def describe(node: Any) -> Any:
+    """A resolved value as one table cell: numbers stay numbers; a distribution reads ``lognormal(mean=0.004, cv=2)``."""
+    if isinstance(node, (int, float, str, bool)) or node is None:
+        return node
+    if isinstance(node, dict) and "dist" in node:
+        if node["dist"] == "constant":
+            return node["value"]
+        return f"{node['dist']}(" + ", ".join(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}"
+                                              for k, v in node.items() if k != "dist") + ")"
+    return json.dumps(node)
+
+
+def axis_values(scenarios: list[Scenario], path: str) -> list[Any]:
+    """The value of ``path`` at each point: a plain number (a distribution's mean, a single rate) when those
+    numbers tell every distinct point apart, otherwise the whole resolved value, so that no two points merge."""
+    nodes = [resolved_node(s, path) for s in scenarios]
+    numbers = [_plain_number(node) for node in nodes]
+    seen: dict[Any, str] = {}
+    for node, number in zip(nodes, numbers):
+        key = json.dumps(node, sort_keys=True)
+        if seen.setdefault(number, key) != key:
+            return [str(describe(node)) for node in nodes]  # one type per column
+    return numbers
+
+
+def _resolved_value(scenario: Scenario, path: str) -> Any:
+    """The point's value at ``path`` as a plain number where possible (a distribution's mean, a single rate)."""
+    return _plain_number(resolved_node(scenario, path))
+
+
+def _plain_number(node: Any) -> Any:
     if isinstance(node, dict) and set(node) == {"diurnal"}:
         return node["diurnal"]["mean"]
     if isinstance(node, list) and len(node) == 1 and isinstance(node[0], list) and len(node[0]) == 2:
@@ -123,6 +180,7 @@ class Point:
     scenario: Optional[Scenario] = None
     key: str = ""
     error: str = ""
+    problems: list[Problem] = field(default_factory=list)
     rows: list[dict] = field(default_factory=list)
 
 
@@ -153,13 +211,11 @@ def _write_point(directory: Path, point: Point) -> None:
         raise
 
 
-def _point_table(point: Point, axes: list[Axis], summary: pd.DataFrame) -> pd.DataFrame:
+def _point_table(point: Point, values: dict[str, Any], summary: pd.DataFrame) -> pd.DataFrame:
     table = summary.copy()
     table.insert(0, "point", point.key)
-    for axis in axes:
-        assert point.scenario is not None
-        value = _resolved_value(point.scenario, axis.path)
-        table[axis.path] = value
+    for path, value in values.items():
+        table[path] = value
     return table
 
 
@@ -209,7 +265,11 @@ def _run_sweep(scenario_file: str | Path, vary: list[str], directory: Path, exec
             point.key = point_key(point.scenario)
         except ScenarioError as exc:
             point.error = "; ".join(str(p) for p in exc.problems)
+            point.problems = exc.problems
         points.append(point)
+    if all(p.scenario is None for p in points):  # nothing would run: an error, not a sweep of failures
+        raise ScenarioError([Problem(p.file, p.line, p.col, p.path, f"{p.message} (at every point of the sweep, so none can run)")
+                             for p in points[0].problems])
     todo = [p for p in points if p.scenario is not None and not (directory / "points" / p.key / "summary.csv").exists()]
     skipped = sum(1 for p in points if p.scenario is not None) - len(todo)
     tasks = [(p, arch, rep) for p in todo for rep in range(p.scenario.replications) for arch in p.scenario.architectures]  # type: ignore[union-attr]
@@ -243,12 +303,14 @@ def _run_sweep(scenario_file: str | Path, vary: list[str], directory: Path, exec
         raise
     failures = [{"point": p.overrides, "error": p.error} for p in points if p.error]
     parts = []
-    for point in points:
-        if point.scenario is None or point.error:
+    valid = [p for p in points if p.scenario is not None]
+    columns = {axis.path: axis_values([p.scenario for p in valid], axis.path) for axis in axes}  # type: ignore[misc]
+    for k, point in enumerate(valid):
+        if point.error:
             continue
         summary_file = directory / "points" / point.key / "summary.csv"
         if summary_file.exists():
-            parts.append(_point_table(point, axes, pd.read_csv(summary_file)))
+            parts.append(_point_table(point, {path: values[k] for path, values in columns.items()}, pd.read_csv(summary_file)))
     columns = ["point", "architecture", "metric", "mean", "ci_low", "ci_high", "n"] + [a.path for a in axes]
     table = pd.concat(parts, ignore_index=True)[columns] if parts else pd.DataFrame(columns=columns)
     with atomic_file(directory / "sweep.parquet") as partial:

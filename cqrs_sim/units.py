@@ -1,8 +1,10 @@
-"""Durations and rates as users write them: ``250ms``, ``15m``, ``800/s``, ``2/h``.
+"""Durations and rates as users write them: ``250ms``, ``15m``, ``1h30m``, ``800/s``, ``2/h``.
 
 Everything inside the simulator is in seconds (durations) and events per
 second (rates); these parsers and the formatters below (one rule per kind of
-value, for every table, plot and report) are the only place units exist.
+value, for every table, plot and report) are the only place units exist. A
+value that is not zero must lie within [1e-12, 1e9] (seconds, or events per
+second): beyond that, float64 arithmetic on simulated times loses its meaning.
 """
 
 from __future__ import annotations
@@ -23,46 +25,103 @@ DURATION_UNITS: dict[str, float] = {
     "d": 86400.0,
 }
 
-_NUMBER = r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?"
-_DURATION_RE = re.compile(rf"^\s*({_NUMBER})\s*([a-z]+)?\s*$")
+#: the smallest and largest magnitude a non-zero duration (seconds) or rate (per second) may have
+SMALLEST = 1e-12
+LARGEST = 1e9
+
+_UNSIGNED = r"(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?"
+_NUMBER = rf"[+-]?{_UNSIGNED}"
+_PART_RE = re.compile(rf"({_UNSIGNED})\s*([a-z]+)")
+_DURATION_RE = re.compile(rf"^\s*([+-]?)\s*({_UNSIGNED}|(?:{_UNSIGNED}\s*[a-z]+\s*)+)\s*$")
 _RATE_RE = re.compile(rf"^\s*({_NUMBER})\s*(?:/\s*([a-z]+))?\s*$")
+_DURATION_EXAMPLE = "250ms, 30s, 15m, 2h, 1h30m"
+_RATE_EXAMPLE = "800/s, 5/m, 2/h"
 
 
 def _number(value: object) -> float | None:
     if isinstance(value, bool):
         return None
     if isinstance(value, (int, float)):
-        return float(value)
+        try:
+            return float(value)
+        except OverflowError:  # an integer beyond float64
+            return math.inf if value > 0 else -math.inf
     return None
 
 
-def _parse(value: object, pattern: re.Pattern[str], kind: str, example: str, combine) -> float:
+def _unit(unit: str, value: str) -> float:
+    if unit not in DURATION_UNITS:
+        raise ValueError(f"unknown time unit {unit!r} in {value!r}: use one of {', '.join(DURATION_UNITS)}")
+    return DURATION_UNITS[unit]
+
+
+def _duration_text(value: str) -> float:
+    match = _DURATION_RE.match(value)
+    if not match:
+        raise ValueError(f"cannot read duration {value!r}: write it like {_DURATION_EXAMPLE}")
+    sign = -1.0 if match.group(1) == "-" else 1.0
+    body = match.group(2).strip()
+    if re.fullmatch(_UNSIGNED, body):  # a bare number: seconds
+        return sign * float(body)
+    parts = _PART_RE.findall(body)
+    total, previous = 0.0, math.inf
+    for number, unit in parts:
+        size = _unit(unit, value)
+        if len(parts) > 1 and size >= previous:
+            raise ValueError(f"cannot read duration {value!r}: give its parts largest unit first, each unit once, "
+                             "such as 1h30m or 2m30s")
+        previous = size
+        total += float(number) * size
+    return sign * total
+
+
+def _rate_text(value: str) -> float:
+    match = _RATE_RE.match(value)
+    if not match:
+        raise ValueError(f"cannot read rate {value!r}: write it like {_RATE_EXAMPLE}")
+    return float(match.group(1)) / _unit(match.group(2) or "s", value)
+
+
+def _checked(number: float, value: object, kind: str, unit: str, signed: bool) -> float:
+    if not math.isfinite(number):
+        raise ValueError(f"{kind} must be finite, got {_short(value)}")
+    if number < 0 and not signed:
+        raise ValueError(f"{kind} must not be negative, got {value!r}")
+    if number != 0 and abs(number) < SMALLEST:
+        raise ValueError(f"{kind} {value!r} is too small: give 0 or at least {SMALLEST:g}{unit}")
+    if abs(number) > LARGEST:
+        years = " (about 31.7 years)" if unit == "s" else ""
+        raise ValueError(f"{kind} {_short(value)} is too large: at most {LARGEST:g}{unit}{years}")
+    return number
+
+
+def _short(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 24 else f"{text[:12]}…({len(text)} characters)"
+
+
+def _parse(value: object, kind: str, example: str, from_text, unit: str, signed: bool = False) -> float:
     number = _number(value)
     if number is None:
         if not isinstance(value, str):
             raise ValueError(f"expected a {kind} such as {example}, got {value!r}")
-        match = pattern.match(value)
-        if not match:
-            raise ValueError(f"cannot read {kind} {value!r}: write it like {example}")
-        unit = match.group(2) or "s"
-        if unit not in DURATION_UNITS:
-            raise ValueError(f"unknown time unit {unit!r} in {value!r}: use one of {', '.join(DURATION_UNITS)}")
-        number = combine(float(match.group(1)), DURATION_UNITS[unit])
-    if not math.isfinite(number):
-        raise ValueError(f"{kind} must be finite, got {value!r}")
-    if number < 0:
-        raise ValueError(f"{kind} must not be negative, got {value!r}")
-    return number
+        number = from_text(value)
+    return _checked(number, value, kind, unit, signed)
 
 
 def parse_duration(value: object) -> float:
-    """Seconds from a number (already seconds) or a string with a unit."""
-    return _parse(value, _DURATION_RE, "duration", "250ms, 30s, 15m, 2h", lambda x, unit: x * unit)
+    """Seconds from a number (already seconds) or a string with a unit, compound ones too (``1h30m``)."""
+    return _parse(value, "duration", _DURATION_EXAMPLE, _duration_text, "s")
+
+
+def parse_signed_duration(value: object) -> float:
+    """Like :func:`parse_duration`, but a time offset that may be negative (``-6h``)."""
+    return _parse(value, "duration", _DURATION_EXAMPLE, _duration_text, "s", signed=True)
 
 
 def parse_rate(value: object) -> float:
     """Events per second from a number (already per second) or ``N/unit``."""
-    return _parse(value, _RATE_RE, "rate", "800/s, 5/m, 2/h", lambda x, unit: x / unit)
+    return _parse(value, "rate", _RATE_EXAMPLE, _rate_text, "/s")
 
 
 # --- formatting: every number shown to a user (tables, plots, report, sweeps, notebooks) goes through here ---
@@ -122,6 +181,20 @@ def _exact_number(x: float) -> str:
     return f"{x:,.6g}" if abs(x) < 1e6 else f"{x:,.0f}"
 
 
+def _shortest(value: float) -> str:
+    """The shortest text that reads back as exactly this float (``100000``, ``0.1``)."""
+    text = repr(float(value))
+    return text[:-2] if text.endswith(".0") else text
+
+
+def _reads_back(parse, text: str, value: float) -> bool:
+    """The text parses back to the value, but for the last bits of a unit's multiplication (4.2ms = 0.0042000000000000001)."""
+    try:
+        return math.isclose(parse(text.replace(",", "")), value, rel_tol=1e-12)
+    except ValueError:
+        return False
+
+
 def format_duration(seconds: float, exact: bool = False) -> str:
     """``250ms``, ``112s``, ``2.07min``, ``3h``: three significant digits; ``exact``: up to six, for set values."""
     if _missing(seconds):
@@ -129,7 +202,10 @@ def format_duration(seconds: float, exact: bool = False) -> str:
     if seconds == 0:
         return "0s"
     factor, suffix = _duration_scale(seconds, exact)
-    return f"{(_exact_number if exact else _digits)(seconds / factor)}{suffix}"
+    text = f"{(_exact_number if exact else _digits)(seconds / factor)}{suffix}"
+    if exact and not _reads_back(parse_duration, text, seconds):  # six digits lose it: all of it, in seconds
+        return f"{_shortest(seconds)}s"
+    return text
 
 
 def format_rate(per_second: float, exact: bool = False) -> str:
@@ -137,7 +213,10 @@ def format_rate(per_second: float, exact: bool = False) -> str:
     if _missing(per_second):
         return "-"
     factor, suffix = _rate_scale(per_second)
-    return f"{(_exact_number if exact else _digits)(per_second / factor)}{suffix}"
+    text = f"{(_exact_number if exact else _digits)(per_second / factor)}{suffix}"
+    if exact and not _reads_back(parse_rate, text, per_second):  # six digits lose it: all of it, per second
+        return f"{_shortest(per_second)}/s"
+    return text
 
 
 def format_fraction(value: float) -> str:
@@ -193,7 +272,7 @@ def _annotation_kind(annotation, metadata=()) -> str | None:
 
     for item in metadata:
         func = getattr(item, "func", None)
-        if func is parse_duration:
+        if func is parse_duration or func is parse_signed_duration:
             return "duration"
         if func is parse_rate:
             return "rate"

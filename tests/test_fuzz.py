@@ -57,7 +57,7 @@ def outcome(text: str, overrides=None):
 scalars = st.one_of(
     st.none(), st.booleans(), st.integers(-10**12, 10**12), st.floats(allow_nan=True, allow_infinity=True),
     st.text(max_size=12),
-    st.sampled_from(["250ms", "30s", "15m", "2h", "1d", "800/s", "5/m", "-1s", "1e308s", "0", "10/fortnight",
+    st.sampled_from(["250ms", "30s", "15m", "2h", "1d", "1h30m", "30m1h", "800/s", "5/m", "-1s", "1e308s", "0", "10/fortnight",
                      "∞", "１０s", "NaN", "1_000", "exponential", "lognormal", "poisson", "mvcc", "rolling"]),
 )
 keys = st.one_of(st.text(max_size=10), st.sampled_from(
@@ -133,9 +133,11 @@ def test_random_set_assignments(name, assignments):
        st.lists(st.tuples(st.sampled_from(["duration", "warmup", "cqrs.replicas.count", "cqrs.sync.batch_size",
                                             "workload.reads.rate", "workload.writes.apply_time", "crud.locking",
                                             "cqrs.sync.replace_time", "workload.reads.query_time.cv", "limits.max_in_system",
-                                            "architectures", "nope.deeper"]),
+                                            "architectures", "nope.deeper", "bin", "limits.max_bins",
+                                            "workload.reads.rate.diurnal.peak"]),
                           st.sampled_from(["0", "-1", "16", "2h", "abc", "[crud]", "{dist: gamma, mean: 1s, cv: 2}",
-                                           "1e400", "true", "~", "[]", "mvcc", "5/s", "3s"])), max_size=3))
+                                           "1e400", "true", "~", "[]", "mvcc", "5/s", "3s", "1h30m", "-6h", "1e-12",
+                                           "{diurnal: {mean: 5/s, amplitude: 0.5, peak: 18h45m}}"])), max_size=3))
 def test_plausible_set_assignments(name, pairs):
     outcome(SHIPPED[name], [f"{path}={value}" for path, value in pairs])
 

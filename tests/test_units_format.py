@@ -5,6 +5,8 @@ from __future__ import annotations
 import math
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from cqrs_sim.intervals import compare, contains, finite_or_none, json_value
 from cqrs_sim.loader import dump_yaml, load_scenario, parse_scenario
@@ -28,7 +30,7 @@ def test_minutes_never_read_as_m():
 
 
 @pytest.mark.parametrize("seconds, text", [(3600.0, "1h"), (90.0, "90s"), (1800.0, "30min"), (0.004, "4ms"),
-                                           (0.0042, "4.2ms"), (86400.0, "24h"), (2.0, "2s"), (1234.5, "20.575min"), (1e5, "27.7778h")])
+                                           (0.0042, "4.2ms"), (86400.0, "24h"), (2.0, "2s"), (1234.5, "20.575min"), (1e5, "100000s")])
 def test_exact_durations_keep_every_digit_and_reload(seconds, text):
     """A set value is written exactly, and reads back to the same number."""
     assert format_duration(seconds, exact=True) == text
@@ -124,3 +126,13 @@ def test_nan_to_none_and_the_significance_rule():
     assert compare(100.0, 100.2, 0.2, 0.1, 0.3) == "negligible"
     assert compare(0.02, 0.02, 0.0, 0.0, 0.0) == "same"
     assert compare(1.0, 0.5, -0.5, None, math.nan) == "unknown"
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.floats(min_value=1e-12, max_value=1e9, allow_nan=False))
+def test_exact_duration_and_rate_read_back_exactly(value):
+    """A set value written with its unit (the report's resolved scenario) parses back to it, to the last bits of a unit's product."""
+    from cqrs_sim.units import parse_duration, parse_rate
+
+    assert math.isclose(parse_duration(format_duration(value, exact=True).replace(",", "")), value, rel_tol=1e-12)
+    assert math.isclose(parse_rate(format_rate(value, exact=True).replace(",", "")), value, rel_tol=1e-12)
