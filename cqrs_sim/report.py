@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
-import pandas as pd
 from rich.table import Table
 
 from .analytic import TierLoad
 from .metrics import LOWER_IS_BETTER, METRICS, NEUTRAL
 from .units import format_duration
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 def format_value(metric: str, value: float | None) -> str:
