@@ -14,7 +14,6 @@ from pathlib import Path
 
 from .loader import resolved_yaml
 from .metrics import METRICS
-from .plots import available
 from .report import format_interval
 from .results import Results, load_results
 from .units import format_duration
@@ -73,6 +72,8 @@ def _table(results: Results, winners: dict[str, str]) -> str:
 
 def render(results: Results) -> str:
     """The report as one HTML string."""
+    from .plots import available  # matplotlib: only when a report is drawn, not for `run --no-plots`
+
     scenario = results.scenario
     lines = verdict(results.summary(), results.differences())
     winners = {metric: winner for metric, winner, _ in lines}
