@@ -6,8 +6,10 @@ read from its report; the same command measures ``python -c pass`` (the
 interpreter starting, with site) by wall clock. Targets: ``cqrs_sim.cli``
 (what ``cqrs-sim --help`` and ``schema`` load) and the modules ``check``
 needs (loader, analytic, report). Also the wall time of the three commands
-themselves, started as ``python -m cqrs_sim``. Each number is the best of
-``--repeat`` runs, since a loaded machine only ever adds time.
+themselves, started as ``python -m cqrs_sim``, by wall clock and by CPU time
+(user + system, which a machine busy with other work inflates far less than
+the wall clock). Each number is the best of ``--repeat`` runs, since a loaded
+machine only ever adds time.
 Run by hand: ``python benchmarks/import_time.py [--repeat N]`` (target: under 0.5 s of import time).
 """
 
@@ -15,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import subprocess
 import sys
 import time
@@ -37,10 +40,21 @@ def _env() -> dict[str, str]:
     return {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
 
 
-def _wall(argv: list[str]) -> float:
-    start = time.perf_counter()
+def _cpu_of_children() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _run(argv: list[str]) -> tuple[float, float]:
+    """Wall and CPU seconds of one run of ``argv``."""
+    start, cpu = time.perf_counter(), _cpu_of_children()
     subprocess.run(argv, check=True, env=_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    return time.perf_counter() - start
+    return time.perf_counter() - start, _cpu_of_children() - cpu
+
+
+def _best(argv: list[str], repeat: int) -> tuple[float, float]:
+    runs = [_run(argv) for _ in range(repeat)]
+    return min(wall for wall, _ in runs), min(cpu for _, cpu in runs)
 
 
 def import_seconds(code: str) -> tuple[float, list[str]]:
@@ -61,16 +75,18 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=5, help="runs per measurement; the best is reported")
     args = parser.parse_args()
 
-    startup = min(_wall([sys.executable, "-c", "pass"]) for _ in range(args.repeat))
-    print(f"python -c pass (interpreter start-up, wall): {startup:.3f} s")
+    startup, startup_cpu = _best([sys.executable, "-c", "pass"], args.repeat)
+    print(f"python -c pass (interpreter start-up): {startup:.3f} s wall, {startup_cpu:.3f} s CPU")
     for label, code in TARGETS.items():
         runs = [import_seconds(code) for _ in range(args.repeat)]
         best = min(seconds for seconds, _ in runs)
+        cpu = _best([sys.executable, "-c", code], args.repeat)[1] - startup_cpu
         heavy = ", ".join(runs[0][1]) or "none"
-        print(f"import {label}: {best:.3f} s (-X importtime) = {best / startup:.1f} x start-up; heavy packages loaded: {heavy}")
+        print(f"import {label}: {best:.3f} s (-X importtime) = {best / startup:.1f} x start-up; "
+              f"{cpu:.3f} s CPU beyond start-up; heavy packages loaded: {heavy}")
     for label, argv in COMMANDS.items():
-        best = min(_wall([sys.executable, "-m", "cqrs_sim", *argv]) for _ in range(args.repeat))
-        print(f"{label}: {best:.3f} s wall = {best / startup:.1f} x start-up")
+        wall, cpu = _best([sys.executable, "-m", "cqrs_sim", *argv], args.repeat)
+        print(f"{label}: {wall:.3f} s wall = {wall / startup:.1f} x start-up; {cpu:.3f} s CPU = {cpu / startup_cpu:.1f} x start-up")
 
 
 if __name__ == "__main__":
