@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    import pandas as pd  # noqa: F401 - imported in update, where it is used
+    import pandas as pd
     from matplotlib.figure import Figure
 
     from .results import Results
