@@ -35,7 +35,6 @@ _LAZY = {
     "simulate": ".simulate",
 }
 
-
 #: subpackages reachable as attributes (``cqrs_sim.plots.latency_cdf``) without their own import
 _SUBMODULES = ("plots", "explore")
 
@@ -51,7 +50,7 @@ def __getattr__(name: str) -> Any:
 
 
 def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_LAZY) | set(_SUBMODULES))
+    return sorted([*__all__, *_SUBMODULES])
 
 
 class _Package(types.ModuleType):
