@@ -12,25 +12,41 @@ from contextlib import ExitStack, contextmanager
 from enum import Enum
 import tempfile
 import traceback
+from importlib import import_module
 from pathlib import Path
-from typing import Callable, List, Optional
+from typing import TYPE_CHECKING, Any, Callable, List, Optional
 
 import typer
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from .analytic import offered_loads
 from .errors import Problem, ScenarioError
 from .outdir import Destination, Lock, check_file_target, safe_dirname, staged_files, write_text_atomic
-from .results import load_results
-from .htmlreport import format_headline, write_report
 from .loader import load_scenario, resolved_yaml
 from .scenario import scenario_warnings
 from .report import comparison_table, estimate_lines, loads_table, table_caption
 from .executors import default_jobs
-from .simulate import simulate
 from .units import format_duration, format_interval, format_kind, format_value
+
+if TYPE_CHECKING:
+    from rich.progress import Progress
+
+
+def _on_first_call(module: str, name: str) -> Callable[..., Any]:
+    """``module.name``, imported when first called: `--help`, `schema` and `check` never load what only `run` needs."""
+
+    def call(*args: Any, **kwargs: Any) -> Any:
+        return getattr(import_module(module, __package__), name)(*args, **kwargs)
+
+    call.__name__ = call.__qualname__ = name
+    return call
+
+
+simulate = _on_first_call(".simulate", "simulate")
+load_results = _on_first_call(".results", "load_results")
+format_headline = _on_first_call(".htmlreport", "format_headline")
+write_report = _on_first_call(".htmlreport", "write_report")
 
 app = typer.Typer(
     add_completion=False,
@@ -275,6 +291,8 @@ def report_command(
 
 
 def _progress_bar() -> Progress:
+    from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
     return Progress(TextColumn("{task.description}"), BarColumn(), TaskProgressColumn(), TimeElapsedColumn(),
                     TimeRemainingColumn(), console=err, transient=True)
 

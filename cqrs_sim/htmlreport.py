@@ -14,7 +14,6 @@ from pathlib import Path
 from .loader import dump_yaml
 from .metrics import METRICS
 from .outdir import write_text_atomic
-from .plots import available
 from .report import cell_states, incomplete_note
 from .results import Results, load_results
 from .scenario import ARCHITECTURES, resolved_dict
@@ -81,6 +80,8 @@ def _table(results: Results) -> str:
 
 def render(results: Results) -> str:
     """The report as one HTML string."""
+    from .plots import available  # matplotlib: only when a report is drawn, not for `run --no-plots`
+
     scenario = results.scenario
     summary, diff = results.summary(), results.differences()
     lines = verdict(summary, diff, results.incomplete)

@@ -8,15 +8,17 @@ same window.
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
-from scipy import stats
 
 from . import histogram
-from .model import RunRecord
 from .scenario import ARCHITECTURES, Scenario
-from .tables import in_pool_time, read_staleness
+
+if TYPE_CHECKING:  # pandas, SciPy and the model load where they are used: `cqrs-sim check` needs only METRICS
+    import pandas as pd
+
+    from .model import RunRecord
 
 #: metric name -> (unit, one-line meaning), in report order
 METRICS: dict[str, tuple[str, str]] = {
@@ -63,6 +65,8 @@ def _safe(values: np.ndarray, fn) -> float:
 
 def replication_metrics(record: RunRecord, scenario: Scenario) -> dict[str, float]:
     """Every §7 metric for one run (exact with full recording; percentiles within 1% in summary mode)."""
+    from .tables import in_pool_time
+
     lo, hi = scenario.warmup, scenario.duration
     window = hi - lo
     writes = record.writes
@@ -98,6 +102,8 @@ def replication_metrics(record: RunRecord, scenario: Scenario) -> dict[str, floa
 
 
 def _exact_reads(record: RunRecord, lo: float, hi: float) -> dict[str, float]:
+    from .tables import read_staleness
+
     reads = record.reads
     arrival = reads["arrival"]
     inside = (arrival >= lo) & (arrival < hi)
@@ -183,6 +189,8 @@ def _utilization(record: RunRecord, read_busy: float, lo: float, hi: float) -> f
 
 def interval(values: np.ndarray) -> dict[str, float | int | None]:
     """Mean and 95% Student-t interval of finite values; bounds are None when n < 2."""
+    from scipy import stats
+
     values = np.asarray(values, dtype=float)
     values = values[np.isfinite(values)]
     n = len(values)
@@ -197,6 +205,8 @@ def interval(values: np.ndarray) -> dict[str, float | int | None]:
 
 def summarize(per_replication: pd.DataFrame) -> pd.DataFrame:
     """Tidy summary: architecture, metric, mean, ci_low, ci_high, n (the rows of summary.csv)."""
+    import pandas as pd
+
     rows = []
     for arch in [a for a in ARCHITECTURES if a in set(per_replication["architecture"])]:
         sub = per_replication[per_replication["architecture"] == arch]
@@ -208,6 +218,8 @@ def summarize(per_replication: pd.DataFrame) -> pd.DataFrame:
 
 def differences(per_replication: pd.DataFrame) -> pd.DataFrame:
     """cqrs − crud, paired by replication (both saw the same random numbers)."""
+    import pandas as pd
+
     archs = set(per_replication["architecture"])
     if not set(ARCHITECTURES) <= archs:
         return pd.DataFrame(columns=["metric", "mean", "ci_low", "ci_high", "n"])

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import math
-from typing import Iterable
+from typing import TYPE_CHECKING, Iterable
 
-import pandas as pd
 from rich.markup import escape
 from rich.table import Table
 
@@ -14,6 +13,9 @@ from .metrics import METRICS
 from .scenario import ARCHITECTURES
 from .units import format_duration, format_interval
 from .verdict import stopped_architectures, winner
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 def _row_of(frame: pd.DataFrame, metric: str) -> dict | None:

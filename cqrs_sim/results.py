@@ -95,6 +95,23 @@ class Results:
             }
         return out
 
+    def _repr_html_(self) -> str:
+        """In a notebook, Results shows as report.html's side-by-side table, with the verdict below it."""
+        import html
+
+        from .htmlreport import _table
+        from .units import format_duration
+        from .verdict import verdict
+
+        lines = verdict(self.summary(), self.differences(), self.incomplete)
+        caption = (f"<b>{html.escape(self.scenario.name)}</b>: mean ± half-width of the 95% interval over "
+                   f"{self.scenario.replications} replication(s), seed {self.scenario.seed}, requests arriving in "
+                   f"[{format_duration(self.scenario.warmup)}, {format_duration(self.scenario.duration)})")
+        notes = "".join(f"<li>{html.escape(text)}</li>" for _, _, text in lines)
+        stopped = "".join(f"<p><b>incomplete:</b> {html.escape(run['architecture'])} replication {run['replication'] + 1} "
+                          f"stopped: {html.escape(str(run['reason']))}</p>" for run in self.incomplete)
+        return f"<div><p>{caption}</p>{stopped}{_table(self)}<ul>{notes}</ul></div>"
+
     def write_into(self, directory: str | Path) -> None:
         """Write the output files into an existing directory (a staging directory: see :mod:`cqrs_sim.outdir`)."""
         from .loader import resolved_yaml

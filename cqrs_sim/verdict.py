@@ -11,14 +11,15 @@ has numbers that cover only what finished before: no conclusion is drawn.
 
 from __future__ import annotations
 
-from typing import Any, Iterable
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any, Iterable
 
 from .intervals import compare, finite_or_none
 from .metrics import LOWER_IS_BETTER, NEUTRAL
 from .scenario import ARCHITECTURES
 from .units import format_duration, format_value
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 #: metric -> what it is called in a sentence
 HEADLINE = {

@@ -6,7 +6,15 @@ and every request writes into preallocated per-field lists. Rare events
 (rollouts) are ordinary SimPy processes.
 """
 
-from .record import RunRecord
-from .run import run_architecture
+from importlib import import_module
+from typing import Any
 
 __all__ = ["RunRecord", "run_architecture"]
+_HOMES = {"RunRecord": ".record", "run_architecture": ".run"}
+
+
+def __getattr__(name: str) -> Any:
+    """Load the model on first use: ``cqrs-sim check`` needs only its rules (``model.rollout.batch_size``), not SimPy."""
+    if name in _HOMES:
+        return getattr(import_module(_HOMES[name], __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
