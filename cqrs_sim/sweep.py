@@ -230,11 +230,12 @@ def run_sweep(scenario_file: str | Path, vary: list[str], directory: str | Path,
     """
     directory = Path(directory)
     check_sweep_dir(directory)
+    base, axes, points = plan_sweep(scenario_file, vary, sets)  # a sweep that cannot run writes nothing
     with Lock(directory):
         check_sweep_dir(directory)
         directory.mkdir(parents=True, exist_ok=True)
         clean_stale(directory / "points")
-        return _run_sweep(scenario_file, vary, directory, executor, sets, progress)
+        return _run_sweep(base, axes, points, directory, executor, progress)
 
 
 def check_sweep_dir(directory: Path) -> None:
@@ -249,8 +250,8 @@ def check_sweep_dir(directory: Path) -> None:
                                       "give a new or an empty directory")
 
 
-def _run_sweep(scenario_file: str | Path, vary: list[str], directory: Path, executor: Executor,
-               sets: Optional[list[str]], progress: Optional[ProgressFn]) -> SweepResult:
+def plan_sweep(scenario_file: str | Path, vary: list[str], sets: Optional[list[str]]) -> tuple[Scenario, list, list[Point]]:
+    """(base scenario, axes, points) of a sweep; raises ScenarioError when no point could run."""
     base = load_scenario(scenario_file, sets)
     axes = axes_of(base, vary)
     base_pairs = [parse_set(text) for text in sets or []]
@@ -270,6 +271,11 @@ def _run_sweep(scenario_file: str | Path, vary: list[str], directory: Path, exec
     if all(p.scenario is None for p in points):  # nothing would run: an error, not a sweep of failures
         raise ScenarioError([Problem(p.file, p.line, p.col, p.path, f"{p.message} (at every point of the sweep, so none can run)")
                              for p in points[0].problems])
+    return base, axes, points
+
+
+def _run_sweep(base: Scenario, axes: list, points: list[Point], directory: Path, executor: Executor,
+               progress: Optional[ProgressFn]) -> SweepResult:
     todo = [p for p in points if p.scenario is not None and not (directory / "points" / p.key / "summary.csv").exists()]
     skipped = sum(1 for p in points if p.scenario is not None) - len(todo)
     tasks = [(p, arch, rep) for p in todo for rep in range(p.scenario.replications) for arch in p.scenario.architectures]  # type: ignore[union-attr]
