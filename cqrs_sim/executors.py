@@ -288,19 +288,24 @@ class LocalPool(Executor):
         with self._lock:
             if self._broken is None:
                 self._broken = error
-            self._cancel_queued()
-            running, self._running = self._running, {}
-        for future in running.values():
-            if not future.done():
+            failed = [item[1] for item in self._queue] + list(self._running.values())
+            self._queue.clear()
+            self._running = {}
+        for future in failed:
+            if future.cancelled():
+                future.set_running_or_notify_cancel()
+            elif not future.done():
                 future.set_exception(error)
         self._kill()
 
     # -- shared ---------------------------------------------------------------------------------------------
 
     def _cancel_queued(self) -> None:
-        """With the lock held: every queued task's future is cancelled."""
+        """With the lock held: every queued task's future is cancelled, and its waiters told so."""
         while self._queue:
-            self._queue.popleft()[1].cancel()
+            future = self._queue.popleft()[1]
+            future.cancel()
+            future.set_running_or_notify_cancel()
 
     def _wake(self) -> None:
         try:
