@@ -254,6 +254,7 @@ class LocalPool(Executor):
             self._worker_ended(worker)
             return
         kind = message[0]
+        future = None
         with self._lock:
             if kind == "ready":
                 worker.ready = True
@@ -261,14 +262,13 @@ class LocalPool(Executor):
                 if self._updates is not None:
                     self._updates.append((message[1], message[2]))
             else:
-                future = self._running.pop(message[1], None)
+                future = self._running.pop(message[1], None)  # None if the pool was killed meanwhile
                 worker.task = None
-                if future is None:
-                    pass  # the pool was killed meanwhile
-                elif kind == "done":
-                    future.set_result(message[2])
-                else:
-                    future.set_exception(message[2])
+        if future is not None:  # outside the lock: a done-callback may submit
+            if kind == "done":
+                future.set_result(message[2])
+            else:
+                future.set_exception(message[2])
 
     def _worker_ended(self, worker: _Worker) -> None:
         with self._lock:

@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 
 from .errors import Problem, ScenarioError
+from .executors import WorkerDied
 from .loader import load_scenario, parse_set, resolved_yaml
 from .metrics import METRICS, summarize
 from .scenario import Scenario, SweepRange, resolved_dict
@@ -204,6 +205,8 @@ def run_sweep(scenario_file: str | Path, vary: list[str], directory: str | Path,
                 point, arch, rep = futures[future]
                 try:
                     row, _, _ = future.result()
+                except WorkerDied:
+                    raise  # the pool is gone, not this point: stop
                 except Exception as exc:  # a point that fails while running: report it, keep the others
                     point.error = point.error or f"{type(exc).__name__}: {exc}"
                     row = None

@@ -163,7 +163,7 @@ def test_signal_while_simulating_leaves_nothing(tmp_path, command, signum, targe
             assert (point / "summary.csv").exists()  # only whole points are kept
     else:
         assert not out.exists()
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["ready"] + (["out"] if command == "sweep" else [])
+    assert sorted(p.name for p in tmp_path.iterdir()) == (["out", "ready"] if command == "sweep" else ["ready"])
 
 
 def _handler_installed(pid: int, signum: int) -> bool:
