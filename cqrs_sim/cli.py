@@ -6,6 +6,7 @@ line per problem on stderr); 1 a bug (one line, the traceback saved to a file).
 
 from __future__ import annotations
 
+import atexit
 import os
 import signal
 import sys
@@ -58,7 +59,7 @@ SetOption = typer.Option(None, "--set", metavar="PATH=VALUE", help="Override one
 READY_FILE = "CQRS_SIM_READY_FILE"  #: if set, a file touched once simulating has begun (tests wait for it)
 _HARD_EXIT_AFTER = 20.0  #: seconds of cleanup after a signal before the process exits regardless
 _received: list[int] = []  #: the first SIGINT or SIGTERM received, if any
-_raising = [True]  #: False once the command has finished: a late signal is only recorded
+_raising = True  #: False once the command has finished: a late signal is only recorded
 
 
 class Interrupted(KeyboardInterrupt):
@@ -72,7 +73,7 @@ def _on_signal(signum: int, _frame) -> None:
     timer = threading.Timer(_HARD_EXIT_AFTER, _hard_exit, args=(signum,))
     timer.daemon = True
     timer.start()
-    if _raising[0]:
+    if _raising:
         raise Interrupted(signal.Signals(signum).name)
 
 
@@ -443,8 +444,10 @@ def main() -> int:
     The handler raises :class:`Interrupted` once, wherever the main thread is,
     so cleanup runs (worker processes killed, staging directories removed);
     later signals are ignored while it does, and a timer ends the process if
-    cleanup ever takes longer than ``_HARD_EXIT_AFTER``.
+    cleanup ever takes longer than ``_HARD_EXIT_AFTER``. After a signal it
+    does not return: it exits with 128 + the signal's number.
     """
+    global _raising
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, _on_signal)
     try:
@@ -453,15 +456,26 @@ def main() -> int:
             code = 0
         except SystemExit as exc:
             code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
-        _raising[0] = False
+        _raising = False
     except KeyboardInterrupt:
-        _raising[0] = False
+        _raising = False
         code = 130
     if _received:
         typer.echo(f"interrupted ({signal.Signals(_received[0]).name}): stopped; no partial result directory was left",
                    err=True)
-        return 128 + _received[0]
+        _exit_now(128 + _received[0])
     return code
+
+
+def _exit_now(code: int) -> None:
+    """Exit once an interrupt's cleanup has run, without tearing down every imported module (seconds under load)."""
+    atexit._run_exitfuncs()  # what libraries registered (multiprocessing's finalizers, logging) still runs
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            pass
+    os._exit(code)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -192,7 +192,6 @@ def run_sweep(scenario_file: str | Path, vary: list[str], directory: str | Path,
     skipped = sum(1 for p in points if p.scenario is not None) - len(todo)
     tasks = [(p, arch, rep) for p in todo for rep in range(p.scenario.replications) for arch in p.scenario.architectures]  # type: ignore[union-attr]
     remaining = {id(p): p.scenario.replications * len(p.scenario.architectures) for p in todo}  # type: ignore[union-attr]
-    directory.mkdir(parents=True, exist_ok=True)
     futures: dict[Future, tuple[Point, str, int]] = {}
     done = 0
     try:
@@ -232,6 +231,7 @@ def run_sweep(scenario_file: str | Path, vary: list[str], directory: str | Path,
             parts.append(_point_table(point, axes, pd.read_csv(summary_file)))
     columns = ["point", "architecture", "metric", "mean", "ci_low", "ci_high", "n"] + [a.path for a in axes]
     table = pd.concat(parts, ignore_index=True)[columns] if parts else pd.DataFrame(columns=columns)
+    directory.mkdir(parents=True, exist_ok=True)  # only now: an interrupted sweep leaves none if no point finished
     _atomic_parquet(table, directory / "sweep.parquet")
     (directory / "failures.json").write_text(json.dumps(failures, indent=2, default=str) + "\n", encoding="utf-8")
     (directory / "sweep.json").write_text(json.dumps({"axes": [{"path": a.path, "values": a.values} for a in axes],
