@@ -20,15 +20,17 @@ workers notice and exit at once, and the parent raises one clear error.
 from __future__ import annotations
 
 import multiprocessing
+import multiprocessing.forkserver
 import os
 import select
 import signal
 import threading
 import time
 from collections import deque
+from contextlib import contextmanager, nullcontext
 from concurrent.futures import Executor, Future
 from multiprocessing.connection import Connection, wait
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Iterator, Optional
 
 from .errors import Problem, ScenarioError
 
@@ -117,6 +119,30 @@ def _worker_main(connection: Connection, parent_pid: int) -> None:
             connection.send(("failed", task, RuntimeError(f"task {task}: cannot send its outcome: {exc!r}")))
 
 
+@contextmanager
+def _children_ignore_sigint() -> Iterator[None]:
+    """Processes started in here begin with SIGINT ignored (an ignored signal stays ignored across exec).
+
+    So Ctrl-C to the process group while they import (the forkserver's
+    preload takes seconds) prints no KeyboardInterrupt traceback from them;
+    the parent decides what it means. Meanwhile SIGINT is blocked in the
+    parent, so one sent to it waits for the end of this block, not lost.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    masked = hasattr(signal, "pthread_sigmask")
+    if masked:
+        mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    handler = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, handler if handler is not None else signal.SIG_DFL)
+        if masked:
+            signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+
+
 def _context() -> Any:
     if "forkserver" in multiprocessing.get_all_start_methods():
         context = multiprocessing.get_context("forkserver")
@@ -151,13 +177,18 @@ class LocalPool(Executor):
         self._wake_r, self._wake_w = multiprocessing.Pipe(duplex=False)
         self._workers: list[_Worker] = []
         context = _context()
+        forkserver = context.get_start_method() == "forkserver"
         try:
+            if forkserver:  # its workers are its children: they start with SIGINT ignored too
+                with _children_ignore_sigint():
+                    multiprocessing.forkserver.ensure_running()
             for k in range(jobs):
                 parent_end, child_end = context.Pipe()
                 process = context.Process(target=_worker_main, args=(child_end, os.getpid()),
                                           name=f"cqrs-sim worker {k + 1}", daemon=True)
                 self._workers.append(_Worker(process, parent_end))
-                process.start()
+                with nullcontext() if forkserver else _children_ignore_sigint():
+                    process.start()
                 child_end.close()
         except BaseException:
             self._kill()

@@ -188,6 +188,29 @@ def test_signal_while_importing(tmp_path, signum):
     assert list(tmp_path.iterdir()) == []
 
 
+def _forkserver_started(root: int) -> bool:
+    for pid in descendants(root):
+        try:
+            if b"multiprocessing.forkserver" in Path(f"/proc/{pid}/cmdline").read_bytes():
+                return True
+        except OSError:
+            pass
+    return False
+
+
+def test_sigint_to_group_while_workers_start(tmp_path):
+    """Ctrl-C to the process group as soon as the forkserver exists (it then imports for seconds): no traceback from it."""
+    out = tmp_path / "out"
+    proc = start(ENTRY + ["run", NETFLIX, "-o", str(out), "-j", "2", "--set", "duration=3h"])
+    wait_until(lambda: _forkserver_started(proc.pid), "forkserver", proc)
+    watched = descendants(proc.pid)
+    os.killpg(proc.pid, signal.SIGINT)
+    _, stderr = finish(proc, watched)
+    assert proc.returncode == 130, stderr
+    assert "Traceback" not in stderr and "KeyboardInterrupt" not in stderr, stderr
+    assert list(tmp_path.iterdir()) == []
+
+
 SCRIPT_HEAD = f"""
 import sys
 from pathlib import Path
