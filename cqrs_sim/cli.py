@@ -1,7 +1,8 @@
 """The ``cqrs-sim`` command: a thin front over load_scenario, simulate and Results.save.
 
 Exit codes: 0 done; 2 bad input (one ``error: FILE:LINE:COL: path: message``
-line per problem on stderr); 1 a bug (one line, the traceback saved to a file).
+line per problem on stderr); 1 a bug (one line, the traceback saved to a file);
+130 / 143 stopped by SIGINT / SIGTERM (see ``main``).
 """
 
 from __future__ import annotations
