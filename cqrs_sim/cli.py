@@ -1,13 +1,17 @@
 """The ``cqrs-sim`` command: a thin front over load_scenario, simulate and Results.save.
 
 Exit codes: 0 done; 2 bad input (one ``error: FILE:LINE:COL: path: message``
-line per problem on stderr); 1 a bug (one line, the traceback saved to a file).
+line per problem on stderr); 1 a bug (one line, the traceback saved to a file);
+130 / 143 stopped by SIGINT / SIGTERM (see ``main``).
 """
 
 from __future__ import annotations
 
+import atexit
+import os
 import signal
 import sys
+import threading
 from contextlib import ExitStack, contextmanager
 from enum import Enum
 import tempfile
@@ -26,7 +30,7 @@ from .outdir import Destination, Lock, check_file_target, safe_dirname, staged_f
 from .loader import load_scenario, resolved_yaml
 from .scenario import scenario_warnings
 from .report import comparison_table, estimate_lines, loads_table, table_caption
-from .executors import default_jobs
+from .executors import WorkerDied, default_jobs
 from .units import format_duration, format_interval, format_kind, format_value
 
 if TYPE_CHECKING:
@@ -73,35 +77,67 @@ AllPlots = typer.Option(False, "--all-plots", help="Sweeps: besides overview.png
 SetOption = typer.Option(None, "--set", metavar="PATH=VALUE", help="Override one scenario value, e.g. cqrs.replicas.count=16 (repeatable).")
 
 
-class Terminated(KeyboardInterrupt):
-    """SIGTERM, turned into an exception so that cleanup runs as for Ctrl-C."""
+READY_FILE = "CQRS_SIM_READY_FILE"  #: if set, a file touched once simulating has begun (tests wait for it)
+_HARD_EXIT_AFTER = 20.0  #: seconds of cleanup after a signal before the process exits regardless
+_received: list[int] = []  #: the first SIGINT or SIGTERM received, if any
+_raising = True  #: False once the command has finished: a late signal is only recorded
 
 
-def _on_sigterm(_signum, _frame) -> None:
-    raise Terminated()
+class Interrupted(KeyboardInterrupt):
+    """SIGINT or SIGTERM, raised in the main thread so that every ``finally`` and ``except`` cleans up."""
+
+
+def _on_signal(signum: int, _frame) -> None:
+    if _received:
+        return  # the first signal's cleanup is under way, and bounded in time
+    _received.append(signum)
+    timer = threading.Timer(_HARD_EXIT_AFTER, _hard_exit, args=(signum,))
+    timer.daemon = True
+    timer.start()
+    if _raising:
+        raise Interrupted(signal.Signals(signum).name)
+
+
+def _hard_exit(signum: int) -> None:
+    os.write(2, f"interrupted ({signal.Signals(signum).name}): cleanup took over {_HARD_EXIT_AFTER:g} s; exiting\n".encode())
+    os._exit(128 + signum)
+
+
+def _with_ready(progress: Optional[Callable] = None) -> Optional[Callable]:
+    """``progress``, touching $CQRS_SIM_READY_FILE at its first call (simulating has begun)."""
+    path = os.environ.get(READY_FILE)
+    if not path:
+        return progress
+
+    def tick(*args) -> None:
+        if not os.path.exists(path):
+            Path(path).touch()
+        if progress is not None:
+            progress(*args)
+
+    return tick
 
 
 def _guarded(body: Callable[[], None]) -> None:
-    previous = signal.signal(signal.SIGTERM, _on_sigterm)
     try:
         body()
     except ScenarioError as exc:
         for problem in exc.problems:
             typer.echo(f"error: {problem}", err=True)
         raise typer.Exit(2) from None
-    except KeyboardInterrupt as exc:
-        name = "SIGTERM" if isinstance(exc, Terminated) else "SIGINT"
-        typer.echo(f"interrupted ({name}): stopped; no partial result directory was left", err=True)
-        raise typer.Exit(143 if name == "SIGTERM" else 130) from None
     except (typer.Exit, typer.Abort):
         raise
+    except WorkerDied as exc:
+        if not _received:  # not a worker killed with the process group: main() reports those
+            typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from None
     except Exception as exc:  # a bug: one line for the user, the traceback for the report
+        if _received:
+            raise typer.Exit(1) from None  # main() reports the signal
         with tempfile.NamedTemporaryFile("w", prefix="cqrs-sim-crash-", suffix=".txt", delete=False) as fh:
             traceback.print_exc(file=fh)
         typer.echo(f"error: internal error ({type(exc).__name__}: {exc}); traceback saved to {fh.name}", err=True)
         raise typer.Exit(1) from None
-    finally:
-        signal.signal(signal.SIGTERM, previous)
 
 
 def _overrides(sets: Optional[List[str]], seed: Optional[int] = None, replications: Optional[int] = None,
@@ -155,9 +191,9 @@ def run(
                 def tick(done: float, total: int, label: str) -> None:
                     bar.update(task, completed=done, description=f"{scenario.name}: {label}")
 
-                results = simulate(scenario, progress=tick, jobs=workers)
+                results = simulate(scenario, progress=_with_ready(tick), jobs=workers)
         else:
-            results = simulate(scenario, jobs=workers)
+            results = simulate(scenario, progress=_with_ready(), jobs=workers)
         with err.status("writing results and plots", spinner="dots") if err.is_terminal else _nothing():
             results.write_into(destination.staging)
             destination.commit()  # the data is in place before any plot is drawn
@@ -346,9 +382,9 @@ def sweep(
                     def tick(done: float, total: int, label: str) -> None:
                         bar.update(task, completed=done, total=total, description=f"{base.name} sweep: {label}")
 
-                    result = run_sweep(scenario_file, list(vary or []), target, executor, sets, tick)
+                    result = run_sweep(scenario_file, list(vary or []), target, executor, sets, _with_ready(tick))
             else:
-                result = run_sweep(scenario_file, list(vary or []), target, executor, sets)
+                result = run_sweep(scenario_file, list(vary or []), target, executor, sets, _with_ready())
         for failure in result.failures:
             err.print(f"[red]failed point[/red] {failure['point']}: {failure['error']}", highlight=False, soft_wrap=True)
         parameters = [c for c in result.table.columns if c not in ("point", "architecture", "metric", "mean", "ci_low", "ci_high", "n")]
@@ -422,7 +458,7 @@ def capacity(
                       soft_wrap=True)
 
         with _executor(jobs, scheduler) as executor:
-            results = capacity_search(scenario_file, search, slos, executor, bounds, minimize, sets, report=show)
+            results = capacity_search(scenario_file, search, slos, executor, bounds, minimize, sets, report=_with_ready(show))
         table = Table(title=f"capacity: {search} with {' and '.join(s.text for s in slos)}", title_justify="left")
         for name in ("architecture", "answer", "SLO metrics at the answer (mean ± 95% CI)", "note"):
             table.add_column(name)
@@ -500,8 +536,44 @@ def _nothing():
     yield
 
 
-def main() -> None:  # pragma: no cover - the console-script entry point
-    app()
+def main() -> int:
+    """The console-script entry: SIGINT or SIGTERM, whenever it arrives, ends the command with 130 or 143 and one line.
+
+    The handler raises :class:`Interrupted` once, wherever the main thread is,
+    so cleanup runs (worker processes killed, staging directories removed);
+    later signals are ignored while it does, and a timer ends the process if
+    cleanup ever takes longer than ``_HARD_EXIT_AFTER``. After a signal it
+    does not return: it exits with 128 + the signal's number.
+    """
+    global _raising
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, _on_signal)
+    try:
+        try:
+            app()
+            code = 0
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+        _raising = False
+    except KeyboardInterrupt:
+        _raising = False
+        code = 130
+    if _received:
+        typer.echo(f"interrupted ({signal.Signals(_received[0]).name}): stopped; no partial result directory was left",
+                   err=True)
+        _exit_now(128 + _received[0])
+    return code
+
+
+def _exit_now(code: int) -> None:
+    """Exit once an interrupt's cleanup has run, without tearing down every imported module (seconds under load)."""
+    atexit._run_exitfuncs()  # what libraries registered (multiprocessing's finalizers, logging) still runs
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            pass
+    os._exit(code)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -57,8 +57,10 @@ def simulate(scenario: Scenario, progress: Optional[ProgressFn] = None, jobs: in
     same read and write arrivals, handler, query and apply times), so their
     difference is a paired comparison. ``jobs`` > 1 runs the tasks on that
     many local processes (in a script, call it under ``if __name__ ==
-    "__main__":``); ``executor`` runs them on one you provide. Results do
-    not depend on either.
+    "__main__":``, else the workers, which import the script, raise a
+    RuntimeError saying so); ``executor`` runs them on one you provide.
+    Results do not depend on either. Whatever ends the call (a result, an
+    exception, SIGINT, SIGTERM), no worker process outlives it.
     """
     began = time.perf_counter()
     tasks = [(replication, arch) for replication in range(scenario.replications) for arch in scenario.architectures]
@@ -98,13 +100,18 @@ def simulate(scenario: Scenario, progress: Optional[ProgressFn] = None, jobs: in
 
 def _run_parallel(scenario: Scenario, tasks: list[tuple[int, str]], labels: list[str], progress: Optional[ProgressFn],
                   jobs: int, executor: Optional[Executor]) -> list:
-    """Run the tasks on a local pool (terminated at once on error or interrupt) or on ``executor``."""
+    """Run the tasks on a local pool (killed at once on error or interrupt) or on ``executor``.
+
+    The pool is always shut down before this returns or raises, whatever
+    interrupts it (an exception, SIGINT, SIGTERM), so no worker outlives the call.
+    """
     owned = executor is None
     pool = LocalPool(min(jobs, len(tasks)), progress=progress is not None) if owned else executor
     assert pool is not None
     fractions = [0.0] * len(tasks)
-    futures: list[Future] = [pool.submit(run_task, scenario, arch, rep, k) for k, (rep, arch) in enumerate(tasks)]
+    futures: list[Future] = []
     try:
+        futures.extend(pool.submit(run_task, scenario, arch, rep, k) for k, (rep, arch) in enumerate(tasks))
         pending = set(futures)
         while pending:
             finished, pending = wait(pending, timeout=0.25, return_when=FIRST_COMPLETED)

@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 
 from .errors import Problem, ScenarioError
+from .executors import WorkerDied
 from .loader import load_scenario, parse_set, resolved_yaml
 from .metrics import METRICS, summarize
 from .outdir import Lock, atomic_file, check_placement, clean_stale, make_staging, output_error, swap_into_place, write_text_atomic
@@ -231,9 +232,9 @@ def run_sweep(scenario_file: str | Path, vary: list[str], directory: str | Path,
     directory = Path(directory)
     check_sweep_dir(directory)
     base, axes, points = plan_sweep(scenario_file, vary, sets)  # a sweep that cannot run writes nothing
+    directory.parent.mkdir(parents=True, exist_ok=True)  # for the lock beside it; the directory comes with its first point
     with Lock(directory):
         check_sweep_dir(directory)
-        directory.mkdir(parents=True, exist_ok=True)
         clean_stale(directory / "points")
         return _run_sweep(base, axes, points, directory, executor, progress)
 
@@ -292,6 +293,8 @@ def _run_sweep(base: Scenario, axes: list, points: list[Point], directory: Path,
                 point, arch, rep = futures[future]
                 try:
                     row, _, _ = future.result()
+                except WorkerDied:
+                    raise  # the pool is gone, not this point: stop
                 except Exception as exc:  # a point that fails while running: report it, keep the others
                     point.error = point.error or f"{type(exc).__name__}: {exc}"
                     row = None
@@ -319,6 +322,7 @@ def _run_sweep(base: Scenario, axes: list, points: list[Point], directory: Path,
             parts.append(_point_table(point, {path: values[k] for path, values in columns.items()}, pd.read_csv(summary_file)))
     columns = ["point", "architecture", "metric", "mean", "ci_low", "ci_high", "n"] + [a.path for a in axes]
     table = pd.concat(parts, ignore_index=True)[columns] if parts else pd.DataFrame(columns=columns)
+    directory.mkdir(parents=True, exist_ok=True)  # only now: an interrupted sweep leaves none if no point finished
     with atomic_file(directory / "sweep.parquet") as partial:
         table.to_parquet(partial, index=False)
     write_text_atomic(directory / "failures.json", json.dumps(failures, indent=2, default=str) + "\n")
