@@ -70,7 +70,7 @@ class Explorer:
 
         from .loader import load_scenario
         from .plots import latency_over_time
-        from .report import format_value
+        from .units import format_value
         from .simulate import simulate
 
         values = dict(values if values is not None else self.initial())
