@@ -15,7 +15,7 @@ def visibility_curve(results) -> Figure:
     """P(a read sees a write) against time since its commit, with the times to 99% and 99.9% marked."""
     fig, (ax,) = figure()
     table = results.visibility
-    right = 0.75 * float(table["t"].max()) if len(table) else 0.0  # annotations beyond this go left of their line
+    notes: list[tuple[str, str]] = []  # (architecture, "99% by ...") listed bottom right, where a rising curve is not
     for arch in architectures(results):
         curve = table[table["architecture"] == arch]
         known = curve[curve["reads"] > 0]
@@ -23,13 +23,17 @@ def visibility_curve(results) -> Figure:
             continue
         t, p = known["t"].to_numpy(), known["probability"].to_numpy()
         ax.step(t, p, where="post", color=COLORS[arch], lw=WIDTHS[arch], label=f"{arch} ({int(known['reads'].sum()):,} read-write pairs)")
-        for level, name, dy in ((0.99, "99%", -28), (0.999, "99.9%", -48)):
+        marks = []
+        for level, name, style in ((0.99, "99%", "--"), (0.999, "99.9%", ":")):
             at = time_to(t, p, level)
             if np.isfinite(at):
-                ax.axvline(at, color=COLORS[arch], ls="--", lw=1)
-                left = at > right > 0
-                ax.annotate(f"{arch}: {name} by {format_duration(at)}", (at, level), xytext=(-6 if left else 6, dy),
-                            textcoords="offset points", fontsize=11, color=COLORS[arch], ha="right" if left else "left")
+                ax.axvline(at, color=COLORS[arch], ls=style, lw=1)
+                marks.append(f"{name} by {format_duration(at)}")
+        if marks:
+            notes.append((arch, f"{arch}: " + ", ".join(marks) + " (dashed, dotted)"))
+    for i, (arch, text) in enumerate(reversed(notes)):
+        ax.text(0.98, 0.04 + 0.07 * i, text, transform=ax.transAxes, ha="right", va="bottom", fontsize=11, color=COLORS[arch],
+                bbox=dict(boxstyle="round,pad=0.2", fc="white", ec="none", alpha=0.9), zorder=6)
     ax.set_ylim(-0.02, 1.05)
     percent_axis(ax.yaxis)
     ax.set_xlim(left=0)
