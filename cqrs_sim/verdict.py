@@ -176,6 +176,8 @@ def decision(summary: pd.DataFrame, diff: pd.DataFrame, incomplete: Iterable[dic
     elif decided:
         best = "CQRS" if cqrs_wins else "CRUD"
         lead = f"{best} wins on everything that differs significantly: {_join([d[2] for d in decided])}."
+    elif unknown and not even:
+        lead = "No decision yet."
     else:
         lead = "Neither design wins on anything that differs significantly here."
     sentences = [lead] + [f"If {priority} matters most: {NAMES[arch]} ({detail})."
