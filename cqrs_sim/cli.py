@@ -26,8 +26,9 @@ from .htmlreport import format_headline, write_report
 from .loader import load_scenario, resolved_yaml
 from .scenario import scenario_warnings
 from .report import comparison_table, estimate_lines, format_interval, format_value, loads_table
+from .estimate import estimate_run
 from .executors import default_jobs
-from .simulate import simulate
+from .simulate import progress_lines, simulate
 from .units import format_duration
 
 app = typer.Typer(
@@ -136,8 +137,10 @@ def run(
                     bar.update(task, completed=done, description=f"{scenario.name}: {label}")
 
                 results = simulate(scenario, progress=tick, jobs=workers)
-        else:
-            results = simulate(scenario, jobs=workers)
+        else:  # a log: plain lines, at each 10% and at least every 5 s
+            lines = progress_lines(scenario.name, lambda line: err.print(line, highlight=False, markup=False,
+                                                                          soft_wrap=True))
+            results = simulate(scenario, progress=lines, jobs=workers)
         with err.status("writing results and plots", spinner="dots") if err.is_terminal else _nothing():
             results.save(target, plots=not no_plots, plot_format=plot_format.value)
         table = comparison_table(results.summary(), results.differences(), scenario.name)
@@ -165,11 +168,14 @@ def run(
 def check(
     scenario_file: Path = typer.Argument(..., metavar="SCENARIO", help="Scenario YAML file."),
     sets: Optional[List[str]] = SetOption,
+    record: Optional[Record] = typer.Option(None, "--record", help="Estimate the output of this recording."),
+    jobs: Optional[int] = typer.Option(None, "-j", "--jobs", min=1,
+                                       help="Processes the run time estimate assumes (default: every local core)."),
 ) -> None:
-    """Validate a scenario; print it resolved, with every tier's offered load and analytic estimates."""
+    """Validate a scenario; print it resolved, with every tier's offered load, analytic estimates and the run's cost."""
 
     def body() -> None:
-        scenario = load_scenario(scenario_file, _overrides(sets))
+        scenario = load_scenario(scenario_file, _overrides(sets, record=record.value if record else None))
         out.print(f"# {scenario_file}: valid. Resolved scenario (durations in seconds, rates per second):", highlight=False)
         out.print(resolved_yaml(scenario), highlight=False, markup=False)
         loads = offered_loads(scenario)
@@ -177,11 +183,17 @@ def check(
         out.print("analytic estimates:", highlight=False)
         for line in estimate_lines(loads):
             out.print(f"  {line}", highlight=False, markup=False, soft_wrap=True)
+        cost = estimate_run(scenario, jobs if jobs is not None else default_jobs())
+        out.print("run estimate:", highlight=False)
+        for line in cost.lines():
+            out.print(f"  {line}", highlight=False, markup=False, soft_wrap=True)
         warnings = _warnings(scenario)
         for warning in warnings:
             err.print(f"[yellow]warning:[/yellow] {warning}", highlight=False, soft_wrap=True)
         if not warnings:
             out.print("every tier is below utilisation 1.", highlight=False)
+        if cost.warning:
+            err.print(f"[yellow]warning:[/yellow] {cost.warning}", highlight=False, soft_wrap=True)
 
     _guarded(body)
 
@@ -226,7 +238,7 @@ def report_command(
 
 def _progress_bar() -> Progress:
     return Progress(TextColumn("{task.description}"), BarColumn(), TaskProgressColumn(), TimeElapsedColumn(),
-                    TimeRemainingColumn(), console=err, transient=True)
+                    TextColumn("ETA"), TimeRemainingColumn(), console=err, transient=True)
 
 
 @contextmanager

@@ -16,7 +16,8 @@ from .loader import resolved_yaml
 from .metrics import METRICS
 from .plots import available
 from .report import format_interval
-from .results import Results, load_results
+from .plotdata import load_plot_results
+from .results import Results
 from .units import format_duration
 from .verdict import verdict
 
@@ -109,7 +110,7 @@ difference cqrs − crud paired by replication (both saw the same random numbers
 def write_report(directory: str | Path) -> Path:
     """Write DIR/report.html from the saved results in DIR."""
     directory = Path(directory)
-    results = load_results(directory)
+    results = load_plot_results(directory)
     target = directory / "report.html"
     partial = directory / ".report.html.partial"
     partial.write_text(render(results), encoding="utf-8")

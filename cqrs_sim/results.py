@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterable, Mapping, Optional, Sequence
 
 import pandas as pd
 
@@ -132,10 +132,11 @@ class Results:
 
 def redraw_plots(directory: str | Path, plot_format: str = "png") -> list[Path]:
     """Draw the plots of a saved result directory again, replacing DIR/plots/ only when done."""
+    from .plotdata import load_plot_results
     from .plots import save_all
 
     directory = Path(directory)
-    results = load_results(directory)
+    results = load_plot_results(directory)
     staging = Path(tempfile.mkdtemp(prefix=".plots.partial-", dir=directory))
     try:
         save_all(results, staging, plot_format)
@@ -158,14 +159,27 @@ def _replace_dir(staging: Path, target: Path) -> None:
         os.replace(staging, target)
 
 
-def load_results(directory: str | Path) -> Results:
-    """Read a directory written by :meth:`Results.save`."""
+def load_results(directory: str | Path, tables: Optional[Iterable[str]] = None,
+                 columns: Optional[Mapping[str, Sequence[str]]] = None) -> Results:
+    """Read a directory written by :meth:`Results.save`.
+
+    ``tables`` names the tables to read (default: all of them); the others
+    are left empty. ``columns`` maps a table to the columns to read from it
+    (the others are not read at all), e.g. ``{"requests": ["kind", "latency"]}``.
+    """
     from .loader import load_scenario
 
     directory = Path(directory)
     scenario = load_scenario(directory / "scenario.yaml")
-    frames = {name: pd.read_parquet(directory / f"{name}.parquet") for name in TABLES
-              if (directory / f"{name}.parquet").exists()}
+    wanted = TABLES if tables is None else tuple(tables)
+    unknown = sorted(set(wanted).union(columns or {}) - set(TABLES))
+    if unknown:
+        raise ValueError(f"unknown table(s) {', '.join(unknown)}; the tables are {', '.join(TABLES)}")
+    frames = {name: pd.DataFrame() for name in TABLES}
+    for name in wanted:
+        if (directory / f"{name}.parquet").exists():
+            chosen = (columns or {}).get(name)
+            frames[name] = pd.read_parquet(directory / f"{name}.parquet", columns=None if chosen is None else list(chosen))
     per_replication = pd.read_csv(directory / "replications.csv")
     manifest = json.loads((directory / "manifest.json").read_text(encoding="utf-8"))
     return Results(scenario=scenario, per_replication=per_replication, manifest=manifest, **frames)
