@@ -53,7 +53,8 @@ def progress_lines(name: str, emit: Callable[[str], None], every: float = 5.0,
     """A progress function writing plain lines for a log, at each new 10% and at least every ``every`` seconds.
 
     Each line reads "NAME: 40% (crud 2/3, cqrs 1/3), ETA 12s"; the ETA is
-    the elapsed time scaled by what is left. The last line says "done".
+    the elapsed time scaled by what is left. The last line says how long
+    the simulation took.
     """
     began = clock()
     state = {"decile": 0, "last": began, "finished": False}
@@ -66,7 +67,7 @@ def progress_lines(name: str, emit: Callable[[str], None], every: float = 5.0,
         decile = int(fraction * 10 + 1e-9)
         if label == "done" or fraction >= 1.0:
             state["finished"] = True
-            emit(f"{name}: 100%, done in {format_eta(now - began)}")
+            emit(f"{name}: 100%, simulated in {format_eta(now - began)}")
             return
         if decile <= state["decile"] and now - state["last"] < every:
             return
@@ -75,6 +76,7 @@ def progress_lines(name: str, emit: Callable[[str], None], every: float = 5.0,
         emit(f"{name}: {fraction:.0%} ({label}), ETA {eta}")
 
     return progress
+
 
 def run_task(scenario: Scenario, architecture: str, replication: int, task: int = 0,
              tick: Optional[Callable[[float], None]] = None, keep: bool = True) -> tuple[dict, dict[str, pd.DataFrame], Any]:

@@ -38,7 +38,7 @@ def test_lines_at_each_tenth_and_every_few_seconds():
     assert lines[-1] == "demo: 15% (crud 1/5, cqrs 0/5), ETA 42s"
     now[0] = 30.0
     tick(10, 10, "done")
-    assert lines[-1] == "demo: 100%, done in 30s"
+    assert lines[-1] == "demo: 100%, simulated in 30s"
     tick(10, 10, "done")
     assert len(lines) == 3
 
@@ -60,5 +60,5 @@ def test_run_writes_plain_progress_lines_to_a_log(tmp_path):
     assert result.exit_code == 0, result.output
     name = cqrs_sim.load_scenario(SCENARIOS / "mmc.yaml").name
     lines = [line for line in result.stderr.splitlines() if line.startswith(f"{name}: ")]
-    assert len(lines) >= 2 and lines[-1].startswith(f"{name}: 100%, done in ")
+    assert len(lines) >= 2 and lines[-1].startswith(f"{name}: 100%, simulated in ")
     assert all("ETA" in line for line in lines[:-1])
