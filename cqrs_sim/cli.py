@@ -30,6 +30,7 @@ from .outdir import Destination, Lock, check_file_target, safe_dirname, staged_f
 from .loader import load_scenario, resolved_yaml
 from .scenario import scenario_warnings
 from .report import comparison_table, estimate_lines, loads_table, table_caption
+from .estimate import estimate_run
 from .executors import WorkerDied, default_jobs
 from .units import format_duration, format_interval, format_kind, format_value
 
@@ -48,7 +49,8 @@ def _on_first_call(module: str, name: str) -> Callable[..., Any]:
 
 
 simulate = _on_first_call(".simulate", "simulate")
-load_results = _on_first_call(".results", "load_results")
+load_plot_results = _on_first_call(".plotdata", "load_plot_results")
+progress_lines = _on_first_call(".simulate", "progress_lines")
 format_headline = _on_first_call(".htmlreport", "format_headline")
 write_report = _on_first_call(".htmlreport", "write_report")
 
@@ -192,8 +194,10 @@ def run(
                     bar.update(task, completed=done, description=f"{scenario.name}: {label}")
 
                 results = simulate(scenario, progress=_with_ready(tick), jobs=workers)
-        else:
-            results = simulate(scenario, progress=_with_ready(), jobs=workers)
+        else:  # a log: plain lines, at each 10% and at least every 5 s
+            lines = progress_lines(scenario.name, lambda line: err.print(line, highlight=False, markup=False,
+                                                                          soft_wrap=True))
+            results = simulate(scenario, progress=_with_ready(lines), jobs=workers)
         with err.status("writing results and plots", spinner="dots") if err.is_terminal else _nothing():
             results.write_into(destination.staging)
             destination.commit()  # the data is in place before any plot is drawn
@@ -261,11 +265,14 @@ def _reported(step: Callable[[], object], directory: Path) -> list[str]:
 def check(
     scenario_file: Path = typer.Argument(..., metavar="SCENARIO", help="Scenario YAML file."),
     sets: Optional[List[str]] = SetOption,
+    record: Optional[Record] = typer.Option(None, "--record", help="Estimate the output of this recording."),
+    jobs: Optional[int] = typer.Option(None, "-j", "--jobs", min=1,
+                                       help="Processes the run time estimate assumes (default: every local core)."),
 ) -> None:
-    """Validate a scenario; print it resolved, with every tier's offered load and analytic estimates."""
+    """Validate a scenario; print it resolved, with every tier's offered load, analytic estimates and the run's cost."""
 
     def body() -> None:
-        scenario = load_scenario(scenario_file, _overrides(sets))
+        scenario = load_scenario(scenario_file, _overrides(sets, record=record.value if record else None))
         out.print(f"# {scenario_file}: valid. Resolved scenario (durations in seconds, rates per second):", highlight=False)
         out.print(resolved_yaml(scenario), highlight=False, markup=False)
         loads = offered_loads(scenario)
@@ -273,11 +280,17 @@ def check(
         out.print("analytic estimates:", highlight=False)
         for line in estimate_lines(loads):
             out.print(f"  {line}", highlight=False, markup=False, soft_wrap=True)
+        cost = estimate_run(scenario, jobs if jobs is not None else default_jobs())
+        out.print("run estimate:", highlight=False)
+        for line in cost.lines():
+            out.print(f"  {line}", highlight=False, markup=False, soft_wrap=True)
         warnings = _warnings(scenario)
         for warning in warnings:
             err.print(f"[yellow]warning:[/yellow] {warning}", highlight=False, soft_wrap=True)
         if not warnings:
             out.print("every tier is below utilisation 1.", highlight=False)
+        if cost.warning:
+            err.print(f"[yellow]warning:[/yellow] {cost.warning}", highlight=False, soft_wrap=True)
 
     _guarded(body)
 
@@ -304,7 +317,7 @@ def plot(
         if not (directory / "scenario.yaml").exists():
             raise ScenarioError([Problem(str(directory), 0, 0, "(directory)", "not a result directory (no scenario.yaml)")])
         with Lock(directory):
-            paths = _draw_plots(load_results(directory), directory, plot_format.value)
+            paths = _draw_plots(load_plot_results(directory), directory, plot_format.value)
         for path in paths:
             out.print(f"wrote {path}", highlight=False)
 
@@ -330,7 +343,7 @@ def _progress_bar() -> Progress:
     from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
     return Progress(TextColumn("{task.description}"), BarColumn(), TaskProgressColumn(), TimeElapsedColumn(),
-                    TimeRemainingColumn(), console=err, transient=True)
+                    TextColumn("ETA"), TimeRemainingColumn(), console=err, transient=True)
 
 
 @contextmanager

@@ -15,7 +15,8 @@ from .loader import dump_yaml
 from .metrics import METRICS
 from .outdir import write_text_atomic
 from .report import cell_states, incomplete_note
-from .results import Results, load_results
+from .plotdata import load_plot_results
+from .results import Results
 from .scenario import ARCHITECTURES, resolved_dict
 from .units import format_duration, format_interval, with_units
 from .verdict import decision, stopped_architectures, verdict
@@ -126,7 +127,7 @@ green where cqrs is better, orange where it is worse, grey for a metric that is 
 def write_report(directory: str | Path) -> Path:
     """Write DIR/report.html from the saved results in DIR."""
     directory = Path(directory)
-    results = load_results(directory)
+    results = load_plot_results(directory)
     return write_text_atomic(directory / "report.html", render(results))
 
 

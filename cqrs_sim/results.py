@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterable, Mapping, Optional, Sequence
 
 import pandas as pd
 
@@ -137,19 +137,30 @@ class Results:
             return destination.commit()
 
 
-def load_results(directory: str | Path) -> Results:
-    """Read a directory written by :meth:`Results.save`; a missing or damaged file raises :class:`ScenarioError`."""
+def load_results(directory: str | Path, tables: Optional[Iterable[str]] = None,
+                 columns: Optional[Mapping[str, Sequence[str]]] = None) -> Results:
+    """Read a directory written by :meth:`Results.save`; a missing or damaged file raises :class:`ScenarioError`.
+
+    ``tables`` names the tables to read (default: all of them); the others
+    are left empty. ``columns`` maps a table to the columns to read from it
+    (the others are not read at all), e.g. ``{"requests": ["kind", "latency"]}``.
+    """
     from .loader import load_scenario
 
     directory = Path(directory)
+    wanted = TABLES if tables is None else tuple(tables)
+    unknown = sorted(set(wanted).union(columns or {}) - set(TABLES))
+    if unknown:
+        raise ValueError(f"unknown table(s) {', '.join(unknown)}; the tables are {', '.join(TABLES)}")
     part = "scenario.yaml"
     try:
         scenario = load_scenario(directory / part)
-        frames = {}
-        for name in TABLES:
+        frames = {name: pd.DataFrame() for name in TABLES}
+        for name in wanted:
             part = f"{name}.parquet"
             if (directory / part).exists():
-                frames[name] = pd.read_parquet(directory / part)
+                chosen = (columns or {}).get(name)
+                frames[name] = pd.read_parquet(directory / part, columns=None if chosen is None else list(chosen))
         part = "replications.csv"
         per_replication = pd.read_csv(directory / part)
         part = "manifest.json"

@@ -25,8 +25,58 @@ from .visibility import run_visibility_times, visibility_from_records
 from .tables import replicas_table, requests_table, timeseries_table, writes_table
 from .workload import write_workload
 
-#: progress(done, total, label): done and total count simulated architecture-runs (fractions allowed)
+#: progress(done, total, label): done and total count simulated architecture-runs (fractions allowed);
+#: the label says how many replications of each architecture are finished ("crud 2/3, cqrs 1/3")
 ProgressFn = Callable[[float, int, str], None]
+
+
+def finished_label(tasks: list[tuple[int, str]], finished: list[bool], replications: int) -> str:
+    """'crud 2/3, cqrs 1/3': finished replications per architecture, in task order."""
+    counts: dict[str, int] = {}
+    for (_, arch), done in zip(tasks, finished):
+        counts[arch] = counts.get(arch, 0) + int(done)
+    return ", ".join(f"{arch} {n}/{replications}" for arch, n in counts.items())
+
+
+def format_eta(seconds: float) -> str:
+    """12s, 4m05s, 1h02m."""
+    seconds = max(0, round(seconds))
+    if seconds < 60:
+        return f"{seconds}s"
+    if seconds < 3600:
+        return f"{seconds // 60}m{seconds % 60:02d}s"
+    return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
+
+
+def progress_lines(name: str, emit: Callable[[str], None], every: float = 5.0,
+                   clock: Callable[[], float] = time.monotonic) -> ProgressFn:
+    """A progress function writing plain lines for a log, at each new 10% and at least every ``every`` seconds.
+
+    Each line reads "NAME: 40% (crud 2/3, cqrs 1/3), ETA 12s"; the ETA is
+    the elapsed time scaled by what is left. The last line says how long
+    the simulation took.
+    """
+    began = clock()
+    state = {"decile": 0, "last": began, "finished": False}
+
+    def progress(done: float, total: int, label: str) -> None:
+        if state["finished"]:
+            return
+        fraction = min(1.0, done / total) if total else 1.0
+        now = clock()
+        decile = int(fraction * 10 + 1e-9)
+        if label == "done" or fraction >= 1.0:
+            state["finished"] = True
+            emit(f"{name}: 100%, simulated in {format_eta(now - began)}")
+            return
+        if decile <= state["decile"] and now - state["last"] < every:
+            return
+        state["decile"], state["last"] = max(decile, state["decile"]), now
+        eta = format_eta((now - began) * (1 - fraction) / fraction) if fraction > 0 else "?"
+        emit(f"{name}: {fraction:.0%} ({label}), ETA {eta}")
+
+    return progress
+
 
 def run_task(scenario: Scenario, architecture: str, replication: int, task: int = 0,
              tick: Optional[Callable[[float], None]] = None, keep: bool = True) -> tuple[dict, dict[str, pd.DataFrame], Any]:
@@ -64,18 +114,18 @@ def simulate(scenario: Scenario, progress: Optional[ProgressFn] = None, jobs: in
     """
     began = time.perf_counter()
     tasks = [(replication, arch) for replication in range(scenario.replications) for arch in scenario.architectures]
-    labels = [f"{arch} replication {rep + 1}/{scenario.replications}" for rep, arch in tasks]
     total = len(tasks)
     if executor is None and (jobs <= 1 or total == 1):
         outputs = []
         for k, (replication, arch) in enumerate(tasks):
             tick = None
             if progress is not None:
-                progress(k, total, labels[k])
-                tick = (lambda base, label: (lambda f: progress(base + f, total, label)))(k, labels[k])
+                label = finished_label(tasks, [j < k for j in range(total)], scenario.replications)
+                progress(k, total, label)
+                tick = (lambda base, label: (lambda f: progress(base + f, total, label)))(k, label)
             outputs.append(run_task(scenario, arch, replication, k, tick))
     else:
-        outputs = _run_parallel(scenario, tasks, labels, progress, jobs, executor)
+        outputs = _run_parallel(scenario, tasks, progress, jobs, executor)
     if progress is not None:
         progress(total, total, "done")
     rows = [row for row, _, _ in outputs]
@@ -98,7 +148,7 @@ def simulate(scenario: Scenario, progress: Optional[ProgressFn] = None, jobs: in
                    visibility=visibility, **frames)
 
 
-def _run_parallel(scenario: Scenario, tasks: list[tuple[int, str]], labels: list[str], progress: Optional[ProgressFn],
+def _run_parallel(scenario: Scenario, tasks: list[tuple[int, str]], progress: Optional[ProgressFn],
                   jobs: int, executor: Optional[Executor]) -> list:
     """Run the tasks on a local pool (killed at once on error or interrupt) or on ``executor``.
 
@@ -122,8 +172,8 @@ def _run_parallel(scenario: Scenario, tasks: list[tuple[int, str]], labels: list
                 for task, fraction in pool.progress_updates():
                     fractions[task] = max(fractions[task], min(fraction, 0.99))
             if progress is not None:
-                running = [labels[k] for k, f in enumerate(fractions) if 0 < f < 1]
-                progress(sum(fractions), len(tasks), ", ".join(running[:2]) or "starting")
+                progress(sum(fractions), len(tasks),
+                         finished_label(tasks, [f >= 1 for f in fractions], scenario.replications))
         return [future.result() for future in futures]
     except BaseException:
         for future in futures:

@@ -25,7 +25,7 @@ PERCENTILES = {"read_latency_p50": 50, "read_latency_p95": 95, "read_latency_p99
 
 @pytest.fixture(scope="module")
 def both():
-    full = cqrs_sim.simulate(cqrs_sim.load_scenario(SCENARIOS / "netflix.yaml", OVERRIDES))
+    full = cqrs_sim.simulate(cqrs_sim.load_scenario(SCENARIOS / "netflix.yaml", {**OVERRIDES, "record": "full"}))
     summary = cqrs_sim.simulate(cqrs_sim.load_scenario(SCENARIOS / "netflix.yaml", {**OVERRIDES, "record": "summary",
                                                                                      "record_sample": 5000}))
     return full, summary
@@ -97,3 +97,54 @@ def test_histogram_quantile_error_bound():
         assert estimate == pytest.approx(exact, rel=0.01)
     assert histogram.quantiles(hist, 1.0, values.min(), values.max())[0] == values.max()
     assert histogram.quantiles(histogram.counts(np.zeros(5)), 0.5)[0] == 0.0
+
+
+SMALL = {"duration": "1m", "warmup": "5s", "replications": 1,
+         "workload.writes.at": ["10s"], "workload.writes.interval": None, "workload.writes.apply_time": "5s"}
+
+
+@pytest.fixture(scope="module")
+def small(tmp_path_factory):
+    """One short run in both recordings (15,000 reads: fewer than record_sample), and its saved directory."""
+    full = cqrs_sim.simulate(cqrs_sim.load_scenario(SCENARIOS / "netflix.yaml", {**SMALL, "record": "full"}))
+    summary = cqrs_sim.simulate(cqrs_sim.load_scenario(SCENARIOS / "netflix.yaml", SMALL))
+    assert summary.scenario.record == "summary"  # the default
+    return full, summary, full.save(tmp_path_factory.mktemp("small") / "r")
+
+
+def test_summary_keeping_every_read_is_exact(small):
+    full, summary, _ = small
+    pd.testing.assert_frame_equal(full.per_replication, summary.per_replication)
+    for name in ("requests", "timeseries", "visibility", "writes"):
+        pd.testing.assert_frame_equal(getattr(full, name), getattr(summary, name))
+
+
+def test_load_results_reads_only_the_chosen_tables_and_columns(small):
+    full, _, directory = small
+    loaded = cqrs_sim.load_results(directory, tables=["requests", "writes"], columns={"requests": ["kind", "latency"]})
+    assert list(loaded.requests.columns) == ["kind", "latency"]
+    np.testing.assert_array_equal(loaded.requests.latency, full.requests.latency)
+    pd.testing.assert_frame_equal(loaded.writes, full.writes)
+    assert loaded.timeseries.empty and loaded.replicas.empty and loaded.visibility.empty
+    pd.testing.assert_frame_equal(loaded.per_replication, full.per_replication)
+    with pytest.raises(ValueError, match="unknown table"):
+        cqrs_sim.load_results(directory, tables=["request"])
+
+
+def test_plot_loader_keeps_the_reads_plotted_columns(small, monkeypatch):
+    from cqrs_sim import plotdata
+    from cqrs_sim.plots import latency_cdf, staleness_ccdf
+
+    full, _, directory = small
+    monkeypatch.setattr(plotdata, "BATCH_ROWS", 1000)  # many batches
+    loaded = plotdata.load_plot_results(directory)
+    assert list(loaded.requests.columns) == list(plotdata.PLOTTED_REQUEST_COLUMNS)
+    reads = full.requests[full.requests.kind == "read"].reset_index(drop=True)
+    pd.testing.assert_frame_equal(loaded.requests, reads[list(plotdata.PLOTTED_REQUEST_COLUMNS)])
+    for name in ("writes", "replicas", "timeseries", "visibility", "per_replication"):
+        pd.testing.assert_frame_equal(getattr(loaded, name), getattr(full, name))
+    for plot in (latency_cdf, staleness_ccdf):  # the same curves as from the simulation in memory
+        drawn = [[line.get_xydata() for line in fig.axes[0].lines] for fig in (plot(full), plot(loaded))]
+        assert len(drawn[0]) == len(drawn[1]) > 0
+        for a, b in zip(*drawn):
+            np.testing.assert_array_equal(a, b)

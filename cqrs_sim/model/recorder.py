@@ -9,7 +9,8 @@ histograms, and a bounded sample, then dropped, so memory does not grow
 with the number of reads.
 
 The sample is a bottom-k sample on a hash of the read id: the ``sample_size``
-reads with the smallest keys. The key depends only on (seed, replication,
+reads with the smallest keys (every read, when there are no more than that:
+then the run's numbers are computed from them, exactly as in full mode). The key depends only on (seed, replication,
 id), so both architectures keep the same reads — the sample is paired.
 """
 
@@ -182,5 +183,12 @@ class ReadRecorder:
         return out
 
     def aggregates(self) -> ReadAggregates | None:
+        """Summary mode's aggregates; None when every read was kept (full mode, or a sample holding them all).
+
+        With None the metrics and tables are computed from the kept reads, so a
+        summary run with at most ``sample_size`` reads gives exactly full mode's numbers.
+        """
         self.flush()
-        return self.agg if self.mode == "summary" else None
+        if self.mode != "summary" or self.agg.total_reads <= self.sample_size:
+            return None
+        return self.agg

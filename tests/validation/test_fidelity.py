@@ -72,6 +72,7 @@ def test_diurnal_counts_follow_the_integrated_rate():
     text = """
 duration: 2h
 replications: 1
+record: full
 architectures: [cqrs]
 workload:
   reads:

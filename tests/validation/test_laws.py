@@ -26,7 +26,8 @@ pytestmark = pytest.mark.validation
 def netflix_short():
     scenario = cqrs_sim.load_scenario(
         SCENARIOS / "netflix.yaml",
-        {"duration": "12m", "warmup": "1m", "replications": 2, "workload.writes.interval": {"dist": "uniform", "low": "2m", "high": "4m"}},
+        {"duration": "12m", "warmup": "1m", "replications": 2, "record": "full",
+         "workload.writes.interval": {"dist": "uniform", "low": "2m", "high": "4m"}},
     )
     return cqrs_sim.simulate(scenario)
 
@@ -35,7 +36,7 @@ def netflix_short():
 def short_writes():
     scenario = cqrs_sim.load_scenario(
         SCENARIOS / "netflix.yaml",
-        {"duration": "12m", "warmup": "1m", "replications": 2, "workload.writes.apply_time": "500ms",
+        {"duration": "12m", "warmup": "1m", "replications": 2, "record": "full", "workload.writes.apply_time": "500ms",
          "workload.writes.interval": {"dist": "exponential", "mean": "1m"}},
     )
     return cqrs_sim.simulate(scenario)

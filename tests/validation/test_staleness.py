@@ -41,6 +41,7 @@ duration: {DURATION}s
 warmup: 0s
 seed: 2024
 replications: 1
+record: full
 architectures: [cqrs]
 workload:
   reads:
