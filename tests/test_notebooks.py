@@ -93,7 +93,7 @@ def test_explorer_update_draws_a_figure_and_numbers():
     assert frame.results.scenario.cqrs.replicas.count == 4
     assert isinstance(frame.figure, Figure) and frame.figure.axes
     assert list(frame.numbers.index) == list(SHOWN) and list(frame.numbers.columns) == ["crud", "cqrs"]
-    assert frame.numbers.loc["stale_read_fraction", "crud"] == "0.00%"
+    assert frame.numbers.loc["stale_read_fraction", "crud"] == "0%"
 
 
 def test_explorer_widget_has_one_slider_per_key_and_redraws_when_one_moves(capsys):
