@@ -505,7 +505,7 @@ def _capacity_answer(path: str, result) -> str:
 
 @app.command()
 def validate() -> None:
-    """Check this install against queueing theory and hand-derived timelines (under a minute)."""
+    """Check this install against queueing theory and hand-derived timelines (about 10 s on 2 cores)."""
     from rich.table import Table
 
     from .selfcheck import run_checks
