@@ -83,6 +83,7 @@ READY_FILE = "CQRS_SIM_READY_FILE"  #: if set, a file touched once simulating ha
 _HARD_EXIT_AFTER = 20.0  #: seconds of cleanup after a signal before the process exits regardless
 _received: list[int] = []  #: the first SIGINT or SIGTERM received, if any
 _raising = True  #: False once the command has finished: a late signal is only recorded
+_saved: list[Path] = []  #: result directories already complete when a signal came (said in its message)
 
 
 class Interrupted(KeyboardInterrupt):
@@ -201,6 +202,7 @@ def run(
         with err.status("writing results and plots", spinner="dots") if err.is_terminal else _nothing():
             results.write_into(destination.staging)
             destination.commit()  # the data is in place before any plot is drawn
+            _saved.append(target)
             if not no_plots:
                 failed.extend(_reported(lambda: _draw_plots(results, target, plot_format.value), target))
         table = comparison_table(results.summary(), results.differences(), scenario.name, results.incomplete)
@@ -572,8 +574,12 @@ def main() -> int:
         _raising = False
         code = 130
     if _received:
-        typer.echo(f"interrupted ({signal.Signals(_received[0]).name}): stopped; no partial result directory was left",
-                   err=True)
+        name = signal.Signals(_received[0]).name
+        if _saved:
+            typer.echo(f"interrupted ({name}) after the results were saved: {_saved[0]}/ is complete, but its plots or "
+                       f"report may be missing or partial (draw them with `cqrs-sim plot {_saved[0]}`)", err=True)
+        else:
+            typer.echo(f"interrupted ({name}): stopped; no partial result directory was left", err=True)
         _exit_now(128 + _received[0])
     return code
 

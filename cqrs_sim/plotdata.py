@@ -30,11 +30,12 @@ def load_plot_results(directory: str | Path) -> Results:
     directory = Path(directory)
     results = load_results(directory, tables=[name for name in TABLES if name != "requests"])
     path = directory / "requests.parquet"
-    if path.exists():
-        try:
-            results.requests = read_reads(path, PLOTTED_REQUEST_COLUMNS)
-        except (OSError, ValueError) as exc:  # pyarrow's ArrowInvalid is a ValueError
-            raise _not_a_result(directory, path.name, str(exc) or type(exc).__name__) from None
+    if not path.is_file():
+        raise _not_a_result(directory, path.name, "missing")
+    try:
+        results.requests = read_reads(path, PLOTTED_REQUEST_COLUMNS)
+    except (OSError, ValueError) as exc:  # pyarrow's ArrowInvalid is a ValueError
+        raise _not_a_result(directory, path.name, str(exc) or type(exc).__name__) from None
     return results
 
 

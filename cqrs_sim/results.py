@@ -158,9 +158,10 @@ def load_results(directory: str | Path, tables: Optional[Iterable[str]] = None,
         frames = {name: pd.DataFrame() for name in TABLES}
         for name in wanted:
             part = f"{name}.parquet"
-            if (directory / part).exists():
-                chosen = (columns or {}).get(name)
-                frames[name] = pd.read_parquet(directory / part, columns=None if chosen is None else list(chosen))
+            if not (directory / part).is_file():
+                raise FileNotFoundError("missing")
+            chosen = (columns or {}).get(name)
+            frames[name] = pd.read_parquet(directory / part, columns=None if chosen is None else list(chosen))
         part = "replications.csv"
         per_replication = pd.read_csv(directory / part)
         part = "manifest.json"

@@ -11,8 +11,10 @@ with a generous deadline.
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
+import sys
 
 import pytest
 
@@ -59,3 +61,30 @@ def test_interrupted_sweep_keeps_finished_points_and_resumes(tmp_path):
     resumed = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=DEADLINE * 2)
     assert resumed.returncode == 0, resumed.stderr
     assert f"{len(kept)} already done" in resumed.stdout
+
+
+def test_signal_while_plotting_says_the_results_are_saved(tmp_path):
+    """A signal after the data is committed (here: while plots are drawn) must not claim nothing was left.
+
+    A real process runs `cqrs-sim run` whose plotting step sends the process
+    SIGTERM and then waits for it; the data is already in place at that
+    moment, so the message names the complete directory and how to draw the plots.
+    """
+    out = tmp_path / "out"
+    script = tmp_path / "plot_interrupted.py"
+    script.write_text(
+        "import os, signal, sys, time\n"
+        "import cqrs_sim.cli as cli\n"
+        "def interrupted(*_args, **_kwargs):\n"
+        "    os.kill(os.getpid(), signal.SIGTERM)\n"
+        "    time.sleep(60)  # the signal ends the wait at once\n"
+        "cli._draw_plots = interrupted\n"
+        f"sys.argv = ['cqrs-sim', 'run', {str(ROOT / 'scenarios' / 'mmc.yaml')!r}, '-o', {str(out)!r}, '-j', '1',\n"
+        "            '--replications', '1', '--set', 'duration=60s']\n"
+        "sys.exit(cli.main())\n", encoding="utf-8")
+    proc = subprocess.run([sys.executable, str(script)], cwd=tmp_path, capture_output=True, text=True, timeout=DEADLINE,
+                          env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert proc.returncode == 143, proc.stderr
+    assert "after the results were saved" in proc.stderr and f"cqrs-sim plot {out}" in proc.stderr, proc.stderr
+    assert "no partial result directory" not in proc.stderr and "Traceback" not in proc.stderr
+    assert (out / "manifest.json").is_file() and (out / "requests.parquet").is_file()

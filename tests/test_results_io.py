@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 import cqrs_sim
 from cqrs_sim.cli import app
 from cqrs_sim.metrics import METRICS
+from cqrs_sim.results import TABLES
 
 from .conftest import SCENARIOS
 
@@ -132,3 +133,17 @@ def test_cli_replaces_an_existing_result_directory(tmp_path):
     assert CliRunner().invoke(app, args + ["--seed", "9", "--force"]).exit_code == 0
     assert not (out / "stray.txt").exists()
     assert json.loads((out / "manifest.json").read_text())["seed"] == 9
+
+
+@pytest.mark.parametrize("missing", [f"{name}.parquet" for name in TABLES])
+def test_plot_and_report_refuse_a_result_missing_a_table(results, tmp_path, missing):
+    """A result directory without one of its tables is not a result: exit 2 with one line, not a crash."""
+    out = results.save(tmp_path / "out")
+    (out / missing).unlink()
+    with pytest.raises(cqrs_sim.ScenarioError, match=f"is not a complete cqrs-sim result: {missing}: missing"):
+        cqrs_sim.load_results(out)
+    for command in ("plot", "report"):
+        result = CliRunner().invoke(app, [command, str(out)])
+        assert result.exit_code == 2, result.output
+        assert f"is not a complete cqrs-sim result: {missing}: missing" in result.stderr
+    assert not (out / "plots").exists() and not (out / "report.html").exists()
