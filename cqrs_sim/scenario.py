@@ -270,6 +270,8 @@ class Limits(_Section):
     """Connections, handler slots or write servers in one tier; a larger scenario is refused."""
     max_replicas: Count = 10_000
     """Read replicas in either design (every one is simulated through every rollout); a larger scenario is refused."""
+    max_replications: Count = 10_000
+    """Replications of one scenario (each a full run of every architecture); more are refused before the first starts."""
     max_sweep_points: Count = 1_000
     """Points in one sweep (the product of the varied values' counts); a larger sweep is refused."""
 
@@ -372,6 +374,7 @@ def size_problems(scenario: "Scenario") -> list[tuple[str, str]]:
         if message is not None:
             found.append((path, message))
 
+    check("replications", "max_replications", scenario.replications, "replications is {n}")
     check("bin", "max_bins", scenario.duration / scenario.bin_width,
           f"duration {scenario.duration:g}s / bin {scenario.bin_width:g}s gives {{n}} timeseries bins")
     rate, _ = mean_read_rate(scenario)

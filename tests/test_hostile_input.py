@@ -185,6 +185,15 @@ def test_a_huge_all_at_once_swarm_is_refused_not_estimated(tmp_path):
               "cqrs.replicas.count is 100,000, which exceeds limits.max_replicas (10,000); raise it with --set limits.max_replicas=N")
 
 
+def test_a_huge_replication_count_is_refused_before_any_run(tmp_path):
+    """`--replications 1000000000` used to start and grow memory without a word; now one located line, exit 2."""
+    path = scenario_file(tmp_path, BASE)
+    proc = child("run", path, "--replications", "1000000000", "-o", str(tmp_path / "out"), seconds=120)
+    one_error(proc, "--set replications=1000000000: replications: ",
+              "replications is 1,000,000,000, which exceeds limits.max_replications (10,000); raise it with --set limits.max_replications=N")
+    assert not (tmp_path / "out").exists()
+
+
 @pytest.mark.validation
 def test_the_rollout_estimate_of_a_large_batch_stays_small_and_right(scenario_from):
     """E[max of n exponential(1)] = H_n (the n-th harmonic number): the order-statistics estimate used for large
