@@ -399,7 +399,9 @@ def sweep(
 
                     result = run_sweep(scenario_file, list(vary or []), target, executor, sets, _with_ready(tick))
             else:
-                result = run_sweep(scenario_file, list(vary or []), target, executor, sets, _with_ready())
+                lines = progress_lines(f"{base.name} sweep", lambda line: err.print(line, highlight=False, markup=False,
+                                                                                    soft_wrap=True))
+                result = run_sweep(scenario_file, list(vary or []), target, executor, sets, _with_ready(lines))
         for failure in result.failures:
             err.print(f"[red]failed point[/red] {failure['point']}: {failure['error']}", highlight=False, soft_wrap=True)
         parameters = [c for c in result.table.columns if c not in ("point", "architecture", "metric", "mean", "ci_low", "ci_high", "n")]
