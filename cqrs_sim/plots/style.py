@@ -38,7 +38,10 @@ def figure(rows: int = 1, height: float = HEIGHT, sharex: bool = False, height_r
 
 def titled(fig: Figure, results, what: str, note: str) -> None:
     """Title naming the scenario and what is shown; a second line says how replications are used."""
-    fig.suptitle(f"{results.scenario.name}: {what}\n{note}", fontsize=TITLE_SIZE)
+    import textwrap
+
+    lines = textwrap.wrap(note, width=100, break_long_words=False) or [""]  # a long note takes two lines, not the margins
+    fig.suptitle("\n".join([f"{results.scenario.name}: {what}", *lines]), fontsize=TITLE_SIZE)
 
 
 def architectures(results) -> list[str]:
@@ -47,7 +50,7 @@ def architectures(results) -> list[str]:
 
 def sample_note(results) -> str:
     if results.scenario.record == "summary":
-        return f"; a sample of {results.scenario.record_sample:,} reads per run (record: summary)"
+        return f"; a sample of up to {results.scenario.record_sample:,} reads per run (record: summary)"
     return ""
 
 
