@@ -54,7 +54,7 @@ def _split_values(text: str) -> list[str]:
         else:
             current += char
     parts.append(current)
-    return [part.strip() for part in parts if part.strip()]
+    return [part.strip() for part in parts]
 
 
 def parse_vary(text: str) -> Axis:
@@ -62,7 +62,15 @@ def parse_vary(text: str) -> Axis:
     path, sep, values = text.partition("=")
     if not sep or not path.strip() or not values.strip():
         raise ScenarioError([Problem(f"--vary {text}", 0, 0, "(--vary)", "expected PATH=V1,V2,..., such as cqrs.replicas.count=4,8,16")])
-    parsed = [parse_set(f"{path}={value}")[1] for value in _split_values(values)]
+    raw = _split_values(values)
+    parsed = [parse_set(f"{path}={value}")[1] for value in raw if value]
+    if parsed and len(parsed) < len(raw):
+        raise ScenarioError([Problem(f"--vary {text}", 0, 0, path.strip(), "has an empty value between commas: "
+                                                                           "give every value, such as 4,8,16")])
+    for i, value in enumerate(parsed):
+        if value in parsed[:i]:
+            raise ScenarioError([Problem(f"--vary {text}", 0, 0, path.strip(),
+                                         f"gives the value {raw[i]} more than once: each point would run twice")])
     if not parsed:
         raise ScenarioError([Problem(f"--vary {text}", 0, 0, path.strip(), "gives no values (only commas and spaces): "
                                                                            "a sweep needs at least one, such as 4,8,16")])

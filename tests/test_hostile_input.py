@@ -426,3 +426,14 @@ def test_check_accounts_for_binding_handler_slots(scenario_from):
     assert "the handler slots (2) bind before the connections below them" in handlers
     database = next(x for x in lines if x.startswith("crud database"))
     assert re.search(r"no wait: the 2 handler slots bind first", database)
+
+
+@pytest.mark.parametrize("values, message", [("2,2,2.0", "gives the value 2 more than once"),
+                                             ("1,,2", "has an empty value between commas")])
+def test_vary_refuses_repeated_and_empty_values(values, message):
+    """`--vary x=2,2,2.0` used to report three points simulated for one; `1,,2` silently dropped a value."""
+    from cqrs_sim.sweep import parse_vary
+
+    with pytest.raises(ScenarioError) as caught:
+        parse_vary(f"handlers.count={values}")
+    assert len(caught.value.problems) == 1 and message in str(caught.value.problems[0])
