@@ -477,7 +477,7 @@ def capacity(
         with _executor(jobs, scheduler) as executor:
             results = capacity_search(scenario_file, search, slos, executor, bounds, minimize, sets, report=_with_ready(show))
         table = Table(title=f"capacity: {search} with {' and '.join(s.text for s in slos)}", title_justify="left")
-        for name in ("architecture", "answer", "SLO metrics at the answer (mean ± 95% CI)", "note"):
+        for name in ("architecture", "answer (± the search's resolution)", "SLO metrics at the answer (mean ± 95% CI)", "note"):
             table.add_column(name)
         for r in results:
             at = r.at_answer
