@@ -20,7 +20,7 @@ from typing import Any, Iterable
 
 from pydantic import BaseModel, ValidationError
 from ruamel.yaml import YAML
-from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.comments import CommentedMap, CommentedSeq, TaggedScalar
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
 from . import distributions
@@ -34,6 +34,8 @@ def _plain(node: Any) -> Any:
         return {str(k): _plain(v) for k, v in node.items()}
     if isinstance(node, list):
         return [_plain(v) for v in node]
+    if isinstance(node, TaggedScalar):  # `!custom 60`: shown as written, so the error names the tag
+        return f"{node.tag.value} {node.value}"
     if isinstance(node, bool):
         return bool(node)
     if isinstance(node, int):
