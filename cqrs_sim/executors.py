@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import multiprocessing
 import multiprocessing.forkserver
+import multiprocessing.resource_tracker
 import os
 import select
 import signal
@@ -180,6 +181,9 @@ class LocalPool(Executor):
         forkserver = context.get_start_method() == "forkserver"
         try:
             if forkserver:  # its workers are its children: they start with SIGINT ignored too
+                # The resource tracker first, outside the block below: starting it unblocks SIGINT in this
+                # process, which inside the block (SIGINT ignored) would lose a Ctrl-C arriving then.
+                multiprocessing.resource_tracker.ensure_running()
                 with _children_ignore_sigint():
                     multiprocessing.forkserver.ensure_running()
             for k in range(jobs):
