@@ -26,7 +26,7 @@ from rich.markup import escape
 
 from .analytic import offered_loads
 from .errors import Problem, ScenarioError
-from .outdir import Destination, Lock, check_file_target, safe_dirname, staged_files, write_text_atomic
+from .outdir import Destination, Lock, check_answer_file, safe_dirname, staged_files, write_text_atomic
 from .loader import load_scenario, resolved_yaml
 from .scenario import scenario_warnings
 from .report import comparison_table, estimate_lines, loads_table, table_caption
@@ -456,6 +456,7 @@ def capacity(
     scheduler: Optional[str] = typer.Option(None, "--scheduler", metavar="tcp://HOST:PORT|local", help="Run on a Dask cluster."),
     sets: Optional[List[str]] = SetOption,
     output: Optional[Path] = typer.Option(None, "-o", "--output", help="Also write the answer as JSON to this file."),
+    force: bool = typer.Option(False, "--force", help="Replace the output file if it is an earlier capacity answer."),
 ) -> None:
     """Per architecture: the largest (or smallest) value of PATH at which every SLO holds, by bisection."""
     from rich.table import Table
@@ -466,7 +467,7 @@ def capacity(
         slos = [parse_slo(text) for text in slo]
         bounds = parse_range(value_range) if value_range else None
         if output is not None:
-            check_file_target(output)  # before the search, not after it
+            check_answer_file(output, force)  # before the search, not after it
 
         def show(arch: str, e) -> None:
             parts = ", ".join(f"{m} {format_value(m, v[0])}" for m, v in e.metrics.items())
@@ -492,6 +493,7 @@ def capacity(
                      "bracket": list(r.bracket), "note": r.note,
                      "evaluations": [{"value": e.value, "holds": e.holds, "incomplete": e.incomplete, "metrics": e.metrics}
                                      for e in r.evaluations]} for r in results]
+            check_answer_file(output, force)  # again: it may have appeared during the search
             write_text_atomic(output, json.dumps(data, indent=2) + "\n")
 
     _guarded(body)

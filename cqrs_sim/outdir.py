@@ -2,9 +2,11 @@
 
 A result directory is written into a staging directory beside it and renamed
 into place when complete. ``--force`` replaces only a directory that is a
-complete cqrs-sim output (it has our manifest) — never a file, a device, a
-symlink, the working directory or one of its parents, or any other
-directory. While a process writes a destination it holds an exclusive lock
+complete cqrs-sim output (it has our manifest) holding nothing but what
+cqrs-sim writes there (:func:`foreign_entries`) — never a file, a device, a
+symlink, the working directory or one of its parents, any other directory,
+or a new result inside an existing one. A file written by ``capacity -o`` is
+replaced (with ``--force``) only if it is a capacity answer. While a process writes a destination it holds an exclusive lock
 on a lock file beside it, so two writers never interleave; every staging
 directory holds a marker file, so the next writer can recognise the
 leftovers of a killed one as its own and remove them. Single files
@@ -32,6 +34,11 @@ from .errors import Problem, ScenarioError
 MARKER = ".cqrs-sim-staging"  #: in every staging directory; holds the PID that made it
 LOCK_SUFFIX = ".cqrs-sim.lock"
 MAX_NAME_BYTES = 120
+#: the files of a result besides its tables (``Results.write_into``) and ``report.html`` (``cqrs-sim report``)
+RESULT_FILES = ("scenario.yaml", "manifest.json", "summary.json", "summary.csv", "replications.csv", "report.html")
+PLOT_FORMATS = ("png", "svg")  #: what ``cqrs-sim run`` / ``plot`` draw into DIR/plots/
+#: keys of every entry of a capacity answer (``cqrs-sim capacity -o``)
+CAPACITY_KEYS = ("architecture", "path", "minimize", "answer", "bracket", "note", "evaluations")
 
 
 def _umask() -> int:
@@ -66,6 +73,42 @@ def is_result_dir(path: Path) -> bool:
     return isinstance(manifest, dict) and "scenario_sha256" in manifest
 
 
+def _own_names() -> tuple[set[str], set[str]]:
+    """(names of the files a result directory holds, names of the plots its plots/ holds)."""
+    from .plots import PLOTS
+    from .results import TABLES
+
+    return set(RESULT_FILES) | {f"{name}.parquet" for name in TABLES}, {f"{stem}.{fmt}" for stem in PLOTS for fmt in PLOT_FORMATS}
+
+
+def _is_leftover(path: Path, files: set[str]) -> bool:
+    """A temporary of ours that a killed ``plot`` or ``report`` left: a marked plots staging or a partial file."""
+    if path.is_symlink():
+        return False
+    if re.fullmatch(r"\.plots\.partial-\w+", path.name):
+        return path.is_dir() and (path / MARKER).is_file()
+    match = re.fullmatch(r"\.(?P<name>.+)\.\w+\.(?:partial|probe)", path.name)
+    return bool(match) and match["name"] in files and path.is_file()
+
+
+def foreign_entries(path: Path) -> list[str]:
+    """What a result directory holds that cqrs-sim did not write there (a directory ends in ``/``); sorted."""
+    files, plots = _own_names()
+    foreign = []
+    for entry in sorted(path.iterdir()):
+        if entry.name == "plots" and entry.is_dir() and not entry.is_symlink():
+            foreign += [f"plots/{p.name}" + ("/" if p.is_dir() else "") for p in sorted(entry.iterdir())
+                        if p.name not in plots or p.is_symlink() or not p.is_file()]
+        elif not ((entry.name in files and entry.is_file() and not entry.is_symlink()) or _is_leftover(entry, files)):
+            foreign.append(entry.name + ("/" if entry.is_dir() and not entry.is_symlink() else ""))
+    return foreign
+
+
+def is_replaceable_result(path: Path) -> bool:
+    """A complete cqrs-sim result holding nothing else: what ``--force`` may replace."""
+    return is_result_dir(path) and not foreign_entries(path)
+
+
 def _is_empty_dir(path: Path) -> bool:
     return not path.is_symlink() and path.is_dir() and not any(path.iterdir())
 
@@ -88,8 +131,15 @@ def check_placement(target: Path) -> None:
 
 
 def check_replaceable(target: Path, force: bool) -> None:
-    """Raise unless ``target`` may be written: missing, empty, or (with ``force``) a complete cqrs-sim result."""
+    """Raise unless ``target`` may be written: missing, empty, or (with ``force``) a complete cqrs-sim result.
+
+    A result holding anything cqrs-sim did not write is refused, and so is a target inside a result.
+    """
     check_placement(target)
+    parent = Path(os.path.abspath(target)).parent
+    for directory in dict.fromkeys([parent, *parent.parents, parent.resolve(), *parent.resolve().parents]):
+        if is_result_dir(directory):
+            raise output_error(target, f"is inside the cqrs-sim result {directory}; give a directory outside it")
     if not os.path.lexists(target):
         return
     if target.is_symlink():
@@ -101,6 +151,11 @@ def check_replaceable(target: Path, force: bool) -> None:
     if not is_result_dir(target):
         raise output_error(target, "exists and is not a complete cqrs-sim result (no cqrs-sim manifest.json); "
                                    "it is never replaced, even with --force")
+    foreign = foreign_entries(target)
+    if foreign:
+        listed = ", ".join(foreign[:3]) + (f" and {len(foreign) - 3} more" if len(foreign) > 3 else "")
+        raise output_error(target, f"holds files cqrs-sim did not write ({listed}); move them away, "
+                                   "or choose another directory")
     if not force:
         raise output_error(target, "already exists; pass --force to replace it, or -o for another directory")
 
@@ -267,7 +322,7 @@ class Destination:
         return self
 
     def commit(self) -> Path:
-        swap_into_place(self.staging, self.target)
+        swap_into_place(self.staging, self.target, may_replace=is_replaceable_result)
         self.committed = True
         return self.target
 
@@ -321,6 +376,27 @@ def check_file_target(path: Path) -> None:
     os.unlink(probe)
 
 
+def is_capacity_answer(path: Path) -> bool:
+    """A file written by ``cqrs-sim capacity -o``: a JSON list of objects with every key of :data:`CAPACITY_KEYS`."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return (isinstance(data, list) and bool(data)
+            and all(isinstance(entry, dict) and set(CAPACITY_KEYS) <= set(entry) for entry in data))
+
+
+def check_answer_file(path: Path, force: bool) -> None:
+    """Raise unless ``path`` may be written as a capacity answer: new, or (with ``force``) a capacity answer."""
+    check_file_target(path)
+    if not os.path.lexists(path):
+        return
+    if not is_capacity_answer(path):
+        raise output_error(path, "exists and is not a cqrs-sim capacity answer; it is never replaced, even with --force")
+    if not force:
+        raise output_error(path, "already exists; pass --force to replace it, or -o for another file")
+
+
 @contextmanager
 def atomic_file(path: Path) -> Iterator[Path]:
     """A hidden temporary path beside ``path``, renamed over it when the block ends normally."""
@@ -342,6 +418,7 @@ def write_text_atomic(path: Path, text: str) -> Path:
     return path
 
 
-__all__ = ["Destination", "Lock", "atomic_file", "check_file_target", "check_placement", "check_replaceable", "clean_stale",
+__all__ = ["Destination", "Lock", "atomic_file", "check_answer_file", "check_file_target", "check_placement",
+           "check_replaceable", "clean_stale", "foreign_entries", "is_capacity_answer", "is_replaceable_result",
            "is_result_dir", "make_staging", "output_error", "safe_dirname", "staged_files", "swap_into_place",
            "write_text_atomic"]

@@ -118,6 +118,58 @@ def test_force_replaces_a_previous_result(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["res"]  # no staging, lock or old copy left
 
 
+def _with_foreign(out: Path, foreign: str) -> None:
+    if foreign == "notes":
+        (out / "my_notes.txt").write_text("mine")
+        (out / "notes").mkdir()
+        (out / "notes" / "draft.md").write_text("mine too")
+    else:
+        (out / "plots").mkdir(exist_ok=True)
+        (out / "plots" / "sketch.png").write_bytes(b"mine")
+
+
+@pytest.mark.parametrize("foreign, listed", [("notes", "my_notes.txt, notes/"), ("plot", "plots/sketch.png")])
+def test_force_keeps_a_result_holding_files_it_did_not_write(tmp_path, small_results, no_simulation, foreign, listed):
+    out = small_results.save(tmp_path / "out_base")
+    _with_foreign(out, foreign)
+    before = _snapshot(tmp_path)
+    line = _one_error_line(_run("-o", str(out), "--force", *QUICK))
+    assert line == (f"error: {out}: (output): holds files cqrs-sim did not write ({listed}); "
+                    "move them away, or choose another directory")
+    with pytest.raises(ScenarioError, match="holds files cqrs-sim did not write"):
+        small_results.save(out)  # the API's default force=True keeps them too
+    assert _snapshot(tmp_path) == before
+
+
+def test_force_replaces_a_result_holding_only_what_it_wrote(tmp_path, small_results):
+    """Plots in both formats, report.html and a killed plot's staging are all the tool's own."""
+    from cqrs_sim.htmlreport import write_report
+    from cqrs_sim.plots import save_all
+
+    out = small_results.save(tmp_path / "res")
+    for fmt in ("png", "svg"):
+        save_all(small_results, out / "plots", fmt)
+    write_report(out)
+    left = out / ".plots.partial-k1ll3d"
+    left.mkdir()
+    (left / outdir.MARKER).write_text("12345\n")
+    assert outdir.foreign_entries(out) == []
+    result = _run("-o", str(out), *QUICK, "--seed", "9", "--force")
+    assert result.exit_code == 0, result.output
+    assert json.loads((out / "manifest.json").read_text())["seed"] == 9
+    assert sorted(p.name for p in out.iterdir()) == sorted(set(outdir.RESULT_FILES) - {"report.html"} | set(
+        f"{name}.parquet" for name in cqrs_sim.results.TABLES))  # no plots: --no-plots
+
+
+@pytest.mark.parametrize("force", [[], ["--force"]])
+def test_a_new_result_inside_a_result_is_refused(tmp_path, small_results, no_simulation, force):
+    out = small_results.save(tmp_path / "res")
+    before = _snapshot(tmp_path)
+    line = _one_error_line(_run("-o", str(out / "sub"), *QUICK, *force))
+    assert line == f"error: {out / 'sub'}: (output): is inside the cqrs-sim result {out}; give a directory outside it"
+    assert _snapshot(tmp_path) == before
+
+
 # a name is a label, never a path
 
 
@@ -176,6 +228,41 @@ def test_capacity_output_into_a_missing_directory_is_refused_before_the_search(t
     result = CliRunner().invoke(app, ["capacity", str(SCENARIOS / "mmc.yaml"), "--search", "workload.reads.rate",
                                       "--slo", "read_latency_mean<10ms", "-o", str(tmp_path / "missing" / "a.json")])
     assert "does not exist" in _one_error_line(result)
+
+
+def _capacity(monkeypatch, output: Path, *extra: str, answer: float = 500.0):
+    from cqrs_sim.capacity import CapacityResult, Evaluation
+
+    def search(*_args, **_kwargs):
+        if answer is None:
+            raise AssertionError("the search ran before the output was checked")
+        return [CapacityResult("crud", "workload.reads.rate", False, answer, (answer, answer + 10), "",
+                               [Evaluation(answer, True, False, {"read_latency_mean": (0.005, 0.004, 0.006)})])]
+
+    monkeypatch.setattr("cqrs_sim.capacity.capacity_search", search)
+    return CliRunner().invoke(app, ["capacity", str(SCENARIOS / "mmc.yaml"), "--search", "workload.reads.rate",
+                                    "--slo", "read_latency_mean<10ms", "-o", str(output), *extra])
+
+
+@pytest.mark.parametrize("force", [[], ["--force"]])
+def test_capacity_never_replaces_a_file_of_another_kind(tmp_path, monkeypatch, force):
+    (tmp_path / "afile").write_text('[{"mine": 1}]')
+    line = _one_error_line(_capacity(monkeypatch, tmp_path / "afile", *force, answer=None))
+    assert line == (f"error: {tmp_path / 'afile'}: (output): exists and is not a cqrs-sim capacity answer; "
+                    "it is never replaced, even with --force")
+    assert (tmp_path / "afile").read_text() == '[{"mine": 1}]'
+
+
+def test_capacity_replaces_its_own_answer_only_with_force(tmp_path, monkeypatch):
+    answer = tmp_path / "answer.json"
+    assert _capacity(monkeypatch, answer).exit_code == 0
+    assert json.loads(answer.read_text())[0]["answer"] == 500.0
+    line = _one_error_line(_capacity(monkeypatch, answer, answer=None))
+    assert line == f"error: {answer}: (output): already exists; pass --force to replace it, or -o for another file"
+    result = _capacity(monkeypatch, answer, "--force", answer=600.0)
+    assert result.exit_code == 0, result.output
+    assert json.loads(answer.read_text())[0]["answer"] == 600.0
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["answer.json"]
 
 
 def test_sweep_onto_a_file_is_refused(tmp_path):

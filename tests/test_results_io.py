@@ -126,12 +126,12 @@ def test_cli_replaces_an_existing_result_directory(tmp_path):
     out = tmp_path / "res"
     args = ["run", str(SCENARIOS / "mmc.yaml"), "-o", str(out), "--set", "duration=10s", "--set", "warmup=1s", "--replications", "1"]
     assert CliRunner().invoke(app, args).exit_code == 0
-    (out / "stray.txt").write_text("old")
+    (out / "report.html").write_text("old")  # a file of its own that the new run does not write
     refused = CliRunner().invoke(app, args + ["--seed", "9"])
     assert refused.exit_code == 2 and "already exists; pass --force" in refused.stderr
-    assert (out / "stray.txt").exists()
+    assert (out / "report.html").exists()
     assert CliRunner().invoke(app, args + ["--seed", "9", "--force"]).exit_code == 0
-    assert not (out / "stray.txt").exists()
+    assert not (out / "report.html").exists()
     assert json.loads((out / "manifest.json").read_text())["seed"] == 9
 
 
