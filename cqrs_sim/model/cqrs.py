@@ -16,12 +16,12 @@ from ..scenario import Scenario
 from ..streams import stream
 from ..workload import ReadSource, WriteWorkload
 from .frontend import Frontend
-from .replicas import ReplicaPool
+from .replicas import ReplicaPool, ServedByReplicas
 from .rollout import Rollouts
 from .slots import Slots
 
 
-class CqrsModel(Frontend):
+class CqrsModel(ServedByReplicas, Frontend):
     architecture = "cqrs"
 
     def __init__(self, env: simpy.Environment, scenario: Scenario, reads: ReadSource, writes: WriteWorkload,
@@ -73,15 +73,3 @@ class CqrsModel(Frontend):
 
     def busy_weight_of_writes(self) -> float:
         return 0.0  # writes run on the write image, not the replicas
-
-    @property
-    def capacity(self) -> int:
-        return self.replicas.capacity
-
-    @property
-    def replica_count(self) -> int:
-        return self.replicas.count
-
-    @property
-    def instances(self) -> int:
-        return 1 + self.replicas.count  # the write image and the replicas

@@ -19,10 +19,10 @@ from ..scenario import Scenario
 from ..streams import stream
 from ..workload import ReadSource, WriteWorkload
 from .crud import CrudModel
-from .replicas import ReplicaPool
+from .replicas import ReplicaPool, ServedByReplicas
 
 
-class CrudReplicatedModel(CrudModel):
+class CrudReplicatedModel(ServedByReplicas, CrudModel):
     def __init__(self, env: simpy.Environment, scenario: Scenario, reads: ReadSource, writes: WriteWorkload,
                  replication: int):
         super().__init__(env, scenario, reads, writes, replication)
@@ -66,15 +66,3 @@ class CrudReplicatedModel(CrudModel):
 
     def busy_weight_of_writes(self) -> float:
         return 0.0  # utilisation is the read replicas'
-
-    @property
-    def capacity(self) -> int:
-        return self.replicas.capacity
-
-    @property
-    def replica_count(self) -> int:
-        return self.replicas.count
-
-    @property
-    def instances(self) -> int:
-        return 1 + self.replicas.count  # the primary and the replicas

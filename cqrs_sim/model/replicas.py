@@ -33,6 +33,25 @@ if TYPE_CHECKING:
     from .frontend import Frontend
 
 
+class ServedByReplicas:
+    """For a model whose reads go to a :class:`ReplicaPool` (``self.replicas``) beside one other instance
+    (CQRS's write image, CRUD's primary): what its record says about capacity and instances."""
+
+    replicas: "ReplicaPool"
+
+    @property
+    def capacity(self) -> int:
+        return self.replicas.capacity
+
+    @property
+    def replica_count(self) -> int:
+        return self.replicas.count
+
+    @property
+    def instances(self) -> int:
+        return 1 + self.replicas.count
+
+
 class ReplicaPool:
     """The read replicas of one run: connections, versions, routing, membership."""
 
