@@ -160,7 +160,7 @@ def _common(a: str, b: str) -> int:
 
 _FIELD_NAMES: set[str] | None = None
 #: pydantic names union members in error locations; these are ours, never keys
-_UNION_TAGS = {"rate_steps", "rate_shape", "sweep_values", "sweep_range"}
+_UNION_TAGS = {"rate_steps", "rate_shape", "sweep_values", "sweep_range", "popularity_uniform", "popularity_zipf"}
 
 
 def _is_field_name(part: str) -> bool:

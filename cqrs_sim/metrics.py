@@ -37,7 +37,8 @@ METRICS: dict[str, tuple[str, str]] = {
     "writes_committed": ("writes", "writes arriving in the window"),
     "write_latency_mean": ("s", "mean of commit - arrival"),
     "write_latency_max": ("s", "longest write latency"),
-    "stale_read_fraction": ("", "reads whose replica lacked a committed version"),
+    "stale_read_fraction": ("", "reads whose replica lacked a committed write to the key they read (without workload.keys: any committed write)"),
+    "stale_version_fraction": ("", "reads whose replica lacked a committed version, whatever key they read (without workload.keys: stale_read_fraction)"),
     "staleness_mean": ("s", "mean staleness over all reads (fresh reads count 0)"),
     "staleness_p99": ("s", "99th percentile staleness over all reads"),
     "staleness_max": ("s", "largest staleness"),
@@ -49,6 +50,7 @@ METRICS: dict[str, tuple[str, str]] = {
     "replica_availability": ("", "time-averaged fraction of replicas in the pool"),
     "db_utilization": ("", "time-averaged fraction of database (crud) or replica (cqrs) connections busy"),
     "read_your_writes_violations": ("", "share of writers' read-backs that did not see their own write (if read_back is set)"),
+    "monotonic_read_violations": ("", "share of reads whose replica lacked a write to their key that the replica of the same client's previous read held (if workload.reads.clients is set)"),
     "replica_seconds": ("s", "database instance-seconds in the window, instances built beside the old ones included (the cost)"),
 }
 
@@ -77,7 +79,8 @@ def replication_metrics(record: RunRecord, scenario: Scenario) -> dict[str, floa
     commit = writes["commit"][w_inside]
     first = record.first_visible[version] - commit if len(version) else np.empty(0)
     every = record.all_visible[version] - commit if len(version) else np.empty(0)
-    reads = _summary_reads(record, lo, hi) if record.aggregates is not None else _exact_reads(record, lo, hi)
+    clients = scenario.workload.reads.clients is not None
+    reads = _summary_reads(record, lo, hi, clients) if record.aggregates is not None else _exact_reads(record, lo, hi)
     busy = reads.pop("_busy")
     out: dict[str, float] = {
         "reads_completed": reads["count"],
@@ -110,6 +113,8 @@ def _exact_reads(record: RunRecord, lo: float, hi: float) -> dict[str, float]:
     latency = (reads["finish"] - arrival)[inside]
     stale, staleness = read_staleness(record)
     stale, staleness = stale[inside], staleness[inside]
+    stale_version = (reads["version_seen"] < reads["version_latest"])[inside]
+    violations = reads["monotonic_violation"][inside] if "monotonic_violation" in reads else np.empty(0)
     q = np.percentile(latency, [50, 95, 99, 99.9]) if len(latency) else [math.nan] * 4
     busy = np.nansum(np.clip(np.minimum(reads["finish"], hi) - np.maximum(reads["start"], lo), 0, None))
     return {
@@ -122,6 +127,8 @@ def _exact_reads(record: RunRecord, lo: float, hi: float) -> dict[str, float]:
         "read_latency_p999": float(q[3]),
         "read_latency_max": _safe(latency, np.max),
         "stale_read_fraction": _safe(stale, np.mean),
+        "stale_version_fraction": _safe(stale_version, np.mean),
+        "monotonic_read_violations": _safe(violations, np.mean),
         "staleness_mean": _safe(staleness, np.mean),
         "staleness_p99": float(np.percentile(staleness, 99)) if len(staleness) else math.nan,
         "staleness_max": _safe(staleness, np.max),
@@ -129,7 +136,7 @@ def _exact_reads(record: RunRecord, lo: float, hi: float) -> dict[str, float]:
     }
 
 
-def _summary_reads(record: RunRecord, lo: float, hi: float) -> dict[str, float]:
+def _summary_reads(record: RunRecord, lo: float, hi: float, clients: bool) -> dict[str, float]:
     agg = record.aggregates
     assert agg is not None
     n = agg.count
@@ -137,7 +144,7 @@ def _summary_reads(record: RunRecord, lo: float, hi: float) -> dict[str, float]:
         nan = math.nan
         return {"count": 0.0, "failed": 0.0, "read_latency_mean": nan, "read_latency_p50": nan, "read_latency_p95": nan,
                 "read_latency_p99": nan, "read_latency_p999": nan, "read_latency_max": nan, "stale_read_fraction": nan,
-                "staleness_mean": nan, "staleness_p99": nan, "staleness_max": nan, "_busy": agg.busy}
+                "stale_version_fraction": nan, "monotonic_read_violations": nan, "staleness_mean": nan, "staleness_p99": nan, "staleness_max": nan, "_busy": agg.busy}
 
     def q(p: float) -> float:
         return float(histogram.quantiles(agg.latency_hist, p, agg.latency_min, agg.latency_max)[0])
@@ -152,6 +159,8 @@ def _summary_reads(record: RunRecord, lo: float, hi: float) -> dict[str, float]:
         "read_latency_p999": q(0.999),
         "read_latency_max": agg.latency_max,
         "stale_read_fraction": agg.stale / n,
+        "stale_version_fraction": agg.stale_version / n,
+        "monotonic_read_violations": agg.monotonic / n if clients else math.nan,
         "staleness_mean": agg.staleness_sum / n,
         "staleness_p99": float(histogram.quantiles(agg.staleness_hist, 0.99, 0.0, agg.staleness_max)[0]),
         "staleness_max": agg.staleness_max,

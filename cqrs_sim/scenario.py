@@ -52,8 +52,8 @@ Count = Annotated[int, BeforeValidator(_strict_int), Field(ge=1)]
 NonNegativeCount = Annotated[int, BeforeValidator(_strict_int), Field(ge=0)]
 RateSteps = Annotated[list[tuple[float, float]],
                       BeforeValidator(_rate_steps, json_schema_input_type=Union[float, str, list[tuple[Union[float, str], Union[float, str]]]])]
-Policy = Literal["round_robin", "random", "least_outstanding", "power_of_two"]
-ReplicaPolicy = Literal["round_robin", "random", "least_outstanding", "power_of_two", "prefer_fresh"]
+Policy = Literal["round_robin", "random", "least_outstanding", "power_of_two", "sticky"]
+ReplicaPolicy = Literal["round_robin", "random", "least_outstanding", "power_of_two", "prefer_fresh", "sticky"]
 Architecture = Literal["crud", "cqrs"]
 ARCHITECTURES: list[str] = list(get_args(Architecture))  #: every architecture, in table order
 
@@ -120,12 +120,44 @@ class Reads(_Section):
     """Attempts after the first when one times out (each runs the same query again); at most 100."""
     retry_backoff: Seconds = 0.0
     """Wait before the first retry; doubled before each later one."""
+    clients: Optional[Count] = None
+    """Clients the reads belong to (each read to one of them, uniformly at random, the same one in both designs); they define monotonic_read_violations and what `sticky` routing keeps together. None: reads belong to nobody."""
 
     @model_validator(mode="after")
     def _diurnal_is_poisson(self) -> "Reads":
         if isinstance(self.rate, Diurnal) and self.process != "poisson":
             raise ValueError("a diurnal rate is drawn as a Poisson process: use process: poisson")
         return self
+
+
+class Zipf(_Section):
+    zipf: float = Field(gt=0, le=10, allow_inf_nan=False)
+    """Exponent s: the key of rank i (1, 2, …) is read with probability proportional to 1 / i^s."""
+
+
+def _popularity_kind(value: Any) -> str:
+    return "popularity_zipf" if isinstance(value, (dict, Zipf)) else "popularity_uniform"
+
+
+#: `uniform` or {zipf: s}; the discriminator keeps errors to one per problem
+Popularity = Annotated[
+    Union[Annotated[Literal["uniform"], Tag("popularity_uniform")], Annotated[Zipf, Tag("popularity_zipf")]],
+    Discriminator(_popularity_kind),
+]
+
+
+class Keys(_Section):
+    count: Count
+    """Keys in the data (titles, accounts, …); each read reads one, drawn by popularity. Key 0 is the most popular (rank 1)."""
+    popularity: Popularity = "uniform"
+    """`uniform`, or {zipf: s}: how reads spread over the keys."""
+
+
+class WriteKeys(_Section):
+    count: Count = 1
+    """Keys each write writes."""
+    choose: Literal["popularity", "uniform", "new"] = "popularity"
+    """`popularity`: drawn like the reads' keys; `uniform`: any existing key alike; `new`: keys that did not exist (an upload adding a title): the catalogue grows and reads rank keys from the newest (see README, Keys and sessions)."""
 
 
 class ReadBack(_Section):
@@ -146,6 +178,8 @@ class Writes(_Section):
     """How long a write takes to apply (it commits when the apply ends)."""
     read_back: Optional[ReadBack] = None
     """The writer reads its own write back (read-your-writes); misses are reported as read_your_writes_violations."""
+    keys: Optional[WriteKeys] = None
+    """Which keys a write writes (needs workload.keys); default with workload.keys: one key, drawn by popularity."""
 
     @model_validator(mode="after")
     def _one_arrival_process(self) -> "Writes":
@@ -164,6 +198,16 @@ class Workload(_Section):
     """The read stream."""
     writes: Optional[Writes] = None
     """Leave out for a read-only workload."""
+    keys: Optional[Keys] = None
+    """The data's keys: a read is stale only when its replica lacks a committed write to the key it reads. None: every read and write touches one shared item (a read is stale when its replica lacks any committed write)."""
+
+    @property
+    def write_keys(self) -> Optional[WriteKeys]:
+        """How writes choose keys: as given, or one key by popularity; None without keys."""
+        if self.keys is None:
+            return None
+        given = self.writes.keys if self.writes is not None else None
+        return given if given is not None else WriteKeys()
 
 
 class Handlers(_Section):
@@ -270,6 +314,8 @@ class Limits(_Section):
     """Connections, handler slots or write servers in one tier; a larger scenario is refused."""
     max_replicas: Count = 10_000
     """Read replicas in either design (every one is simulated through every rollout); a larger scenario is refused."""
+    max_keys: Count = 10_000_000
+    """Keys in workload.keys (a Zipf popularity holds 8 bytes per key); a larger scenario is refused."""
     max_replications: Count = 10_000
     """Replications of one scenario (each a full run of every architecture); more are refused before the first starts."""
     max_sweep_points: Count = 1_000
@@ -334,6 +380,7 @@ def cross_field_problems(scenario: Scenario) -> list[tuple[str, str]]:
     reads = scenario.workload.reads
     if reads.retries and reads.timeout is None:
         problems.append(("workload.reads.retries", "retries need a timeout (workload.reads.timeout)"))
+    problems += key_problems(scenario)
     if scenario.warmup >= scenario.duration:
         problems.append(("warmup", f"must be shorter than duration ({scenario.duration:g}s), got {scenario.warmup:g}s"))
     if len(set(scenario.architectures)) != len(scenario.architectures):
@@ -351,6 +398,20 @@ def cross_field_problems(scenario: Scenario) -> list[tuple[str, str]]:
         if isinstance(values, list) and not values:
             problems.append((f"sweep.{path}", "gives no values to sweep"))
     return problems + size_problems(scenario)
+
+
+def key_problems(scenario: Scenario) -> list[tuple[str, str]]:
+    """Keys and clients: what needs what."""
+    found: list[tuple[str, str]] = []
+    workload = scenario.workload
+    if workload.writes is not None and workload.writes.keys is not None and workload.keys is None:
+        found.append(("workload.writes.keys", "needs workload.keys (the keys writes choose from)"))
+    if workload.reads.clients is None:
+        for path, policy in (("load_balancer", scenario.load_balancer), ("cqrs.replicas.routing", scenario.cqrs.replicas.routing),
+                             ("crud.replica_routing", scenario.crud.replica_routing)):
+            if policy == "sticky":
+                found.append((path, "sticky routing keeps each client on one server: set workload.reads.clients"))
+    return found
 
 
 def over_limit(limit: str, value: float, what: str, limits: "Limits") -> str | None:
@@ -385,6 +446,8 @@ def size_problems(scenario: "Scenario") -> list[tuple[str, str]]:
         key = "workload.writes.rate" if writes.rate is not None else "workload.writes.interval"
         check(key, "max_writes", write_rate(scenario) * scenario.duration,
               f"{write_rate(scenario):g} writes/s over duration {scenario.duration:g}s gives about {{n}} writes per run")
+    if scenario.workload.keys is not None:
+        check("workload.keys.count", "max_keys", scenario.workload.keys.count, "workload.keys.count is {n}")
     handlers = scenario.handlers
     check("handlers", "max_servers", handlers.count * handlers.concurrency, "handlers.count × concurrency gives {n} handler slots")
     if "crud" in scenario.architectures:

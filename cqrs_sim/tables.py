@@ -6,21 +6,27 @@ import numpy as np
 import pandas as pd
 
 from . import histogram
+from .keys import KeyIndex, key_staleness
 from .model import RunRecord
 from .scenario import ARCHITECTURES
 
 KINDS = ["read", "write"]
 
 
+def key_index(record: RunRecord) -> KeyIndex | None:
+    """Which versions wrote which keys in this run; None without workload.keys."""
+    if record.write_keys is None:
+        return None
+    return KeyIndex(record.write_keys, record.writes["version"], len(record.commit_time) - 1)
+
+
 def read_staleness(record: RunRecord) -> tuple[np.ndarray, np.ndarray]:
-    """(stale, staleness) per recorded read: staleness = query start − commit of version_seen + 1."""
+    """(stale, staleness) per recorded read: stale when its replica lacked a committed write to its key (any
+    committed write, without keys); staleness = query start − commit of the first such write."""
     reads = record.reads
-    seen = reads["version_seen"]
-    stale = seen < reads["version_latest"]
-    staleness = np.zeros(len(seen))
-    if stale.any():
-        staleness[stale] = reads["start"][stale] - record.commit_time[seen[stale] + 1]
-    return stale, staleness
+    index = key_index(record)
+    key = reads["key"] if index is not None else reads["version_seen"]
+    return key_staleness(index, key, reads["version_seen"], reads["version_latest"], reads["start"], record.commit_time)
 
 
 def _frame(record: RunRecord, columns: dict[str, np.ndarray]) -> pd.DataFrame:
@@ -75,6 +81,13 @@ def requests_table(records: list[RunRecord]) -> pd.DataFrame:
     columns["stale"] = build(bool, lambda rec, stale, _t: stale, const(False))
     columns["timed_out"] = build(bool, reads("timed_out"), const(False))
     columns["staleness"] = build(float, lambda rec, _s, staleness: staleness, const(0.0))
+    if all("key" in record.reads for record, *_ in parts) and parts:
+        columns["stale_version"] = columns["version_seen"] < columns["version_latest"]
+        columns["stale_version"][columns["kind"].codes == 1] = False
+        columns["key"] = build(np.int64, reads("key"), lambda rec, m: rec.write_keys[:, 0])
+    if all("client" in record.reads for record, *_ in parts) and parts:
+        columns["client"] = build(np.int32, reads("client"), const(-1))
+        columns["monotonic_violation"] = build(bool, reads("monotonic_violation"), const(False))
     return pd.DataFrame(columns, copy=False)
 
 

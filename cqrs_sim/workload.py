@@ -11,11 +11,12 @@ in both.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Iterator
+from dataclasses import dataclass, field
+from typing import Iterator, Optional
 
 import numpy as np
 
+from .keys import ReadKeys, write_keys
 from .scenario import Scenario
 from .streams import stream
 
@@ -66,7 +67,11 @@ def diurnal_arrivals(shape, duration: float, rng: np.random.Generator) -> Iterat
 
 
 class ReadSource:
-    """Blocks of (arrival times, handler times, query times) for one replication."""
+    """Blocks of (arrival times, handler times, query times, keys, clients) for one replication.
+
+    Keys and clients come from their own streams (``read.key``, ``read.client``), so turning them on
+    leaves every other draw as it was; without them every read has key 0 and client 0.
+    """
 
     def __init__(self, scenario: Scenario, replication: int):
         reads = scenario.workload.reads
@@ -79,20 +84,47 @@ class ReadSource:
         self._query = reads.query_time
         self._handler_rng = stream(scenario.seed, replication, "read.handler_time")
         self._query_rng = stream(scenario.seed, replication, "read.query_time")
+        self._sessions = ReadSessions(scenario, replication)
 
-    def __iter__(self) -> Iterator[tuple[list[float], list[float], list[float]]]:
+    def __iter__(self) -> Iterator[tuple[list[float], list[float], list[float], list[int], list[int]]]:
         for times in self._arrivals:
             n = len(times)
             if n == 0:
                 continue
+            keys, clients = self._sessions.draw(times)
             yield (times.tolist(), self._handler.sample(self._handler_rng, n).tolist(),
-                   self._query.sample(self._query_rng, n).tolist())
+                   self._query.sample(self._query_rng, n).tolist(), keys, clients)
+
+
+class ReadSessions:
+    """Each read's key (one uniform per read from ``read.key``, mapped through the popularity) and client
+    (uniform over the clients, from ``read.client``)."""
+
+    def __init__(self, scenario: Scenario, replication: int):
+        workload = scenario.workload
+        self._keys: Optional[ReadKeys] = None
+        if workload.keys is not None:
+            arrivals = write_arrivals(scenario, stream(scenario.seed, replication, "write.arrivals"))
+            self._keys = ReadKeys(scenario, arrivals)
+            self._key_rng = stream(scenario.seed, replication, "read.key")
+        self._clients = workload.reads.clients
+        if self._clients is not None:
+            self._client_rng = stream(scenario.seed, replication, "read.client")
+
+    def draw(self, times: np.ndarray) -> tuple[list[int], list[int]]:
+        n = len(times)
+        zeros = [0] * n
+        keys = zeros if self._keys is None else self._keys(self._key_rng.random(n), times).tolist()
+        clients = zeros if self._clients is None else self._client_rng.integers(0, self._clients, n).tolist()
+        return keys, clients
 
 
 @dataclass(frozen=True)
 class WriteWorkload:
     arrival: np.ndarray  #: seconds, sorted
     apply_time: np.ndarray  #: per write
+    keys: np.ndarray = field(default_factory=lambda: np.zeros((0, 1), np.int64))  #: per write, the keys it writes
+    client: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))  #: per write, the writer's client
 
     def __len__(self) -> int:
         return len(self.arrival)
@@ -130,4 +162,10 @@ def write_workload(scenario: Scenario, replication: int) -> WriteWorkload:
         apply = scenario.workload.writes.apply_time.sample(stream(scenario.seed, replication, "write.apply_time"), len(arrival))
     else:
         apply = np.empty(0)
-    return WriteWorkload(arrival, apply)
+    keys = write_keys(scenario, len(arrival), stream(scenario.seed, replication, "write.key"))
+    clients = scenario.workload.reads.clients
+    if clients is None:
+        client = np.zeros(len(arrival), dtype=np.int64)
+    else:
+        client = stream(scenario.seed, replication, "write.client").integers(0, clients, len(arrival))
+    return WriteWorkload(arrival, apply, keys, client)

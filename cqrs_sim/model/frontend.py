@@ -23,8 +23,9 @@ import simpy
 from ..scenario import Scenario
 from ..streams import stream
 from ..workload import ReadSource, WriteWorkload
-from .read import (ARRIVAL, ATTEMPT, FINISH, HANDLER, HANDLER_TIME, ID, NAN, QUERY_TIME, READ_BACK, SEEN, START,
-                   TIMED_OUT, WIDTH, new_read)
+from ..keys import KeyIndex
+from .read import (ARRIVAL, ATTEMPT, CLIENT, FINISH, HANDLER, HANDLER_TIME, ID, KEY, NAN, QUERY_TIME, READ_BACK, SEEN,
+                   START, TIMED_OUT, WIDTH, new_read)
 from .record import RunRecord
 from .recorder import CHUNK, ReadRecorder
 from .routing import router
@@ -50,6 +51,8 @@ class Frontend:
         self._arrival: list[float] = []
         self._handler_time: list[float] = []
         self._query_time: list[float] = []
+        self._key: list[int] = []
+        self._client: list[int] = []
         self._k = 0  #: position in the current block
         self._next_id = 0  #: id of the next read to arrive
         self.reads_in_flight = 0
@@ -67,6 +70,9 @@ class Frontend:
         self.write_start: list[float] = [NAN] * self.n_writes
         self.write_commit: list[float] = [NAN] * self.n_writes
         self.write_version: list[int] = [0] * self.n_writes
+        self.write_keys: np.ndarray = writes.keys  #: per write, the keys it writes
+        self.write_client: list[int] = writes.client.tolist()  #: per write, the writer's client
+        self.version_write: list[int] = [-1]  #: by version, the write that made it (version 0: the initial data)
         #: commit_time[k] is when version k committed (version 0 is the initial data)
         self.commit_time: list[float] = [0.0]
         self.commits = 0
@@ -86,10 +92,12 @@ class Frontend:
         self.clients: dict[int, list] = {}  #: reads whose client still waits: id -> [first arrival, attempt]
         self.timeout_times: list[float] = []  #: per attempt given up on: its read's first arrival
         self.retry_times: list[float] = []  #: per retry sent: its read's first arrival
+        workload = scenario.workload
         self.recorder = ReadRecorder(
             scenario.record, self.commit_time, warmup=scenario.warmup, duration=scenario.duration,
             bin_width=scenario.bin_width, sample_size=scenario.record_sample, seed=scenario.seed,
-            replication=replication)
+            replication=replication, key_index=self.key_index if workload.keys is not None else None,
+            clients=workload.reads.clients)
         self._flat = self.recorder.flat
         self._cache_callbacks("_read_arrive", "_handler_start", "_handler_end", "_query", "_read_done", "_client_gives_up")
 
@@ -97,6 +105,10 @@ class Frontend:
         """Keep bound methods used per read in the instance, so each use does not build a new one."""
         for name in names:
             setattr(self, name, getattr(self, name))
+
+    def key_index(self) -> KeyIndex:
+        """Which committed versions wrote which keys, as of now."""
+        return KeyIndex(self.write_keys, self.write_version, self.commits)
 
     def _streams(self, purpose: str) -> Callable[[str], np.random.Generator]:
         """A router's random streams: ``{architecture}.{purpose}.{kind}`` of this replication."""
@@ -113,8 +125,9 @@ class Frontend:
             env.process(self._ticker(progress))
 
     def _next_block(self) -> bool:
-        for arrival, handler_time, query_time in self._blocks:
+        for arrival, handler_time, query_time, key, client in self._blocks:
             self._arrival, self._handler_time, self._query_time = arrival, handler_time, query_time
+            self._key, self._client = key, client
             self._k = 0
             return True
         return False
@@ -129,8 +142,8 @@ class Frontend:
     def _read_arrive(self, _event: simpy.Event) -> None:
         k = self._k
         i = self._next_id
-        read = new_read(i, self._arrival[k], self._handler_time[k], self._query_time[k])
-        h = self._pick_handler()
+        read = new_read(i, self._arrival[k], self._handler_time[k], self._query_time[k], self._key[k], self._client[k])
+        h = self._pick_handler(read)
         read[HANDLER] = h
         self.handler_outstanding[h] += 1
         in_flight = self.reads_in_flight = self.reads_in_flight + 1
@@ -208,7 +221,8 @@ class Frontend:
             delay = self.retry_backoff * 2 ** (client[1] - 1)
             client[1] += 1
             self.retry_times.append(client[0])
-            retry = new_read(i, NAN, attempt[HANDLER_TIME], attempt[QUERY_TIME], attempt=client[1])
+            retry = new_read(i, NAN, attempt[HANDLER_TIME], attempt[QUERY_TIME], attempt[KEY], attempt[CLIENT],
+                             attempt=client[1])
             if delay > 0:
                 self.env.timeout(delay, retry).callbacks.append(lambda e: self._send_retry(e.value))
             else:
@@ -225,7 +239,7 @@ class Frontend:
 
     def _send_retry(self, retry: list) -> None:
         retry[ARRIVAL] = self.env.now
-        h = self._pick_handler()
+        h = self._pick_handler(retry)
         retry[HANDLER] = h
         self.handler_outstanding[h] += 1
         self.reads_in_flight += 1
@@ -233,13 +247,16 @@ class Frontend:
         self.handler_slots[h].acquire(self._handler_start, retry)
 
     def _read_back(self, event: simpy.Event) -> None:
-        """The writer of version ``event.value`` reads it back, through the same path as any read."""
+        """The writer of version ``event.value`` reads it back, through the same path as any read: as the
+        writer's client (so sticky routing takes it where that client's reads go), reading the write's first key."""
         version = event.value
         reads = self.scenario.workload.reads
         handler_time = float(reads.handler_time.sample(self._rb_times, 1)[0])
         query_time = float(reads.query_time.sample(self._rb_times, 1)[0])
-        read = new_read(-1, self.env.now, handler_time, query_time, read_back=version)
-        h = self._pick_handler()
+        j = self.version_write[version]
+        read = new_read(-1, self.env.now, handler_time, query_time, int(self.write_keys[j, 0]), self.write_client[j],
+                        read_back=version)
+        h = self._pick_handler(read)
         read[HANDLER] = h
         self.handler_outstanding[h] += 1
         self.reads_in_flight += 1
@@ -267,6 +284,7 @@ class Frontend:
         self.commit_time.append(self.env.now)
         self.write_commit[j] = self.env.now
         self.write_version[j] = self.commits
+        self.version_write.append(j)
         if self.read_back is not None and self._rb_rng.random() < self.read_back.probability:
             self.env.timeout(self.read_back.after, self.commits).callbacks.append(self._read_back)
         return self.commits
@@ -297,6 +315,7 @@ class Frontend:
             timeout_times=np.asarray(self.timeout_times, dtype=float),
             retry_times=np.asarray(self.retry_times, dtype=float),
             extra_instances=self.extra_instance_columns(),
+            write_keys=self.write_keys if self.scenario.workload.keys is not None else None,
         )
 
     # What each architecture provides for its record:

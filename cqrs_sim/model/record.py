@@ -16,7 +16,8 @@ class RunRecord:
 
     architecture: str
     replication: int
-    #: id, arrival, start, finish, handler, replica, version_seen, version_latest: every read, or the sample
+    #: id, arrival, start, finish, handler, replica, version_seen, version_latest, timed_out (and key with keys;
+    #: client, monotonic_violation with clients): every read, or the sample
     reads: dict[str, np.ndarray]
     aggregates: Optional[ReadAggregates]  #: summary mode only
     reads_recorded: int  #: reads simulated (all of them, whatever was kept)
@@ -35,6 +36,7 @@ class RunRecord:
     read_backs: dict[str, np.ndarray] = field(default_factory=dict)  #: version, arrival, start, finish, version_seen
     timeout_times: np.ndarray = field(default_factory=lambda: np.empty(0))  #: a client gave up on an attempt
     retry_times: np.ndarray = field(default_factory=lambda: np.empty(0))  #: a client sent a retry
+    write_keys: Optional[np.ndarray] = None  #: per write, the keys it writes (None without workload.keys)
 
     @property
     def sampled(self) -> bool:

@@ -2,8 +2,8 @@
 
 The model appends each finished read's list (:mod:`.read`) to one flat list (the
 cheapest thing Python can do per read); every ``CHUNK`` reads it is turned
-into numpy columns at once. In ``full`` mode the columns are kept (48 bytes
-a read); in ``summary`` mode they are folded into exact counts, sums and
+into numpy columns at once. In ``full`` mode the columns are kept (57 bytes
+a read; 13 more with keys and clients); in ``summary`` mode they are folded into exact counts, sums and
 maxima, log-bucketed histograms (quantiles within 1%), per-bin timeseries
 histograms, and a bounded sample, then dropped, so memory does not grow
 with the number of reads.
@@ -21,8 +21,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from typing import Callable, Optional
+
 from .. import histogram
-from .read import ARRIVAL, FINISH, HANDLER, ID, LATEST, REPLICA, SEEN, START, TIMED_OUT, WIDTH
+from ..keys import KeyIndex, Sessions, key_staleness
+from .read import ARRIVAL, CLIENT, FINISH, HANDLER, ID, KEY, LATEST, REPLICA, SEEN, START, TIMED_OUT, WIDTH
 
 CHUNK = 1 << 16  #: reads per conversion to numpy
 
@@ -37,6 +40,9 @@ COLUMNS = {  # output column -> (position, dtype)
     "version_latest": (LATEST, np.int64),
     "timed_out": (TIMED_OUT, np.bool_),
 }
+VIOLATION = WIDTH  #: a column the recorder adds to each block when reads have clients: monotonic_read_violations
+KEY_COLUMNS = {"key": (KEY, np.int64)}  #: kept with workload.keys
+CLIENT_COLUMNS = {"client": (CLIENT, np.int32), "monotonic_violation": (VIOLATION, np.bool_)}  #: kept with clients
 
 
 def _mix(x: np.ndarray) -> np.ndarray:
@@ -57,7 +63,9 @@ class ReadAggregates:
     latency_min: float = math.inf
     latency_max: float = -math.inf
     latency_hist: np.ndarray = field(default_factory=lambda: np.zeros(histogram.BUCKETS, np.int64))
-    stale: int = 0
+    stale: int = 0  #: reads whose replica lacked a committed write to their key
+    stale_version: int = 0  #: reads whose replica lacked a committed version (whatever key they read)
+    monotonic: int = 0  #: reads that violated monotonic reads (with clients)
     staleness_sum: float = 0.0
     staleness_max: float = 0.0
     staleness_hist: np.ndarray = field(default_factory=lambda: np.zeros(histogram.BUCKETS, np.int64))
@@ -77,8 +85,18 @@ class ReadRecorder:
     """Collects finished reads of one run."""
 
     def __init__(self, mode: str, commit_time: list[float], *, warmup: float, duration: float, bin_width: float,
-                 sample_size: int, seed: int, replication: int):
+                 sample_size: int, seed: int, replication: int,
+                 key_index: Optional[Callable[[], KeyIndex]] = None, clients: Optional[int] = None):
+        """``key_index()``: which committed versions wrote which keys (with workload.keys); ``clients``:
+        how many clients reads belong to (monotonic reads are checked per client)."""
         self.mode = mode
+        self.key_index = key_index
+        self.sessions = Sessions(clients) if clients is not None else None
+        self.columns_kept = dict(COLUMNS)
+        if key_index is not None:
+            self.columns_kept.update(KEY_COLUMNS)
+        if clients is not None:
+            self.columns_kept.update(CLIENT_COLUMNS)
         self.flat: list = []  #: state lists of finished reads, concatenated
         self.commit_time = commit_time  #: the model's live list, by version
         self.chunks: list[list] = []  #: full mode: per chunk, one typed array per output column
@@ -101,23 +119,27 @@ class ReadRecorder:
             return
         block = np.fromiter(self.flat, dtype=float, count=len(self.flat)).reshape(-1, WIDTH)
         self.flat.clear()
+        index = self.key_index() if self.key_index is not None else None
+        if self.sessions is not None:  # reads reach the flat list in the order their clients got the answers
+            answered = (block[:, TIMED_OUT] == 0) & np.isfinite(block[:, START])
+            violation = self.sessions.violations(block[:, CLIENT].astype(np.int64), block[:, SEEN].astype(np.int64),
+                                                 block[:, KEY].astype(np.int64), answered, index)
+            block = np.column_stack([block, violation])
         if self.mode == "full":
-            self.chunks.append([block[:, pos].astype(dtype) for pos, dtype in COLUMNS.values()])
+            self.chunks.append([block[:, pos].astype(dtype) for pos, dtype in self.columns_kept.values()])
         else:
-            self._fold(block)
+            self._fold(block, index)
             self._sample(block)
 
     # --- summary mode ---------------------------------------------------------
-    def _fold(self, block: np.ndarray) -> None:
+    def _fold(self, block: np.ndarray, index: Optional[KeyIndex]) -> None:
         agg = self.agg
         arrival, start, finish = block[:, ARRIVAL], block[:, START], block[:, FINISH]
         seen = block[:, SEEN].astype(np.int64)
+        latest = block[:, LATEST].astype(np.int64)
         latency = finish - arrival
-        stale = seen < block[:, LATEST]
-        staleness = np.zeros(len(block))
-        if stale.any():
-            commits = np.asarray(self.commit_time)
-            staleness[stale] = start[stale] - commits[seen[stale] + 1]
+        key = block[:, KEY].astype(np.int64) if index is not None else seen
+        stale, staleness = key_staleness(index, key, seen, latest, start, np.asarray(self.commit_time))
         agg.total_reads += len(block)
         inside = (arrival >= self.lo) & (arrival < self.hi)
         if inside.any():
@@ -130,6 +152,9 @@ class ReadRecorder:
             agg.latency_hist += histogram.counts(lat)
             st = staleness[inside]
             agg.stale += int(stale[inside].sum())
+            agg.stale_version += int((seen < latest)[inside].sum())
+            if self.sessions is not None:
+                agg.monotonic += int(block[inside, VIOLATION].sum())
             agg.staleness_sum += float(st.sum())
             agg.staleness_max = max(agg.staleness_max, float(st.max()))
             agg.staleness_hist += histogram.counts(st)
@@ -150,7 +175,7 @@ class ReadRecorder:
 
     def _sample(self, block: np.ndarray) -> None:
         keys = _mix(block[:, ID].astype(np.uint64) ^ self.salt)
-        rows = np.stack([block[:, pos] for pos, _ in COLUMNS.values()])
+        rows = np.stack([block[:, pos] for pos, _ in self.columns_kept.values()])
         if self.sample is not None:
             rows = np.concatenate([self.sample, rows], axis=1)
             keys = np.concatenate([self.sample_keys, keys])
@@ -166,15 +191,15 @@ class ReadRecorder:
         if self.mode == "full":
             chunks = self.chunks
         else:
-            chunks = [] if self.sample is None else [[row.astype(dtype) for row, (_, dtype) in zip(self.sample, COLUMNS.values())]]
+            chunks = [] if self.sample is None else [[row.astype(dtype) for row, (_, dtype) in zip(self.sample, self.columns_kept.values())]]
         self.chunks = []
         if not chunks:
-            return {name: np.zeros(0, dtype) for name, (_, dtype) in COLUMNS.items()}
+            return {name: np.zeros(0, dtype) for name, (_, dtype) in self.columns_kept.items()}
         ids = np.concatenate([chunk[0] for chunk in chunks])
         order = np.argsort(ids, kind="stable")
         del ids
         out: dict[str, np.ndarray] = {}
-        for index, name in enumerate(COLUMNS):
+        for index, name in enumerate(self.columns_kept):
             column = np.concatenate([chunk[index] for chunk in chunks])
             for chunk in chunks:
                 chunk[index] = None

@@ -92,7 +92,7 @@ class ReplicaPool:
         if not self.pool:
             self.waiting.append(read)
             return
-        r = self._route()
+        r = self._route(read)
         read[REPLICA] = r
         self.outstanding[r] += 1
         slots = self.conns[r]

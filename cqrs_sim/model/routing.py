@@ -13,6 +13,13 @@ policy's own stream, so the per-pick cost is a list lookup. Over a fixed
 set, random draws server indices; over a live pool it draws fractions of
 the pool's size at the time of the pick. Round robin over a live pool
 skips the servers out of it; over a fixed set it need not look.
+
+``pick(read)`` gets the read being routed; only ``sticky`` looks at it (its
+client). Sticky routing is rendezvous (highest random weight) hashing: each
+client ranks every server by a hash of (client, server) and goes to the
+first one in its ranking that is in the pool, so a client stays on one
+server while that server is in the pool, and when it leaves, only its
+clients move (each to its own next choice).
 """
 
 from __future__ import annotations
@@ -22,7 +29,9 @@ from typing import Callable, Literal, Optional
 
 import numpy as np
 
-Pick = Callable[[], int]
+from .read import CLIENT
+
+Pick = Callable[[list], int]
 #: least_outstanding ties: the next search starts past the server just picked (``past_pick``), or one
 #: position after where this search started (``rotate``); both spread idle-time picks over the servers
 Ties = Literal["past_pick", "rotate"]
@@ -50,6 +59,8 @@ def router(policy: str, count: int, outstanding: list[int], rng: Callable[[str],
     if policy == "prefer_fresh":
         assert pool is not None and version is not None, "prefer_fresh routes over a replica pool"
         return prefer_fresh(outstanding, pool, version)
+    if policy == "sticky":
+        return sticky(count) if pool is None else sticky_in_pool(pool, count)
     raise ValueError(f"unknown routing policy {policy!r}")
 
 
@@ -57,7 +68,7 @@ def round_robin(count: int) -> Pick:
     """Servers 0, 1, …, count − 1, 0, 1, … in turn."""
     state = [0]  #: the next server
 
-    def pick() -> int:
+    def pick(_read: list) -> int:
         s = state[0]
         state[0] = s + 1 if s + 1 < count else 0
         return s
@@ -70,7 +81,7 @@ def round_robin_in_pool(pool: list[int], count: int) -> Pick:
     or after the next in turn (wrapping)."""
     state = [0]  #: the server after the last one picked
 
-    def pick() -> int:
+    def pick(_read: list) -> int:
         k = bisect_left(pool, state[0])
         s = pool[k] if k < len(pool) else pool[0]
         state[0] = s + 1 if s + 1 < count else 0
@@ -83,7 +94,7 @@ def random_choice(count: int, rng: np.random.Generator) -> Pick:
     """Uniform over a fixed set of ``count`` servers."""
     state: list = [[], 0]
 
-    def pick() -> int:
+    def pick(_read: list) -> int:
         table, k = state
         if k == len(table):
             table = state[0] = rng.integers(0, count, BLOCK).tolist()
@@ -98,7 +109,7 @@ def random_in_pool(pool: list[int], rng: np.random.Generator) -> Pick:
     """Uniform over the servers in the live ``pool``."""
     state: list = [[], 0]
 
-    def pick() -> int:
+    def pick(_read: list) -> int:
         table, k = state
         if k == len(table):
             table = state[0] = rng.random(BLOCK).tolist()
@@ -113,7 +124,7 @@ def least_outstanding(outstanding: list[int], servers: list[int], ties: Ties = "
     """Fewest requests outstanding; among equals the first found from a rotating start (see ``Ties``)."""
     state = [0]  #: where the next search starts: a position in ``servers``
 
-    def pick() -> int:
+    def pick(_read: list) -> int:
         size = len(servers)
         start = state[0] % size
         best = start
@@ -138,7 +149,7 @@ def power_of_two(outstanding: list[int], rng: np.random.Generator, servers: list
     """Two distinct servers of ``servers`` at random; the one with fewer requests outstanding (the first on a tie)."""
     state: list = [[], 0]
 
-    def pick() -> int:
+    def pick(_read: list) -> int:
         size = len(servers)
         if size == 1:
             return servers[0]
@@ -162,7 +173,7 @@ def prefer_fresh(outstanding: list[int], pool: list[int], version: list[int]) ->
     starting at position (picks so far) mod (fresh replicas)."""
     turn = [0]
 
-    def pick() -> int:
+    def pick(_read: list) -> int:
         newest = max(version[r] for r in pool)
         fresh = [r for r in pool if version[r] == newest]
         start = turn[0] % len(fresh)
@@ -173,5 +184,52 @@ def prefer_fresh(outstanding: list[int], pool: list[int], version: list[int]) ->
             if outstanding[r] < outstanding[best]:
                 best = r
         return best
+
+    return pick
+
+
+def _mix(x: np.ndarray) -> np.ndarray:
+    """splitmix64 finaliser: a well-spread 64-bit hash, identical on every machine."""
+    with np.errstate(over="ignore"):
+        x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+        return x ^ (x >> np.uint64(31))
+
+
+def rendezvous_order(client: int, count: int) -> list[int]:
+    """Servers 0..count − 1 in client ``client``'s order of preference: by descending hash of (client, server)."""
+    with np.errstate(over="ignore"):
+        base = np.uint64(client) * np.uint64(0x9E3779B97F4A7C15)
+    weights = _mix(base ^ _mix(np.arange(1, count + 1, dtype=np.uint64)))
+    return np.argsort(~weights, kind="stable").tolist()  # ~w ascending: w descending, exactly in integers
+
+
+def sticky(count: int) -> Pick:
+    """Each client always to its first choice of a fixed set of ``count`` servers."""
+    first: dict[int, int] = {}
+
+    def pick(read: list) -> int:
+        c = read[CLIENT]
+        s = first.get(c)
+        if s is None:
+            s = first[c] = rendezvous_order(c, count)[0]
+        return s
+
+    return pick
+
+
+def sticky_in_pool(pool: list[int], count: int) -> Pick:
+    """Each client to the first server in its order of preference that is in the live ``pool``."""
+    orders: dict[int, list[int]] = {}
+
+    def pick(read: list) -> int:
+        c = read[CLIENT]
+        order = orders.get(c)
+        if order is None:
+            order = orders[c] = rendezvous_order(c, count)
+        for s in order:
+            if s in pool:
+                return s
+        raise LookupError("sticky routing over an empty pool")  # the pool holds reads while it is empty
 
     return pick

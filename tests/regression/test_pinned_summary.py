@@ -44,6 +44,7 @@ PINNED = {
     'crud.write_latency_mean': 20.676760147745384,
     'crud.write_latency_max': 26.11011037846871,
     'crud.stale_read_fraction': 0.0,
+    'crud.stale_version_fraction': 0.0,  # without keys: the same as stale_read_fraction
     'crud.staleness_mean': 0.0,
     'crud.staleness_p99': 0.0,
     'crud.staleness_max': 0.0,
@@ -55,6 +56,7 @@ PINNED = {
     'crud.replica_availability': 1.0,
     'crud.db_utilization': 0.24747612779064646,
     'crud.read_your_writes_violations': math.nan,
+    'crud.monotonic_read_violations': math.nan,  # reads belong to no client
     'crud.replica_seconds': 220.0,
     'cqrs.reads_completed': 54902.0,
     'cqrs.read_throughput': 249.55454545454546,
@@ -72,6 +74,7 @@ PINNED = {
     'cqrs.write_latency_mean': 20.675066763614804,
     'cqrs.write_latency_max': 26.105358659994245,
     'cqrs.stale_read_fraction': 0.6271204889814326,
+    'cqrs.stale_version_fraction': 0.6271204889814326,  # without keys: the same as stale_read_fraction
     'cqrs.staleness_mean': 32.35661740461039,
     'cqrs.staleness_p99': 135.3252485801392,
     'cqrs.staleness_max': 150.94331920855754,
@@ -83,6 +86,7 @@ PINNED = {
     'cqrs.replica_availability': 0.9123163398080049,
     'cqrs.db_utilization': 0.03121950667796311,
     'cqrs.read_your_writes_violations': math.nan,
+    'cqrs.monotonic_read_violations': math.nan,  # reads belong to no client
     'cqrs.replica_seconds': 1980.0,
 }
 
