@@ -5,7 +5,8 @@
 (b) ``cqrs_sim.simulate`` on benchmarks/speed_cqrs.yaml, cqrs only, full recording,
     summary computed; (c) the same scenario as crud.
 Prints seconds per request and the ratios b/a and c/a (target: b/a <= 0.6).
-Run by hand: ``python benchmarks/speed.py [--repeat N]``; machine noise is
+With ``--sessions`` (b) and (c) also run with 10,000 Zipf-popular keys, one key per write and 1,000 clients
+(target: b/a < 0.75). Run by hand: ``python benchmarks/speed.py [--repeat N] [--sessions]``; machine noise is
 ±10-25%, so compare ratios from one run.
 """
 
@@ -52,8 +53,11 @@ def textbook_mmc(customers: int = 200_000, servers: int = 4, rho: float = 0.9, s
     return elapsed
 
 
-def simulated(architecture: str, record: str = "full") -> tuple[float, int]:
-    overrides = {"architectures": [architecture]}
+SESSIONS = {"workload.keys": {"count": 10_000, "popularity": {"zipf": 1.0}}, "workload.reads.clients": 1_000}
+
+
+def simulated(architecture: str, record: str = "full", sessions: bool = False) -> tuple[float, int]:
+    overrides = {"architectures": [architecture], **(SESSIONS if sessions else {})}
     if "record" in cqrs_sim.Scenario.model_fields:
         overrides["record"] = record
     scenario = cqrs_sim.load_scenario(HERE / "speed_cqrs.yaml", overrides)
@@ -75,6 +79,7 @@ def warm_up() -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=1)
+    parser.add_argument("--sessions", action="store_true", help="also run with keys and clients on")
     args = parser.parse_args()
     warm_up()
     for _ in range(args.repeat):
@@ -85,6 +90,12 @@ def main() -> None:
         print(f"(a) textbook SimPy M/M/4:   {a * 1e6:7.2f} us/customer")
         print(f"(b) cqrs_sim cqrs ({b_reads:,} reads): {b * 1e6:7.2f} us/read   b/a = {b / a:.2f}  (target <= 0.6)")
         print(f"(c) cqrs_sim crud ({c_reads:,} reads): {c * 1e6:7.2f} us/read   c/a = {c / a:.2f}")
+        if args.sessions:
+            d_time, d_reads = simulated("cqrs", sessions=True)
+            e_time, e_reads = simulated("crud", sessions=True)
+            d, e = d_time / d_reads, e_time / e_reads
+            print(f"(b') (b) with keys + clients: {d * 1e6:7.2f} us/read   b'/a = {d / a:.2f}  (target < 0.75)")
+            print(f"(c') (c) with keys + clients: {e * 1e6:7.2f} us/read   c'/a = {e / a:.2f}")
 
 
 if __name__ == "__main__":
