@@ -175,7 +175,7 @@ def _message(error: dict[str, Any]) -> str:
     loc = error["loc"]
     if kind == "extra_forbidden":
         key = str(loc[-1]) if loc else "?"
-        close = difflib.get_close_matches(key, sorted(_all_keys()), n=1)
+        close = difflib.get_close_matches(key, sorted(_all_keys()), n=1, cutoff=0.7)
         hint = f" (did you mean {close[0]!r}?)" if close else ""
         if close and close[0] == key:  # a real key, in the wrong section
             homes = _homes(key)

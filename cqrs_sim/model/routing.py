@@ -68,7 +68,7 @@ def round_robin(count: int) -> Pick:
     """Servers 0, 1, …, count − 1, 0, 1, … in turn."""
     state = [0]  #: the next server
 
-    def pick(_read: list) -> int:
+    def pick(_read: Optional[list] = None) -> int:
         s = state[0]
         state[0] = s + 1 if s + 1 < count else 0
         return s
@@ -81,7 +81,7 @@ def round_robin_in_pool(pool: list[int], count: int) -> Pick:
     or after the next in turn (wrapping)."""
     state = [0]  #: the server after the last one picked
 
-    def pick(_read: list) -> int:
+    def pick(_read: Optional[list] = None) -> int:
         k = bisect_left(pool, state[0])
         s = pool[k] if k < len(pool) else pool[0]
         state[0] = s + 1 if s + 1 < count else 0
@@ -94,7 +94,7 @@ def random_choice(count: int, rng: np.random.Generator) -> Pick:
     """Uniform over a fixed set of ``count`` servers."""
     state: list = [[], 0]
 
-    def pick(_read: list) -> int:
+    def pick(_read: Optional[list] = None) -> int:
         table, k = state
         if k == len(table):
             table = state[0] = rng.integers(0, count, BLOCK).tolist()
@@ -109,7 +109,7 @@ def random_in_pool(pool: list[int], rng: np.random.Generator) -> Pick:
     """Uniform over the servers in the live ``pool``."""
     state: list = [[], 0]
 
-    def pick(_read: list) -> int:
+    def pick(_read: Optional[list] = None) -> int:
         table, k = state
         if k == len(table):
             table = state[0] = rng.random(BLOCK).tolist()
@@ -124,7 +124,7 @@ def least_outstanding(outstanding: list[int], servers: list[int], ties: Ties = "
     """Fewest requests outstanding; among equals the first found from a rotating start (see ``Ties``)."""
     state = [0]  #: where the next search starts: a position in ``servers``
 
-    def pick(_read: list) -> int:
+    def pick(_read: Optional[list] = None) -> int:
         size = len(servers)
         start = state[0] % size
         best = start
@@ -149,7 +149,7 @@ def power_of_two(outstanding: list[int], rng: np.random.Generator, servers: list
     """Two distinct servers of ``servers`` at random; the one with fewer requests outstanding (the first on a tie)."""
     state: list = [[], 0]
 
-    def pick(_read: list) -> int:
+    def pick(_read: Optional[list] = None) -> int:
         size = len(servers)
         if size == 1:
             return servers[0]
@@ -173,7 +173,7 @@ def prefer_fresh(outstanding: list[int], pool: list[int], version: list[int]) ->
     starting at position (picks so far) mod (fresh replicas)."""
     turn = [0]
 
-    def pick(_read: list) -> int:
+    def pick(_read: Optional[list] = None) -> int:
         newest = max(version[r] for r in pool)
         fresh = [r for r in pool if version[r] == newest]
         start = turn[0] % len(fresh)
