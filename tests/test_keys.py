@@ -8,9 +8,10 @@ from typer.testing import CliRunner
 
 import cqrs_sim
 from cqrs_sim.cli import app
-from cqrs_sim.keys import KeyIndex, Sessions, key_staleness, popularity, ranks
+from cqrs_sim.keys import KeyIndex, Sessions, key_staleness, popularity, popularity_cdf, ranks
 from cqrs_sim.model.routing import rendezvous_order, router
 from cqrs_sim.scenario import Keys
+from cqrs_sim.workload import write_workload
 
 
 def test_key_index_finds_the_first_write_to_a_key_after_a_version():
@@ -59,7 +60,6 @@ def test_popularity_ranks_follow_zipf():
     keys = Keys(count=5, popularity={"zipf": 1.0})
     p = popularity(keys)
     np.testing.assert_allclose(p, (1 / np.arange(1, 6)) / (1 / np.arange(1, 6)).sum())
-    from cqrs_sim.keys import popularity_cdf
     r = ranks(np.random.default_rng(1).random(200_000), 5, popularity_cdf(keys))
     np.testing.assert_allclose(np.bincount(r, minlength=5) / len(r), p, atol=0.005)
 
@@ -175,7 +175,6 @@ def test_read_backs_go_as_the_writers_client(scenario_from, monkeypatch):
     cqrs: {replicas: {count: 6, routing: sticky}, sync: {replace_time: 1s}}
     """
     scenario = scenario_from(text)
-    from cqrs_sim.workload import write_workload
     writes = write_workload(scenario, 0)
     results = cqrs_sim.simulate(scenario)
     backs = [(v, c, k, r) for v, c, k, r in routed if v]

@@ -18,10 +18,9 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import Callable, Optional
 
 import numpy as np
-
-from typing import Callable, Optional
 
 from .. import histogram
 from ..keys import KeyIndex, Sessions, key_staleness
