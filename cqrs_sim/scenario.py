@@ -148,7 +148,7 @@ Popularity = Annotated[
 
 class Keys(_Section):
     count: Count
-    """Keys in the data (titles, accounts, …); each read reads one, drawn by popularity. Key 0 is the most popular (rank 1)."""
+    """Keys in the data (titles, accounts, …); each read reads one, drawn by popularity. Key 0 is the most popular (rank 1); when writes add new keys, the newest key is."""
     popularity: Popularity = "uniform"
     """`uniform`, or {zipf: s}: how reads spread over the keys."""
 
