@@ -97,8 +97,8 @@ async def _run_one(databases: Databases, scenario: Scenario, architecture: str, 
             databases.drop(staging)
 
 
-def _residual(record, client: Client, scenario: Scenario) -> float:
-    """Mean measured − drawn query time (s) over reads of this run, where the query did not wait for a write's lock."""
+def _residual(record, client: Client, scenario: Scenario) -> np.ndarray:
+    """Measured − drawn query time (s) of this run's reads whose query did not wait for a write's lock."""
     from ..workload import ReadSource
 
     drawn = np.concatenate([np.asarray(q) for _, _, q in ReadSource(scenario, record.replication)])
@@ -112,7 +112,15 @@ def _residual(record, client: Client, scenario: Scenario) -> float:
         for s, c in zip(starts, commits):
             blocked |= (reads["finish"] > s) & (reads["start"] < c)
         measured, q = measured[~blocked], q[~blocked]
-    return float(np.mean(measured - q)) if len(q) else float("nan")
+    return measured - q
+
+
+def _residual_summary(residual: np.ndarray) -> dict:
+    if not len(residual):
+        return {}
+    return {"query_time_residual_mean_s": round(float(residual.mean()), 6),
+            "query_time_residual_sd_s": round(float(residual.std()), 6),
+            "query_time_residual_p99_s": round(float(np.quantile(residual, 0.99)), 6)}
 
 
 async def _run_all(dsn: str, scenario: Scenario, say: Say) -> tuple[list, dict]:
@@ -132,7 +140,7 @@ async def _run_all(dsn: str, scenario: Scenario, say: Say) -> tuple[list, dict]:
                 run_info = {"architecture": arch, "replication": replication,
                             "arrival_lateness_mean_s": round(float(lateness.mean()), 6) if len(lateness) else None,
                             "arrival_lateness_max_s": round(float(lateness.max()), 6) if len(lateness) else None,
-                            "query_time_residual_mean_s": round(_residual(record, client, scenario), 6)}
+                            **_residual_summary(_residual(record, client, scenario))}
                 if arch == "cqrs":
                     run_info["copy_seconds"] = [round(c, 4) for c in backend.copy_seconds]
                     run_info["dump_seconds"] = [round(c, 4) for c in backend.dump_seconds]

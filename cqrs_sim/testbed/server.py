@@ -204,7 +204,7 @@ def server(dsn: Optional[str]) -> Iterator[str]:
         try:
             psycopg.connect(dsn, connect_timeout=10).close()
         except psycopg.Error as exc:
-            raise ServerError(f"cannot connect to {dsn}: {_tail(str(exc))}") from None
+            raise ServerError(f"cannot connect to the server given by --dsn: {_tail(str(exc))}") from None
         yield dsn
         return
     with EmbeddedServer() as embedded:
