@@ -93,7 +93,7 @@ def agreement_failures(table: pd.DataFrame) -> list[str]:
     """The rows whose agreement target is missed, as one line each."""
     out = []
     for row in table.itertuples(index=False):
-        if row.within is False:
+        if _given(row.within) and not row.within:
             rel = "" if row.relative is None or not math.isfinite(row.relative) else f" ({row.relative:+.1%})"
             out.append(f"{row.architecture} {row.metric}: {row.a:.6g} vs {row.b:.6g}{rel}, target {row.target}")
     return out
@@ -105,23 +105,29 @@ def _cell(metric: str, mean, low, high) -> str:
     return format_interval(metric, mean, low, high)
 
 
+def _given(value) -> bool:
+    """False for None and NaN (pandas stores a missing object as either)."""
+    return value is not None and not (isinstance(value, float) and math.isnan(value))
+
+
 def _yes_no(value) -> str:
-    return "-" if value is None else ("yes" if value else "no")
+    return "-" if not _given(value) else ("yes" if value else "no")
 
 
 def compare_table(table: pd.DataFrame, labels: tuple[str, str]):
-    """The comparison as a rich Table: metric, A, B (mean ± half-width), B − A, relative, inside the intervals, target."""
+    """The comparison as a rich Table: metric, A, B (mean ± half-width), B − A, relative, whether each mean lies in
+    the other's 95% interval, and the agreement target."""
     from rich.table import Table
 
     from .units import format_value
 
     out = Table(title=f"{labels[0]}  vs  {labels[1]}", title_justify="left")
-    for name in ("architecture", "metric", "A", "B", "B − A", "relative", "B in A's CI", "A in B's CI", "target"):
-        out.add_column(name, justify="left" if name in ("architecture", "metric") else "right")
+    for name in ("arch", "metric", "A", "B", "B − A", "relative", "B in A", "A in B", "target"):
+        out.add_column(name, justify="left" if name in ("arch", "metric") else "right", no_wrap=name == "metric")
     for row in table.itertuples(index=False):
-        diff = "-" if row.difference is None else format_value(row.metric, row.difference, exact=False)
-        rel = "-" if row.relative is None or not math.isfinite(row.relative) else f"{row.relative:+.1%}"
-        target = "-" if row.target is None else f"{row.target} {'ok' if row.within else 'MISSED'}"
+        diff = "-" if not _given(row.difference) else format_value(row.metric, row.difference, exact=False)
+        rel = "-" if not _given(row.relative) or not math.isfinite(row.relative) else f"{row.relative:+.1%}"
+        target = "-" if not _given(row.target) else f"{row.target} {'ok' if row.within else 'MISSED'}"
         out.add_row(row.architecture, row.metric, _cell(row.metric, row.a, row.a_low, row.a_high),
                     _cell(row.metric, row.b, row.b_low, row.b_high), diff, rel, _yes_no(row.b_in_a),
                     _yes_no(row.a_in_b), target)

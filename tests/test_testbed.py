@@ -85,7 +85,7 @@ def test_shipped_testbed_scenarios_agree_with_the_simulation(postgres_available,
 
 def test_cli_writes_a_result_directory_and_compare_reads_it(postgres_available, tmp_path):
     scenario = str(SCENARIOS / "testbed_cqrs.yaml")
-    sets = ["--set", "duration=6s", "--set", "replications=1", "--set", "workload.writes.at=[1s]"]
+    sets = ["--set", "duration=6s", "--set", "replications=1", "--set", "workload.writes={at: [1s], apply_time: 200ms}"]
     result = runner.invoke(app, ["testbed", scenario, "-o", str(tmp_path / "tb"), "--no-plots", *sets])
     assert result.exit_code == 0, result.output
     assert "cqrs_testbed_" in result.output  # the databases it used are named
