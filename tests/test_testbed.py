@@ -68,7 +68,10 @@ def test_shipped_testbed_scenarios_agree_with_the_simulation(postgres_available,
         assert agreement_failures(table) == [], (name, table.to_string())
         checked = set(table.loc[table["within"].notna(), "metric"])
         rows = table.set_index("metric")
-        assert rows.loc["reads_completed", "b"] == rows.loc["reads_completed", "a"] > 1000  # every read was served
+        reads = [len(r.requests[r.requests["kind"] == "read"]) for r in (simulated, measured)]
+        assert reads[1] == reads[0] > 1000  # every read was sent and served
+        # a read sent a few ms late can fall past the window's end: at most a handful
+        assert abs(rows.loc["reads_completed", "b"] - rows.loc["reads_completed", "a"]) <= 2
         assert rows.loc["writes_committed", "b"] == rows.loc["writes_committed", "a"] > 0
         if scenario.architectures == ["crud"]:
             assert {"read_latency_mean", "read_latency_p99"} <= checked
