@@ -5,9 +5,10 @@ Embedded: the ``pgserver`` wheel ships PostgreSQL binaries; the run calls
 child process listening only on a Unix socket in that directory, and on
 leaving (normally, on an error, or on Ctrl-C) stops it and deletes the
 directory. PostgreSQL refuses to run as root; as root the server runs as
-the unprivileged ``nobody`` account instead (``pgserver``'s own launcher
-adds a system user and widens permissions up the path; this needs
-neither). A server that cannot start raises :class:`ServerError` with one
+the unprivileged ``nobody`` account instead, from a world-readable copy of
+the binaries when ``nobody`` cannot reach the installed ones (``pgserver``'s
+own launcher instead adds a system user and widens permissions on every
+directory up the path). A server that cannot start raises :class:`ServerError` with one
 line saying why, after removing everything it made.
 
 Either way the run works only in databases it creates itself, named
@@ -27,7 +28,6 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator, Optional
 
-NOBODY = 65534  #: uid and gid of the unprivileged account the server runs as when we are root
 START_TIMEOUT = 60.0  #: seconds for the embedded server to accept connections
 STOP_TIMEOUT = 15.0  #: seconds for a fast shutdown before the server is killed
 SERVER_SETTINGS = {  # a scratch server: nothing here must survive a crash
@@ -50,9 +50,56 @@ def _binaries() -> Path:
     return Path(list(spec.submodule_search_locations)[0]) / "pginstall" / "bin"
 
 
-def _as_user() -> dict:
-    """subprocess arguments that run the server unprivileged when we are root (PostgreSQL refuses root)."""
-    return {"user": NOBODY, "group": NOBODY, "extra_groups": []} if os.geteuid() == 0 else {}
+def _unprivileged() -> tuple[int, int] | None:
+    """(uid, gid) of the account the server runs as when we are root (PostgreSQL refuses root); None otherwise."""
+    if os.geteuid() != 0:
+        return None
+    import pwd
+
+    try:
+        entry = pwd.getpwnam("nobody")
+    except KeyError:
+        raise ServerError("running as root, and PostgreSQL refuses root: the server would run as 'nobody', "
+                          "which this system does not have (run as another user, or pass --dsn)") from None
+    return entry.pw_uid, entry.pw_gid
+
+
+def _as_user(account: tuple[int, int] | None) -> dict:
+    return {} if account is None else {"user": account[0], "group": account[1], "extra_groups": []}
+
+
+def _reachable(binaries: Path, account: tuple[int, int] | None) -> Path:
+    """The binaries, or (as root, where ``account`` cannot reach them, e.g. under /root) a world-readable copy.
+
+    The copy is made once per machine, under the temporary directory, and renamed into place whole, so
+    concurrent runs share it.
+    """
+    if account is None:
+        return binaries
+    try:
+        if subprocess.run([str(binaries / "postgres"), "--version"], capture_output=True, **_as_user(account)).returncode == 0:
+            return binaries
+    except PermissionError:
+        pass
+    version = subprocess.run([str(binaries / "postgres"), "--version"], capture_output=True, text=True).stdout
+    tag = "".join(c for c in version.split()[-1] if c.isalnum() or c == ".") if version.split() else "unknown"
+    home = Path(tempfile.gettempdir()) / f"cqrs-testbed-postgresql-{tag}"
+    install = binaries.parent  # .../site-packages/pgserver/pginstall; its libraries are in .../pgserver.libs
+    if not (home / "pgserver" / "pginstall" / "bin" / "postgres").exists():
+        staging = Path(tempfile.mkdtemp(prefix=f".{home.name}-", dir=home.parent))
+        shutil.copytree(install, staging / "copy" / "pgserver" / "pginstall", symlinks=True)
+        for libs in install.parent.parent.glob("pgserver*.libs"):
+            shutil.copytree(libs, staging / "copy" / libs.name, symlinks=True)
+        for path in [staging, *(staging / "copy").rglob("*"), staging / "copy"]:
+            if not path.is_symlink():
+                mode = path.stat().st_mode
+                path.chmod(mode | (0o055 if path.is_dir() or mode & 0o100 else 0o044))
+        try:
+            os.rename(staging / "copy", home)
+        except OSError:
+            pass  # another run put its copy in place first
+        shutil.rmtree(staging, ignore_errors=True)
+    return home / "pgserver" / "pginstall" / "bin"
 
 
 def _tail(text: str) -> str:
@@ -74,6 +121,9 @@ class EmbeddedServer:
     def __enter__(self) -> "EmbeddedServer":
         try:
             self._start()
+        except OSError as exc:
+            self.stop()
+            raise ServerError(f"cannot start PostgreSQL: {exc}") from None
         except BaseException:
             self.stop()
             raise
@@ -83,12 +133,13 @@ class EmbeddedServer:
         self.stop()
 
     def _start(self) -> None:
-        binaries = _binaries()
-        self.directory = Path(tempfile.mkdtemp(prefix="cqrs-testbed-"))
-        user = _as_user()
-        if user:
+        account = _unprivileged()
+        binaries = _reachable(_binaries(), account)
+        self.directory = Path(tempfile.mkdtemp(prefix="cqrs-testbed-data-"))
+        user = _as_user(account)
+        if account is not None:
             os.chmod(self.directory, 0o755)
-            os.chown(self.directory, NOBODY, NOBODY)
+            os.chown(self.directory, *account)
         data = self.directory / "data"
         init = subprocess.run([str(binaries / "initdb"), "-D", str(data), "-U", "postgres", "--auth=trust",
                                "--encoding=UTF8", "--no-sync"], capture_output=True, text=True, **user)
