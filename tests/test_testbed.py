@@ -160,3 +160,31 @@ def test_ctrl_c_stops_the_server_and_removes_its_data(postgres_available, scratc
     assert proc.returncode == 130, stderr
     assert "interrupted" in stderr and "Traceback" not in stderr, stderr
     assert not data[0].exists() and not out.exists()
+
+
+def test_with_dsn_it_drops_only_the_databases_it_created(postgres_available, tmp_path):
+    import psycopg
+
+    from cqrs_sim.testbed.server import Databases
+
+    with EmbeddedServer() as server:
+        def names() -> set[str]:
+            with psycopg.connect(server.dsn, autocommit=True) as conn:
+                return {row[0] for row in conn.execute("SELECT datname FROM pg_database")}
+
+        with psycopg.connect(server.dsn, autocommit=True) as conn:
+            conn.execute("CREATE DATABASE keep_me")
+        before = names()
+        result = runner.invoke(app, ["testbed", str(SCENARIOS / "testbed_crud.yaml"), "-o", str(tmp_path / "o"),
+                                     "--no-plots", "--dsn", server.dsn, "--set", "duration=3s",
+                                     "--set", "replications=1"])
+        assert result.exit_code == 0, result.output
+        assert names() == before and "keep_me" in before  # its own databases are gone, the others untouched
+        theirs = Databases(server.dsn)
+        with psycopg.connect(server.dsn, autocommit=True) as conn:
+            conn.execute(f'CREATE DATABASE "{theirs.name("schema")}"')  # a database of the same name, not made by it
+        with pytest.raises(ServerError, match="exists and was not created by this run"):
+            theirs.create("schema")
+        with pytest.raises(ServerError, match="this run did not create it"):
+            theirs.drop("keep_me")
+        assert theirs.name("schema") in names() and "keep_me" in names()
