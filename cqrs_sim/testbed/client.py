@@ -16,7 +16,6 @@ from __future__ import annotations
 import asyncio
 import math
 import time
-from typing import Callable, Optional
 
 import numpy as np
 
@@ -77,13 +76,11 @@ class Backend:
 class Client:
     """One replication's reads and writes against a back end, in real time."""
 
-    def __init__(self, scenario: Scenario, replication: int, backend: Backend, writes: WriteWorkload,
-                 progress: Optional[Callable[[float], None]] = None):
+    def __init__(self, scenario: Scenario, replication: int, backend: Backend, writes: WriteWorkload):
         self.scenario = scenario
         self.replication = replication
         self.backend = backend
         self.writes = writes
-        self.progress = progress
         handlers = scenario.handlers
         self.handler_slots = [Slots(handlers.concurrency) for _ in range(handlers.count)]
         self.handler_outstanding = [0] * handlers.count
@@ -105,8 +102,6 @@ class Client:
                     self.lateness.append(clock() - t)
                     tasks.append(asyncio.create_task(self._read(i, h, q)))
                     i += 1
-                    if self.progress is not None and i % 50 == 0:
-                        self.progress(min(1.0, t / self.scenario.duration))
             await writer
             await asyncio.gather(*tasks)
             await self.backend.settle()
@@ -157,8 +152,7 @@ class Client:
         w = list(zip(*self.write_rows)) if self.write_rows else [[], [], [], []]
         writes = {"arrival": np.asarray(w[0], dtype=float), "start": np.asarray(w[1], dtype=float),
                   "commit": np.asarray(w[2], dtype=float), "version": np.asarray(w[3], dtype=np.int64)}
-        finish = reads["finish"]
-        end = max([float(finish.max()) if len(finish) else 0.0] + [c for c in writes["commit"].tolist() if c == c])
+        end = float(np.nanmax(np.concatenate([[0.0], reads["finish"], writes["commit"]])))
         return RunRecord(
             architecture=self.backend.architecture, replication=self.replication, reads=reads, aggregates=None,
             reads_recorded=count, writes=writes, commit_time=np.asarray(self.backend.commit_time, dtype=float),
