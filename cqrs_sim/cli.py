@@ -510,6 +510,70 @@ def _capacity_answer(path: str, result) -> str:
 
 
 @app.command()
+def testbed(
+    scenario_file: Path = typer.Argument(..., metavar="SCENARIO", help="Scenario YAML file."),
+    output: Optional[Path] = typer.Option(None, "-o", "--output", help="Output directory (default results/<name>-testbed/)."),
+    dsn: Optional[str] = typer.Option(None, "--dsn", help="A PostgreSQL server you run (default: an embedded one)."),
+    sets: Optional[List[str]] = SetOption,
+    no_plots: bool = typer.Option(False, "--no-plots", help="Do not draw plots."),
+    force: bool = typer.Option(False, "--force", help="Replace the output directory if it exists."),
+) -> None:
+    """Run the scenario in real time against PostgreSQL; write the same output directory as `run`."""
+    from .testbed import ServerError, run_testbed
+
+    held = ExitStack()
+
+    def body() -> None:
+        scenario = load_scenario(scenario_file, _overrides(sets))
+        target = output if output is not None else _default_target(scenario.name, "-testbed")
+        destination = held.enter_context(Destination(target, force=force, notify=_note))
+        say = lambda line: err.print(line, highlight=False, markup=False, soft_wrap=True)  # noqa: E731
+        try:
+            results = run_testbed(scenario, dsn=dsn, say=_with_ready(say), source=str(scenario_file))
+        except ServerError as exc:
+            typer.echo(f"error: testbed: {exc}", err=True)
+            raise typer.Exit(2) from None
+        results.write_into(destination.staging)
+        destination.commit()
+        _saved.append(target)
+        if not no_plots:
+            failed.extend(_reported(lambda: _draw_plots(results, target, "png"), target))
+        table = comparison_table(results.summary(), results.differences(), f"{scenario.name} (testbed)")
+        out.print(table)
+        out.print(f"wrote {target}/ (databases {results.manifest['testbed']['databases']}, dropped)", highlight=False)
+
+    failed: list[str] = []
+    with held:
+        _guarded(body)
+    if failed:
+        raise typer.Exit(1)
+
+
+@app.command("compare")
+def compare_command(
+    dir_a: Path = typer.Argument(..., metavar="DIR_A", help="A result directory (e.g. from `run`)."),
+    dir_b: Path = typer.Argument(..., metavar="DIR_B", help="Another (e.g. from `testbed`, same scenario)."),
+    plots: Optional[Path] = typer.Option(None, "--plots", help="Directory for the overlay plots (default DIR_B/compare/)."),
+) -> None:
+    """Side by side: each metric of two result directories, the difference, and whether it lies inside their intervals."""
+
+    def body() -> None:
+        from .compare import compare_results, compare_table, load_pair, source_label
+        from .plots.overlay import latency_cdf_overlay, visibility_overlay
+
+        a, b = load_pair(dir_a, dir_b)
+        labels = (f"A: {source_label(a, dir_a)}", f"B: {source_label(b, dir_b)}")
+        out.print(compare_table(compare_results(a, b), labels))
+        where = plots if plots is not None else dir_b / "compare"
+        with staged_files(where, notify=_note) as staging:
+            latency_cdf_overlay(a, b, labels).savefig(staging / "latency_cdf.png")
+            visibility_overlay(a, b, labels).savefig(staging / "visibility_curve.png")
+        out.print(f"wrote {where}/latency_cdf.png and visibility_curve.png", highlight=False)
+
+    _guarded(body)
+
+
+@app.command()
 def validate() -> None:
     """Check this install against queueing theory and hand-derived timelines (about 10 s on 2 cores)."""
     from rich.table import Table
