@@ -96,7 +96,7 @@ class Client:
         writer = asyncio.create_task(self._send_writes())
         i = 0
         try:
-            for arrivals, handler_times, query_times in ReadSource(self.scenario, self.replication):
+            for arrivals, handler_times, query_times in ReadSource(self.scenario, self.replication, self.backend.architecture):
                 for t, h, q in zip(arrivals, handler_times, query_times):
                     await clock.until(t)
                     self.lateness.append(clock() - t)

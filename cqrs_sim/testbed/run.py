@@ -24,7 +24,7 @@ from ..results import Results, build_manifest
 from ..scenario import Scenario
 from ..tables import replicas_table, requests_table, timeseries_table, writes_table
 from ..visibility import run_visibility_times, visibility_from_records
-from ..workload import write_workload
+from ..workload import write_workload, writes_of_design
 from . import schema
 from .client import Client, Clock
 from .cqrs import CqrsBackend, close_all, connect_many
@@ -81,7 +81,8 @@ async def _run_one(databases: Databases, scenario: Scenario, architecture: str, 
         clock_holder.append(clock)
         say(f"{architecture} replication {replication + 1}/{scenario.replications}: running "
             f"{scenario.duration:g} s in real time on databases {databases.prefix}_{tag}*")
-        client = Client(scenario, replication, backend, write_workload(scenario, replication))
+        writes = writes_of_design(write_workload(scenario, replication), scenario, replication, architecture)
+        client = Client(scenario, replication, backend, writes)
         record = await client.run()
         return record, client, backend
     finally:
