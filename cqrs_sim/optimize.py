@@ -291,9 +291,10 @@ def choose(directory: Path, scenario: str, minimize: str, slos: list[SLO], desig
 def designs_table(optimum: Optimum) -> pd.DataFrame:
     """One row per design: architecture, varied values, then mean and 95% CI of each judged metric, and the verdicts."""
     metrics = list(dict.fromkeys([optimum.minimize] + [slo.metric for slo in optimum.slos]))
+    paths = list(dict.fromkeys(path for design in optimum.designs for path in design.settings))
     rows = []
     for design in optimum.designs:
-        row: dict[str, Any] = {"architecture": design.architecture, **design.settings}
+        row: dict[str, Any] = {"architecture": design.architecture, **{p: design.settings.get(p) for p in paths}}
         for metric in metrics:
             stats = design.metrics.get(metric, {})
             row.update({metric: stats.get("mean"), f"{metric}_ci_low": stats.get("ci_low"),
