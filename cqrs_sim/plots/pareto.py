@@ -84,7 +84,11 @@ def _panel(ax, answer: dict[str, Any], metric: str) -> None:
     if log:
         ax.set_yscale("log")
     elif METRICS.get(metric, ("", ""))[0] in ("s", "") and len(positive):
-        ax.set_ylim(0, 1.12 * float(positive.max()))
+        top = 1.12 * float(positive.max())
+        highs = np.array([_stats(d, metric)[2] for d in shown])
+        highs = highs[np.isfinite(highs)]
+        reach = float(highs.max()) * 1.05 if len(highs) else 0.0
+        ax.set_ylim(0, max(top, min(reach, 2 * top)))  # intervals show unless one would squash the means
     ax.margins(x=0.08, y=0.1 if log else ax.margins()[1])
     _value_axis(ax.yaxis, metric, log)
     _value_axis(ax.xaxis, minimize)
