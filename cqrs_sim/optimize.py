@@ -200,7 +200,8 @@ def plan(scenario_file: str | Path, vary: list[str], sets: Optional[list[str]], 
                                          "cost_per_hour: add a cost: block, such as cost: {instance_hour: 0.5}, or "
                                          "--set cost.instance_hour=0.5")])
     texts = list(vary) if vary else [_vary_text(axis) for axis in axes]
-    grids = {arch: [f"architectures=[{arch}]"] + [text for axis, text in zip(axes, texts) if affects(axis.path, arch)]
+    # the architecture is one more axis of one value, last, so that each sweep's plots run along the first varied path
+    grids = {arch: [text for axis, text in zip(axes, texts) if affects(axis.path, arch)] + [f"architectures=[{arch}]"]
              for arch in ARCHITECTURES if arch in base.architectures}
     return base, grids
 

@@ -121,6 +121,9 @@ def test_optimize_finds_the_cheapest_design_on_a_tiny_grid(tiny, tmp_path):
     assert list(table["answer"]) == [False, True, False, False] and len(table) == 4
     assert (out / "plots" / "pareto.png").stat().st_size > 10_000
     assert (out / "crud" / "sweep.parquet").exists() and (out / "cqrs" / "sweep.parquet").exists()
+    (out / "plots" / "pareto.png").unlink()
+    redrawn = runner.invoke(app, ["plot", str(out)])  # from optimize.json, without simulating
+    assert redrawn.exit_code == 0 and (out / "plots" / "pareto.png").exists(), redrawn.output
     # another SLO: every point is already done, nothing is simulated again
     again = runner.invoke(app, ["optimize", str(tiny), *GRID, "--slo", "read_latency_p99<10ms", "-o", str(out), "-j", "1",
                                 "--no-plots"])
