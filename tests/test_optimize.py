@@ -42,10 +42,11 @@ def tiny(tmp_path):
 
 
 def test_slos_are_read_with_their_units():
-    slos = parse_slos(["read_latency_p99<50ms", "stale_read_fraction<1%", "read_throughput>=90/s", "cost_per_hour <= 4.5"])
+    slos = parse_slos(["read_latency_p99<50ms", "stale_read_fraction<1%", "read_throughput>=90/s", "cost_per_hour <= 4.5",
+                       "cost_per_hour<3/h"])
     assert [(s.metric, s.op) for s in slos] == [("read_latency_p99", "<"), ("stale_read_fraction", "<"),
-                                                ("read_throughput", ">="), ("cost_per_hour", "<=")]
-    assert [s.value for s in slos] == pytest.approx([0.05, 0.01, 90.0, 4.5])
+                                                ("read_throughput", ">="), ("cost_per_hour", "<="), ("cost_per_hour", "<")]
+    assert [s.value for s in slos] == pytest.approx([0.05, 0.01, 90.0, 4.5, 3.0])
     for bad in (["p99 below 50ms"], ["read_latency_p99<fast"], ["latency<50ms"]):
         with pytest.raises(ScenarioError) as info:
             parse_slos(bad)
