@@ -40,7 +40,7 @@ from .errors import Problem, ScenarioError
 from .intervals import finite_or_none
 from .loader import load_scenario
 from .metrics import METRICS
-from .outdir import atomic_file, check_placement, output_error, write_text_atomic
+from .outdir import Lock, atomic_file, check_placement, output_error, write_text_atomic
 from .scenario import ARCHITECTURES, Scenario
 from .sweep import Axis, axes_of, run_sweep
 
@@ -219,8 +219,6 @@ def optimize(scenario_file: str | Path, vary: list[str], slos: list[SLO], direct
     ``vary``: ``PATH=V1,V2,...`` texts (empty: the scenario's ``sweep:`` block). Writes
     ``DIR/optimize.json`` and ``DIR/designs.csv``; each architecture's sweep is in ``DIR/<architecture>/``.
     """
-    from .outdir import Lock
-
     directory = Path(directory)
     check_optimize_dir(directory)
     base, grids = plan(scenario_file, vary, sets, minimize, slos)  # bad input writes nothing
