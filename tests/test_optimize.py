@@ -168,3 +168,17 @@ def test_refuses_a_directory_it_did_not_write(tiny, tmp_path):
     result = runner.invoke(app, ["optimize", str(tiny), *GRID, "--slo", "read_latency_p99<50ms", "-o", str(out)])
     assert result.exit_code == 2 and "not a cqrs-sim optimize directory" in result.output
     assert sorted(p.name for p in out.iterdir()) == ["notes.txt"]
+
+
+def test_a_design_stopped_by_the_runaway_guard_meets_no_slo(tiny, tmp_path):
+    """With at most 30 reads in the system, the 2-connection designs (the queue grows by 20 reads a second) are
+    stopped: they are marked incomplete, meet no SLO and are left off the front, though they cost least."""
+    out = tmp_path / "opt"
+    result = runner.invoke(app, ["optimize", str(tiny), *GRID, "--slo", "read_latency_p99<50ms", "-o", str(out), "-j", "1",
+                                 "--set", "limits.max_in_system=30", "--no-plots"])
+    assert result.exit_code == 0, result.output
+    answer = json.loads((out / "optimize.json").read_text())
+    assert [d["incomplete"] for d in answer["designs"]] == [True, False, True, False]
+    assert [d["meets"] for d in answer["designs"]] == [False, True, False, True]
+    assert answer["answer"] == 1 and answer["pareto"]["read_latency_p99"] == [1, 3]
+    assert "stopped" in result.output
