@@ -14,7 +14,7 @@ from pathlib import Path
 from .loader import dump_yaml
 from .metrics import METRICS
 from .outdir import write_text_atomic
-from .report import cell_states, incomplete_note
+from .report import cell_states, incomplete_note, shown_metrics
 from .plotdata import load_plot_results
 from .results import Results
 from .scenario import ARCHITECTURES, resolved_dict
@@ -62,7 +62,7 @@ def _table(results: Results) -> str:
     head += "<th>cqrs − crud (paired)</th>" if len(archs) == 2 else ""
     states = cell_states(summary, diff, results.incomplete) if len(archs) == 2 else {}
     rows = []
-    for metric in METRICS:
+    for metric in shown_metrics(summary):
         state = states.get(metric)
         cells = [f"<td title='{html.escape(METRICS[metric][1])}'>{metric}</td>"]
         for arch in archs:

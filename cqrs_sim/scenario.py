@@ -237,6 +237,25 @@ class Cqrs(_Section):
     """How replicas are refreshed after a commit."""
 
 
+class Cost(_Section):
+    instance_hour: float = Field(default=1.0, ge=0, allow_inf_nan=False)
+    """Price of one read replica (CQRS replica, CRUD streaming replica, or one built beside the old ones) per hour; default 1, which counts the cost in instance-hours."""
+    write_instance_hour: Optional[float] = Field(default=None, ge=0, allow_inf_nan=False)
+    """Price per hour of the instance that takes the writes (CRUD's database or primary, CQRS's write image; write_servers apply on that one instance); default: instance_hour."""
+    snapshot_gb: float = Field(default=0.0, ge=0, allow_inf_nan=False)
+    """Size of the write image's snapshot in GB (CQRS builds replicas from it and keeps the newest one at all times); give it with snapshot_gb_hour."""
+    snapshot_gb_hour: float = Field(default=0.0, ge=0, allow_inf_nan=False)
+    """Price of storing one GB of snapshot for an hour (CQRS only: CRUD's replicas stream from the primary)."""
+
+    @model_validator(mode="after")
+    def _snapshot_size_and_price(self) -> "Cost":
+        given = {k for k in ("snapshot_gb", "snapshot_gb_hour") if k in self.model_fields_set}
+        if len(given) == 1:
+            missing = ({"snapshot_gb", "snapshot_gb_hour"} - given).pop()
+            raise ValueError(f"snapshot_gb (the size) and snapshot_gb_hour (its price) go together: give {missing} too")
+        return self
+
+
 class SweepRange(_Section):
     from_: float = Field(alias="from", allow_inf_nan=False)
     """First value (a number; durations and rates in seconds and per second)."""
@@ -317,6 +336,8 @@ class Scenario(_Section):
     """The write image, read replicas and rollouts of the CQRS design."""
     limits: Limits = Limits()
     """Guards against runaway (unstable) scenarios and against sizes a run cannot hold; each is checked before a run starts, and the error names the limit to raise."""
+    cost: Optional[Cost] = None
+    """Prices, for the metric cost_per_hour (per design: the write instance, the replicas' instance-seconds, the snapshot); none: no cost_per_hour."""
     sweep: Optional[dict[str, SweepSpec]] = None
     """For `cqrs-sim sweep`: dotted path -> list of values, or {from, to, steps, scale}; ignored by `run`."""
 

@@ -1,7 +1,8 @@
 """The verdict written from the numbers: a decision first, then one line per headline metric.
 
 The decision says what each design buys and what it pays (read latency,
-fresh data, reliability, write latency, cost in instance-hours) and which
+fresh data, reliability, write latency, cost: per hour at the scenario's
+prices when it gives them, else in instance-hours) and which
 one wins for which priority. Only significant differences count
 (:func:`cqrs_sim.intervals.compare`: the paired 95% interval of cqrs − crud
 excludes zero and the difference is at least 1% of the larger value).
@@ -37,6 +38,7 @@ HEADLINE = {
     "read_your_writes_violations": "writers not seeing their own write",
     "reads_failed": "reads failed after client timeouts",
     "replica_seconds": "instance time (the cost)",
+    "cost_per_hour": "cost per hour (at the scenario's prices)",
     "db_utilization": "database connection utilisation",
 }
 
@@ -47,7 +49,8 @@ PRIORITIES = (
     ("reliability", "reads_failed", "{} failed reads", "fewer failed reads", "more failed reads"),
     ("write latency", "write_latency_mean", "mean {}", "faster writes", "slower writes"),
 )
-COST = "replica_seconds"
+COST = "replica_seconds"  #: the cost in instance-hours, always measured
+PRICED = "cost_per_hour"  #: the cost at the scenario's prices, when it gives them (cost:); preferred
 NAMES = {"crud": "CRUD", "cqrs": "CQRS"}
 
 
@@ -161,16 +164,20 @@ def decision(summary: pd.DataFrame, diff: pd.DataFrame, incomplete: Iterable[dic
             decided.append((priority, state, gain, loss, detail))
         else:
             (unknown if state == "unknown" else even).append(priority)
-    cost = _values(summary, diff, COST)
-    cost_state = winner(COST, *cost) if cost is not None and None not in cost[:2] else "missing"
+    metric = PRICED if _values(summary, diff, PRICED) is not None else COST
+    cost = _values(summary, diff, metric)
+    cost_state = winner(metric, *cost) if cost is not None and None not in cost[:2] else "missing"
     cost_note = ""
     if cost_state in ARCHITECTURES:
         cheap, dear = (cost_state, "cqrs" if cost_state == "crud" else "crud")
         cheap_value, dear_value = (cost[0], cost[1]) if cheap == "crud" else (cost[1], cost[0])
-        more = f"{_times(dear_value, cheap_value)} the instance-hours" if cheap_value > 0 else "more instance-hours"
+        if metric == PRICED:
+            more = f"{_times(dear_value, cheap_value)} as much per hour" if cheap_value > 0 else "more per hour"
+        else:
+            more = f"{_times(dear_value, cheap_value)} the instance-hours" if cheap_value > 0 else "more instance-hours"
         cost_note = f"{NAMES[dear]} costs {more}."
         decided.append(("cost", cheap, "lower cost", more,
-                        f"{format_value(COST, cheap_value)} vs {format_value(COST, dear_value)}"))
+                        f"{format_value(metric, cheap_value)} vs {format_value(metric, dear_value)}"))
     elif cost_state != "missing":
         (unknown if cost_state == "unknown" else even).append("cost")
     cqrs_wins = [d for d in decided if d[1] == "cqrs"]

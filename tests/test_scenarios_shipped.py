@@ -26,6 +26,7 @@ SHORTEN = {
                          "workload.writes.apply_time": "20s"},
     "testbed_crud.yaml": {},  # made to run in real time: short already
     "testbed_cqrs.yaml": {},
+    "priced.yaml": {"duration": "6m", "replications": 1, "warmup": "30s"},
 }
 
 
@@ -90,3 +91,13 @@ def test_fresh_reads_confines_staleness_to_before_first_visible():
     assert fresh["staleness_max"] < fresh["first_visible_mean"] * 3
     warnings = [t.tier for t in offered_loads(scenario)]
     assert "fresh replicas early in a rollout" in warnings
+
+
+def test_priced_scenario_costs_what_its_prices_say():
+    """CRUD: the database alone, 2.00 per hour. CQRS: write image 2.00 + 3 replicas × 0.50 + a 200 GB snapshot at
+    0.0001 per GB-hour = 3.52 per hour (rolling without surge builds nothing beside the replicas)."""
+    scenario = cqrs_sim.load_scenario(SCENARIOS / "priced.yaml", SHORTEN["priced.yaml"])
+    s = cqrs_sim.simulate(scenario).summary().set_index(["architecture", "metric"])["mean"]
+    assert s[("crud", "cost_per_hour")] == pytest.approx(2.0, abs=1e-12)
+    assert s[("cqrs", "cost_per_hour")] == pytest.approx(3.52, abs=1e-12)
+    assert s[("crud", "read_latency_p99")] > 1  # a read behind a 20 s update waits seconds
