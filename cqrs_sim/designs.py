@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 
 #: the numbers a side-by-side table shows by default
 METRICS = ("read_latency_p99", "stale_read_fraction", "stale_version_fraction", "staleness_p99",
-           "visibility_window_mean", "replica_availability", "replica_seconds")
+           "visibility_window_mean", "replica_availability", "replica_seconds", "cost_per_hour")
 
 
 def standard_designs(scenario: "Scenario") -> dict[str, dict[str, Any]]:
