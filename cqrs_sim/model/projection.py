@@ -21,9 +21,10 @@ is given to :meth:`Projections.rebuild`: it leaves the pool if it is in it
 log, at projection_time per event; events committed meanwhile join its
 queue. It rejoins the pool (cold, as any rejoining replica) the moment it
 has applied every delivered event, so a rebuild takes longer the longer
-the history. Each rebuild is recorded as a swap (out, back, version).
-:meth:`Projections.stop` takes a replica out of the pool and stops its
-projector (a failure), until a rebuild.
+the history. :meth:`Projections.stop` takes a replica out of the pool and
+stops its projector (a failure), until a rebuild. The time out of the
+pool, from leaving (stop or rebuild) to rejoining, is recorded as a swap
+(replica, out, back, version) when the replica rejoins.
 
 Random numbers: replica r draws its projection times from its own stream
 ``cqrs.projection_time.{r}``, in the order it applies events (replays
@@ -67,6 +68,7 @@ class Projections:
         self.epoch = [0] * count  #: bumped when a replica stops or restarts: its queued events are dropped
         self.counted = [True] * count  #: the replica is in the pool, in ``_at``
         self._rebuilt: list[simpy.Event | None] = [None] * count  #: a rebuilding replica's rejoin event
+        self._left_at: list[float | None] = [None] * count  #: when a stopped replica left the pool
         self._rngs = [stream(seed, replication, f"cqrs.projection_time.{r}") for r in range(count)]
         self._draws: list[list[float]] = [[] for _ in range(count)]
         #: _at[v]: replicas in the pool holding exactly version v; _lowest: the smallest such v
@@ -147,6 +149,7 @@ class Projections:
             self.epoch.append(0)
             self.counted.append(False)
             self._rebuilt.append(None)
+            self._left_at.append(None)
             self._rngs.append(stream(self._seed, self._replication, f"cqrs.projection_time.{n}"))
             self._draws.append([])
 
@@ -158,6 +161,7 @@ class Projections:
             self.projecting.remove(r)
         if r in self.replicas.pool:
             self.replicas.leave(r)
+            self._left_at[r] = self.env.now
         if self.counted[r]:
             self.counted[r] = False
             self._members -= 1
@@ -171,9 +175,10 @@ class Projections:
 
     def _rebuild(self, r: int):
         replicas = self.replicas
-        out = self.env.now
         leaving = r in replicas.pool
         self.stop(r)
+        out = self._left_at[r]
+        out = self.env.now if out is None else out
         if leaving and replicas.drain and replicas.outstanding[r]:
             yield replicas.drained(r)
         self.epoch[r] += 1
@@ -187,6 +192,7 @@ class Projections:
         if not self.delivered:
             self._rejoin(r)
         yield done
+        self._left_at[r] = None
         self.swaps.append((r, out, self.env.now, replicas.version[r]))
 
     def _rejoin(self, r: int) -> None:
