@@ -1,0 +1,107 @@
+"""Projections (``cqrs.sync.strategy: projection``): keys, warnings, the ``check`` estimate, reproducibility."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+import cqrs_sim
+from cqrs_sim.analytic import offered_loads, projection_lag
+from cqrs_sim.cli import app
+from cqrs_sim.scenario import scenario_warnings
+
+runner = CliRunner()
+
+TEXT = """
+duration: 120s
+replications: 1
+workload:
+  reads:
+    rate: 50/s
+    query_time: {{dist: exponential, mean: 5ms}}
+  writes:
+    rate: {w}/s
+    apply_time: {{dist: exponential, mean: 50ms}}
+cqrs:
+  replicas: {{count: 3}}
+  sync: {sync}
+"""
+
+
+def make(scenario_from, sync="{strategy: projection, projection_time: {dist: exponential, mean: 0.5s}}", w=1):
+    return scenario_from(TEXT.format(sync=sync, w=w))
+
+
+def test_projection_time_defaults_to_a_constant_10ms(scenario_from):
+    s = make(scenario_from, sync="{strategy: projection}")
+    assert s.cqrs.sync.projection_time.mean == pytest.approx(0.01)
+    assert s.cqrs.sync.projection_time.variance == 0
+
+
+def test_projection_time_with_a_snapshot_strategy_is_ignored_with_a_warning(scenario_from):
+    s = make(scenario_from, sync="{strategy: rolling, projection_time: 20ms}")
+    assert scenario_warnings(s) == [
+        "cqrs.sync.projection_time: only used with strategy: projection (strategy is rolling); ignored"]
+
+
+def test_snapshot_keys_with_projection_are_ignored_with_a_warning(write_yaml):
+    path = write_yaml(TEXT.format(w=1, sync="{strategy: projection, replace_time: 30s, batch_size: 2}"))
+    result = runner.invoke(app, ["check", str(path)])
+    assert result.exit_code == 0
+    assert "cqrs.sync.batch_size: only used by snapshot rollouts; ignored with strategy: projection" in result.stderr
+    assert "cqrs.sync.replace_time: only used by snapshot rollouts; ignored with strategy: projection" in result.stderr
+
+
+def test_no_warning_when_cqrs_is_not_simulated(scenario_from):
+    s = scenario_from(TEXT.format(w=1, sync="{strategy: rolling, projection_time: 20ms}") + "architectures: [crud]\n")
+    assert scenario_warnings(s) == []
+
+
+def test_unknown_strategy_names_the_choices(write_yaml):
+    path = write_yaml(TEXT.format(w=1, sync="{strategy: projections}"))
+    result = runner.invoke(app, ["check", str(path)])
+    assert result.exit_code == 2
+    assert "cqrs.sync.strategy" in result.stderr and "'projection'" in result.stderr
+    assert "Traceback" not in result.output
+
+
+def test_check_gives_the_mm1_lag_and_no_rollout_tiers(scenario_from):
+    """Poisson writes at 1/s, exponential projection of mean 0.5 s: M/M/1 with μ − w = 1/s,
+    mean lag 1 s and p99 ln(100) s; trigger_delay adds to both."""
+    s = make(scenario_from)
+    mean, p99, how = projection_lag(s)
+    assert mean == pytest.approx(1.0) and p99 == pytest.approx(math.log(100)) and "M/M/1" in how
+    tiers = {t.tier: t for t in offered_loads(s) if t.architecture == "cqrs"}
+    assert "rollouts" not in tiers and "replica pool in rollout" not in tiers
+    projector = tiers["projector (each replica)"]
+    assert projector.utilization == pytest.approx(0.5) and projector.warning is None
+    assert "4.61s" in projector.estimate
+    delayed = make(scenario_from, sync="{strategy: projection, trigger_delay: 2s, "
+                                       "projection_time: {dist: exponential, mean: 0.5s}}")
+    assert projection_lag(delayed)[:2] == pytest.approx((3.0, 2 + math.log(100)))
+
+
+def test_check_gives_the_mg1_mean_lag_for_constant_projections(scenario_from):
+    """Constant projection 0.5 s, Poisson writes 1/s: M/D/1 wait ρ m / (2 (1 − ρ)) = 0.25 s, lag 0.75 s."""
+    mean, p99, how = projection_lag(make(scenario_from, sync="{strategy: projection, projection_time: 0.5s}"))
+    assert mean == pytest.approx(0.75) and p99 is None and "M/G/1" in how
+
+
+def test_check_warns_when_projections_fall_behind(write_yaml):
+    path = write_yaml(TEXT.format(w=3, sync="{strategy: projection, projection_time: 0.5s}"))
+    result = runner.invoke(app, ["check", str(path)])
+    assert result.exit_code == 0
+    assert "cqrs projector (each replica): utilisation 1.50 >= 1: each replica applies writes slower" in result.stderr
+
+
+def test_projection_runs_are_reproducible_and_replicas_stay_in_the_pool(scenario_from):
+    s = make(scenario_from)
+    a = cqrs_sim.simulate(s).per_replication
+    b = cqrs_sim.simulate(s).per_replication
+    assert a.equals(b)
+    cq = a[a.architecture == "cqrs"].iloc[0]
+    assert cq.replica_availability == 1 and 0 < cq.stale_read_fraction < 1
+    assert np.isfinite(cq.visibility_window_mean) and cq.first_visible_mean <= cq.visibility_window_mean
