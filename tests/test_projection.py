@@ -105,3 +105,15 @@ def test_projection_runs_are_reproducible_and_replicas_stay_in_the_pool(scenario
     cq = a[a.architecture == "cqrs"].iloc[0]
     assert cq.replica_availability == 1 and 0 < cq.stale_read_fraction < 1
     assert np.isfinite(cq.visibility_window_mean) and cq.first_visible_mean <= cq.visibility_window_mean
+
+
+def test_replica_versions_plot_says_projections_swap_nothing(scenario_from):
+    from cqrs_sim import plots
+
+    results = cqrs_sim.simulate(make(scenario_from))
+    fig = plots.replica_versions(results)
+    ax = fig.axes[0]
+    text = "\n".join(t.get_text() for t in ax.texts)
+    assert "every replica stays in the pool and applies each write itself" in text
+    assert len(fig.axes) == 1  # no colour bar of versions: none is swapped in
+    assert [t.get_text() for t in ax.get_yticklabels()] == [f"replica {r}" for r in range(3)]
