@@ -169,7 +169,11 @@ class Projections:
             self._visible(0)
 
     def rebuild(self, r: int) -> simpy.Process:
-        """Replica ``r`` starts empty and replays the whole log; the process ends when it is back in the pool."""
+        """Replica ``r`` starts empty and replays the whole log; the process ends when it is back in the pool.
+
+        A rebuild of a replica already rebuilding starts the replay over (both processes end at the one
+        rejoin); a :meth:`stop` during a rebuild suspends it until the next rebuild.
+        """
         self._grow(r)
         return self.env.process(self._rebuild(r))
 
@@ -177,23 +181,24 @@ class Projections:
         replicas = self.replicas
         leaving = r in replicas.pool
         self.stop(r)
-        out = self._left_at[r]
-        out = self.env.now if out is None else out
+        if self._left_at[r] is None:
+            self._left_at[r] = self.env.now  # a replica that was not in the pool is out from now
         if leaving and replicas.drain and replicas.outstanding[r]:
             yield replicas.drained(r)
         self.epoch[r] += 1
         replicas.version[r] = 0
         self.free_at[r] = self.env.now
-        done = self._rebuilt[r] = self.env.event()
+        done = self._rebuilt[r]
+        if done is None:  # else a rebuild already running starts over, and both end at the rejoin
+            done = self._rebuilt[r] = self.env.event()
         for version in range(1, self.delivered + 1):
             self._enqueue(r, version)
-        self.projecting.append(r)
-        self.projecting.sort()
+        if r not in self.projecting:
+            self.projecting.append(r)
+            self.projecting.sort()
         if not self.delivered:
             self._rejoin(r)
         yield done
-        self._left_at[r] = None
-        self.swaps.append((r, out, self.env.now, replicas.version[r]))
 
     def _rejoin(self, r: int) -> None:
         replicas = self.replicas
@@ -203,6 +208,8 @@ class Projections:
         self._at[version] += 1
         replicas.join(r, version)
         self._visible(version)
+        self.swaps.append((r, self._left_at[r], self.env.now, version))
+        self._left_at[r] = None
         done, self._rebuilt[r] = self._rebuilt[r], None
         if done is not None:
             done.succeed()

@@ -164,3 +164,17 @@ def test_a_stopped_replica_is_out_until_rebuilt(scenario_from):
     np.testing.assert_allclose(record.all_visible, [0, 2.75, 4.25, 5.75], atol=1e-9)
     arrival, replica, seen, _ = seen_by_arrival(record)
     assert (replica[(arrival > 3) & (arrival < 13)] == 0).all()
+
+
+def test_a_second_rebuild_during_the_first_starts_it_over(scenario_from):
+    """Writes as in the first test (v3 everywhere by 5.75). Replica 1 rebuilt at 10.5
+    would rejoin at 15.0; rebuilt again at 12.5 (it applied v1 at 12.0), it drops to
+    version 0 again and replays v1, v2, v3 at 14.0, 15.5, 17.0, rejoining at 17.0. Both
+    rebuilds end then, and the time out of the pool is one swap, 10.5 to 17.0."""
+    done = []
+    actions = [(10.5, lambda m: done.append(m.rollouts.rebuild(1))), (12.5, lambda m: done.append(m.rollouts.rebuild(1)))]
+    model, record = run_with(scenario(scenario_from, "[0.25s, 1.25s, 2.25s]"), actions)
+    assert all(p.triggered for p in done)
+    np.testing.assert_allclose(record.swaps["out"], [10.5])
+    np.testing.assert_allclose(record.swaps["back"], [17.0])
+    np.testing.assert_array_equal(record.swaps["version"], [3])
