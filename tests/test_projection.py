@@ -70,7 +70,8 @@ def test_unknown_strategy_names_the_choices(write_yaml):
 
 def test_check_gives_the_mm1_lag_and_no_rollout_tiers(scenario_from):
     """Poisson writes at 1/s, exponential projection of mean 0.5 s: M/M/1 with μ − w = 1/s,
-    mean lag 1 s and p99 ln(100) s; trigger_delay adds to both."""
+    mean lag 1 s and p99 ln(100) s; trigger_delay adds to both. A rebuild replaying H events
+    while events keep arriving at w takes T = (H + w T) m, so T = H m / (1 − w m)."""
     s = make(scenario_from)
     mean, p99, how = projection_lag(s)
     assert mean == pytest.approx(1.0) and p99 == pytest.approx(math.log(100)) and "M/M/1" in how
@@ -79,6 +80,8 @@ def test_check_gives_the_mm1_lag_and_no_rollout_tiers(scenario_from):
     projector = tiers["projector (each replica)"]
     assert projector.utilization == pytest.approx(0.5) and projector.warning is None
     assert "4.61s" in projector.estimate
+    # a rebuild at the end replays H = 120 events while more arrive: H m / (1 − w m) = 120 s
+    assert "replays about 120 writes in about 2min" in projector.estimate
     delayed = make(scenario_from, sync="{strategy: projection, trigger_delay: 2s, "
                                        "projection_time: {dist: exponential, mean: 0.5s}}")
     assert projection_lag(delayed)[:2] == pytest.approx((3.0, 2 + math.log(100)))
