@@ -247,7 +247,8 @@ def offered_loads(scenario: Scenario) -> list[TierLoad]:
                 how = f"one replica at 1/{rep.count} of the reads ({rep.routing})"
                 est = f"{method(ca2, q.scv, rep.connections)} wait {_fmt(wait)}"
             snapshots = " outside rollouts" if scenario.cqrs.sync.strategy != "projection" else ""
-            tier(arch, "replica pool", rate, peak, q.mean, c, f"{how}: {est}, latency {_fmt(h.mean + wait + q.mean)}{snapshots}")
+            tier(arch, "replica pool", rate, peak, q.mean, c,
+                 f"{how}: {est}, latency {_fmt(h.mean + wait + q.mean)}{snapshots}")
         _handler_tier(out, start, arch, tier, rate, peak, ca2, h, q, wait, binds, handlers, scenario.load_balancer, lock_note)
         if arch == "cqrs" and scenario.cqrs.sync.strategy == "projection":
             _projection_tiers(out, scenario, tier, rate, peak, q.mean)

@@ -222,7 +222,8 @@ class Sync(_Section):
     """Projection only: time one replica takes to apply one committed write to its read model (drawn per replica and write); a replica that starts empty replays the whole log at this cost per write before it takes reads."""
 
     #: keys that mean something only for snapshot rollouts
-    SNAPSHOT_KEYS: ClassVar[tuple[str, ...]] = ("batch_size", "max_surge", "build_parallelism", "on_write_during_rollout", "replace_time")
+    SNAPSHOT_KEYS: ClassVar[tuple[str, ...]] = (
+        "batch_size", "max_surge", "build_parallelism", "on_write_during_rollout", "replace_time")
 
 
 class Cqrs(_Section):

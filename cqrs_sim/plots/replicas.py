@@ -74,7 +74,7 @@ def replica_versions(results, replication: int = 0) -> Figure:
 
 
 def _projection_lanes(fig: Figure, ax, results, replication: int, swaps, divisor: float, unit: str) -> None:
-    """Projections: no snapshot is swapped in, so a lane shows only when its replica was out of the pool (rebuilding)."""
+    """Projections swap no snapshot in: a lane shows only when its replica was out of the pool (rebuilding)."""
     scenario = results.scenario
     count = scenario.cqrs.replicas.count
     end = max(scenario.duration, float(swaps["back"].max()) if len(swaps) else 0.0)

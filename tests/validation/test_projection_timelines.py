@@ -172,7 +172,7 @@ def test_a_second_rebuild_during_the_first_starts_it_over(scenario_from):
     version 0 again and replays v1, v2, v3 at 14.0, 15.5, 17.0, rejoining at 17.0. Both
     rebuilds end then, and the time out of the pool is one swap, 10.5 to 17.0."""
     done = []
-    actions = [(10.5, lambda m: done.append(m.rollouts.rebuild(1))), (12.5, lambda m: done.append(m.rollouts.rebuild(1)))]
+    actions = [(at, lambda m: done.append(m.rollouts.rebuild(1))) for at in (10.5, 12.5)]
     model, record = run_with(scenario(scenario_from, "[0.25s, 1.25s, 2.25s]"), actions)
     assert all(p.triggered for p in done)
     np.testing.assert_allclose(record.swaps["out"], [10.5])
