@@ -87,6 +87,13 @@ def test_check_gives_the_mm1_lag_and_no_rollout_tiers(scenario_from):
     assert projection_lag(delayed)[:2] == pytest.approx((3.0, 2 + math.log(100)))
 
 
+def test_check_warns_that_prefer_fresh_sends_reads_to_the_freshest_replica(scenario_from):
+    """50 reads/s × 5 ms on one replica's 4 connections: utilisation 0.0625 while one replica is the freshest."""
+    s = scenario_from(TEXT.format(w=1, sync="{strategy: projection}").replace("{count: 3}", "{count: 3, routing: prefer_fresh}"))
+    (fresh,) = [t for t in offered_loads(s) if t.tier == "freshest replica"]
+    assert fresh.capacity == 4 and fresh.utilization == pytest.approx(50 * 0.005 / 4)
+
+
 def test_check_gives_the_mg1_mean_lag_for_constant_projections(scenario_from):
     """Constant projection 0.5 s, Poisson writes 1/s: M/D/1 wait ρ m / (2 (1 − ρ)) = 0.25 s, lag 0.75 s."""
     mean, p99, how = projection_lag(make(scenario_from, sync="{strategy: projection, projection_time: 0.5s}"))

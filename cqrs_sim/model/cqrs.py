@@ -17,8 +17,8 @@ from ..scenario import Scenario
 from ..streams import stream
 from ..workload import ReadSource, WriteWorkload
 from .frontend import Frontend
-from .replicas import ReplicaPool, ServedByReplicas
 from .projection import Projections
+from .replicas import ReplicaPool, ServedByReplicas
 from .rollout import Rollouts
 from .slots import Slots
 

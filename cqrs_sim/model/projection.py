@@ -56,7 +56,7 @@ class Projections:
 
     def __init__(self, replicas: "ReplicaPool", model: "Frontend", sync: Sync, seed: int, replication: int):
         self.replicas = replicas
-        self.model = model
+        self.model = model  #: the owner (its ``commits`` is the newest version)
         self.env = model.env
         self.sync = sync
         self.time = sync.projection_time
