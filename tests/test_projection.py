@@ -89,7 +89,8 @@ def test_check_gives_the_mm1_lag_and_no_rollout_tiers(scenario_from):
 
 def test_check_warns_that_prefer_fresh_sends_reads_to_the_freshest_replica(scenario_from):
     """50 reads/s × 5 ms on one replica's 4 connections: utilisation 0.0625 while one replica is the freshest."""
-    s = scenario_from(TEXT.format(w=1, sync="{strategy: projection}").replace("{count: 3}", "{count: 3, routing: prefer_fresh}"))
+    text = TEXT.format(w=1, sync="{strategy: projection}")
+    s = scenario_from(text.replace("{count: 3}", "{count: 3, routing: prefer_fresh}"))
     (fresh,) = [t for t in offered_loads(s) if t.tier == "freshest replica"]
     assert fresh.capacity == 4 and fresh.utilization == pytest.approx(50 * 0.005 / 4)
 
