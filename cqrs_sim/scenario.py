@@ -10,7 +10,7 @@ loader can point at the offending line.
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal, Optional, Union, get_args
+from typing import Annotated, Any, ClassVar, Literal, Optional, Union, get_args
 
 import numpy as np
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Discriminator, Field, Tag, model_validator
@@ -208,8 +208,8 @@ class Replicas(_Section):
 
 
 class Sync(_Section):
-    strategy: Literal["rolling", "all_at_once", "blue_green"] = "rolling"
-    """`rolling` replaces batch_size replicas at a time; `all_at_once` all together; `blue_green` builds a whole new set beside the old one and switches every reader at once."""
+    strategy: Literal["rolling", "all_at_once", "blue_green", "projection"] = "rolling"
+    """`rolling` replaces batch_size replicas at a time; `all_at_once` all together; `blue_green` builds a whole new set beside the old one and switches every reader at once; `projection`: no snapshots, every replica stays in the pool and applies each committed write itself, in commit order, one at a time (projection_time each)."""
     batch_size: Count = 1
     """Replicas replaced together in a rolling rollout."""
     max_surge: NonNegativeCount = 0
@@ -219,11 +219,17 @@ class Sync(_Section):
     on_write_during_rollout: Literal["queue", "restart"] = "queue"
     """`queue`: writes committed during a rollout ship in the next one; `restart`: replicas not yet swapped get the newest version in this rollout, and a follow-up replaces only the replicas left behind."""
     trigger_delay: Seconds = 0.0
-    """Wait from a commit to the rollout it triggers."""
+    """Wait from a commit to the rollout it triggers (projection: until the write's event reaches the projectors)."""
     replace_time: Distribution = Constant(value=120.0)
     """Time to swap one replica for a snapshot of the write image (or, for a surge or blue-green replica, to build it)."""
     drain: bool = True
     """Let reads already routed to a leaving replica finish on the old image."""
+    projection_time: Distribution = Constant(value=0.01)
+    """Projection only: time one replica takes to apply one committed write to its read model (drawn per replica and write); a replica that starts empty replays the whole log at this cost per write before it takes reads."""
+
+    #: keys that mean something only for snapshot rollouts
+    SNAPSHOT_KEYS: ClassVar[tuple[str, ...]] = (
+        "batch_size", "max_surge", "build_parallelism", "on_write_during_rollout", "replace_time")
 
 
 class Cqrs(_Section):
@@ -477,6 +483,14 @@ def scenario_warnings(scenario: Scenario) -> list[str]:
         if start >= scenario.duration:
             warnings.append(f"workload.reads.rate.{i}: the step at {start:g}s starts after duration "
                             f"({scenario.duration:g}s) and is ignored")
+    sync = scenario.cqrs.sync
+    if "cqrs" in scenario.architectures:
+        if sync.strategy == "projection":
+            for key in (k for k in Sync.SNAPSHOT_KEYS if k in sync.model_fields_set):
+                warnings.append(f"cqrs.sync.{key}: only used by snapshot rollouts; ignored with strategy: projection")
+        elif "projection_time" in sync.model_fields_set:
+            warnings.append(f"cqrs.sync.projection_time: only used with strategy: projection "
+                            f"(strategy is {sync.strategy}); ignored")
     writes = scenario.workload.writes
     if writes is not None and writes.at is not None:
         for i, t in enumerate(writes.at):
