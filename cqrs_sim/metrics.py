@@ -100,7 +100,8 @@ def replication_metrics(record: RunRecord, scenario: Scenario) -> dict[str, floa
         "read_your_writes_violations": _read_back_misses(record, lo, hi),
     }
     if scenario.cost is not None:
-        out["cost_per_hour"] = cost_per_hour(scenario.cost, record.architecture, out["replica_seconds"], window)
+        keeps_snapshot = record.architecture == "cqrs" and scenario.cqrs.sync.strategy != "projection"
+        out["cost_per_hour"] = cost_per_hour(scenario.cost, keeps_snapshot, out["replica_seconds"], window)
     return {name: float(out[name]) for name in METRICS if name in out}  # visibility_t* are added by simulate
 
 
@@ -184,18 +185,19 @@ def _instance_seconds(record: RunRecord, lo: float, hi: float) -> float:
 WRITE_INSTANCES = 1  #: the instance taking writes: CRUD's database or primary, CQRS's write image
 
 
-def cost_per_hour(cost: Cost, architecture: str, instance_seconds: float, window: float) -> float:
+def cost_per_hour(cost: Cost, keeps_snapshot: bool, instance_seconds: float, window: float) -> float:
     """The price of one design per hour, from its instance-seconds over a window of ``window`` seconds.
 
     The write instance runs the whole window at ``write_instance_hour``; every
     other instance-second (replicas, and instances built beside them by surge
-    or blue-green rollouts) costs ``instance_hour`` / 3600; CQRS keeps one
-    snapshot of the write image (``snapshot_gb`` × ``snapshot_gb_hour``).
+    or blue-green rollouts) costs ``instance_hour`` / 3600; CQRS refreshed by
+    snapshots keeps one snapshot of the write image (``snapshot_gb`` ×
+    ``snapshot_gb_hour``); projections rebuild from the event log instead.
     Everything derives from ``replica_seconds``, so any instance it counts is priced.
     """
     write_price = cost.instance_hour if cost.write_instance_hour is None else cost.write_instance_hour
     replica_hours_per_hour = (instance_seconds - WRITE_INSTANCES * window) / window
-    snapshot = cost.snapshot_gb * cost.snapshot_gb_hour if architecture == "cqrs" else 0.0
+    snapshot = cost.snapshot_gb * cost.snapshot_gb_hour if keeps_snapshot else 0.0
     return WRITE_INSTANCES * write_price + cost.instance_hour * replica_hours_per_hour + snapshot
 
 

@@ -249,7 +249,7 @@ class Cost(_Section):
     write_instance_hour: Optional[float] = Field(default=None, ge=0, allow_inf_nan=False)
     """Price per hour of the instance that takes the writes (CRUD's database or primary, CQRS's write image; write_servers apply on that one instance); default: instance_hour."""
     snapshot_gb: float = Field(default=0.0, ge=0, allow_inf_nan=False)
-    """Size of the write image's snapshot in GB (CQRS builds replicas from it and keeps the newest one at all times); give it with snapshot_gb_hour."""
+    """Size of the write image's snapshot in GB (CQRS refreshed by snapshots builds replicas from it and keeps the newest one at all times; projections keep none); give it with snapshot_gb_hour."""
     snapshot_gb_hour: float = Field(default=0.0, ge=0, allow_inf_nan=False)
     """Price of storing one GB of snapshot for an hour (CQRS only: CRUD's replicas stream from the primary)."""
 

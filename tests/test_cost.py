@@ -44,13 +44,14 @@ def test_bad_cost_is_one_located_problem(block, path, words):
 
 
 def test_cost_per_hour_formula():
-    """Write instance at its own price, replica instance-hours per hour at instance_hour, a snapshot for CQRS only."""
+    """Write instance at its own price, replica instance-hours per hour at instance_hour, a snapshot only where one is kept
+    (CQRS refreshed by snapshots)."""
     cost = parse_scenario(BASE + "cost: {instance_hour: 0.25, write_instance_hour: 3, snapshot_gb: 10, "
                                  "snapshot_gb_hour: 0.01}\n").cost
-    assert cost_per_hour(cost, "cqrs", 9 * 3600.0, 3600.0) == pytest.approx(3 + 8 * 0.25 + 0.1)
-    assert cost_per_hour(cost, "crud", 3600.0, 3600.0) == pytest.approx(3.0)  # a single database: no replica
+    assert cost_per_hour(cost, True, 9 * 3600.0, 3600.0) == pytest.approx(3 + 8 * 0.25 + 0.1)
+    assert cost_per_hour(cost, False, 3600.0, 3600.0) == pytest.approx(3.0)  # a single database: no replica
     same = parse_scenario(BASE + "cost: {instance_hour: 0.25}\n").cost
-    assert cost_per_hour(same, "crud", 2 * 7200.0, 7200.0) == pytest.approx(0.5)  # the primary at instance_hour
+    assert cost_per_hour(same, False, 2 * 7200.0, 7200.0) == pytest.approx(0.5)  # the primary at instance_hour
 
 
 def test_price_per_hour_format():
