@@ -6,7 +6,11 @@ current block in memory; writes are few and drawn at once
 same streams in the same block sizes, which is what makes their runs a
 paired comparison (common random numbers): read ``i`` arrives at the same
 instant, spends the same handler time and runs a query of the same length
-in both.
+in both. Where a design sets its own query or apply time
+(``crud.query_time``, ``cqrs.replicas.query_time``, ``crud.apply_time``,
+``cqrs.apply_time``) the workload's draw is mapped to the same quantile of
+the design's distribution (:func:`.distributions.couple`): read ``i`` is
+then long in both designs or short in both.
 """
 
 from __future__ import annotations
@@ -16,8 +20,9 @@ from typing import Iterator, Optional
 
 import numpy as np
 
+from .distributions import couple
 from .keys import ReadKeys, write_keys
-from .scenario import Scenario
+from .scenario import Scenario, apply_time_of, query_time_of
 from .streams import stream
 
 BLOCK = 1 << 16  #: reads drawn per block
@@ -69,11 +74,14 @@ def diurnal_arrivals(shape, duration: float, rng: np.random.Generator) -> Iterat
 class ReadSource:
     """Blocks of (arrival times, handler times, query times, keys, clients) for one replication.
 
-    Keys and clients come from their own streams (``read.key``, ``read.client``), so turning them on
-    leaves every other draw as it was; without them every read has key 0 and client 0.
+    With ``architecture`` the query times are that design's own (see the
+    module's docstring); without, the workload's. Keys and clients come from
+    their own streams (``read.key``, ``read.client``), so turning them on
+    leaves every other draw as it was; without them every read has key 0
+    and client 0.
     """
 
-    def __init__(self, scenario: Scenario, replication: int):
+    def __init__(self, scenario: Scenario, replication: int, architecture: str | None = None):
         reads = scenario.workload.reads
         rng = stream(scenario.seed, replication, "read.arrivals")
         if isinstance(reads.rate, list):
@@ -84,6 +92,9 @@ class ReadSource:
         self._query = reads.query_time
         self._handler_rng = stream(scenario.seed, replication, "read.handler_time")
         self._query_rng = stream(scenario.seed, replication, "read.query_time")
+        own = query_time_of(scenario, architecture) if architecture is not None else self._query
+        self._own_query = own if own != self._query else None
+        self._coupling_rng = stream(scenario.seed, replication, "read.query_time.coupling")
         self._sessions = ReadSessions(scenario, replication)
 
     def __iter__(self) -> Iterator[tuple[list[float], list[float], list[float], list[int], list[int]]]:
@@ -91,9 +102,11 @@ class ReadSource:
             n = len(times)
             if n == 0:
                 continue
+            query = self._query.sample(self._query_rng, n)
+            if self._own_query is not None:
+                query = couple(query, self._query, self._own_query, self._coupling_rng)
             keys, clients = self._sessions.draw(times)
-            yield (times.tolist(), self._handler.sample(self._handler_rng, n).tolist(),
-                   self._query.sample(self._query_rng, n).tolist(), keys, clients)
+            yield (times.tolist(), self._handler.sample(self._handler_rng, n).tolist(), query.tolist(), keys, clients)
 
 
 class ReadSessions:
@@ -169,3 +182,14 @@ def write_workload(scenario: Scenario, replication: int) -> WriteWorkload:
     else:
         client = stream(scenario.seed, replication, "write.client").integers(0, clients, len(arrival))
     return WriteWorkload(arrival, apply, keys, client)
+
+
+def writes_of_design(writes: WriteWorkload, scenario: Scenario, replication: int, architecture: str) -> WriteWorkload:
+    """``writes`` with ``architecture``'s own apply times (coupled write by write), or ``writes`` itself."""
+    workload = scenario.workload.writes
+    own = apply_time_of(scenario, architecture)
+    if workload is None or own is None or own == workload.apply_time or not len(writes):
+        return writes
+    rng = stream(scenario.seed, replication, "write.apply_time.coupling")
+    return WriteWorkload(writes.arrival, couple(writes.apply_time, workload.apply_time, own, rng), writes.keys,
+                         writes.client)

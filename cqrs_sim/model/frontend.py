@@ -20,7 +20,8 @@ from typing import Callable, Optional
 import numpy as np
 import simpy
 
-from ..scenario import Scenario
+from ..distributions import couple
+from ..scenario import Scenario, query_time_of
 from ..streams import stream
 from ..workload import ReadSource, WriteWorkload
 from ..keys import KeyIndex
@@ -85,6 +86,7 @@ class Frontend:
         if read_back is not None:
             self._rb_rng = stream(scenario.seed, replication, "write.read_back")
             self._rb_times = stream(scenario.seed, replication, "write.read_back.times")
+            self._rb_coupling = stream(scenario.seed, replication, "write.read_back.coupling")
         reads_settings = scenario.workload.reads
         self.timeout = reads_settings.timeout
         self.retries = reads_settings.retries
@@ -252,7 +254,11 @@ class Frontend:
         version = event.value
         reads = self.scenario.workload.reads
         handler_time = float(reads.handler_time.sample(self._rb_times, 1)[0])
-        query_time = float(reads.query_time.sample(self._rb_times, 1)[0])
+        drawn = reads.query_time.sample(self._rb_times, 1)
+        own = query_time_of(self.scenario, self.architecture)
+        if own != reads.query_time:  # this design's own query time, at the same quantile (see workload)
+            drawn = couple(drawn, reads.query_time, own, self._rb_coupling)
+        query_time = float(drawn[0])
         j = self.version_write[version]
         read = new_read(-1, self.env.now, handler_time, query_time, int(self.write_keys[j, 0]), self.write_client[j],
                         read_back=version)
