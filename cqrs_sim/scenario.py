@@ -173,6 +173,31 @@ class Handlers(_Section):
     """Reads a handler serves at once (a slot is held for the whole read)."""
 
 
+class Autoscale(_Section):
+    min: Count = 1
+    """Fewest replicas the autoscaler keeps (it never removes below this)."""
+    max: Count
+    """Most replicas the autoscaler runs, those being provisioned included."""
+    target_utilization: float = Field(default=0.6, gt=0, le=1, allow_inf_nan=False)
+    """Connection utilization the autoscaler aims at: desired replicas = ceil(mean busy connections over the last interval / (connections per replica × target)), clamped to [min, max]."""
+    tolerance: float = Field(default=0.1, ge=0, lt=1, allow_inf_nan=False)
+    """No change while utilization / target is within 1 ± tolerance (as Kubernetes' autoscaler, whose default this is); 0: act on every difference."""
+    interval: Seconds = Field(default=60.0, gt=0)
+    """How often the autoscaler measures utilization and decides; the first decision comes one interval after the start."""
+    scale_out_cooldown: Seconds = 60.0
+    """Time after a scale-out before the next scale-out."""
+    scale_in_cooldown: Seconds = 300.0
+    """Time after any scale-out or scale-in before a scale-in."""
+    provision_time: Optional[Distribution] = None
+    """Time from the decision until a new replica, built from the newest snapshot, joins the pool; default: cqrs.sync.replace_time."""
+
+    @model_validator(mode="after")
+    def _min_below_max(self) -> "Autoscale":
+        if self.min > self.max:
+            raise ValueError(f"min ({self.min}) must not exceed max ({self.max})")
+        return self
+
+
 class Crud(_Section):
     connections: Count = 32
     """Database connections (concurrent queries)."""
@@ -186,6 +211,8 @@ class Crud(_Section):
     """How a handler picks a read replica."""
     replication_lag: Distribution = Constant(value=1.0)
     """Delay from a commit on the primary until a replica has applied it (drawn per write and replica; applied in commit order)."""
+    replica_autoscale: Optional[Autoscale] = None
+    """Add and remove read replicas with the load (needs replicas ≥ 1: the count it starts with); none: a fixed count."""
 
 
 class Replicas(_Section):
@@ -227,6 +254,8 @@ class Cqrs(_Section):
     """The read replica swarm."""
     sync: Sync = Sync()
     """How replicas are refreshed after a commit."""
+    autoscale: Optional[Autoscale] = None
+    """Add and remove read replicas with the load (replicas.count is the count it starts with); none: a fixed count."""
 
 
 class SweepRange(_Section):
@@ -343,6 +372,12 @@ def cross_field_problems(scenario: Scenario) -> list[tuple[str, str]]:
     replicas = scenario.cqrs.replicas
     if replicas.cold_factor > 1 and replicas.warm_up_time == 0:
         problems.append(("cqrs.replicas.warm_up_time", "must be positive when cold_factor > 1 (the cold period needs a length)"))
+    for path, auto, start in (("cqrs.autoscale", scenario.cqrs.autoscale, count),
+                              ("crud.replica_autoscale", scenario.crud.replica_autoscale, scenario.crud.replicas)):
+        if auto is not None and not auto.min <= start <= auto.max:
+            counted = "cqrs.replicas.count" if path.startswith("cqrs") else "crud.replicas"
+            problems.append((path, f"{counted} ({start}), the count it starts with, must lie in [min, max] "
+                                   f"= [{auto.min}, {auto.max}]"))
     if sync.batch_size > count:
         problems.append(("cqrs.sync.batch_size", f"must not exceed cqrs.replicas.count ({count}), got {sync.batch_size}"))
     if scenario.workload.reads.query_time.mean <= 0:
@@ -393,12 +428,21 @@ def size_problems(scenario: "Scenario") -> list[tuple[str, str]]:
         check("crud.replicas", "max_replicas", crud.replicas, "crud.replicas is {n}")
         check("crud", "max_servers", crud.replicas * crud.replica_connections,
               "crud.replicas × replica_connections gives {n} connections")
+        if crud.replica_autoscale is not None:
+            check("crud.replica_autoscale.max", "max_replicas", crud.replica_autoscale.max,
+                  "crud.replica_autoscale.max is {n}")
+            check("crud.replica_autoscale.max", "max_servers", crud.replica_autoscale.max * crud.replica_connections,
+                  "crud.replica_autoscale.max × crud.replica_connections gives {n} connections")
     if "cqrs" in scenario.architectures:
         cqrs = scenario.cqrs
         check("cqrs.write_servers", "max_servers", cqrs.write_servers, "cqrs.write_servers is {n}")
         check("cqrs.replicas.count", "max_replicas", cqrs.replicas.count, "cqrs.replicas.count is {n}")
         check("cqrs.replicas", "max_servers", cqrs.replicas.count * cqrs.replicas.connections,
               "cqrs.replicas.count × connections gives {n} connections")
+        if cqrs.autoscale is not None:
+            check("cqrs.autoscale.max", "max_replicas", cqrs.autoscale.max, "cqrs.autoscale.max is {n}")
+            check("cqrs.autoscale.max", "max_servers", cqrs.autoscale.max * cqrs.replicas.connections,
+                  "cqrs.autoscale.max × cqrs.replicas.connections gives {n} connections")
     if scenario.sweep:
         points = 1
         for spec in scenario.sweep.values():

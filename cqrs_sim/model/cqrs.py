@@ -2,7 +2,8 @@
 
 Reads go to a :class:`.replicas.ReplicaPool`. Writes queue for the write
 servers; after each commit a rollout (see :mod:`.rollout`) swaps replicas
-for snapshots of the write image, batch by batch.
+for snapshots of the write image, batch by batch. With ``cqrs.autoscale``
+the pool is elastic (:mod:`.autoscale`).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import simpy
 from ..scenario import Scenario
 from ..streams import stream
 from ..workload import ReadSource, WriteWorkload
+from .autoscale import Autoscaler, MeteredPool
 from .frontend import Frontend
 from .replicas import ReplicaPool, ServedByReplicas
 from .rollout import Rollouts
@@ -27,15 +29,26 @@ class CqrsModel(ServedByReplicas, Frontend):
     def __init__(self, env: simpy.Environment, scenario: Scenario, reads: ReadSource, writes: WriteWorkload,
                  replication: int):
         super().__init__(env, scenario, reads, writes, replication)
-        replicas = scenario.cqrs.replicas
-        self.replicas = ReplicaPool(
+        replicas, auto = scenario.cqrs.replicas, scenario.cqrs.autoscale
+        pool = ReplicaPool if auto is None else MeteredPool
+        self.replicas = pool(
             self, replicas.count, replicas.connections, replicas.routing, self._streams("routing"), live=True,
             ties="rotate", cold_factor=replicas.cold_factor, warm_up_time=replicas.warm_up_time,
-            drain=scenario.cqrs.sync.drain)
+            drain=scenario.cqrs.sync.drain, size=None if auto is None else auto.max)
         self._query = self.replicas.query  # reads go straight to the replica pool
         self.write_servers = Slots(scenario.cqrs.write_servers)
         self.rollouts = Rollouts(self.replicas, self, scenario.cqrs.sync,
                                  stream(scenario.seed, replication, "cqrs.replace_time"))
+        if auto is not None:
+            assert isinstance(self.replicas, MeteredPool)
+            self.autoscaler = Autoscaler(
+                self.replicas, auto, auto.provision_time or scenario.cqrs.sync.replace_time,
+                stream(scenario.seed, replication, "cqrs.autoscale.provision_time"), scenario.duration, self._join_new)
+
+    def _join_new(self, r: int) -> None:
+        """A provisioned replica joins with the newest committed version (built from the newest snapshot)."""
+        self.replicas.join(r, self.commits)
+        self.rollouts.reached(self.commits)
 
     # --- writes ---------------------------------------------------------------
     def _write(self, j: int) -> None:
@@ -60,7 +73,9 @@ class CqrsModel(ServedByReplicas, Frontend):
 
     def extra_instance_columns(self) -> dict[str, np.ndarray]:
         extra = self.rollouts.extra_instances
-        return {"start": np.asarray([e[0] for e in extra], dtype=float), "end": np.asarray([e[1] for e in extra], dtype=float)}
+        columns = {"start": np.asarray([e[0] for e in extra], dtype=float),
+                   "end": np.asarray([e[1] for e in extra], dtype=float)}
+        return self.with_replica_lifetimes(columns)
 
     def swap_columns(self) -> dict[str, np.ndarray]:
         swaps = self.rollouts.swaps
