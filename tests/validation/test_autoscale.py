@@ -142,3 +142,38 @@ def test_tolerance_holds_a_poisson_load_at_the_target_still(scenario_from):
     jumpy = run(scenario_from, "cqrs", rate="200/s", count=2, duration=1800, process="poisson", tolerance=0,
                 scale_in=120)
     assert (jumpy.autoscale.change > 0).sum() >= 3 and (jumpy.autoscale.change < 0).sum() >= 3
+
+
+def test_a_replica_provisioned_during_a_rollout_joins_with_the_newest_version(scenario_from):
+    """CQRS, 200/s on two replicas (4 busy of 8 connections), target 0.3, provision 20 s; writes at
+    55 and 70 (apply 1 s) commit v1 at 56 and v2 at 71; rolling rollouts, replace 10 s, drain on
+    (a leaving replica finishes its at most 4 running 20 ms queries first: each swap may end up to
+    0.02 later than written here).
+
+    The first rollout ships v1: replica 0 out [56, 66], replica 1 [66, 76]. t = 60: [0, 60) held 240
+    busy connection-seconds, desired ceil(4 / (4 × 0.3)) = 4 > 2: +2 (slots 2 and 3), ready at 80.
+    v2 committed during the first rollout, so a second follows at 76, shipping v2 to the members
+    behind it, replicas 0 and 1 (slots 2 and 3 are still being provisioned): [76, 86], [86, 96].
+    At 80 the new replicas join with the newest version, v2, built from the newest snapshot: so v2
+    is first visible at 80 (not 86, when replica 0 returns), everywhere at 96; the new replicas
+    never appear in a rollout, and every read they serve sees v2."""
+    text = BASE.format(duration=150, arch="cqrs", rate="200/s", process="uniform", count=2,
+                       auto="{min: 1, max: 4, target_utilization: 0.3, tolerance: 0, interval: 60s, "
+                            "scale_out_cooldown: 60s, scale_in_cooldown: 600s, provision_time: 20s}")
+    text += """
+  sync: {strategy: rolling, batch_size: 1, replace_time: 10s}
+"""
+    text = text.replace("workload:\n  reads:", "workload:\n  writes: {at: [55s, 70s], apply_time: 1s}\n  reads:")
+    results = cqrs_sim.simulate(scenario_from(text))
+    scale = results.autoscale
+    assert scale.change.tolist() == [2, 0]
+    swaps = results.replicas.sort_values("out")
+    assert swaps.replica.tolist() == [0, 1, 0, 1] and swaps.version.tolist() == [1, 1, 2, 2]
+    np.testing.assert_allclose(swaps.out, [56, 66, 76, 86], atol=0.1)
+    np.testing.assert_allclose(swaps.back, [66, 76, 86, 96], atol=0.1)
+    writes = results.writes.set_index("version")
+    assert writes.first_visible[2] == pytest.approx(80)
+    assert writes.all_visible[2] == pytest.approx(96, abs=0.1)
+    reads = results.requests[results.requests.kind == "read"]
+    on_new = reads[reads.replica >= 2]
+    assert len(on_new) > 0 and on_new.start.min() >= 80 and (on_new.version_seen == 2).all()
