@@ -147,14 +147,17 @@ class MeteredPool(ReplicaPool):
         self._step()
         return r
 
-    def remove(self, r: int):
-        """Take member ``r`` (in the pool) out for good: it drains, then its instance stops. A process."""
+    def remove(self, r: int) -> None:
+        """Take member ``r`` (in the pool) out for good, now: it takes no new read, and stops once drained."""
         self._settle()
         self.pool.remove(r)
         self.members.remove(r)
         self.state[r] = DRAINING
         self.draining += 1
         self._step()
+        self.env.process(self._stop_when_drained(r))
+
+    def _stop_when_drained(self, r: int):
         if self.outstanding[r]:
             yield self.drained(r)
         self.state[r] = ABSENT
@@ -179,8 +182,9 @@ class Autoscaler:
     """The target-tracking controller of one pool (the rule is in the module docstring)."""
 
     def __init__(self, pool: MeteredPool, settings: Autoscale, provision_time: "Distribution", rng: np.random.Generator,
-                 until: float, join: Callable[[int], None]):
-        """``join(r)`` puts provisioned replica r into the pool with the version its owner gives it."""
+                 until: float, join: Callable[[int], None], removed: Callable[[], None] = lambda: None):
+        """``join(r)`` puts provisioned replica r into the pool with the version its owner gives it;
+        ``removed()`` tells the owner that members were removed (the oldest version held may have risen)."""
         self.pool = pool
         self.env = pool.env
         self.settings = settings
@@ -188,6 +192,7 @@ class Autoscaler:
         self.rng = rng
         self.until = until
         self._join = join
+        self._removed = removed
         #: one row per decision: t, in pool, provisioning (both before it), utilization, desired, change
         self.decisions: list[list] = []
         self.env.process(self._run())
@@ -223,10 +228,11 @@ class Autoscaler:
             elif desired < have and now - last_change >= s.scale_in_cooldown:
                 gone = pool.pool[::-1][: min(have - desired, len(pool.pool) - 1)]  # one stays in the pool
                 for r in gone:
-                    env.process(pool.remove(r))
+                    pool.remove(r)
                 if gone:
                     row[5] = -len(gone)
                     last_change = now
+                    self._removed()
 
     def _provision(self, r: int):
         yield self.env.timeout(float(self.provision_time.sample(self.rng, 1)[0]))

@@ -43,7 +43,8 @@ class CqrsModel(ServedByReplicas, Frontend):
             assert isinstance(self.replicas, MeteredPool)
             self.autoscaler = Autoscaler(
                 self.replicas, auto, auto.provision_time or scenario.cqrs.sync.replace_time,
-                stream(scenario.seed, replication, "cqrs.autoscale.provision_time"), scenario.duration, self._join_new)
+                stream(scenario.seed, replication, "cqrs.autoscale.provision_time"), scenario.duration, self._join_new,
+                removed=lambda: self.rollouts.reached(self.replicas.lowest_version()))
 
     def _join_new(self, r: int) -> None:
         """A provisioned replica joins with the newest committed version (built from the newest snapshot)."""
