@@ -10,6 +10,7 @@ loader can point at the offending line.
 
 from __future__ import annotations
 
+import math
 from typing import Annotated, Any, Literal, Optional, Union, get_args
 
 import numpy as np
@@ -190,6 +191,15 @@ class Autoscale(_Section):
     """Time after any scale-out or scale-in before a scale-in."""
     provision_time: Optional[Distribution] = None
     """Time from the decision until a new replica, built from the newest snapshot, joins the pool; default: cqrs.sync.replace_time."""
+
+    def desired(self, busy_connections: float, connections: int) -> int:
+        """The rule: replicas wanted for a mean of ``busy_connections`` busy, ``connections`` per replica.
+
+        ceil(busy / (connections × target)), clamped to [min, max]; the ceiling allows a relative 1e-9,
+        so that a load exactly at the target is not read as a hair above it.
+        """
+        wanted = busy_connections / (connections * self.target_utilization)
+        return min(max(math.ceil(wanted * (1 - 1e-9)), self.min), self.max)
 
     @model_validator(mode="after")
     def _min_below_max(self) -> "Autoscale":

@@ -15,7 +15,7 @@ over the interval just ended, and the target-tracking rule
     desired = ceil(current × utilization / target) = ceil(mean busy connections / (connections × target)),
 
 clamped to [min, max] (``current`` is the mean number of replicas in the
-pool over the interval). It compares ``desired`` with the replicas it has:
+pool over the interval; the rule itself is :meth:`.scenario.Autoscale.desired`). It compares ``desired`` with the replicas it has:
 members (in the pool, or out of it for a rollout swap) plus those being
 provisioned. Nothing changes while utilization / target lies within
 1 ± ``tolerance``. More wanted, and ``scale_out_cooldown`` passed since the
@@ -59,8 +59,6 @@ if TYPE_CHECKING:
 
 #: slot states
 ABSENT, PROVISIONING, SERVING, DRAINING = range(4)
-#: relative slack on ceil(): a load exactly at the target is not read as a hair above it
-EPSILON = 1e-9
 
 
 class MeteredPool(ReplicaPool):
@@ -212,8 +210,7 @@ class Autoscaler:
             if pool_delta <= 0:
                 continue  # no replica was in the pool: nothing measured
             utilization = busy_delta / (pool.connections * pool_delta)
-            wanted = busy_delta / s.interval / (pool.connections * s.target_utilization)
-            desired = min(max(math.ceil(wanted * (1 - EPSILON)), s.min), s.max)
+            desired = s.desired(busy_delta / s.interval, pool.connections)
             row[3], row[4] = utilization, desired
             if abs(utilization / s.target_utilization - 1) <= s.tolerance or now >= self.until:
                 continue  # close enough; or the arrivals have stopped: measured, not acted on
