@@ -133,3 +133,10 @@ def test_the_rule_and_what_check_shows(step):
     pools = {(t.architecture, t.tier): t for t in offered_loads(step.scenario)}
     assert pools[("cqrs", "replica pool")].capacity == 16 and pools[("crud", "read replicas")].capacity == 16
     assert "4 replicas, the autoscaler's count at the mean rate" in pools[("cqrs", "replica pool")].estimate
+
+
+def test_autoscale_with_projections_is_refused(tmp_path):
+    result = CliRunner().invoke(app, ["check", str(SCENARIOS / "netflix.yaml"), "--set", "cqrs.autoscale={max: 12}",
+                                      "--set", "cqrs.sync.strategy=projection"])
+    assert result.exit_code == 2, result.output
+    assert "cqrs.autoscale: works with snapshot rollouts only" in result.stderr

@@ -1,9 +1,10 @@
-"""CQRS: writes to a write image, reads from a swarm of replicas refreshed by rollouts.
+"""CQRS: writes to a write image, reads from a swarm of replicas refreshed by rollouts or projections.
 
 Reads go to a :class:`.replicas.ReplicaPool`. Writes queue for the write
-servers; after each commit a rollout (see :mod:`.rollout`) swaps replicas
-for snapshots of the write image, batch by batch. With ``cqrs.autoscale``
-the pool is elastic (:mod:`.autoscale`).
+servers; after each commit either a rollout (see :mod:`.rollout`) swaps
+replicas for snapshots of the write image, batch by batch, or (``strategy:
+projection``, see :mod:`.projection`) every replica applies the write itself.
+With ``cqrs.autoscale`` the pool is elastic (:mod:`.autoscale`; rollouts only).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from ..streams import stream
 from ..workload import ReadSource, WriteWorkload
 from .autoscale import Autoscaler, MeteredPool
 from .frontend import Frontend
+from .projection import Projections
 from .replicas import ReplicaPool, ServedByReplicas
 from .rollout import Rollouts
 from .slots import Slots
@@ -37,17 +39,24 @@ class CqrsModel(ServedByReplicas, Frontend):
             drain=scenario.cqrs.sync.drain, size=None if auto is None else auto.max)
         self._query = self.replicas.query  # reads go straight to the replica pool
         self.write_servers = Slots(scenario.cqrs.write_servers)
-        self.rollouts = Rollouts(self.replicas, self, scenario.cqrs.sync,
-                                 stream(scenario.seed, replication, "cqrs.replace_time"))
+        sync = scenario.cqrs.sync
+        #: how replicas get new writes: snapshot rollouts, or projections
+        self.rollouts: Rollouts | Projections
+        if sync.strategy == "projection":
+            self.rollouts = Projections(self.replicas, self, sync, scenario.seed, replication)
+        else:
+            self.rollouts = Rollouts(self.replicas, self, sync, stream(scenario.seed, replication, "cqrs.replace_time"))
         if auto is not None:
-            assert isinstance(self.replicas, MeteredPool)
+            assert isinstance(self.replicas, MeteredPool) and isinstance(self.rollouts, Rollouts)
+            rollouts = self.rollouts
             self.autoscaler = Autoscaler(
-                self.replicas, auto, auto.provision_time or scenario.cqrs.sync.replace_time,
+                self.replicas, auto, auto.provision_time or sync.replace_time,
                 stream(scenario.seed, replication, "cqrs.autoscale.provision_time"), scenario.duration, self._join_new,
-                removed=lambda: self.rollouts.reached(self.replicas.lowest_version()))
+                removed=lambda: rollouts.reached(self.replicas.lowest_version()))
 
     def _join_new(self, r: int) -> None:
         """A provisioned replica joins with the newest committed version (built from the newest snapshot)."""
+        assert isinstance(self.rollouts, Rollouts)
         self.replicas.join(r, self.commits)
         self.rollouts.reached(self.commits)
 
