@@ -102,7 +102,8 @@ def test_fresh_reads_confines_staleness_to_before_first_visible():
 
 def test_autoscale_follows_the_cycle_and_pays_for_what_it_runs():
     """Both pools grow from 2 replicas towards the peak's 6 (1200/s × 12 ms = 14.4 busy connections; 4 per
-    replica at 60%) and shrink again after it; replica_seconds counts at least the replicas in the pool."""
+    replica at 60%) and shrink again after it; replica_seconds counts at least the replicas in the pool, and
+    cost_per_hour prices every one of its instance-seconds."""
     scenario = cqrs_sim.load_scenario(SCENARIOS / "autoscale.yaml", SHORTEN["autoscale.yaml"])
     results = cqrs_sim.simulate(scenario)
     s = results.summary().set_index(["architecture", "metric"])["mean"]
@@ -116,6 +117,9 @@ def test_autoscale_follows_the_cycle_and_pays_for_what_it_runs():
         # in-pool replica-seconds ≤ instance-seconds (which add provisioning, and for cqrs swaps and surges)
         assert replicas <= s[(arch, "replica_seconds")] - window + 1e-6
         assert 2 * window < s[(arch, "replica_seconds")] - window < 6 * window
+        # the price: the write instance at 1.00/h, every replica instance-second (autoscaled ones too) at 0.50/h
+        replica_hours_per_hour = (s[(arch, "replica_seconds")] - window) / window
+        assert s[(arch, "cost_per_hour")] == pytest.approx(1.0 + 0.5 * replica_hours_per_hour, rel=1e-12)
 
 
 def test_priced_scenario_costs_what_its_prices_say():
