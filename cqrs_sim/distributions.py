@@ -2,17 +2,22 @@
 
 Each class is both the schema of one ``{dist: ...}`` mapping and the object
 the model samples from (``sample(rng, n)`` returns ``n`` seconds), with its
-analytic ``mean`` and ``variance`` for ``cqrs-sim check`` and the tests.
+analytic ``mean`` and ``variance`` for ``cqrs-sim check`` and the tests, and
+its ``cdf`` and inverse ``ppf`` (vectorised), so that one uniform draw can be
+mapped through several distributions (comonotone common random numbers).
 A bare number or duration string means a constant.
 """
 
 from __future__ import annotations
 
 import math
-from typing import Annotated, Any, Literal, Union
+from pathlib import Path
+from typing import Annotated, Any, Literal, Optional, Union
 
 import numpy as np
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
+from pydantic import (BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr, ValidationInfo, field_validator,
+                      model_validator)
+from scipy import optimize, special, stats
 
 from .units import parse_duration
 
@@ -38,6 +43,18 @@ class _Dist(BaseModel):
     def sample(self, rng: np.random.Generator, n: int) -> np.ndarray:
         raise NotImplementedError
 
+    def cdf(self, x: Any) -> np.ndarray:
+        """P(X <= x), elementwise."""
+        raise NotImplementedError
+
+    def ppf(self, u: Any) -> np.ndarray:
+        """The inverse CDF (the smallest x with cdf(x) >= u), elementwise, for u in [0, 1]."""
+        raise NotImplementedError
+
+
+def _array(x: Any) -> np.ndarray:
+    return np.asarray(x, dtype=float)
+
 
 class Constant(_Dist):
     """Always ``value``."""
@@ -56,6 +73,12 @@ class Constant(_Dist):
     def sample(self, rng: np.random.Generator, n: int) -> np.ndarray:
         return np.full(n, self.value)
 
+    def cdf(self, x: Any) -> np.ndarray:
+        return (_array(x) >= self.value).astype(float)
+
+    def ppf(self, u: Any) -> np.ndarray:
+        return np.full(np.shape(u), self.value)
+
 
 class Exponential(_Dist):
     """Memoryless, the M of M/M/c."""
@@ -73,6 +96,12 @@ class Exponential(_Dist):
 
     def sample(self, rng: np.random.Generator, n: int) -> np.ndarray:
         return rng.exponential(self.mean_, n)
+
+    def cdf(self, x: Any) -> np.ndarray:
+        return -np.expm1(-np.maximum(_array(x), 0.0) / self.mean_)
+
+    def ppf(self, u: Any) -> np.ndarray:
+        return -self.mean_ * np.log1p(-_array(u))
 
 
 class Uniform(_Dist):
@@ -98,6 +127,15 @@ class Uniform(_Dist):
 
     def sample(self, rng: np.random.Generator, n: int) -> np.ndarray:
         return rng.uniform(self.low, self.high, n)
+
+    def cdf(self, x: Any) -> np.ndarray:
+        x = _array(x)
+        if self.high == self.low:
+            return (x >= self.low).astype(float)
+        return np.clip((x - self.low) / (self.high - self.low), 0.0, 1.0)
+
+    def ppf(self, u: Any) -> np.ndarray:
+        return self.low + _array(u) * (self.high - self.low)
 
 
 class Normal(_Dist):
@@ -140,6 +178,19 @@ class Normal(_Dist):
             bad = out < 0
         return out
 
+    def cdf(self, x: Any) -> np.ndarray:
+        x = _array(x)
+        if self.sd == 0:
+            return (x >= self.mean_).astype(float)
+        below = special.ndtr(-self.mean_ / self.sd)
+        return np.clip((special.ndtr((x - self.mean_) / self.sd) - below) / (1 - below), 0.0, 1.0)
+
+    def ppf(self, u: Any) -> np.ndarray:
+        if self.sd == 0:
+            return np.full(np.shape(u), self.mean_)
+        below = special.ndtr(-self.mean_ / self.sd)
+        return np.maximum(self.mean_ + self.sd * special.ndtri(below + _array(u) * (1 - below)), 0.0)
+
 
 class _MeanCv(_Dist):
     """A distribution given by its mean and coefficient of variation (sd / mean)."""
@@ -167,7 +218,21 @@ class _MeanCv(_Dist):
             return np.full(n, self.mean_)
         return self._draw(rng, n)
 
+    def cdf(self, x: Any) -> np.ndarray:
+        if self.cv == 0:
+            return (_array(x) >= self.mean_).astype(float)
+        return self._frozen().cdf(_array(x))
+
+    def ppf(self, u: Any) -> np.ndarray:
+        if self.cv == 0:
+            return np.full(np.shape(u), self.mean_)
+        return self._frozen().ppf(_array(u))
+
     def _draw(self, rng: np.random.Generator, n: int) -> np.ndarray:
+        raise NotImplementedError
+
+    def _frozen(self) -> Any:
+        """The scipy.stats distribution with this mean and cv."""
         raise NotImplementedError
 
 
@@ -180,6 +245,10 @@ class Lognormal(_MeanCv):
         sigma2 = math.log1p(self.cv**2)
         return rng.lognormal(math.log(self.mean_) - sigma2 / 2, math.sqrt(sigma2), n)
 
+    def _frozen(self) -> Any:
+        sigma2 = math.log1p(self.cv**2)
+        return stats.lognorm(s=math.sqrt(sigma2), scale=math.exp(math.log(self.mean_) - sigma2 / 2))
+
 
 class Gamma(_MeanCv):
     """Gamma with the given mean and cv: shape 1/cv² (cv 1 is exponential)."""
@@ -190,23 +259,233 @@ class Gamma(_MeanCv):
         shape = 1 / self.cv**2
         return rng.gamma(shape, self.mean_ / shape, n)
 
+    def _frozen(self) -> Any:
+        shape = 1 / self.cv**2
+        return stats.gamma(shape, scale=self.mean_ / shape)
 
-class Empirical(_Dist):
-    """Resamples the given observations with equal probability."""
 
-    dist: Literal["empirical"]
-    samples: list[Seconds] = Field(min_length=1)
+def _weibull_shape(cv: float) -> float:
+    """The Weibull shape k whose coefficient of variation is ``cv``: cv² = Γ(1 + 2/k) / Γ(1 + 1/k)² − 1, falling in k."""
+    def gap(log_k: float) -> float:
+        k = math.exp(log_k)
+        return math.log(math.expm1(special.gammaln(1 + 2 / k) - 2 * special.gammaln(1 + 1 / k))) / 2 - math.log(cv)
+
+    return math.exp(optimize.brentq(gap, math.log(0.02), math.log(1e7), xtol=1e-13, rtol=1e-13))
+
+
+class Weibull(_MeanCv):
+    """Weibull with the given mean and cv: the shape k solves cv² = Γ(1+2/k)/Γ(1+1/k)² − 1 (k 1 is exponential)."""
+
+    dist: Literal["weibull"]
+    _shape: float = PrivateAttr(default=1.0)
+
+    @model_validator(mode="after")
+    def _solve_shape(self) -> "Weibull":
+        if self.cv > 0:
+            self._shape = _weibull_shape(self.cv)
+        return self
+
+    @property
+    def shape(self) -> float:
+        return self._shape
+
+    @property
+    def scale(self) -> float:
+        return self.mean_ / math.exp(special.gammaln(1 + 1 / self._shape))
+
+    def _draw(self, rng: np.random.Generator, n: int) -> np.ndarray:
+        return self.ppf(rng.random(n))
+
+    def _frozen(self) -> Any:
+        return stats.weibull_min(self._shape, scale=self.scale)
+
+    def cdf(self, x: Any) -> np.ndarray:
+        if self.cv == 0:
+            return super().cdf(x)
+        return -np.expm1(-((np.maximum(_array(x), 0.0) / self.scale) ** self._shape))
+
+    def ppf(self, u: Any) -> np.ndarray:
+        if self.cv == 0:
+            return super().ppf(u)
+        return self.scale * (-np.log1p(-_array(u))) ** (1 / self._shape)
+
+
+class Pareto(_Dist):
+    """Pareto (type I): never below ``scale``, P(X > x) = (scale / x)^shape; a heavy tail for small shapes."""
+
+    dist: Literal["pareto"]
+    scale: Seconds = Field(gt=0)
+    shape: float = Field(gt=1, le=1000, allow_inf_nan=False)
 
     @property
     def mean(self) -> float:
-        return float(np.mean(self.samples))
+        return self.shape * self.scale / (self.shape - 1)
 
     @property
     def variance(self) -> float:
-        return float(np.var(self.samples))
+        """Infinite for shape <= 2."""
+        a = self.shape
+        return self.scale**2 * a / ((a - 1) ** 2 * (a - 2)) if a > 2 else math.inf
 
     def sample(self, rng: np.random.Generator, n: int) -> np.ndarray:
-        return rng.choice(np.asarray(self.samples, dtype=float), n)
+        return self.ppf(rng.random(n))
+
+    def cdf(self, x: Any) -> np.ndarray:
+        x = np.maximum(_array(x), self.scale)
+        return -np.expm1(self.shape * np.log(self.scale / x))
+
+    def ppf(self, u: Any) -> np.ndarray:
+        return self.scale * np.exp(-np.log1p(-_array(u)) / self.shape)
+
+
+class _Measured:
+    """Measured values held by an empirical distribution (compared by content, never printed in full)."""
+
+    __slots__ = ("values", "ordered")
+
+    def __init__(self, values: np.ndarray):
+        self.values = values
+        self.ordered = np.sort(values)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _Measured) and np.array_equal(self.values, other.values)
+
+    def __repr__(self) -> str:
+        return f"<{len(self.values)} values>"
+
+
+class Empirical(_Dist):
+    """Resamples the given observations with equal probability: listed (samples) or a column of a data file."""
+
+    dist: Literal["empirical"]
+    samples: Optional[list[Seconds]] = Field(default=None, min_length=1)
+    file: Optional[str] = None
+    column: Optional[str] = None
+    unit: Optional[Literal["s", "ms", "us"]] = None
+    _data: Optional[_Measured] = PrivateAttr(default=None)
+
+    @field_validator("file")
+    @classmethod
+    def _located(cls, file: str, info: ValidationInfo) -> str:
+        base = Path((info.context or {}).get("base", "."))
+        return str((base / Path(file).expanduser()).resolve())
+
+    @model_validator(mode="after")
+    def _one_source(self) -> "Empirical":
+        from .datafile import DataError, numbers, read_column
+
+        if (self.samples is None) == (self.file is None):
+            raise ValueError("give samples (a list) or file and column (measured values), not both")
+        if self.file is not None:
+            if self.column is None:
+                raise ValueError("file needs column: the column holding the values")
+            try:
+                values = numbers(read_column(self.file, self.column)) * _UNITS[self.unit or "s"]
+            except DataError as exc:
+                raise ValueError(str(exc)) from None
+            if (values < 0).any():
+                row = int(np.argmax(values < 0))
+                raise ValueError(f"{self.file}: row {row + 1} of {self.column!r} is negative ({values[row]:g})")
+            self._data = _Measured(values)
+        elif self.column is not None or self.unit is not None:
+            raise ValueError("column and unit go with file (samples carry their own units)")
+        else:
+            self._data = _Measured(np.asarray(self.samples, dtype=float))
+        return self
+
+    @property
+    def values(self) -> np.ndarray:
+        return self._data.values  # type: ignore[union-attr]
+
+    @property
+    def mean(self) -> float:
+        return float(np.mean(self.values))
+
+    @property
+    def variance(self) -> float:
+        return float(np.var(self.values))
+
+    def sample(self, rng: np.random.Generator, n: int) -> np.ndarray:
+        return rng.choice(self.values, n)
+
+    def cdf(self, x: Any) -> np.ndarray:
+        ordered = self._data.ordered  # type: ignore[union-attr]
+        return np.searchsorted(ordered, _array(x), side="right") / len(ordered)
+
+    def ppf(self, u: Any) -> np.ndarray:
+        ordered = self._data.ordered  # type: ignore[union-attr]
+        index = np.ceil(_array(u) * len(ordered)).astype(np.int64) - 1
+        return ordered[np.clip(index, 0, len(ordered) - 1)]
+
+
+_UNITS = {"s": 1.0, "ms": 1e-3, "us": 1e-6}
+
+
+def _weighted(cls: type[_Dist]) -> type[_Dist]:
+    """``cls`` with a ``weight``: one component of a mixture."""
+    return type(cls.__name__ + "Part", (cls,), {
+        "__annotations__": {"weight": float},
+        "weight": Field(gt=0, le=1, allow_inf_nan=False, description="Share of draws from this component."),
+        "__module__": __name__, "__doc__": cls.__doc__,
+    })
+
+
+_PARTS = tuple(_weighted(c) for c in (Constant, Exponential, Uniform, Normal, Lognormal, Gamma, Weibull, Pareto, Empirical))
+Component = Annotated[Union[_PARTS], Field(discriminator="dist")]  # type: ignore[valid-type]
+
+
+class Mixture(_Dist):
+    """Draws from one of its components, chosen by weight (e.g. a Pareto body and an exponential tail)."""
+
+    dist: Literal["mixture"]
+    components: list[Component] = Field(min_length=1, max_length=100)  # type: ignore[valid-type]
+
+    @model_validator(mode="after")
+    def _weights_add_up(self) -> "Mixture":
+        total = sum(c.weight for c in self.components)
+        if abs(total - 1) > 1e-6:
+            raise ValueError(f"component weights must add up to 1, got {total:g}")
+        return self
+
+    @property
+    def _weights(self) -> np.ndarray:
+        w = np.array([c.weight for c in self.components])
+        return w / w.sum()
+
+    @property
+    def mean(self) -> float:
+        return float(sum(w * c.mean for w, c in zip(self._weights, self.components)))
+
+    @property
+    def variance(self) -> float:
+        second = sum(w * (c.variance + c.mean**2) for w, c in zip(self._weights, self.components))
+        return float(second - self.mean**2) if math.isfinite(second) else math.inf
+
+    def sample(self, rng: np.random.Generator, n: int) -> np.ndarray:
+        which = np.searchsorted(np.cumsum(self._weights)[:-1], rng.random(n), side="right")
+        out = np.empty(n)
+        for i, component in enumerate(self.components):
+            chosen = which == i
+            out[chosen] = component.sample(rng, int(chosen.sum()))
+        return out
+
+    def cdf(self, x: Any) -> np.ndarray:
+        x = _array(x)
+        return sum(w * c.cdf(x) for w, c in zip(self._weights, self.components))
+
+    def ppf(self, u: Any) -> np.ndarray:
+        """By bisection between the components' own quantiles (the mixture's lies between the smallest and largest)."""
+        u = _array(u)
+        each = np.array([c.ppf(u) for c in self.components])
+        low, high = each.min(axis=0), each.max(axis=0)
+        finite = np.isfinite(high)
+        low, high = np.where(finite, low, 0.0), np.where(finite, high, 0.0)
+        for _ in range(80):
+            mid = (low + high) / 2
+            above = self.cdf(mid) >= u
+            high = np.where(above, mid, high)
+            low = np.where(above, low, mid)
+        return np.where(finite, high, np.inf)
 
 
 def _coerce(value: Any) -> Any:
@@ -217,9 +496,10 @@ def _coerce(value: Any) -> Any:
 
 
 Distribution = Annotated[
-    Union[Constant, Exponential, Uniform, Normal, Lognormal, Gamma, Empirical],
+    Union[Constant, Exponential, Uniform, Normal, Lognormal, Gamma, Weibull, Pareto, Empirical, Mixture],
     Field(discriminator="dist"),
     BeforeValidator(_coerce, json_schema_input_type=Union[float, str, dict]),
 ]
 
-DIST_NAMES = ("constant", "exponential", "uniform", "normal", "lognormal", "gamma", "empirical")
+DIST_NAMES = ("constant", "exponential", "uniform", "normal", "lognormal", "gamma", "weibull", "pareto", "empirical",
+              "mixture")

@@ -427,8 +427,8 @@ def _dist_first(node: Any) -> Any:
     """Distribution mappings read best with ``dist`` first."""
     if isinstance(node, dict):
         node = {k: _dist_first(v) for k, v in node.items()}
-        if "dist" in node:
-            node = {"dist": node["dist"], **{k: v for k, v in node.items() if k != "dist"}}
+        if "dist" in node:  # unused alternatives (an empirical distribution's file or samples) are left out
+            node = {"dist": node["dist"], **{k: v for k, v in node.items() if k != "dist" and v is not None}}
         return node
     if isinstance(node, list):
         return [_dist_first(v) for v in node]
