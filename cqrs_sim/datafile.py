@@ -47,6 +47,8 @@ def _opened(path: Path) -> bytes:
             data = fh.read(MAX_DATA_BYTES + 1)
     except FileNotFoundError:
         raise DataError(file, 0, "no such file") from None
+    except IsADirectoryError:
+        raise DataError(file, 0, "is a directory, not a data file") from None
     except OSError as exc:
         raise DataError(file, 0, f"cannot read: {exc.strerror or exc}") from None
     if len(data) > MAX_DATA_BYTES:
@@ -93,12 +95,17 @@ class Column:
         return len(self.values)
 
 
-def read_column(path: str | Path, column: str) -> Column:
-    """One column of a CSV (first line: column names) or Parquet file (by suffix)."""
+def read_column(path: str | Path, column: Optional[str]) -> Column:
+    """One column of a CSV (first line: column names) or Parquet file (by suffix); None: the file's only column."""
     path = Path(path)
     data = _opened(path)
     parquet = path.suffix.lower() in PARQUET_SUFFIXES
     frame = _parquet(path, data) if parquet else _csv(path, data)
+    if column is None:
+        if len(frame.columns) != 1:
+            names = ", ".join(str(c) for c in frame.columns[:20])
+            raise DataError(str(path), 0 if parquet else 1, f"has {len(frame.columns)} columns ({names}): name one")
+        column = str(frame.columns[0])
     if column not in frame.columns:
         names = ", ".join(str(c) for c in frame.columns[:20]) or "none"
         raise DataError(str(path), 0 if parquet else 1, f"has no column {column!r} (columns: {names})")
