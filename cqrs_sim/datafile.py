@@ -29,8 +29,9 @@ PARQUET_SUFFIXES = (".parquet", ".pq")
 class DataError(ValueError):
     """A data file that cannot give the values asked for; ``line`` is 0 where there is no line to point at."""
 
-    def __init__(self, file: str, line: int, message: str):
+    def __init__(self, file: str, line: int, message: str, column: Optional[str] = None):
         self.file, self.line, self.message = file, line, message
+        self.column = column  #: the column at fault, if one is
         super().__init__(f"{file}:{line}: {message}" if line > 0 else f"{file}: {message}")
 
 
@@ -89,32 +90,61 @@ class Column:
 
     def error(self, row: int, message: str) -> DataError:
         line, prefix = self.where(row)
-        return DataError(self.file, line, prefix + message)
+        return DataError(self.file, line, prefix + message, str(self.values.name))
 
     def __len__(self) -> int:
         return len(self.values)
 
 
-def read_column(path: str | Path, column: Optional[str]) -> Column:
-    """One column of a CSV (first line: column names) or Parquet file (by suffix); None: the file's only column."""
+def read_columns(path: str | Path, columns: list[Optional[str]]) -> list[Column]:
+    """Columns of a CSV (first line: column names) or Parquet file (by suffix), the file read once;
+    a column None is the file's only column."""
     path = Path(path)
     data = _opened(path)
     parquet = path.suffix.lower() in PARQUET_SUFFIXES
     frame = _parquet(path, data) if parquet else _csv(path, data)
-    if column is None:
-        if len(frame.columns) != 1:
-            names = ", ".join(str(c) for c in frame.columns[:20])
-            raise DataError(str(path), 0 if parquet else 1, f"has {len(frame.columns)} columns ({names}): name one")
-        column = str(frame.columns[0])
-    if column not in frame.columns:
-        names = ", ".join(str(c) for c in frame.columns[:20]) or "none"
-        raise DataError(str(path), 0 if parquet else 1, f"has no column {column!r} (columns: {names})")
-    values = frame[column]
-    if len(values) > MAX_ROWS:
-        raise DataError(str(path), 0, f"has {len(values):,} rows, more than {MAX_ROWS:,}")
-    if len(values) == 0:
-        raise DataError(str(path), 0, f"column {column!r} holds no values")
-    return Column(str(path), values.reset_index(drop=True), None if parquet else 2)
+    if len(frame) > MAX_ROWS:
+        raise DataError(str(path), 0, f"has {len(frame):,} rows, more than {MAX_ROWS:,}")
+    if len(frame) == 0:
+        raise DataError(str(path), 0, "holds no values")
+    found = []
+    for column in columns:
+        if column is None:
+            if len(frame.columns) != 1:
+                names = ", ".join(str(c) for c in frame.columns[:20])
+                raise DataError(str(path), 0 if parquet else 1, f"has {len(frame.columns)} columns ({names}): name one")
+            column = str(frame.columns[0])
+        if column not in frame.columns:
+            names = ", ".join(str(c) for c in frame.columns[:20]) or "none"
+            raise DataError(str(path), 0 if parquet else 1, f"has no column {column!r} (columns: {names})", column)
+        found.append(Column(str(path), frame[column].reset_index(drop=True), None if parquet else 2))
+    return found
+
+
+def read_column(path: str | Path, column: Optional[str]) -> Column:
+    """One column of a CSV or Parquet file; None: the file's only column."""
+    return read_columns(path, [column])[0]
+
+
+def data_path(file: str, base: Optional[str]) -> str:
+    """A data file named in a scenario, as an absolute path: relative names are relative to the scenario's directory."""
+    return str((Path(base or ".") / Path(file).expanduser()).resolve())
+
+
+def arrival_times(column: Column, start=None, factor: float = 1.0) -> np.ndarray:
+    """Arrival times in seconds from the start: never negative, never decreasing."""
+    times = (numbers(column) * factor) if start is None else seconds_since(column, start) * (
+        factor if isinstance(start, (int, float)) and not isinstance(start, bool) else 1.0)
+    negative = times < 0
+    if negative.any():
+        row = int(np.argmax(negative))
+        raise column.error(row, f"a time before the start: {times[row]:g}s" + ("" if start is None else
+                                                                              f" (start {start})"))
+    back = np.diff(times) < 0
+    if back.any():
+        row = int(np.argmax(back)) + 1
+        raise column.error(row, f"times must not decrease (sort the trace): {times[row]:g}s comes after {times[row - 1]:g}s")
+    return times
 
 
 def read_lines(text: str, name: str = "-") -> np.ndarray:
@@ -145,7 +175,7 @@ def numbers(column: Column) -> np.ndarray:
     try:
         out = np.asarray(parsed, dtype=float)
     except (TypeError, ValueError):
-        raise column.error(0, f"column holds {raw.dtype} values, not numbers") from None
+        raise column.error(0, f"holds {raw.dtype} values, not numbers") from None
     bad = ~np.isfinite(out)
     if bad.any():
         row = int(np.argmax(bad))
@@ -163,7 +193,7 @@ def seconds_since(column: Column, start) -> np.ndarray:
     try:
         origin = pd.Timestamp(start)
     except (TypeError, ValueError) as exc:
-        raise DataError(column.file, 0, f"start: not a timestamp or number: {start!r} ({exc})") from None
+        raise DataError(column.file, 0, f"start: not a timestamp or number: {start!r} ({exc})", "start") from None
     stamps = pd.to_datetime(raw, errors="coerce", utc=origin.tzinfo is not None, format="ISO8601") \
         if not pd.api.types.is_datetime64_any_dtype(raw) else raw
     missing = np.asarray(pd.isna(stamps))
@@ -172,5 +202,5 @@ def seconds_since(column: Column, start) -> np.ndarray:
         raise column.error(row, f"not a timestamp: {str(raw.iloc[row])[:40]!r}")
     stamps = pd.Series(stamps)
     if (stamps.dt.tz is None) != (origin.tzinfo is None):
-        raise DataError(column.file, 0, "give start and the timestamps both with a time zone or both without")
+        raise DataError(column.file, 0, "give start and the timestamps both with a time zone or both without", "start")
     return np.asarray((stamps - origin).dt.total_seconds(), dtype=float)

@@ -15,8 +15,9 @@ from pathlib import Path
 from typing import Annotated, Any, Literal, Optional, Union
 
 import numpy as np
-from pydantic import (BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr, ValidationInfo, field_validator,
-                      model_validator)
+from pydantic import (BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr, ValidationError, ValidationInfo,
+                      field_validator, model_validator)
+from pydantic_core import InitErrorDetails, PydanticCustomError
 from scipy import optimize, special, stats
 
 from .units import parse_duration
@@ -367,8 +368,9 @@ class Empirical(_Dist):
     @field_validator("file")
     @classmethod
     def _located(cls, file: str, info: ValidationInfo) -> str:
-        base = Path((info.context or {}).get("base", "."))
-        return str((base / Path(file).expanduser()).resolve())
+        from .datafile import data_path
+
+        return data_path(file, (info.context or {}).get("base"))
 
     @model_validator(mode="after")
     def _one_source(self) -> "Empirical":
@@ -380,12 +382,12 @@ class Empirical(_Dist):
             if self.column is None:
                 raise ValueError("file needs column: the column holding the values")
             try:
-                values = numbers(read_column(self.file, self.column)) * _UNITS[self.unit or "s"]
+                column = read_column(self.file, self.column)
+                values = numbers(column) * _UNITS[self.unit or "s"]
             except DataError as exc:
-                raise ValueError(str(exc)) from None
+                raise data_error(self, exc) from None
             if (values < 0).any():
-                row = int(np.argmax(values < 0))
-                raise ValueError(f"{self.file}: row {row + 1} of {self.column!r} is negative ({values[row]:g})")
+                raise data_error(self, column.error(int(np.argmax(values < 0)), "a negative time"))
             self._data = _Measured(values)
         elif self.column is not None or self.unit is not None:
             raise ValueError("column and unit go with file (samples carry their own units)")
@@ -419,6 +421,27 @@ class Empirical(_Dist):
 
 
 _UNITS = {"s": 1.0, "ms": 1e-3, "us": 1e-6}
+
+
+def data_error(model: BaseModel, error: Exception) -> ValidationError:
+    """A data file's problem, located at the key that named what is wrong: ``file`` when the file cannot be read,
+    the column's key when a column is missing or holds a bad value."""
+    column = getattr(error, "column", None)
+    fields = type(model).model_fields
+    if column is None:
+        field = "file"
+    elif column in fields:  # the error is about a key itself (start)
+        field = column
+    else:
+        field = next((name for name in fields if getattr(model, name) == column), "column")
+    return located_error(model, field, str(error))
+
+
+def located_error(model: BaseModel, field: str, message: str) -> ValidationError:
+    """A validation error at one key of ``model`` (a model validator's own errors point at the whole model)."""
+    return ValidationError.from_exception_data(type(model).__name__, [InitErrorDetails(
+        type=PydanticCustomError("located", "{message}", {"message": message}), loc=(field,),
+        input=getattr(model, field, None))])
 
 
 def _weighted(cls: type[_Dist]) -> type[_Dist]:
