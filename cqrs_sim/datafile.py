@@ -133,8 +133,18 @@ def data_path(file: str, base: Optional[str]) -> str:
 
 def arrival_times(column: Column, start=None, factor: float = 1.0) -> np.ndarray:
     """Arrival times in seconds from the start: never negative, never decreasing."""
-    times = (numbers(column) * factor) if start is None else seconds_since(column, start) * (
-        factor if isinstance(start, (int, float)) and not isinstance(start, bool) else 1.0)
+    if start is None:
+        try:
+            times = numbers(column) * factor
+        except DataError as exc:
+            row = exc.line - column.first_line if column.first_line is not None and exc.line else 0
+            if not pd.isna(pd.to_datetime(column.values.iloc[row], errors="coerce", format="ISO8601")):
+                raise column.error(row, "a timestamp: give start, the instant that counts as 0s") from None
+            raise
+    elif isinstance(start, (int, float)) and not isinstance(start, bool):
+        times = seconds_since(column, start) * factor
+    else:
+        times = seconds_since(column, start)
     negative = times < 0
     if negative.any():
         row = int(np.argmax(negative))
