@@ -182,7 +182,7 @@ class ReadTrace(Trace):
 
 class Reads(_Section):
     rate: Optional[ReadRate] = None
-    """Arrival rate, steps [[start, rate], ...] (piecewise constant), or {diurnal: {mean, amplitude, period, phase or peak}}; with a trace: the trace's arrivals per bin, derived (do not give it)."""
+    """Arrival rate, steps [[start, rate], ...] (piecewise constant), or {diurnal: {mean, amplitude, period, phase or peak}}; required unless trace is given (then derived, the trace's arrivals per bin: do not give it)."""
     process: Literal["poisson", "uniform"] = "poisson"
     """`poisson` arrivals, or evenly spaced (`uniform`) ones starting at each step."""
     trace: Optional[ReadTrace] = None
