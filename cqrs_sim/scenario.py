@@ -408,11 +408,14 @@ class Scenario(_Section):
         if self.bin is None:
             object.__setattr__(self, "bin", self.duration / 200)
         trace = self.workload.reads.trace
-        if trace is not None and self.duration / self.bin_width <= self.limits.max_bins:
-            # the trace's arrivals per bin, for the estimates and the offered-load plots (too many bins: refused later)
-            edges = np.append(np.arange(0.0, self.duration, self.bin_width), self.duration)
-            counts, _ = np.histogram(trace.times[trace.times < self.duration], bins=edges)
-            steps = [(float(a), float(c) / (b - a)) for a, b, c in zip(edges[:-1], edges[1:], counts)]
+        if trace is not None:  # the trace's arrivals per bin, for the estimates and the offered-load plots
+            arrived = trace.times[trace.times < self.duration]
+            if self.duration / self.bin_width <= self.limits.max_bins:
+                edges = np.append(np.arange(0.0, self.duration, self.bin_width), self.duration)
+                counts, _ = np.histogram(arrived, bins=edges)
+                steps = [(float(a), float(c) / (b - a)) for a, b, c in zip(edges[:-1], edges[1:], counts)]
+            else:  # too many bins: the run is refused (limits.max_bins), and the mean rate serves until then
+                steps = [(0.0, len(arrived) / self.duration)]
             object.__setattr__(self.workload.reads, "rate", steps)
         return self
 

@@ -87,3 +87,19 @@ def test_pareto_heavy_tail_has_infinite_variance():
 def test_bad_new_distributions_are_refused(spec, words):
     with pytest.raises(ValidationError, match=words):
         DIST.validate_python(spec)
+
+
+def test_resolved_scenario_writes_durations_with_units_and_shapes_and_weights_as_numbers(tmp_path):
+    """Only durations get a unit: a Pareto's shape and a component's weight stay plain numbers."""
+    from cqrs_sim.loader import dump_yaml, parse_scenario
+    from cqrs_sim.scenario import resolved_dict
+    from cqrs_sim.units import with_units
+
+    scenario = parse_scenario("duration: 10s\nworkload:\n  reads:\n    rate: 5/s\n    query_time: "
+                              "{dist: mixture, components: [{weight: 0.9, dist: pareto, scale: 1ms, shape: 1.5}, "
+                              "{weight: 0.1, dist: weibull, mean: 20ms, cv: 2}]}\n")
+    text = dump_yaml(with_units(resolved_dict(scenario))["workload"]["reads"]["query_time"])
+    assert "{dist: pareto, scale: 1ms, shape: 1.5, weight: 0.9}" in text
+    assert "{dist: weibull, mean: 20ms, cv: 2.0, weight: 0.1}" in text
+    again = parse_scenario(dump_yaml(with_units(resolved_dict(scenario))))
+    assert again.workload.reads.query_time.mean == pytest.approx(scenario.workload.reads.query_time.mean)

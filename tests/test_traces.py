@@ -182,3 +182,8 @@ def test_a_write_trace_needs_no_other_arrival_process(tmp_path):
         """)
     with pytest.raises(cqrs_sim.ScenarioError, match="give exactly one of interval, rate, at, trace"):
         load_scenario(path)
+
+
+def test_a_trace_with_too_many_bins_is_refused_not_crashed(traced):
+    with pytest.raises(cqrs_sim.ScenarioError, match="exceeds limits.max_bins"):
+        load_scenario(traced, {"bin": "1us"})
