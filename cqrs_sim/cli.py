@@ -578,8 +578,13 @@ def fit(
         if os.path.lexists(plot) and not force:
             raise output_error(plot, "already exists; pass --force to replace it, or -o for another file")
         values = read_measurements(data_file, column, unit.value, sys.stdin.read() if data_file == "-" else None)
-        fits = fit_all(values)
+        skipped: list[tuple[str, str]] = []
+        fits = fit_all(values, skipped=skipped)
+        if not fits:
+            raise ScenarioError([Problem(data_file, 0, 0, column or "(data)", f"no family fits: {skipped[0][1]}")])
         out.print(fits_table(fits))
+        for family, reason in skipped:
+            out.print(f"not fitted: {family} ({reason})", highlight=False, markup=False)
         out.print("best fit, ready for a scenario (e.g. workload.reads.query_time):", highlight=False)
         out.print(fits[0].yaml, highlight=False, markup=False, soft_wrap=True)
         save_fit_plot(values, fits, name, plot)

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 import numpy as np
-from pydantic import TypeAdapter
+from pydantic import TypeAdapter, ValidationError
 from scipy import special, stats
 
 from .datafile import DataError, numbers, read_column, read_lines
@@ -179,13 +179,18 @@ def check_values(values: np.ndarray) -> str | None:
         return f"needs at least {MIN_VALUES} values to fit, got {len(values)}"
     if (values <= 0).any():
         return f"every value must be positive (times), found {float(values[np.argmax(values <= 0)]):g}"
+    if values.min() < 1e-12 or values.max() > 1e9:
+        return (f"times run from {values.min():g}s to {values.max():g}s; a scenario's durations lie between 1e-12s "
+                "and 1e9s (is --unit right?)")
     if np.ptp(values) == 0:
         return f"every value is {values[0]:g}: a constant, nothing to fit ({{dist: constant, value: ...}})"
     return None
 
 
-def fit_all(values: np.ndarray, families: tuple[str, ...] = FAMILIES) -> list[Fit]:
-    """Every family fitted to ``values`` (seconds), best AIC first; a family whose fit fails is left out."""
+def fit_all(values: np.ndarray, families: tuple[str, ...] = FAMILIES,
+            skipped: list[tuple[str, str]] | None = None) -> list[Fit]:
+    """Every family fitted to ``values`` (seconds), best AIC first; a family whose fit fails is left out
+    (and, with ``skipped``, appended to it as (family, reason))."""
     problem = check_values(np.asarray(values, dtype=float))
     if problem is not None:
         raise ValueError(problem)
@@ -193,8 +198,11 @@ def fit_all(values: np.ndarray, families: tuple[str, ...] = FAMILIES) -> list[Fi
     for family in families:
         try:
             fits.append(fit_family(values, family))
-        except (ValueError, ArithmeticError, RuntimeError):  # e.g. a Weibull cv past the schema's range
-            continue
+        except (ValueError, ArithmeticError, RuntimeError) as exc:  # e.g. a Weibull cv past the schema's range
+            if skipped is not None:
+                reason = (f"{exc.errors()[0]['loc'][-1]}: {exc.errors()[0]['msg']}" if isinstance(exc, ValidationError)
+                          else str(exc))
+                skipped.append((family, " ".join(reason.split())[:200]))
     return sorted(fits, key=lambda f: (f.aic, f.ks))
 
 
