@@ -14,7 +14,7 @@ from typing import Optional
 import numpy as np
 
 from .model.rollout import batch_size
-from .scenario import Scenario
+from .scenario import Scenario, apply_time_of, query_time_of
 
 
 def erlang_c(servers: int, offered: float) -> float:
@@ -118,7 +118,7 @@ def expected_rollout_length(scenario: Scenario) -> float:
         cdf = np.arange(len(draws) + 1) / len(draws)
         per_batch = float(np.dot(draws, np.diff(cdf**size)))
     leaves_pool = sync.strategy in ("rolling", "all_at_once") and not sync.max_surge
-    drain = scenario.workload.reads.query_time.mean if sync.drain and leaves_pool else 0.0
+    drain = query_time_of(scenario, "cqrs").mean if sync.drain and leaves_pool else 0.0
     return batches * (per_batch + drain)
 
 
@@ -145,11 +145,9 @@ def offered_loads(scenario: Scenario) -> list[TierLoad]:
     reads = scenario.workload.reads
     rate, peak = mean_read_rate(scenario)
     ca2 = 1.0 if reads.process == "poisson" else 0.0
-    q, h = reads.query_time, reads.handler_time
+    h = reads.handler_time
     w_rate = write_rate(scenario)
     writes = scenario.workload.writes
-    apply_mean = writes.apply_time.mean if writes is not None else 0.0
-    apply_second = (writes.apply_time.variance + apply_mean**2) if writes is not None else 0.0
     out: list[TierLoad] = []
 
     def tier(arch: str, name: str, lam: float, lam_peak: float, service: float, capacity: int, estimate: str,
@@ -167,6 +165,10 @@ def offered_loads(scenario: Scenario) -> list[TierLoad]:
     slots = handlers.count * handlers.concurrency
     for arch in scenario.architectures:
         start = len(out)
+        q = query_time_of(scenario, arch)  # each design's own query and apply times
+        apply = apply_time_of(scenario, arch)
+        apply_mean = apply.mean if apply is not None else 0.0
+        apply_second = (apply.variance + apply_mean**2) if apply is not None else 0.0
         lock_note = ""
         # the read path below the handlers: (mean wait for a connection, connections it may use)
         if arch == "crud" and scenario.crud.replicas:
@@ -202,7 +204,7 @@ def offered_loads(scenario: Scenario) -> list[TierLoad]:
         else:
             servers = scenario.cqrs.write_servers
             if writes is not None:
-                scv = writes.apply_time.scv
+                scv = apply.scv  # type: ignore[union-attr]
                 w_wait = ggc_wait(w_rate, apply_mean, servers, 1.0, scv)
                 tier(arch, "write servers", w_rate, w_rate, apply_mean, servers,
                      f"{method(1.0, scv, servers)} write wait {_fmt(w_wait)}, write latency {_fmt(w_wait + apply_mean)}")

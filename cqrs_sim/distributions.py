@@ -3,8 +3,8 @@
 Each class is both the schema of one ``{dist: ...}`` mapping and the object
 the model samples from (``sample(rng, n)`` returns ``n`` seconds), with its
 analytic ``mean`` and ``variance`` for ``cqrs-sim check`` and the tests, and
-its ``cdf`` and inverse ``ppf`` (vectorised), so that one uniform draw can be
-mapped through several distributions (comonotone common random numbers).
+its ``cdf`` and inverse ``ppf`` (vectorised), so that one uniform can be
+mapped through several distributions (see :func:`couple`).
 A bare number or duration string means a constant.
 """
 
@@ -18,7 +18,6 @@ import numpy as np
 from pydantic import (BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr, ValidationError, ValidationInfo,
                       field_validator, model_validator)
 from pydantic_core import InitErrorDetails, PydanticCustomError
-from scipy import optimize, special, stats
 
 from .units import parse_duration
 
@@ -44,13 +43,23 @@ class _Dist(BaseModel):
     def sample(self, rng: np.random.Generator, n: int) -> np.ndarray:
         raise NotImplementedError
 
-    def cdf(self, x: Any) -> np.ndarray:
+    # --- the inverse-CDF view, for coupling two distributions (see :func:`couple`) ---
+    def cdf(self, x: np.ndarray) -> np.ndarray:
         """P(X <= x), elementwise."""
         raise NotImplementedError
 
-    def ppf(self, u: Any) -> np.ndarray:
-        """The inverse CDF (the smallest x with cdf(x) >= u), elementwise, for u in [0, 1]."""
+    def cdf_below(self, x: np.ndarray) -> np.ndarray:
+        """P(X < x): differs from :meth:`cdf` only at a point mass."""
+        return self.cdf(x)
+
+    def ppf(self, u: np.ndarray) -> np.ndarray:
+        """The inverse CDF: the smallest x with P(X <= x) >= u, elementwise, for u in (0, 1)."""
         raise NotImplementedError
+
+    @property
+    def has_atoms(self) -> bool:
+        """Whether some value has positive probability (then :meth:`cdf` jumps there)."""
+        return False
 
 
 def _array(x: Any) -> np.ndarray:
@@ -74,11 +83,18 @@ class Constant(_Dist):
     def sample(self, rng: np.random.Generator, n: int) -> np.ndarray:
         return np.full(n, self.value)
 
-    def cdf(self, x: Any) -> np.ndarray:
-        return (_array(x) >= self.value).astype(float)
+    def cdf(self, x: np.ndarray) -> np.ndarray:
+        return (np.asarray(x) >= self.value).astype(float)
 
-    def ppf(self, u: Any) -> np.ndarray:
+    def cdf_below(self, x: np.ndarray) -> np.ndarray:
+        return (np.asarray(x) > self.value).astype(float)
+
+    def ppf(self, u: np.ndarray) -> np.ndarray:
         return np.full(np.shape(u), self.value)
+
+    @property
+    def has_atoms(self) -> bool:
+        return True
 
 
 class Exponential(_Dist):
@@ -98,11 +114,11 @@ class Exponential(_Dist):
     def sample(self, rng: np.random.Generator, n: int) -> np.ndarray:
         return rng.exponential(self.mean_, n)
 
-    def cdf(self, x: Any) -> np.ndarray:
-        return -np.expm1(-np.maximum(_array(x), 0.0) / self.mean_)
+    def cdf(self, x: np.ndarray) -> np.ndarray:
+        return -np.expm1(-np.maximum(np.asarray(x, dtype=float), 0.0) / self.mean_)
 
-    def ppf(self, u: Any) -> np.ndarray:
-        return -self.mean_ * np.log1p(-_array(u))
+    def ppf(self, u: np.ndarray) -> np.ndarray:
+        return -self.mean_ * np.log1p(-np.asarray(u, dtype=float))
 
 
 class Uniform(_Dist):
@@ -129,14 +145,23 @@ class Uniform(_Dist):
     def sample(self, rng: np.random.Generator, n: int) -> np.ndarray:
         return rng.uniform(self.low, self.high, n)
 
-    def cdf(self, x: Any) -> np.ndarray:
-        x = _array(x)
+    def cdf(self, x: np.ndarray) -> np.ndarray:
+        x = np.asarray(x, dtype=float)
         if self.high == self.low:
             return (x >= self.low).astype(float)
         return np.clip((x - self.low) / (self.high - self.low), 0.0, 1.0)
 
-    def ppf(self, u: Any) -> np.ndarray:
-        return self.low + _array(u) * (self.high - self.low)
+    def cdf_below(self, x: np.ndarray) -> np.ndarray:
+        if self.high == self.low:
+            return (np.asarray(x, dtype=float) > self.low).astype(float)
+        return self.cdf(x)
+
+    def ppf(self, u: np.ndarray) -> np.ndarray:
+        return self.low + np.asarray(u, dtype=float) * (self.high - self.low)
+
+    @property
+    def has_atoms(self) -> bool:
+        return self.high == self.low
 
 
 class Normal(_Dist):
@@ -179,18 +204,32 @@ class Normal(_Dist):
             bad = out < 0
         return out
 
-    def cdf(self, x: Any) -> np.ndarray:
-        x = _array(x)
+    def cdf(self, x: np.ndarray) -> np.ndarray:
+        from scipy.special import ndtr
+
+        x = np.asarray(x, dtype=float)
         if self.sd == 0:
             return (x >= self.mean_).astype(float)
-        below = special.ndtr(-self.mean_ / self.sd)
-        return np.clip((special.ndtr((x - self.mean_) / self.sd) - below) / (1 - below), 0.0, 1.0)
+        below = ndtr(-self.mean_ / self.sd)  # the mass cut off at zero
+        return np.clip((ndtr((x - self.mean_) / self.sd) - below) / (1 - below), 0.0, 1.0)
 
-    def ppf(self, u: Any) -> np.ndarray:
+    def cdf_below(self, x: np.ndarray) -> np.ndarray:
         if self.sd == 0:
-            return np.full(np.shape(u), self.mean_)
-        below = special.ndtr(-self.mean_ / self.sd)
-        return np.maximum(self.mean_ + self.sd * special.ndtri(below + _array(u) * (1 - below)), 0.0)
+            return (np.asarray(x, dtype=float) > self.mean_).astype(float)
+        return self.cdf(x)
+
+    def ppf(self, u: np.ndarray) -> np.ndarray:
+        from scipy.special import ndtr, ndtri
+
+        u = np.asarray(u, dtype=float)
+        if self.sd == 0:
+            return np.full(u.shape, self.mean_)
+        below = ndtr(-self.mean_ / self.sd)
+        return np.maximum(self.mean_ + self.sd * ndtri(below + u * (1 - below)), 0.0)
+
+    @property
+    def has_atoms(self) -> bool:
+        return self.sd == 0
 
 
 class _MeanCv(_Dist):
@@ -219,21 +258,34 @@ class _MeanCv(_Dist):
             return np.full(n, self.mean_)
         return self._draw(rng, n)
 
-    def cdf(self, x: Any) -> np.ndarray:
-        if self.cv == 0:
-            return (_array(x) >= self.mean_).astype(float)
-        return self._frozen().cdf(_array(x))
-
-    def ppf(self, u: Any) -> np.ndarray:
-        if self.cv == 0:
-            return np.full(np.shape(u), self.mean_)
-        return self._frozen().ppf(_array(u))
-
     def _draw(self, rng: np.random.Generator, n: int) -> np.ndarray:
         raise NotImplementedError
 
-    def _frozen(self) -> Any:
-        """The scipy.stats distribution with this mean and cv."""
+    def cdf(self, x: np.ndarray) -> np.ndarray:
+        x = np.asarray(x, dtype=float)
+        if self.cv == 0:
+            return (x >= self.mean_).astype(float)
+        return self._cdf(np.maximum(x, 0.0))
+
+    def cdf_below(self, x: np.ndarray) -> np.ndarray:
+        if self.cv == 0:
+            return (np.asarray(x, dtype=float) > self.mean_).astype(float)
+        return self.cdf(x)
+
+    def ppf(self, u: np.ndarray) -> np.ndarray:
+        u = np.asarray(u, dtype=float)
+        if self.cv == 0:
+            return np.full(u.shape, self.mean_)
+        return self._ppf(u)
+
+    @property
+    def has_atoms(self) -> bool:
+        return self.cv == 0
+
+    def _cdf(self, x: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+    def _ppf(self, u: np.ndarray) -> np.ndarray:
         raise NotImplementedError
 
 
@@ -246,9 +298,22 @@ class Lognormal(_MeanCv):
         sigma2 = math.log1p(self.cv**2)
         return rng.lognormal(math.log(self.mean_) - sigma2 / 2, math.sqrt(sigma2), n)
 
-    def _frozen(self) -> Any:
+    def _params(self) -> tuple[float, float]:
         sigma2 = math.log1p(self.cv**2)
-        return stats.lognorm(s=math.sqrt(sigma2), scale=math.exp(math.log(self.mean_) - sigma2 / 2))
+        return math.log(self.mean_) - sigma2 / 2, math.sqrt(sigma2)
+
+    def _cdf(self, x: np.ndarray) -> np.ndarray:
+        from scipy.special import ndtr
+
+        mu, sigma = self._params()
+        with np.errstate(divide="ignore"):
+            return ndtr((np.log(x) - mu) / sigma)
+
+    def _ppf(self, u: np.ndarray) -> np.ndarray:
+        from scipy.special import ndtri
+
+        mu, sigma = self._params()
+        return np.exp(mu + sigma * ndtri(u))
 
 
 class Gamma(_MeanCv):
@@ -260,18 +325,29 @@ class Gamma(_MeanCv):
         shape = 1 / self.cv**2
         return rng.gamma(shape, self.mean_ / shape, n)
 
-    def _frozen(self) -> Any:
+    def _cdf(self, x: np.ndarray) -> np.ndarray:
+        from scipy.special import gammainc
+
         shape = 1 / self.cv**2
-        return stats.gamma(shape, scale=self.mean_ / shape)
+        return gammainc(shape, x * shape / self.mean_)
+
+    def _ppf(self, u: np.ndarray) -> np.ndarray:
+        from scipy.special import gammaincinv
+
+        shape = 1 / self.cv**2
+        return gammaincinv(shape, u) * self.mean_ / shape
 
 
 def _weibull_shape(cv: float) -> float:
     """The Weibull shape k whose coefficient of variation is ``cv``: cv² = Γ(1 + 2/k) / Γ(1 + 1/k)² − 1, falling in k."""
+    from scipy.optimize import brentq
+    from scipy.special import gammaln
+
     def gap(log_k: float) -> float:
         k = math.exp(log_k)
-        return math.log(math.expm1(special.gammaln(1 + 2 / k) - 2 * special.gammaln(1 + 1 / k))) / 2 - math.log(cv)
+        return math.log(math.expm1(gammaln(1 + 2 / k) - 2 * gammaln(1 + 1 / k))) / 2 - math.log(cv)
 
-    return math.exp(optimize.brentq(gap, math.log(0.02), math.log(1e7), xtol=1e-13, rtol=1e-13))
+    return math.exp(brentq(gap, math.log(0.02), math.log(1e7), xtol=1e-13, rtol=1e-13))
 
 
 class Weibull(_MeanCv):
@@ -292,23 +368,18 @@ class Weibull(_MeanCv):
 
     @property
     def scale(self) -> float:
-        return self.mean_ / math.exp(special.gammaln(1 + 1 / self._shape))
+        from scipy.special import gammaln
+
+        return self.mean_ / math.exp(gammaln(1 + 1 / self._shape))
 
     def _draw(self, rng: np.random.Generator, n: int) -> np.ndarray:
-        return self.ppf(rng.random(n))
+        return self._ppf(rng.random(n))
 
-    def _frozen(self) -> Any:
-        return stats.weibull_min(self._shape, scale=self.scale)
+    def _cdf(self, x: np.ndarray) -> np.ndarray:
+        return -np.expm1(-((x / self.scale) ** self._shape))
 
-    def cdf(self, x: Any) -> np.ndarray:
-        if self.cv == 0:
-            return super().cdf(x)
-        return -np.expm1(-((np.maximum(_array(x), 0.0) / self.scale) ** self._shape))
-
-    def ppf(self, u: Any) -> np.ndarray:
-        if self.cv == 0:
-            return super().ppf(u)
-        return self.scale * (-np.log1p(-_array(u))) ** (1 / self._shape)
+    def _ppf(self, u: np.ndarray) -> np.ndarray:
+        return self.scale * (-np.log1p(-u)) ** (1 / self._shape)
 
 
 class Pareto(_Dist):
@@ -414,10 +485,18 @@ class Empirical(_Dist):
         ordered = self._data.ordered  # type: ignore[union-attr]
         return np.searchsorted(ordered, _array(x), side="right") / len(ordered)
 
+    def cdf_below(self, x: Any) -> np.ndarray:
+        ordered = self._data.ordered  # type: ignore[union-attr]
+        return np.searchsorted(ordered, _array(x), side="left") / len(ordered)
+
     def ppf(self, u: Any) -> np.ndarray:
         ordered = self._data.ordered  # type: ignore[union-attr]
         index = np.ceil(_array(u) * len(ordered)).astype(np.int64) - 1
         return ordered[np.clip(index, 0, len(ordered) - 1)]
+
+    @property
+    def has_atoms(self) -> bool:
+        return True
 
 
 _UNITS = {"s": 1.0, "ms": 1e-3, "us": 1e-6}
@@ -496,6 +575,14 @@ class Mixture(_Dist):
         x = _array(x)
         return sum(w * c.cdf(x) for w, c in zip(self._weights, self.components))
 
+    def cdf_below(self, x: Any) -> np.ndarray:
+        x = _array(x)
+        return sum(w * c.cdf_below(x) for w, c in zip(self._weights, self.components))
+
+    @property
+    def has_atoms(self) -> bool:
+        return any(c.has_atoms for c in self.components)
+
     def ppf(self, u: Any) -> np.ndarray:
         """By bisection between the components' own quantiles (the mixture's lies between the smallest and largest)."""
         u = _array(u)
@@ -509,6 +596,30 @@ class Mixture(_Dist):
             high = np.where(above, mid, high)
             low = np.where(above, low, mid)
         return np.where(finite, high, np.inf)
+
+
+#: u is kept inside (0, 1) by this margin, so an inverse CDF with an unbounded tail stays finite
+_EDGE = 1e-15
+
+
+def couple(x: np.ndarray, source: _Dist, target: _Dist, rng: np.random.Generator) -> np.ndarray:
+    """``target``'s values comonotone with draws ``x`` of ``source``: F_target⁻¹(F_source(x)).
+
+    This is the common-random-numbers coupling of two distributions: the
+    uniform behind each draw of ``source`` is recovered (its probability
+    integral transform) and mapped through ``target``'s inverse CDF, so the
+    i-th value is long in one when it is long in the other, and each keeps
+    its own distribution exactly. Where ``source`` has a point mass (a
+    constant, an empirical sample) the uniform is spread across the jump by
+    one extra uniform from ``rng`` (the randomised transform of Rüschendorf),
+    which keeps it uniform; ``rng`` is used only then.
+    """
+    x = np.asarray(x, dtype=float)
+    u = source.cdf(x)
+    if source.has_atoms:
+        below = source.cdf_below(x)
+        u = below + rng.random(len(x)) * (u - below)
+    return target.ppf(np.clip(u, _EDGE, 1 - _EDGE))
 
 
 def _coerce(value: Any) -> Any:

@@ -269,6 +269,10 @@ class Crud(_Section):
     """Database connections (concurrent queries)."""
     locking: Literal["exclusive", "mvcc"] = "exclusive"
     """`exclusive`: a write takes the whole database; `mvcc`: a write holds one connection."""
+    query_time: Optional[Distribution] = None
+    """A read's query time on this design's normalized schema (its replicas too); unset: the workload's. Coupled read by read with the other design's (same quantile)."""
+    apply_time: Optional[Distribution] = None
+    """A write's apply time on this design (updating every index); unset: the workload's. Coupled write by write with the other design's."""
     replicas: NonNegativeCount = 0
     """Read replicas fed by streaming replication; 0: reads go to the primary. With replicas, reads never wait for the primary's lock."""
     replica_connections: Count = 4
@@ -286,6 +290,8 @@ class Replicas(_Section):
     """Connections per replica."""
     routing: ReplicaPolicy = "least_outstanding"
     """How a handler picks an in-pool replica; `prefer_fresh` uses only replicas holding the newest version in the pool (least outstanding among them)."""
+    query_time: Optional[Distribution] = None
+    """A read's query time on the read model (e.g. a denormalized view); unset: the workload's. Coupled read by read with CRUD's (same quantile)."""
     cold_factor: float = Field(default=1.0, ge=1, allow_inf_nan=False)
     """Query-time multiplier of a replica just swapped in (cold caches); 1 turns it off."""
     warm_up_time: Seconds = 0.0
@@ -314,6 +320,8 @@ class Sync(_Section):
 class Cqrs(_Section):
     write_servers: Count = 1
     """Servers applying writes to the write image."""
+    apply_time: Optional[Distribution] = None
+    """A write's apply time on the write model (e.g. an append); unset: the workload's. Coupled write by write with CRUD's."""
     replicas: Replicas = Replicas()
     """The read replica swarm."""
     sync: Sync = Sync()
@@ -429,6 +437,33 @@ class Scenario(_Section):
         return self.duration - self.warmup
 
 
+def _get(scenario: Scenario, path: str):
+    value = scenario
+    for part in path.split("."):
+        value = getattr(value, part)
+    return value
+
+
+#: each design's own query and apply times: architecture -> (query_time key, apply_time key)
+DESIGN_COST_KEYS = {"crud": ("crud.query_time", "crud.apply_time"),
+                    "cqrs": ("cqrs.replicas.query_time", "cqrs.apply_time")}
+
+
+def query_time_of(scenario: Scenario, architecture: str) -> Distribution:
+    """The query time ``architecture``'s reads pay: its own if the scenario sets one, else the workload's."""
+    own = _get(scenario, DESIGN_COST_KEYS[architecture][0])
+    return own if own is not None else scenario.workload.reads.query_time
+
+
+def apply_time_of(scenario: Scenario, architecture: str) -> Optional[Distribution]:
+    """The apply time ``architecture``'s writes pay: its own if set, else the workload's (None: no writes)."""
+    writes = scenario.workload.writes
+    if writes is None:
+        return None
+    own = _get(scenario, DESIGN_COST_KEYS[architecture][1])
+    return own if own is not None else writes.apply_time
+
+
 def cross_field_problems(scenario: Scenario) -> list[tuple[str, str]]:
     """Rules spanning several keys, as (dotted path, message) pairs."""
     problems: list[tuple[str, str]] = []
@@ -448,6 +483,13 @@ def cross_field_problems(scenario: Scenario) -> list[tuple[str, str]]:
         problems.append(("cqrs.sync.batch_size", f"must not exceed cqrs.replicas.count ({count}), got {sync.batch_size}"))
     if scenario.workload.reads.query_time.mean <= 0:
         problems.append(("workload.reads.query_time", "must have a positive mean"))
+    for path, own in (("crud.query_time", scenario.crud.query_time),
+                      ("cqrs.replicas.query_time", scenario.cqrs.replicas.query_time)):
+        if own is not None and own.mean <= 0:
+            problems.append((path, "must have a positive mean"))
+    for path in ("crud.apply_time", "cqrs.apply_time"):
+        if scenario.workload.writes is None and _get(scenario, path) is not None:
+            problems.append((path, "is set but the workload has no writes (workload.writes)"))
     for path, values in (scenario.sweep or {}).items():
         if isinstance(values, list) and not values:
             problems.append((f"sweep.{path}", "gives no values to sweep"))

@@ -11,7 +11,7 @@ has numbers that cover only what finished before: no conclusion is drawn.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Iterable
+from typing import TYPE_CHECKING, Any, Iterable, Optional
 
 from .intervals import compare, finite_or_none
 from .metrics import LOWER_IS_BETTER, NEUTRAL
@@ -20,6 +20,8 @@ from .units import format_duration, format_value
 
 if TYPE_CHECKING:
     import pandas as pd
+
+    from .scenario import Scenario
 
 #: metric -> what it is called in a sentence
 HEADLINE = {
@@ -132,8 +134,10 @@ def _times(a: float, b: float) -> str:
     return f"{ratio:,.0f}×" if ratio >= 10 else f"{ratio:.1f}×"
 
 
-def decision(summary: pd.DataFrame, diff: pd.DataFrame, incomplete: Iterable[dict] = ()) -> str:
-    """One paragraph: what each design buys and pays, and which wins for which priority."""
+def decision(summary: pd.DataFrame, diff: pd.DataFrame, incomplete: Iterable[dict] = (),
+             scenario: Optional[Scenario] = None) -> str:
+    """One paragraph: what each design buys and pays, and which wins for which priority
+    (and, given the ``scenario``, what drives it: see :func:`reasons`)."""
     incomplete = list(incomplete)
     archs = [a for a in ARCHITECTURES if a in set(summary["architecture"])]
     stopped = stopped_architectures(incomplete)
@@ -189,6 +193,10 @@ def decision(summary: pd.DataFrame, diff: pd.DataFrame, incomplete: Iterable[dic
     if unknown:
         sentences.append(f"One replication gives no interval, so nothing is decided on {_join(unknown)}: "
                          "run more replications.")
+    if scenario is not None:
+        why = reasons(scenario, summary)
+        if why:
+            sentences.append("Why: " + " ".join(why))
     return " ".join(sentences)
 
 
@@ -206,3 +214,47 @@ def _no_decision(archs: list[str], stopped: list[str], incomplete: list[dict]) -
 
 def _join(items: list[str]) -> str:
     return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
+
+
+#: a ratio of the designs' own costs below this is not called a driver
+_DRIVER_RATIO = 1.2
+
+
+def reasons(scenario: Scenario, summary: pd.DataFrame) -> list[str]:
+    """What drives the result, one sentence each: the designs' own query and apply times (when they differ), and
+    how much of CQRS's staleness a reader actually meets (stale for the key it reads, against a replica that is
+    merely behind)."""
+    from .scenario import apply_time_of, query_time_of
+
+    out = []
+    archs = set(summary["architecture"])
+    if set(ARCHITECTURES) <= archs:
+        crud_q, cqrs_q = query_time_of(scenario, "crud").mean, query_time_of(scenario, "cqrs").mean
+        if max(crud_q, cqrs_q) >= _DRIVER_RATIO * min(crud_q, cqrs_q) > 0:
+            if cqrs_q < crud_q:
+                out.append(f"CQRS reads are {_times(crud_q, cqrs_q)} cheaper on the read model "
+                           f"(mean query {format_duration(cqrs_q)} against {format_duration(crud_q)} on CRUD's schema).")
+            else:
+                out.append(f"CQRS's read model is {_times(cqrs_q, crud_q)} slower to query "
+                           f"(mean {format_duration(cqrs_q)} against {format_duration(crud_q)} on CRUD's schema).")
+        crud_a, cqrs_a = apply_time_of(scenario, "crud"), apply_time_of(scenario, "cqrs")
+        if crud_a is not None and cqrs_a is not None:
+            a, b = crud_a.mean, cqrs_a.mean
+            if max(a, b) >= _DRIVER_RATIO * min(a, b) > 0:
+                faster, slower = ("CQRS", "CRUD") if b < a else ("CRUD", "CQRS")
+                out.append(f"{faster} writes apply {_times(max(a, b), min(a, b))} faster "
+                           f"(mean {format_duration(min(a, b))} against {format_duration(max(a, b))} on {slower}).")
+        crud = scenario.crud
+        if crud_a is not None and crud.locking == "exclusive" and not crud.replicas:
+            out.append(f"Each CRUD write locks the whole database while it applies (mean {format_duration(crud_a.mean)}): "
+                       "reads arriving meanwhile wait for it.")
+    means = summary.set_index(["architecture", "metric"])["mean"]
+    for arch in ARCHITECTURES:
+        by_key = finite_or_none(means.get((arch, "stale_read_fraction")))
+        by_version = finite_or_none(means.get((arch, "stale_version_fraction")))
+        if by_key is None or by_version is None or by_version <= 0 or getattr(scenario.workload, "keys", None) is None:
+            continue
+        out.append(f"{format_value('stale_read_fraction', by_key)} of {NAMES[arch]} reads were stale for the key "
+                   f"they read; {format_value('stale_version_fraction', by_version)} hit a replica at least one "
+                   "version behind.")
+    return out

@@ -187,3 +187,26 @@ def test_a_write_trace_needs_no_other_arrival_process(tmp_path):
 def test_a_trace_with_too_many_bins_is_refused_not_crashed(traced):
     with pytest.raises(cqrs_sim.ScenarioError, match="exceeds limits.max_bins"):
         load_scenario(traced, {"bin": "1us"})
+
+
+def test_a_design_of_its_own_query_time_is_coupled_to_the_replayed_ones(tmp_path):
+    """With trace query times and crud.query_time set, CRUD's reads are long where the trace's are (same order)."""
+    pd.DataFrame({"time": READ_TIMES, "query": np.array(QUERY_MS) / 1000}).to_csv(tmp_path / "reads.csv", index=False)
+    path = _write(tmp_path, "d.yaml", """\
+        duration: 10s
+        replications: 1
+        record: full
+        workload:
+          reads:
+            trace: {file: reads.csv, query_time: query}
+        crud:
+          query_time: {dist: exponential, mean: 50ms}
+        """)
+    requests = cqrs_sim.simulate(load_scenario(path), jobs=1).requests
+    reads = requests[requests["kind"] == "read"].sort_values(["architecture", "arrival", "id"])
+    cqrs = reads.loc[reads["architecture"] == "cqrs", "latency"].to_numpy()
+    crud = reads.loc[reads["architecture"] == "crud", "latency"].to_numpy()
+    assert cqrs * 1000 == pytest.approx(QUERY_MS)  # the trace's own, replayed
+    assert not np.allclose(crud, cqrs)
+    longer = np.array(QUERY_MS)[:, None] > np.array(QUERY_MS)[None, :]
+    assert (crud[:, None] > crud[None, :])[longer].all()  # comonotone where the trace's differ
