@@ -199,7 +199,7 @@ class Reads(_Section):
     """Wait before the first retry; doubled before each later one."""
 
     @model_validator(mode="after")
-    def _diurnal_is_poisson(self) -> "Reads":
+    def _rate_or_trace(self) -> "Reads":
         trace = self.trace
         if (trace is None) == (self.rate is None):
             raise located_error(self, "rate", "give rate (drawn arrivals) or trace (measured ones), not both" if trace
@@ -212,6 +212,10 @@ class Reads(_Section):
             measured = Empirical.model_construct(dist="empirical", file=trace.file, column=trace.query_time)
             measured._data = _Measured(trace.query_times)  # type: ignore[arg-type]
             object.__setattr__(self, "query_time", measured)
+        return self
+
+    @model_validator(mode="after")
+    def _diurnal_is_poisson(self) -> "Reads":
         if isinstance(self.rate, Diurnal) and self.process != "poisson":
             raise ValueError("a diurnal rate is drawn as a Poisson process: use process: poisson")
         return self

@@ -103,3 +103,17 @@ def test_resolved_scenario_writes_durations_with_units_and_shapes_and_weights_as
     assert "{dist: weibull, mean: 20ms, cv: 2.0, weight: 0.1}" in text
     again = parse_scenario(dump_yaml(with_units(resolved_dict(scenario))))
     assert again.workload.reads.query_time.mean == pytest.approx(scenario.workload.reads.query_time.mean)
+
+
+@pytest.mark.parametrize("source, target", [("mixture", "weibull"), ("pareto", "lognormal"), ("weibull", "mixture")])
+def test_couple_maps_the_new_families_onto_each_other(source, target):
+    """couple() keeps the target's distribution (KS distance to its CDF is small) and the source's order."""
+    from cqrs_sim.distributions import couple
+
+    a, b = DIST.validate_python(SPECS[source]), DIST.validate_python(SPECS[target])
+    x = a.sample(stream(2, 0, "couple"), 50_000)
+    y = couple(x, a, b, stream(2, 0, "couple.rng"))
+    order = np.argsort(x, kind="stable")
+    assert (np.diff(y[order]) >= -1e-12).all()
+    ys = np.sort(y)
+    assert np.abs(b.cdf(ys) - np.arange(1, len(ys) + 1) / len(ys)).max() < 0.01
