@@ -567,17 +567,11 @@ def fit(
     """Fit exponential, lognormal, gamma, Weibull and Pareto+exponential to measured times; print the best as scenario YAML."""
 
     def body() -> None:
-        from .fit import fit_all, fits_table, read_measurements, save_fit_plot
-        from .outdir import check_file_target, output_error
+        from .fit import fit_all, fits_table, plot_target, read_measurements, save_fit_plot
 
         name = "stdin" if data_file == "-" else Path(data_file).stem
-        plot = output or Path(f"fit-{safe_dirname(name, 'data')}.png")
-        if plot.suffix.lower() not in (".png", ".svg", ".pdf"):
-            raise output_error(plot, "give a .png, .svg or .pdf file")
-        check_file_target(plot)
-        if os.path.lexists(plot) and not force:
-            raise output_error(plot, "already exists; pass --force to replace it, or -o for another file")
-        values = read_measurements(data_file, column, unit.value, sys.stdin.read() if data_file == "-" else None)
+        plot = plot_target(output, name, force)
+        values = read_measurements(data_file, column, unit.value, sys.stdin)
         skipped: list[tuple[str, str]] = []
         fits = fit_all(values, skipped=skipped)
         if not fits:

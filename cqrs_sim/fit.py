@@ -24,7 +24,7 @@ import numpy as np
 from pydantic import TypeAdapter, ValidationError
 from scipy import special, stats
 
-from .datafile import DataError, numbers, read_column, read_lines
+from .datafile import MAX_DATA_BYTES, DataError, numbers, read_column, read_lines
 from .distributions import Distribution, _Dist
 from .errors import Problem, ScenarioError
 from .units import duration_unit, format_in_unit
@@ -239,13 +239,18 @@ def _pairs(data: dict) -> str:
 UNITS = {"s": 1.0, "ms": 1e-3, "us": 1e-6}
 
 
-def read_measurements(source: str, column: str | None = None, unit: str = "s", stdin: str | None = None) -> np.ndarray:
-    """Measured times in seconds from a CSV or Parquet column, or (``source`` ``-``) from ``stdin`` text, one per line.
+def read_measurements(source: str, column: str | None = None, unit: str = "s", stdin: Any = None) -> np.ndarray:
+    """Measured times in seconds from a CSV or Parquet column, or (``source`` ``-``) from ``stdin`` (text, or a
+    stream read up to MAX_DATA_BYTES), one number per line.
 
     Raises :class:`ScenarioError` with one located problem: a missing file or column, a value that is not a
     number, one that is not positive, or too few values to fit.
     """
     where = column or ("(stdin)" if source == "-" else "(file)")
+    if source == "-" and stdin is not None and not isinstance(stdin, str):
+        stdin = stdin.read(MAX_DATA_BYTES + 1)
+        if len(stdin) > MAX_DATA_BYTES:
+            raise ScenarioError([Problem("-", 0, 0, where, f"more than {MAX_DATA_BYTES >> 20} MiB on standard input")])
     try:
         if source == "-":
             values = read_lines(stdin or "", "-")
@@ -285,6 +290,26 @@ def fits_table(fits: list[Fit]):
         table.add_row(str(rank), fit.family, f"{fit.aic:,.1f}", f"{fit.aic - best:,.1f}", f"{fit.ks:.4f}",
                       f"{fit.ks_p:.3g}", fit.yaml)
     return table
+
+
+PLOT_SUFFIXES = (".png", ".svg", ".pdf")
+
+
+def plot_target(output, name: str, force: bool):
+    """Where the plot goes (``output``, or ``fit-<name>.png`` here), checked before anything is fitted: a
+    writable place, a known image suffix, and no existing file unless ``force``."""
+    import os
+    from pathlib import Path
+
+    from .outdir import check_file_target, output_error, safe_dirname
+
+    plot = Path(output) if output is not None else Path(f"fit-{safe_dirname(name, 'data')}.png")
+    if plot.suffix.lower() not in PLOT_SUFFIXES:
+        raise output_error(plot, "give a .png, .svg or .pdf file")
+    check_file_target(plot)
+    if os.path.lexists(plot) and not force:
+        raise output_error(plot, "already exists; pass --force to replace it, or -o for another file")
+    return plot
 
 
 def save_fit_plot(values: np.ndarray, fits: list[Fit], name: str, path) -> None:
