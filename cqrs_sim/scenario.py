@@ -149,7 +149,7 @@ class Trace(_Section):
                 values = numbers(column) * factor
                 if (values < 0).any():
                     raise column.error(int(np.argmax(values < 0)), f"a negative time: {values[values < 0][0]:g}s")
-                self._extra[name] = values
+                self._extra[name] = _Measured(values)
         except DataError as exc:
             raise data_error(self, exc) from None
         return self
@@ -177,7 +177,7 @@ class ReadTrace(Trace):
     @property
     def query_times(self) -> Optional[np.ndarray]:
         """Each read's measured query time (seconds), or None."""
-        return self._extra.get(self.query_time) if self.query_time is not None else None
+        return self._extra[self.query_time].values if self.query_time is not None else None
 
 
 class Reads(_Section):

@@ -210,3 +210,12 @@ def test_a_design_of_its_own_query_time_is_coupled_to_the_replayed_ones(tmp_path
     assert not np.allclose(crud, cqrs)
     longer = np.array(QUERY_MS)[:, None] > np.array(QUERY_MS)[None, :]
     assert (crud[:, None] > crud[None, :])[longer].all()  # comonotone where the trace's differ
+
+
+def test_traced_scenarios_compare_and_pickle(traced):
+    """Scenarios holding measured values compare by content and survive pickling (to worker processes)."""
+    import pickle
+
+    a, b = load_scenario(traced), load_scenario(traced)
+    assert a == b and pickle.loads(pickle.dumps(a)) == a
+    assert a != load_scenario(traced, {"workload.reads.trace.query_time": None, "workload.reads.query_time": "1ms"})
