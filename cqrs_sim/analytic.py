@@ -95,6 +95,8 @@ def write_rate(scenario: Scenario) -> float:
         return writes.rate
     if writes.at is not None:
         return len(writes.at) / scenario.duration
+    if writes.trace is not None:
+        return int((writes.trace.times < scenario.duration).sum()) / scenario.duration
     return 1.0 / writes.interval.mean  # type: ignore[union-attr]
 
 
