@@ -20,7 +20,7 @@ from .metrics import differences, summarize
 from .outdir import Destination
 from .scenario import Scenario
 
-TABLES = ("requests", "writes", "replicas", "timeseries", "visibility")
+TABLES = ("requests", "writes", "replicas", "timeseries", "visibility", "autoscale")
 PACKAGES = ("cqrs-sim", "simpy", "numpy", "pandas", "scipy", "pydantic", "pyarrow", "ruamel.yaml")
 
 
@@ -67,6 +67,8 @@ class Results:
     timeseries: pd.DataFrame
     per_replication: pd.DataFrame  #: one row per (architecture, replication), one column per metric
     visibility: pd.DataFrame = field(default_factory=pd.DataFrame)  #: architecture, t, probability, reads
+    #: per autoscaler decision: architecture, replication, t, replicas_in_pool, provisioning, utilization, desired, change
+    autoscale: pd.DataFrame = field(default_factory=pd.DataFrame)
     manifest: dict[str, Any] = field(default_factory=dict)
 
     @property

@@ -13,6 +13,11 @@ starting ``s`` seconds after the join takes ``1 + (cold_factor − 1) ×
 With ``drain`` off, a leaving replica's queued reads re-route at once and
 its running queries are abandoned and restart elsewhere; with ``drain`` on
 they finish there, and ``drained(r)`` tells when.
+
+An elastic pool (:mod:`.autoscale`) preallocates ``size`` replica slots
+(its ``max``) and starts with ``count`` of them; ``members`` are the
+replicas that exist and serve (in the pool, or out of it for a rollout
+swap). A fixed pool has ``size == count`` and every replica a member.
 """
 
 from __future__ import annotations
@@ -20,7 +25,7 @@ from __future__ import annotations
 import bisect
 import math
 from collections import deque
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING, Callable, Optional
 
 import numpy as np
 import simpy
@@ -30,7 +35,9 @@ from .routing import Ties, router
 from .slots import Slots
 
 if TYPE_CHECKING:
+    from .autoscale import Autoscaler
     from .frontend import Frontend
+    from .record import RunRecord
 
 
 class ServedByReplicas:
@@ -38,6 +45,7 @@ class ServedByReplicas:
     (CQRS's write image, CRUD's primary): what its record says about capacity and instances."""
 
     replicas: "ReplicaPool"
+    autoscaler: Optional["Autoscaler"] = None  #: set when the pool is elastic
 
     @property
     def capacity(self) -> int:
@@ -45,11 +53,28 @@ class ServedByReplicas:
 
     @property
     def replica_count(self) -> int:
-        return self.replicas.count
+        return self.replicas.size
 
     @property
     def instances(self) -> int:
-        return 1 + self.replicas.count
+        return 1 + self.replicas.always_running
+
+    def with_replica_lifetimes(self, extra: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """``extra`` (start, end of instances built beside the others) plus an elastic pool's replica instances."""
+        more = self.replicas.lifetime_columns()
+        if not more:
+            return extra
+        if not extra:
+            return more
+        return {k: np.concatenate([extra[k], more[k]]) for k in ("start", "end")}
+
+    def record(self) -> "RunRecord":
+        """The owner's record, with an elastic pool's membership over time and its autoscaler's decisions."""
+        record = super().record()  # type: ignore[misc]
+        record.pool_steps = self.replicas.step_columns()
+        if self.autoscaler is not None:
+            record.autoscale = self.autoscaler.decision_columns()
+        return record
 
 
 class ReplicaPool:
@@ -57,34 +82,56 @@ class ReplicaPool:
 
     def __init__(self, model: "Frontend", count: int, connections: int, routing: str,
                  rng: Callable[[str], np.random.Generator], *, live: bool, ties: Ties,
-                 cold_factor: float = 1.0, warm_up_time: float = 0.0, drain: bool = True):
+                 cold_factor: float = 1.0, warm_up_time: float = 0.0, drain: bool = True, size: int | None = None):
         """``live``: replicas leave and rejoin the pool, and random routing draws over the pool as it is;
-        otherwise every replica is always in it. ``ties``: least_outstanding's tie rule (see :mod:`.routing`)."""
+        otherwise every replica is always in it. ``ties``: least_outstanding's tie rule (see :mod:`.routing`).
+        ``size``: replica slots (default ``count``); the first ``count`` start in the pool."""
+        size = count if size is None else size
         self.model = model  #: the owner: its ``commits`` is the newest version, its ``_read_done`` ends a read
         self.env = model.env
-        self.count = count
+        self.count = count  #: replicas at the start
+        self.size = size  #: replica slots: every per-replica list has this length
         self.connections = connections  #: per replica
-        self.version = [0] * count
+        self.version = [0] * size
         self.pool: list[int] = list(range(count))  #: replicas in the pool, sorted
-        self.outstanding = [0] * count  #: reads routed to a replica and not finished
-        self.conns = [Slots(connections) for _ in range(count)]
+        self.members: list[int] = list(range(count))  #: replicas that exist and serve (in the pool or swapping), sorted
+        self.outstanding = [0] * size  #: reads routed to a replica and not finished
+        self.conns = [Slots(connections) for _ in range(size)]
         self.waiting: deque[list] = deque()  #: reads waiting for any replica to rejoin
-        self._route = router(routing, count, self.outstanding, rng, pool=self.pool if live else None,
+        self._route = router(routing, size, self.outstanding, rng, pool=self.pool if live else None,
                              version=self.version, ties=ties)
         self.cold_factor = cold_factor
         self.warm_up_time = warm_up_time
-        self.joined_at = [-math.inf] * count  #: when each replica last (re)joined; replicas start warm
+        self.joined_at = [-math.inf] * size  #: when each replica last (re)joined; replicas start warm
         self.drain = drain
         #: drain off: per replica, the end event of each query running there, and its read
-        self.running: list[dict[simpy.Event, list]] = [{} for _ in range(count)]
-        self._drained: list[simpy.Event | None] = [None] * count  #: drain on: events for leaving replicas
+        self.running: list[dict[simpy.Event, list]] = [{} for _ in range(size)]
+        self._drained: list[simpy.Event | None] = [None] * size  #: drain on: events for leaving replicas
         self._done = model._read_done
         for name in ("query", "_query_start", "_query_end"):  # bound once: these run for every read
             setattr(self, name, getattr(self, name))
 
     @property
     def capacity(self) -> int:
-        return self.count * self.connections
+        return self.size * self.connections
+
+    @property
+    def always_running(self) -> int:
+        """Replica instances running for the whole run (an elastic pool records each instance's lifetime instead)."""
+        return self.count
+
+    def lifetime_columns(self) -> dict[str, np.ndarray]:
+        """start, end of each replica instance not counted in ``always_running`` (none here)."""
+        return {}
+
+    def step_columns(self) -> dict[str, np.ndarray]:
+        """t, in_pool, members, provisioning after each change of membership (a fixed pool keeps none: its
+        replicas are out of the pool only for the swaps its owner records)."""
+        return {}
+
+    def lowest_version(self) -> int:
+        """The oldest version a member replica holds."""
+        return min(self.version[r] for r in self.members)
 
     # --- reads ----------------------------------------------------------------
     def query(self, read: list) -> None:
