@@ -55,6 +55,8 @@ METRICS: dict[str, tuple[str, str]] = {
     "cost_per_hour": ("/h", "price per hour of the window: the write instance, every replica instance-second, the snapshot (if cost: is set)"),
 }
 
+#: metrics a run reports only when the scenario asks for them (the others are always there)
+CONDITIONAL = {"cost_per_hour": "a cost: block"}
 
 #: metrics where a smaller value is better (the rest: larger is better, or neutral)
 LOWER_IS_BETTER = {m for m in METRICS if "latency" in m or "stale" in m or "visib" in m or "violations" in m

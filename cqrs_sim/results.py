@@ -21,6 +21,8 @@ from .outdir import Destination
 from .scenario import Scenario
 
 TABLES = ("requests", "writes", "replicas", "timeseries", "visibility", "autoscale")
+#: tables a result written by an older version may lack: read as empty (such a run had no autoscaler)
+OPTIONAL_TABLES = ("autoscale",)
 PACKAGES = ("cqrs-sim", "simpy", "numpy", "pandas", "scipy", "pydantic", "pyarrow", "ruamel.yaml")
 
 
@@ -161,6 +163,8 @@ def load_results(directory: str | Path, tables: Optional[Iterable[str]] = None,
         for name in wanted:
             part = f"{name}.parquet"
             if not (directory / part).is_file():
+                if name in OPTIONAL_TABLES:
+                    continue
                 raise FileNotFoundError("missing")
             chosen = (columns or {}).get(name)
             frames[name] = pd.read_parquet(directory / part, columns=None if chosen is None else list(chosen))
