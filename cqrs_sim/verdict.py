@@ -36,6 +36,7 @@ HEADLINE = {
     "visibility_window_mean": "time for a write to reach every replica",
     "visibility_t99": "time until 99% of reads see a write",
     "read_your_writes_violations": "writers not seeing their own write",
+    "monotonic_read_violations": "reads going back to an older version than the client saw",
     "reads_failed": "reads failed after client timeouts",
     "replica_seconds": "instance time (the cost)",
     "cost_per_hour": "cost per hour (at the scenario's prices)",
@@ -48,6 +49,10 @@ PRIORITIES = (
     ("fresh data", "stale_read_fraction", "{} stale", "fresher data", "stale reads"),
     ("reliability", "reads_failed", "{} failed reads", "fewer failed reads", "more failed reads"),
     ("write latency", "write_latency_mean", "mean {}", "faster writes", "slower writes"),
+    ("users seeing their own writes", "read_your_writes_violations", "{} of writers missing their write",
+     "writers who see their own writes", "writers missing their own writes"),
+    ("monotonic reads", "monotonic_read_violations", "{} of reads going back in time",
+     "reads that never go back in time", "reads going back in time"),
 )
 COST = "replica_seconds"  #: the cost in instance-hours, always measured
 PRICED = "cost_per_hour"  #: the cost at the scenario's prices, when it gives them (cost:); preferred

@@ -35,6 +35,9 @@ SHORTEN = {
                        "workload.writes.interval": "4m", "crud.replica_autoscale.provision_time": "1m",
                        "crud.replica_autoscale.scale_in_cooldown": "2m", "cqrs.autoscale.scale_in_cooldown": "2m"},
     "sessions.yaml": {"duration": "10m", "replications": 1, "warmup": "1m"},
+    "catalogue.yaml": {"duration": "8m", "warmup": "30s", "replications": 2,
+                       "workload.writes.interval": {"dist": "uniform", "low": "1m", "high": "2m"}},
+    "when_to_avoid.yaml": {"duration": "4m", "warmup": "30s", "replications": 2},
 }
 
 
@@ -155,3 +158,35 @@ def test_sessions_stale_by_key_is_rarer_and_sticky_clients_never_go_back():
         assert 0 < s[(arch, "stale_read_fraction")] < s[(arch, "stale_version_fraction")] / 5
     assert s[("cqrs", "monotonic_read_violations")] == 0  # sticky routing, one replica swapped at a time
     assert s[("crud", "monotonic_read_violations")] > 0  # replicas drifting apart, reads to any of them
+
+
+def _decided(name):
+    from cqrs_sim.verdict import decision
+
+    scenario = cqrs_sim.load_scenario(SCENARIOS / name, SHORTEN[name])
+    results = cqrs_sim.simulate(scenario)
+    summary = results.summary()
+    return summary.set_index(["architecture", "metric"])["mean"], decision(summary, results.differences(), (), scenario)
+
+
+def test_catalogue_is_where_cqrs_wins_and_says_why():
+    """The file's promises: reads never wait for an upload and cost a sixth; a read is stale only when it asks for
+    the newest title on a replica the rollout has not reached, far fewer than the reads of a replica that is behind."""
+    s, text = _decided("catalogue.yaml")
+    assert s[("cqrs", "read_latency_p99")] < 0.05 < 10 < s[("crud", "read_latency_p99")]
+    assert s[("crud", "read_latency_p50")] > 4 * s[("cqrs", "read_latency_p50")]  # 12 ms joins against a 2 ms view
+    assert 0 < s[("cqrs", "stale_read_fraction")] < s[("cqrs", "stale_version_fraction")] / 5
+    assert text.startswith("CQRS buys lower read latency")
+    assert "CQRS reads are 6.0× cheaper on the read model" in text
+    assert "of CQRS reads were stale for the key they read" in text
+
+
+def test_when_to_avoid_is_where_cqrs_loses():
+    """The file's promises: writers miss their own writes and reads of a cart just changed come back old under
+    CQRS, CRUD serves every read from the newest data, and CQRS reads are no faster."""
+    s, text = _decided("when_to_avoid.yaml")
+    assert s[("crud", "stale_read_fraction")] == 0 and s[("crud", "read_your_writes_violations")] == 0
+    assert s[("cqrs", "read_your_writes_violations")] > 0.9
+    assert s[("cqrs", "stale_read_fraction")] > 0.02
+    assert abs(s[("cqrs", "read_latency_p99")] / s[("crud", "read_latency_p99")] - 1) < 0.1
+    assert text.startswith("CRUD wins on everything that differs significantly")
