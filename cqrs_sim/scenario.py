@@ -173,6 +173,20 @@ class Handlers(_Section):
     """Reads a handler serves at once (a slot is held for the whole read)."""
 
 
+class Failures(_Section):
+    mtbf: Distribution
+    """Time an instance runs from its start (or its repair) until it fails."""
+    mttr: Distribution
+    """Time a failed instance stays down; a CQRS replica then loads the newest snapshot, taking cqrs.sync.replace_time, before it rejoins."""
+
+
+class Stalls(_Section):
+    every: Distribution
+    """Time a replica applies normally between stalls (from the end of one stall to the start of the next)."""
+    duration: Distribution
+    """How long one stall freezes the replica's apply (its lag grows meanwhile)."""
+
+
 class Crud(_Section):
     connections: Count = 32
     """Database connections (concurrent queries)."""
@@ -186,6 +200,12 @@ class Crud(_Section):
     """How a handler picks a read replica."""
     replication_lag: Distribution = Constant(value=1.0)
     """Delay from a commit on the primary until a replica has applied it (drawn per write and replica; applied in commit order)."""
+    failures: Optional[Failures] = None
+    """The primary and each read replica fail and are repaired, each on its own; none: they never fail. A failed primary takes no writes (nor reads, without replicas)."""
+    replication_stalls: Optional[Stalls] = None
+    """Each read replica's apply freezes now and then (as a standby's does during a lock conflict); none: it never stalls."""
+    max_lag: Optional[Seconds] = Field(default=None, gt=0)
+    """A read replica further behind the primary than this takes no reads until it catches up; none: no limit."""
 
 
 class Replicas(_Section):
@@ -199,6 +219,8 @@ class Replicas(_Section):
     """Query-time multiplier of a replica just swapped in (cold caches); 1 turns it off."""
     warm_up_time: Seconds = 0.0
     """Time over which a swapped-in replica's multiplier falls linearly from cold_factor to 1."""
+    failures: Optional[Failures] = None
+    """Each replica fails and is repaired on its own; none: replicas never fail."""
 
 
 class Sync(_Section):
@@ -227,6 +249,8 @@ class Cqrs(_Section):
     """The read replica swarm."""
     sync: Sync = Sync()
     """How replicas are refreshed after a commit."""
+    write_server_failures: Optional[Failures] = None
+    """Each write server fails and is repaired on its own (a write it was applying starts again on the next server up); none: they never fail."""
 
 
 class SweepRange(_Section):
@@ -347,10 +371,26 @@ def cross_field_problems(scenario: Scenario) -> list[tuple[str, str]]:
         problems.append(("cqrs.sync.batch_size", f"must not exceed cqrs.replicas.count ({count}), got {sync.batch_size}"))
     if scenario.workload.reads.query_time.mean <= 0:
         problems.append(("workload.reads.query_time", "must have a positive mean"))
+    problems += failure_problems(scenario)
     for path, values in (scenario.sweep or {}).items():
         if isinstance(values, list) and not values:
             problems.append((f"sweep.{path}", "gives no values to sweep"))
     return problems + size_problems(scenario)
+
+
+def failure_problems(scenario: Scenario) -> list[tuple[str, str]]:
+    """Failures and stalls need instances to act on and up times with a positive mean."""
+    problems: list[tuple[str, str]] = []
+    crud = scenario.crud
+    for path, key in (("crud.replication_stalls", "replication_stalls"), ("crud.max_lag", "max_lag")):
+        if getattr(crud, key) is not None and not crud.replicas:
+            problems.append((path, "needs read replicas (crud.replicas > 0)"))
+    for path, section, up in (("crud.failures", crud.failures, "mtbf"), ("crud.replication_stalls", crud.replication_stalls, "every"),
+                              ("cqrs.replicas.failures", scenario.cqrs.replicas.failures, "mtbf"),
+                              ("cqrs.write_server_failures", scenario.cqrs.write_server_failures, "mtbf")):
+        if section is not None and getattr(section, up).mean <= 0:
+            problems.append((f"{path}.{up}", "must have a positive mean"))
+    return problems
 
 
 def over_limit(limit: str, value: float, what: str, limits: "Limits") -> str | None:

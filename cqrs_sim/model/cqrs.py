@@ -15,6 +15,7 @@ import simpy
 from ..scenario import Scenario
 from ..streams import stream
 from ..workload import ReadSource, WriteWorkload
+from . import failures
 from .frontend import Frontend
 from .replicas import ReplicaPool, ServedByReplicas
 from .rollout import Rollouts
@@ -31,11 +32,17 @@ class CqrsModel(ServedByReplicas, Frontend):
         self.replicas = ReplicaPool(
             self, replicas.count, replicas.connections, replicas.routing, self._streams("routing"), live=True,
             ties="rotate", cold_factor=replicas.cold_factor, warm_up_time=replicas.warm_up_time,
-            drain=scenario.cqrs.sync.drain)
+            drain=scenario.cqrs.sync.drain, failures=replicas.failures is not None)
         self._query = self.replicas.query  # reads go straight to the replica pool
         self.write_servers = Slots(scenario.cqrs.write_servers)
         self.rollouts = Rollouts(self.replicas, self, scenario.cqrs.sync,
                                  stream(scenario.seed, replication, "cqrs.replace_time"))
+        if replicas.failures is not None:
+            failures.start_cqrs_replicas(self, replicas.failures)
+        if scenario.cqrs.write_server_failures is not None:
+            servers = failures.WriteServers(self, scenario.cqrs.write_servers)
+            self._write = servers.submit  # writes go to servers that fail, not to the plain slots
+            servers.start_failures(scenario.cqrs.write_server_failures)
 
     # --- writes ---------------------------------------------------------------
     def _write(self, j: int) -> None:

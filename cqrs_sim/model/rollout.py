@@ -17,6 +17,9 @@ committed when it starts, to the replicas behind it, in index order:
 * ``blue_green``: a whole new set is built, ``build_parallelism`` replicas at
   a time, while the old set serves; then every replica switches at once.
 
+A failed replica is not swapped: it comes back from the newest snapshot when
+repaired (:mod:`.failures`), and a rollout follows if it still lacks a commit.
+
 With ``on_write_during_rollout: restart`` each batch ships the newest version
 committed when the batch starts, so replicas not yet swapped catch up in the
 same rollout. Replicas built beside the old ones (surge, blue-green) are
@@ -30,6 +33,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..scenario import Sync
+from .replicas import FAILED
 
 if TYPE_CHECKING:
     from .frontend import Frontend
@@ -109,6 +113,8 @@ class Rollouts:
 
     def _swap(self, r: int, version: int):
         replicas = self.replicas
+        if replicas.out[r] & FAILED:
+            return  # a failed replica comes back from the newest snapshot when repaired
         out = self.env.now
         replicas.leave(r)
         if self.sync.drain and replicas.outstanding[r]:
@@ -119,6 +125,8 @@ class Rollouts:
 
     def _surge(self, r: int, version: int):
         """Build a new instance beside replica r; when ready it takes r's place without leaving the pool."""
+        if self.replicas.out[r] & FAILED:
+            return
         began = self.env.now
         yield self.env.timeout(self._replace_time())
         self.extra_instances.append((began, self.env.now))
@@ -143,6 +151,12 @@ class Rollouts:
             self.replicas.replace_in_place(r, version)
         for r in range(count):
             self._visible(r, switch, version)
+
+    def rejoined(self, r: int, out: float, version: int) -> None:
+        """Replica r, out since ``out`` after a failure, is back holding ``version``; a rollout follows if
+        it (or any replica) still lacks a commit."""
+        self._visible(r, out, version)
+        self._trigger()
 
     def _visible(self, r: int, out: float, version: int) -> None:
         now = self.env.now
