@@ -7,9 +7,10 @@ and every request behind it (reads included) waits until it commits.
 Reads always see the newest committed version, so CRUD reads are never stale.
 
 With ``crud.failures`` the primary fails now and then (:mod:`.failures`):
-its running queries fail, a write it was applying starts again after the
-repair, and until then it takes nothing (writes, and reads when it serves
-them, wait in its queue).
+a write it was applying starts again after the repair, and writes wait in
+its queue until then. Where it serves reads, its running and queued
+queries fail, and a read that comes while it is down is refused at once
+(a connection error): the client retries it, ``retries`` allowing.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from .read import ATTEMPT, ID, LATEST, QUERY_TIME, READ_BACK, SEEN, START
 
 class CrudModel(Frontend):
     architecture = "crud"
+    reads_on_primary = True  #: the primary serves the reads (no read replicas)
 
     def __init__(self, env: simpy.Environment, scenario: Scenario, reads: ReadSource, writes: WriteWorkload,
                  replication: int):
@@ -137,15 +139,26 @@ class CrudModel(Frontend):
             end.callbacks.clear()  # it still ends at its time, for nobody
             (reads if type(what) is list else writes).append(what)
         self.running.clear()
+        queued = [what for what in self.queue if type(what) is list]
+        if queued:
+            self.queue = deque(what for what in self.queue if type(what) is not list)
         self.queue.extendleft(sorted(writes, reverse=True))
         self.free = 0  # with no free connection and no writer, _dispatch starts nothing
         self.writer_active = False
-        for read in sorted(reads, key=lambda read: (-read[READ_BACK], read[ATTEMPT], read[ID])):
+        if self.reads_on_primary:
+            self._serve, self._query = self._query, self._refuse
+        for read in sorted(reads, key=lambda read: (-read[READ_BACK], read[ATTEMPT], read[ID])) + queued:
             self._read_failed(read)
+
+    def _refuse(self, read: list) -> None:
+        """The database is down: the read's connection fails at once."""
+        self._read_failed(read)
 
     def primary_repaired(self) -> None:
         self.primary_outages.append((0, self.down_since, self.env.now, self.commits))
         self.free = self.connections
+        if self.reads_on_primary:
+            self._query = self._serve
         self._dispatch()
 
     def swap_columns(self) -> dict[str, np.ndarray]:

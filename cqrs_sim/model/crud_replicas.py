@@ -30,6 +30,7 @@ from .replicas import ReplicaPool, ServedByReplicas
 
 
 class CrudReplicatedModel(ServedByReplicas, CrudModel):
+    reads_on_primary = False
     def __init__(self, env: simpy.Environment, scenario: Scenario, reads: ReadSource, writes: WriteWorkload,
                  replication: int):
         super().__init__(env, scenario, reads, writes, replication)

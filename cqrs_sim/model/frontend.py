@@ -230,7 +230,7 @@ class Frontend:
 
     def _read_failed(self, read: list) -> None:
         """The instance running ``read``'s query failed: the attempt ends now, in error. The handler is free;
-        the client retries (``retries`` allowing) or the read failed; a writer's read-back is sent again."""
+        the client retries (``retries`` allowing) or the read failed."""
         now = self.env.now
         read[FINISH] = now  # the attempt is over: its timeout, if any, finds it finished
         h = read[HANDLER]
@@ -238,12 +238,7 @@ class Frontend:
         self.reads_in_flight -= 1
         self.handler_slots[h].release()
         if read[READ_BACK]:
-            again = new_read(-1, read[ARRIVAL], read[HANDLER_TIME], read[QUERY_TIME], read_back=read[READ_BACK])
-            h = again[HANDLER] = self._pick_handler()
-            self.handler_outstanding[h] += 1
-            self.reads_in_flight += 1
-            self.handler_slots[h].acquire(self._handler_start, again)
-            return
+            return  # the writer's read-back is lost: it is not counted in read_your_writes_violations
         if self.timeout is None:  # no retries either: the read failed
             read[TIMED_OUT] = 1
             flat = self._flat

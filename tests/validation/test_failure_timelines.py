@@ -110,11 +110,13 @@ def test_failed_reads_retry_through_the_timeout_path(scenario_from):
 def test_crud_primary_failure_stops_writes_and_reads(scenario_from):
     """A single database (exclusive locking, 32 connections), failing at 25.2 for 5. A
     write arrives at 24.1: it waits for read 24 [24, 24.4] and applies [24.4, 26.4]; read
-    25 arrives at 25 and queues behind it. At 25.2 the database fails: no query is
-    running, so no read fails; the write is aborted and stays first in the queue. At
-    30.2 it is back: the write applies again [30.2, 32.2] (commit 32.2, latency 8.1);
-    reads 25..32, queued behind it, start at 32.2 and end at 32.6. The next failure
-    would come at 55.4, past duration 50. replica_availability = 1 − 5/50 = 0.9."""
+    25 arrives at 25 and queues behind it. At 25.2 the database fails: read 25, queued,
+    fails (no timeout, so no retry); the write is aborted and stays first in the queue.
+    Reads 26..30 arrive while it is down and are refused at once (latency 0). At 30.2 it
+    is back: the write applies again [30.2, 32.2] (commit 32.2, latency 8.1); reads 31,
+    32 queue behind it, start at 32.2 and end at 32.6. The next failure would come at
+    55.4, past duration 50. So 6 reads failed, read_availability 44/50, and
+    replica_availability (the one database) 1 − 5/50 = 0.9."""
     body = "crud: {failures: {mtbf: 25.2s, mttr: 5s}}\n"
     writes = "  writes:\n    at: [24.1s]\n    apply_time: 2s"
     results = run(scenario_from, "crud", body, duration=50, writes=writes)
@@ -122,11 +124,14 @@ def test_crud_primary_failure_stops_writes_and_reads(scenario_from):
     assert w.commit.iloc[0] == pytest.approx(32.2)
     assert w.latency.iloc[0] == pytest.approx(8.1)
     r = reads(results)
-    waited = np.arange(25, 33)
-    np.testing.assert_allclose(r.start[waited], 32.2, atol=1e-9)
-    np.testing.assert_allclose(r.latency[waited], 32.6 - waited, atol=1e-9)
-    np.testing.assert_allclose(r.drop(index=waited).latency, 0.4, atol=1e-9)
-    assert metric(results, "crud", "reads_failed") == 0
+    assert r.index[r.timed_out.astype(bool)].tolist() == list(range(25, 31))
+    assert r.finish[25] == pytest.approx(25.2)
+    np.testing.assert_allclose(r.latency[range(26, 31)], 0, atol=1e-9)
+    np.testing.assert_allclose(r.start[[31, 32]], 32.2, atol=1e-9)
+    np.testing.assert_allclose(r.latency[[31, 32]], [1.6, 0.6], atol=1e-9)
+    np.testing.assert_allclose(r.drop(index=range(25, 33)).latency, 0.4, atol=1e-9)
+    assert metric(results, "crud", "reads_failed") == 6
+    assert metric(results, "crud", "read_availability") == pytest.approx(44 / 50)
     assert metric(results, "crud", "replica_availability") == pytest.approx(0.9)
     assert (results.replicas.out.iloc[0], results.replicas.back.iloc[0]) == pytest.approx((25.2, 30.2))
 
