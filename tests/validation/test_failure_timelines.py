@@ -195,3 +195,44 @@ def test_reads_avoid_a_replica_exactly_while_its_lag_exceeds_max_lag(scenario_fr
     np.testing.assert_allclose(unlimited.start, unlimited.arrival, atol=1e-9)
     assert unlimited.index[unlimited.stale].tolist() == [*range(16, 23), *range(36, 45)]
     assert unlimited.staleness.max() == pytest.approx(44 - 35.5)
+
+
+def test_streaming_replicas_fail_and_come_back(scenario_from):
+    """Two streaming replicas (lag 0.25), both failing at 25.2 for 5. crud.failures
+    covers the primary too, which (the same constants) is down [25.2, 30.2] as well: it
+    takes no reads here, and the write below arrives after its repair. Read 25 runs [25, 25.4] on a replica at 25.2 and
+    fails. Reads 26..30 find no replica and wait; at 30.2 both are back and they start,
+    ending at 30.6. A write at 31 (apply 0.5) commits at 31.5 and is due on both
+    replicas at 31.75: first and all visible then. replica_availability = 1 − 2 × 5 /
+    (2 × 50) = 0.9; read_availability 49/50."""
+    body = ("crud:\n  replicas: 2\n  replica_connections: 100\n  replication_lag: 0.25s\n"
+            "  failures: {mtbf: 25.2s, mttr: 5s}\n")
+    writes = "  writes:\n    at: [31s]\n    apply_time: 0.5s"
+    results = run(scenario_from, "crud", body, duration=50, writes=writes)
+    r = reads(results)
+    assert r.index[r.timed_out.astype(bool)].tolist() == [25]
+    np.testing.assert_allclose(r.start[range(26, 31)], 30.2, atol=1e-9)
+    np.testing.assert_allclose(r.drop(index=range(25, 31)).latency, 0.4, atol=1e-9)
+    w = results.writes
+    assert (w.commit.iloc[0], w.first_visible.iloc[0], w.all_visible.iloc[0]) == pytest.approx((31.5, 31.75, 31.75))
+    outages = results.replicas.sort_values("replica")
+    np.testing.assert_allclose(outages.out, [25.2, 25.2], atol=1e-9)
+    np.testing.assert_allclose(outages.back, [30.2, 30.2], atol=1e-9)
+    assert metric(results, "crud", "replica_availability") == pytest.approx(0.9)
+    assert metric(results, "crud", "read_availability") == pytest.approx(49 / 50)
+
+
+def test_a_write_waits_for_the_primary_that_failed_with_its_replicas(scenario_from):
+    """As above, with the write at 26 instead. The primary is down [25.2, 30.2] too, so
+    the write waits for its repair: it applies [30.2, 30.7], commits at 30.7 and is due
+    on the replicas (back at 30.2) at 30.95. Reads 26..30 start at 30.2 on version 0,
+    the newest then: none is stale. (A replica that misses commits while frozen applies
+    them when it thaws: see the stall test below.)"""
+    body = ("crud:\n  replicas: 2\n  replica_connections: 100\n  replication_lag: 0.25s\n"
+            "  failures: {mtbf: 25.2s, mttr: 5s}\n")
+    writes = "  writes:\n    at: [26s]\n    apply_time: 0.5s"
+    results = run(scenario_from, "crud", body, duration=50, writes=writes)
+    w = results.writes
+    assert (w.start.iloc[0], w.commit.iloc[0], w.all_visible.iloc[0]) == pytest.approx((30.2, 30.7, 30.95))
+    r = reads(results)
+    assert not r.stale.any()
