@@ -14,7 +14,7 @@ from typing import Optional
 import numpy as np
 
 from .model.rollout import batch_size
-from .scenario import Scenario
+from .scenario import Scenario, apply_time_of, query_time_of
 
 
 def erlang_c(servers: int, offered: float) -> float:
@@ -116,8 +116,38 @@ def expected_rollout_length(scenario: Scenario) -> float:
         cdf = np.arange(len(draws) + 1) / len(draws)
         per_batch = float(np.dot(draws, np.diff(cdf**size)))
     leaves_pool = sync.strategy in ("rolling", "all_at_once") and not sync.max_surge
-    drain = scenario.workload.reads.query_time.mean if sync.drain and leaves_pool else 0.0
+    drain = query_time_of(scenario, "cqrs").mean if sync.drain and leaves_pool else 0.0
     return batches * (per_batch + drain)
+
+
+def write_arrival_scv(scenario: Scenario) -> Optional[float]:
+    """Squared coefficient of variation of the write inter-arrival times (None for fixed ``at`` times)."""
+    writes = scenario.workload.writes
+    if writes is None or writes.at is not None:
+        return None
+    return 1.0 if writes.rate is not None else writes.interval.scv  # type: ignore[union-attr]
+
+
+def projection_lag(scenario: Scenario) -> tuple[float, Optional[float], str]:
+    """(mean time from a commit until one replica has applied it, its 99th percentile or None, the method).
+
+    Each replica is a single-server FIFO queue of events at the write rate with
+    projection_time service (commits taken to arrive as the writes do). With
+    Poisson writes and exponential projection times it is M/M/1, whose sojourn
+    time is exponential with rate 1/m − w: mean 1/(1/m − w), p99 ln(100)/(1/m − w).
+    Otherwise the mean is the G/G/1 wait (:func:`ggc_wait`) plus m; the p99 is not estimated.
+    """
+    sync = scenario.cqrs.sync
+    projection = sync.projection_time
+    w, m = write_rate(scenario), projection.mean
+    ca2 = write_arrival_scv(scenario)
+    if w * m >= 1:
+        return math.inf, math.inf, "unstable"
+    if ca2 == 1 and projection.scv == 1:
+        rate = 1 / m - w
+        return sync.trigger_delay + 1 / rate, sync.trigger_delay + math.log(100) / rate, method(1.0, 1.0, 1)
+    wait = ggc_wait(w, m, 1, 1.0 if ca2 is None else ca2, projection.scv)
+    return sync.trigger_delay + wait + m, None, method(1.0 if ca2 is None else ca2, projection.scv, 1)
 
 
 def method(arrival_scv: float, service_scv: float, servers: int) -> str:
@@ -143,11 +173,9 @@ def offered_loads(scenario: Scenario) -> list[TierLoad]:
     reads = scenario.workload.reads
     rate, peak = mean_read_rate(scenario)
     ca2 = 1.0 if reads.process == "poisson" else 0.0
-    q, h = reads.query_time, reads.handler_time
+    h = reads.handler_time
     w_rate = write_rate(scenario)
     writes = scenario.workload.writes
-    apply_mean = writes.apply_time.mean if writes is not None else 0.0
-    apply_second = (writes.apply_time.variance + apply_mean**2) if writes is not None else 0.0
     out: list[TierLoad] = []
 
     def tier(arch: str, name: str, lam: float, lam_peak: float, service: float, capacity: int, estimate: str,
@@ -165,6 +193,10 @@ def offered_loads(scenario: Scenario) -> list[TierLoad]:
     slots = handlers.count * handlers.concurrency
     for arch in scenario.architectures:
         start = len(out)
+        q = query_time_of(scenario, arch)  # each design's own query and apply times
+        apply = apply_time_of(scenario, arch)
+        apply_mean = apply.mean if apply is not None else 0.0
+        apply_second = (apply.variance + apply_mean**2) if apply is not None else 0.0
         lock_note = ""
         # the read path below the handlers: (mean wait for a connection, connections it may use)
         if arch == "crud" and scenario.crud.replicas:
@@ -200,7 +232,7 @@ def offered_loads(scenario: Scenario) -> list[TierLoad]:
         else:
             servers = scenario.cqrs.write_servers
             if writes is not None:
-                scv = writes.apply_time.scv
+                scv = apply.scv  # type: ignore[union-attr]
                 w_wait = ggc_wait(w_rate, apply_mean, servers, 1.0, scv)
                 tier(arch, "write servers", w_rate, w_rate, apply_mean, servers,
                      f"{method(1.0, scv, servers)} write wait {_fmt(w_wait)}, write latency {_fmt(w_wait + apply_mean)}")
@@ -216,10 +248,13 @@ def offered_loads(scenario: Scenario) -> list[TierLoad]:
                 wait = ggc_wait(rate / rep.count, q.mean, rep.connections, ca2, q.scv)
                 how = f"one replica at 1/{rep.count} of the reads ({rep.routing})"
                 est = f"{method(ca2, q.scv, rep.connections)} wait {_fmt(wait)}"
+            snapshots = " outside rollouts" if scenario.cqrs.sync.strategy != "projection" else ""
             tier(arch, "replica pool", rate, peak, q.mean, c,
-                 f"{how}: {est}, latency {_fmt(h.mean + wait + q.mean)} outside rollouts")
+                 f"{how}: {est}, latency {_fmt(h.mean + wait + q.mean)}{snapshots}")
         _handler_tier(out, start, arch, tier, rate, peak, ca2, h, q, wait, binds, handlers, scenario.load_balancer, lock_note)
-        if arch == "cqrs":
+        if arch == "cqrs" and scenario.cqrs.sync.strategy == "projection":
+            _projection_tiers(out, scenario, tier, rate, peak, q.mean)
+        elif arch == "cqrs":
             sync = scenario.cqrs.sync
             size = batch_size(sync, rep.count)
             keeps_capacity = sync.strategy == "blue_green" or sync.max_surge > 0
@@ -249,6 +284,29 @@ def offered_loads(scenario: Scenario) -> list[TierLoad]:
                 out.append(TierLoad(arch, "rollouts", w_rate, length, 1, duty, duty,
                                     f"expected rollout {_fmt(length)} x write rate", warning))
     return out
+
+
+def _projection_tiers(out: list[TierLoad], scenario: Scenario, tier, rate: float, peak: float, query: float) -> None:
+    """The projectors (one per replica, each a single-server queue of the writes) and what prefer_fresh does to them."""
+    rep, sync, writes = scenario.cqrs.replicas, scenario.cqrs.sync, scenario.workload.writes
+    if writes is None:
+        return
+    w, m = write_rate(scenario), sync.projection_time.mean
+    mean, p99, how = projection_lag(scenario)
+    if math.isinf(mean):
+        est = "each replica applies writes slower than they come: its lag grows all run"
+    else:
+        est = f"{how}: a replica holds a write {_fmt(mean)} after its commit on average"
+        if p99 is not None:
+            est += f", 99% of (write, replica) pairs within {_fmt(p99)} (visibility_t99)"
+        est += (f"; a replica rebuilt after {_fmt(scenario.duration)} replays about {w * scenario.duration:,.0f} "
+                f"writes in about {_fmt(w * scenario.duration * m / (1 - w * m))}")
+    tier("cqrs", "projector (each replica)", w, w, m, 1, est,
+         what="each replica applies writes slower than they come: its lag grows all run")
+    if rep.routing == "prefer_fresh":
+        tier("cqrs", "freshest replica", rate, peak, query, rep.connections,
+             "prefer_fresh sends every read to the replica(s) that applied the newest write first, often one",
+             what="queues grow on the freshest replica after every write")
 
 
 def _db_wait(wait: float, binds: bool, slots: int, ca2: float, scv: float, connections: int) -> str:

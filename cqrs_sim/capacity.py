@@ -59,6 +59,8 @@ def parse_slo(text: str) -> SLO:
             value = parse_duration(raw)
         elif unit == "1/s":
             value = parse_rate(raw)
+        elif unit == "/h":  # a price per hour: 4.5 or 4.5/h
+            value = float(raw.removesuffix("/h"))
         elif raw.endswith("%"):
             value = float(raw[:-1]) / 100
         else:

@@ -306,6 +306,16 @@ def plot(
     """Draw the plots of saved results again, into DIR/plots/."""
 
     def body() -> None:
+        if (directory / "optimize.json").exists():
+            import json
+
+            from .plots.pareto import save_pareto
+
+            answer = json.loads((directory / "optimize.json").read_text(encoding="utf-8"))
+            with Lock(directory), staged_files(directory / "plots", notify=_note) as staging:
+                name = save_pareto(answer, staging, plot_format.value).name
+            out.print(f"wrote {directory / 'plots' / name}", highlight=False)
+            return
         if (directory / "sweep.parquet").exists():
             from .plots.sweeps import save_sweep_plots
             from .sweep import load_sweep
@@ -499,6 +509,82 @@ def capacity(
     _guarded(body)
 
 
+@app.command("optimize")
+def optimize_command(
+    scenario_file: Path = typer.Argument(..., metavar="SCENARIO", help="Scenario YAML file."),
+    vary: Optional[List[str]] = typer.Option(None, "--vary", metavar="PATH=V1,V2,...",
+                                             help="Values of one path (repeatable: the grid is their cartesian product)."),
+    slo: Optional[List[str]] = typer.Option(None, "--slo", metavar="METRIC<VALUE", help="e.g. 'stale_read_fraction<1%' (repeatable)."),
+    minimize: str = typer.Option("cost_per_hour", "--minimize", metavar="METRIC", help="The metric to minimise."),
+    output: Optional[Path] = typer.Option(None, "-o", "--output", help="Directory (default results/<name>-optimize/)."),
+    jobs: Optional[int] = typer.Option(None, "-j", "--jobs", min=1, help="Local processes (default: every core)."),
+    scheduler: Optional[str] = typer.Option(None, "--scheduler", metavar="tcp://HOST:PORT|local", help="Run on a Dask cluster."),
+    sets: Optional[List[str]] = SetOption,
+    no_plots: bool = typer.Option(False, "--no-plots", help="Do not draw plots/pareto.png."),
+) -> None:
+    """The cheapest design (architecture × varied values) meeting every SLO, and the Pareto fronts against each SLO metric."""
+    from .optimize import answer_lines, check_optimize_dir, optimize, parse_slos, plan
+
+    def body() -> None:
+        slos = parse_slos(list(slo or []))
+        base, _ = plan(scenario_file, list(vary or []), sets, minimize, slos)  # bad input: before anything runs
+        target = output if output is not None else _default_target(base.name, "-optimize")
+        check_optimize_dir(target)
+        with _executor(jobs, scheduler) as executor:
+            lines = progress_lines(f"{base.name} optimize", lambda line: err.print(line, highlight=False, markup=False,
+                                                                                   soft_wrap=True))
+            result = optimize(scenario_file, list(vary or []), slos, target, executor, minimize, sets, _with_ready(lines))
+        if not no_plots:
+            from .plots.pareto import save_pareto
+
+            with Lock(target), staged_files(target / "plots", notify=_note) as staging:
+                save_pareto(result.as_dict(), staging)
+        out.print(_designs_table(result), highlight=False)
+        for line in answer_lines(result):
+            out.print(line, highlight=False, markup=False, soft_wrap=True)
+        out.print(f"wrote {target}/optimize.json and designs.csv: {result.simulated} point(s) simulated, "
+                  f"{result.skipped} already done", highlight=False, soft_wrap=True)
+
+    _guarded(body)
+
+
+def _designs_table(result, rows: int = 12):
+    """The cheapest designs first: varied values, the minimised metric and each SLO metric (green: met, red: not)."""
+    import math
+
+    from rich.table import Table
+
+    paths = list(dict.fromkeys(p for d in result.designs for p in d.settings))
+    metrics = list(dict.fromkeys(s.metric for s in result.slos))
+    table = Table(title=f"{len(result.designs)} designs, cheapest first (mean ± 95% CI; SLOs judged on the CI's worse end)",
+                  title_justify="left")
+    for name in ["architecture", *(_distinct_tails(paths) if paths else []), result.minimize, *metrics, "meets SLOs"]:
+        table.add_column(name, justify="left" if name == "architecture" else "right")
+    order = sorted(result.designs, key=lambda d: (not math.isfinite(d.mean(result.minimize)), d.mean(result.minimize)))
+    for design in order[:rows]:
+        met = {c.slo: c.met for c in design.checks}
+
+        def cell(metric: str) -> str:
+            stats = design.metrics.get(metric, {})
+            text = escape(format_interval(metric, stats.get("mean"), stats.get("ci_low"), stats.get("ci_high")))
+            verdicts = [met[s.text] for s in result.slos if s.metric == metric]
+            return text if not verdicts else f"[{'green' if all(verdicts) else 'red'}]{text}[/]"
+
+        star = " ★" if design is result.best else ""
+        table.add_row(design.architecture + star, *[format_value(p, design.settings[p]) if p in design.settings else "any"
+                                                    for p in paths],
+                      cell(result.minimize), *[cell(m) for m in metrics],
+                      "stopped" if design.incomplete else ("yes" if design.meets else "no"))
+    notes = ["★ the answer", "any: the path does not affect that architecture"]
+    tails = _distinct_tails(paths) if paths else []
+    notes += [f"{t} = {p}" for t, p in zip(tails, paths) if t != p]
+    if len(order) > rows:
+        notes.append(f"{len(order) - rows} more in designs.csv")
+    table.caption = "; ".join(notes)
+    table.caption_justify = "left"
+    return table
+
+
 def _capacity_answer(path: str, result) -> str:
     """The answer with its unit, ± the distance to the first value that failed (the search's resolution)."""
     if result.answer is None:
@@ -507,6 +593,70 @@ def _capacity_answer(path: str, result) -> str:
     if bad is None or bad == good or isinstance(good, int):  # integers are searched exactly
         return format_value(path, result.answer)
     return format_interval(path, good, good - abs(bad - good), good + abs(bad - good))
+
+
+@app.command()
+def testbed(
+    scenario_file: Path = typer.Argument(..., metavar="SCENARIO", help="Scenario YAML file."),
+    output: Optional[Path] = typer.Option(None, "-o", "--output", help="Output directory (default results/<name>-testbed/)."),
+    dsn: Optional[str] = typer.Option(None, "--dsn", help="A PostgreSQL server you run (default: an embedded one)."),
+    sets: Optional[List[str]] = SetOption,
+    no_plots: bool = typer.Option(False, "--no-plots", help="Do not draw plots."),
+    force: bool = typer.Option(False, "--force", help="Replace the output directory if it exists."),
+) -> None:
+    """Run the scenario in real time against PostgreSQL; write the same output directory as `run`."""
+    from .testbed import ServerError, run_testbed
+
+    held = ExitStack()
+
+    def body() -> None:
+        scenario = load_scenario(scenario_file, _overrides(sets))
+        target = output if output is not None else _default_target(scenario.name, "-testbed")
+        destination = held.enter_context(Destination(target, force=force, notify=_note))
+        say = lambda line: err.print(line, highlight=False, markup=False, soft_wrap=True)  # noqa: E731
+        try:
+            results = run_testbed(scenario, dsn=dsn, say=_with_ready(say), source=str(scenario_file))
+        except ServerError as exc:
+            typer.echo(f"error: testbed: {exc}", err=True)
+            raise typer.Exit(2) from None
+        results.write_into(destination.staging)
+        destination.commit()
+        _saved.append(target)
+        if not no_plots:
+            failed.extend(_reported(lambda: _draw_plots(results, target, "png"), target))
+        table = comparison_table(results.summary(), results.differences(), f"{scenario.name} (testbed)")
+        out.print(table)
+        out.print(f"wrote {target}/ (databases {results.manifest['testbed']['databases']}, dropped)", highlight=False)
+
+    failed: list[str] = []
+    with held:
+        _guarded(body)
+    if failed:
+        raise typer.Exit(1)
+
+
+@app.command("compare")
+def compare_command(
+    dir_a: Path = typer.Argument(..., metavar="DIR_A", help="A result directory (e.g. from `run`)."),
+    dir_b: Path = typer.Argument(..., metavar="DIR_B", help="Another (e.g. from `testbed`, same scenario)."),
+    plots: Optional[Path] = typer.Option(None, "--plots", help="Directory for the overlay plots (default DIR_B/compare/)."),
+) -> None:
+    """Side by side: each metric of two result directories, the difference, and whether it lies inside their intervals."""
+
+    def body() -> None:
+        from .compare import compare_results, compare_table, load_pair, source_label
+        from .plots.overlay import latency_cdf_overlay, visibility_overlay
+
+        a, b = load_pair(dir_a, dir_b)
+        labels = (f"A: {source_label(a, dir_a)}", f"B: {source_label(b, dir_b)}")
+        out.print(compare_table(compare_results(a, b), labels))
+        where = plots if plots is not None else dir_b / "compare"
+        with staged_files(where, notify=_note) as staging:
+            latency_cdf_overlay(a, b, labels).savefig(staging / "latency_cdf.png")
+            visibility_overlay(a, b, labels).savefig(staging / "visibility_curve.png")
+        out.print(f"wrote {where}/latency_cdf.png and visibility_curve.png", highlight=False)
+
+    _guarded(body)
 
 
 @app.command()

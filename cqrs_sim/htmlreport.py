@@ -14,7 +14,7 @@ from pathlib import Path
 from .loader import dump_yaml
 from .metrics import METRICS
 from .outdir import write_text_atomic
-from .report import cell_states, incomplete_note
+from .report import cell_states, incomplete_note, shown_metrics
 from .plotdata import load_plot_results
 from .results import Results
 from .scenario import ARCHITECTURES, resolved_dict
@@ -62,7 +62,7 @@ def _table(results: Results) -> str:
     head += "<th>cqrs − crud (paired)</th>" if len(archs) == 2 else ""
     states = cell_states(summary, diff, results.incomplete) if len(archs) == 2 else {}
     rows = []
-    for metric in METRICS:
+    for metric in shown_metrics(summary):
         state = states.get(metric)
         cells = [f"<td title='{html.escape(METRICS[metric][1])}'>{metric}</td>"]
         for arch in archs:
@@ -111,7 +111,7 @@ replication. The last column is the difference cqrs − crud paired by replicati
 Highlighted: every significant difference (the paired 95% interval excludes 0 and the difference is at least 1%):
 green where cqrs is better, orange where it is worse, grey for a metric that is neither better nor worse.</p>
 <h2>Verdict</h2>
-<p class="decision{' stopped' if note else ''}">{html.escape(decision(summary, diff, results.incomplete))}</p>
+<p class="decision{' stopped' if note else ''}">{html.escape(decision(summary, diff, results.incomplete, results.scenario))}</p>
 <ul class="verdict">{items}</ul>
 <h2>Metrics</h2>
 {_table(results)}
@@ -134,7 +134,7 @@ def write_report(directory: str | Path) -> Path:
 def format_headline(results: Results) -> list[str]:
     """The verdict for the terminal: the decision paragraph, then one sentence per headline metric."""
     summary, diff = results.summary(), results.differences()
-    return [decision(summary, diff, results.incomplete)] + [text for _, _, text in verdict(summary, diff, results.incomplete)]
+    return [decision(summary, diff, results.incomplete, results.scenario)] + [text for _, _, text in verdict(summary, diff, results.incomplete)]
 
 
 __all__ = ["format_headline", "render", "write_report"]

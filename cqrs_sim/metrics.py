@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from . import histogram
-from .scenario import ARCHITECTURES, Scenario
+from .scenario import ARCHITECTURES, Cost, Scenario
 
 if TYPE_CHECKING:  # pandas, SciPy and the model load where they are used: `cqrs-sim check` needs only METRICS
     import pandas as pd
@@ -51,12 +51,13 @@ METRICS: dict[str, tuple[str, str]] = {
     "db_utilization": ("", "time-averaged fraction of database (crud) or replica (cqrs) connections busy"),
     "read_your_writes_violations": ("", "share of writers' read-backs that did not see their own write (if read_back is set)"),
     "replica_seconds": ("s", "database instance-seconds in the window, instances built beside the old ones included (the cost)"),
+    "cost_per_hour": ("/h", "price per hour of the window: the write instance, every replica instance-second, the snapshot (if cost: is set)"),
 }
 
 
 #: metrics where a smaller value is better (the rest: larger is better, or neutral)
 LOWER_IS_BETTER = {m for m in METRICS if "latency" in m or "stale" in m or "visib" in m or "violations" in m
-                   or m in ("reads_failed", "read_timeouts", "read_retries", "replica_seconds")}
+                   or m in ("reads_failed", "read_timeouts", "read_retries", "replica_seconds", "cost_per_hour")}
 NEUTRAL = {"reads_completed", "read_throughput", "writes_committed", "db_utilization", "read_goodput"}
 
 
@@ -100,6 +101,9 @@ def replication_metrics(record: RunRecord, scenario: Scenario) -> dict[str, floa
         "replica_seconds": _instance_seconds(record, lo, hi),
         "read_your_writes_violations": _read_back_misses(record, lo, hi),
     }
+    if scenario.cost is not None:
+        keeps_snapshot = record.architecture == "cqrs" and scenario.cqrs.sync.strategy != "projection"
+        out["cost_per_hour"] = cost_per_hour(scenario.cost, keeps_snapshot, out["replica_seconds"], window)
     return {name: float(out[name]) for name in METRICS if name in out}  # visibility_t* are added by simulate
 
 
@@ -178,6 +182,25 @@ def _instance_seconds(record: RunRecord, lo: float, hi: float) -> float:
     if extra and len(extra["start"]):
         built = float(np.clip(np.minimum(extra["end"], hi) - np.maximum(extra["start"], lo), 0, None).sum())
     return record.instances * (hi - lo) + built
+
+
+WRITE_INSTANCES = 1  #: the instance taking writes: CRUD's database or primary, CQRS's write image
+
+
+def cost_per_hour(cost: Cost, keeps_snapshot: bool, instance_seconds: float, window: float) -> float:
+    """The price of one design per hour, from its instance-seconds over a window of ``window`` seconds.
+
+    The write instance runs the whole window at ``write_instance_hour``; every
+    other instance-second (replicas, and instances built beside them by surge
+    or blue-green rollouts) costs ``instance_hour`` / 3600; CQRS refreshed by
+    snapshots keeps one snapshot of the write image (``snapshot_gb`` ×
+    ``snapshot_gb_hour``); projections rebuild from the event log instead.
+    Everything derives from ``replica_seconds``, so any instance it counts is priced.
+    """
+    write_price = cost.instance_hour if cost.write_instance_hour is None else cost.write_instance_hour
+    replica_hours_per_hour = (instance_seconds - WRITE_INSTANCES * window) / window
+    snapshot = cost.snapshot_gb * cost.snapshot_gb_hour if keeps_snapshot else 0.0
+    return WRITE_INSTANCES * write_price + cost.instance_hour * replica_hours_per_hour + snapshot
 
 
 def _utilization(record: RunRecord, read_busy: float, lo: float, hi: float) -> float:

@@ -23,6 +23,12 @@ def _row_of(frame: pd.DataFrame, metric: str) -> dict | None:
     return None if hit.empty else hit.iloc[0].to_dict()
 
 
+def shown_metrics(summary: pd.DataFrame) -> list[str]:
+    """The table's rows: every metric the summary holds, in report order (cost_per_hour only when priced)."""
+    present = set(summary["metric"])
+    return [metric for metric in METRICS if metric in present]
+
+
 def incomplete_note(incomplete: Iterable[dict]) -> str:
     """What a stopped run means for the table, or "" when every run finished."""
     stopped = stopped_architectures(incomplete)
@@ -73,7 +79,7 @@ def comparison_table(summary: pd.DataFrame, diff: pd.DataFrame, title: str, inco
     if len(archs) == 2:
         table.add_column("cqrs − crud (paired)", justify="right")
     states = cell_states(summary, diff, incomplete) if len(archs) == 2 else {}
-    for metric in METRICS:
+    for metric in shown_metrics(summary):
         state = states.get(metric)
         cells = [f"[bold]{metric}[/bold]" if state else metric]
         for arch in archs:

@@ -10,7 +10,7 @@ loader can point at the offending line.
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal, Optional, Union, get_args
+from typing import Annotated, Any, ClassVar, Literal, Optional, Union, get_args
 
 import numpy as np
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Discriminator, Field, Tag, model_validator
@@ -192,6 +192,10 @@ class Crud(_Section):
     """Database connections (concurrent queries)."""
     locking: Literal["exclusive", "mvcc"] = "exclusive"
     """`exclusive`: a write takes the whole database; `mvcc`: a write holds one connection."""
+    query_time: Optional[Distribution] = None
+    """A read's query time on this design's normalized schema (its replicas too); unset: the workload's. Coupled read by read with the other design's (same quantile)."""
+    apply_time: Optional[Distribution] = None
+    """A write's apply time on this design (updating every index); unset: the workload's. Coupled write by write with the other design's."""
     replicas: NonNegativeCount = 0
     """Read replicas fed by streaming replication; 0: reads go to the primary. With replicas, reads never wait for the primary's lock."""
     replica_connections: Count = 4
@@ -215,6 +219,8 @@ class Replicas(_Section):
     """Connections per replica."""
     routing: ReplicaPolicy = "least_outstanding"
     """How a handler picks an in-pool replica; `prefer_fresh` uses only replicas holding the newest version in the pool (least outstanding among them)."""
+    query_time: Optional[Distribution] = None
+    """A read's query time on the read model (e.g. a denormalized view); unset: the workload's. Coupled read by read with CRUD's (same quantile)."""
     cold_factor: float = Field(default=1.0, ge=1, allow_inf_nan=False)
     """Query-time multiplier of a replica just swapped in (cold caches); 1 turns it off."""
     warm_up_time: Seconds = 0.0
@@ -224,8 +230,8 @@ class Replicas(_Section):
 
 
 class Sync(_Section):
-    strategy: Literal["rolling", "all_at_once", "blue_green"] = "rolling"
-    """`rolling` replaces batch_size replicas at a time; `all_at_once` all together; `blue_green` builds a whole new set beside the old one and switches every reader at once."""
+    strategy: Literal["rolling", "all_at_once", "blue_green", "projection"] = "rolling"
+    """`rolling` replaces batch_size replicas at a time; `all_at_once` all together; `blue_green` builds a whole new set beside the old one and switches every reader at once; `projection`: no snapshots, every replica stays in the pool and applies each committed write itself, in commit order, one at a time (projection_time each)."""
     batch_size: Count = 1
     """Replicas replaced together in a rolling rollout."""
     max_surge: NonNegativeCount = 0
@@ -235,22 +241,49 @@ class Sync(_Section):
     on_write_during_rollout: Literal["queue", "restart"] = "queue"
     """`queue`: writes committed during a rollout ship in the next one; `restart`: replicas not yet swapped get the newest version in this rollout, and a follow-up replaces only the replicas left behind."""
     trigger_delay: Seconds = 0.0
-    """Wait from a commit to the rollout it triggers."""
+    """Wait from a commit to the rollout it triggers (projection: until the write's event reaches the projectors)."""
     replace_time: Distribution = Constant(value=120.0)
     """Time to swap one replica for a snapshot of the write image (or, for a surge or blue-green replica, to build it)."""
     drain: bool = True
     """Let reads already routed to a leaving replica finish on the old image."""
+    projection_time: Distribution = Constant(value=0.01)
+    """Projection only: time one replica takes to apply one committed write to its read model (drawn per replica and write); a replica that starts empty replays the whole log at this cost per write before it takes reads."""
+
+    #: keys that mean something only for snapshot rollouts
+    SNAPSHOT_KEYS: ClassVar[tuple[str, ...]] = (
+        "batch_size", "max_surge", "build_parallelism", "on_write_during_rollout", "replace_time")
 
 
 class Cqrs(_Section):
     write_servers: Count = 1
     """Servers applying writes to the write image."""
+    apply_time: Optional[Distribution] = None
+    """A write's apply time on the write model (e.g. an append); unset: the workload's. Coupled write by write with CRUD's."""
     replicas: Replicas = Replicas()
     """The read replica swarm."""
     sync: Sync = Sync()
     """How replicas are refreshed after a commit."""
     write_server_failures: Optional[Failures] = None
     """Each write server fails and is repaired on its own (a write it was applying starts again on the next server up); none: they never fail."""
+
+
+class Cost(_Section):
+    instance_hour: float = Field(default=1.0, ge=0, allow_inf_nan=False)
+    """Price of one read replica (CQRS replica, CRUD streaming replica, or one built beside the old ones) per hour; default 1, which counts the cost in instance-hours."""
+    write_instance_hour: Optional[float] = Field(default=None, ge=0, allow_inf_nan=False)
+    """Price per hour of the instance that takes the writes (CRUD's database or primary, CQRS's write image; write_servers apply on that one instance); default: instance_hour."""
+    snapshot_gb: float = Field(default=0.0, ge=0, allow_inf_nan=False)
+    """Size of the write image's snapshot in GB (CQRS refreshed by snapshots builds replicas from it and keeps the newest one at all times; projections keep none); give it with snapshot_gb_hour."""
+    snapshot_gb_hour: float = Field(default=0.0, ge=0, allow_inf_nan=False)
+    """Price of storing one GB of snapshot for an hour (CQRS only: CRUD's replicas stream from the primary)."""
+
+    @model_validator(mode="after")
+    def _snapshot_size_and_price(self) -> "Cost":
+        given = {k for k in ("snapshot_gb", "snapshot_gb_hour") if k in self.model_fields_set}
+        if len(given) == 1:
+            missing = ({"snapshot_gb", "snapshot_gb_hour"} - given).pop()
+            raise ValueError(f"snapshot_gb (the size) and snapshot_gb_hour (its price) go together: give {missing} too")
+        return self
 
 
 class SweepRange(_Section):
@@ -333,6 +366,8 @@ class Scenario(_Section):
     """The write image, read replicas and rollouts of the CQRS design."""
     limits: Limits = Limits()
     """Guards against runaway (unstable) scenarios and against sizes a run cannot hold; each is checked before a run starts, and the error names the limit to raise."""
+    cost: Optional[Cost] = None
+    """Prices, for the metric cost_per_hour (per design: the write instance, the replicas' instance-seconds, the snapshot); none: no cost_per_hour."""
     sweep: Optional[dict[str, SweepSpec]] = None
     """For `cqrs-sim sweep`: dotted path -> list of values, or {from, to, steps, scale}; ignored by `run`."""
 
@@ -350,6 +385,33 @@ class Scenario(_Section):
     def window(self) -> float:
         """Length of the measured window [warmup, duration)."""
         return self.duration - self.warmup
+
+
+def _get(scenario: Scenario, path: str):
+    value = scenario
+    for part in path.split("."):
+        value = getattr(value, part)
+    return value
+
+
+#: each design's own query and apply times: architecture -> (query_time key, apply_time key)
+DESIGN_COST_KEYS = {"crud": ("crud.query_time", "crud.apply_time"),
+                    "cqrs": ("cqrs.replicas.query_time", "cqrs.apply_time")}
+
+
+def query_time_of(scenario: Scenario, architecture: str) -> Distribution:
+    """The query time ``architecture``'s reads pay: its own if the scenario sets one, else the workload's."""
+    own = _get(scenario, DESIGN_COST_KEYS[architecture][0])
+    return own if own is not None else scenario.workload.reads.query_time
+
+
+def apply_time_of(scenario: Scenario, architecture: str) -> Optional[Distribution]:
+    """The apply time ``architecture``'s writes pay: its own if set, else the workload's (None: no writes)."""
+    writes = scenario.workload.writes
+    if writes is None:
+        return None
+    own = _get(scenario, DESIGN_COST_KEYS[architecture][1])
+    return own if own is not None else writes.apply_time
 
 
 def cross_field_problems(scenario: Scenario) -> list[tuple[str, str]]:
@@ -371,6 +433,13 @@ def cross_field_problems(scenario: Scenario) -> list[tuple[str, str]]:
         problems.append(("cqrs.sync.batch_size", f"must not exceed cqrs.replicas.count ({count}), got {sync.batch_size}"))
     if scenario.workload.reads.query_time.mean <= 0:
         problems.append(("workload.reads.query_time", "must have a positive mean"))
+    for path, own in (("crud.query_time", scenario.crud.query_time),
+                      ("cqrs.replicas.query_time", scenario.cqrs.replicas.query_time)):
+        if own is not None and own.mean <= 0:
+            problems.append((path, "must have a positive mean"))
+    for path in ("crud.apply_time", "cqrs.apply_time"):
+        if scenario.workload.writes is None and _get(scenario, path) is not None:
+            problems.append((path, "is set but the workload has no writes (workload.writes)"))
     problems += failure_problems(scenario)
     for path, values in (scenario.sweep or {}).items():
         if isinstance(values, list) and not values:
@@ -454,6 +523,14 @@ def scenario_warnings(scenario: Scenario) -> list[str]:
         if start >= scenario.duration:
             warnings.append(f"workload.reads.rate.{i}: the step at {start:g}s starts after duration "
                             f"({scenario.duration:g}s) and is ignored")
+    sync = scenario.cqrs.sync
+    if "cqrs" in scenario.architectures:
+        if sync.strategy == "projection":
+            for key in (k for k in Sync.SNAPSHOT_KEYS if k in sync.model_fields_set):
+                warnings.append(f"cqrs.sync.{key}: only used by snapshot rollouts; ignored with strategy: projection")
+        elif "projection_time" in sync.model_fields_set:
+            warnings.append(f"cqrs.sync.projection_time: only used with strategy: projection "
+                            f"(strategy is {sync.strategy}); ignored")
     writes = scenario.workload.writes
     if writes is not None and writes.at is not None:
         for i, t in enumerate(writes.at):

@@ -127,14 +127,14 @@ def parse_rate(value: object) -> float:
 # --- formatting: every number shown to a user (tables, plots, report, sweeps, notebooks) goes through here ---
 
 #: the kinds of value, and what a kind is written as
-KINDS = ("duration", "rate", "fraction", "count", "instance_time", "number")
+KINDS = ("duration", "rate", "fraction", "count", "instance_time", "price_per_hour", "number")
 
 #: duration units for display, largest first: (seconds per unit, suffix, shown from this many seconds up)
 _DURATION_SCALES = ((3600.0, "h", 3600.0), (60.0, "min", 120.0), (1.0, "s", 1.0), (1e-3, "ms", 1e-3), (1e-6, "us", 0.0))
 #: rate units for display, largest first: (per second per unit, suffix)
 _RATE_SCALES = ((1.0, "/s"), (1 / 60, "/min"), (1 / 3600, "/h"))
 #: metric units (cqrs_sim.metrics.METRICS) -> kind; instance time is told apart by name
-_KIND_OF_UNIT = {"s": "duration", "1/s": "rate", "": "fraction", "reads": "count", "writes": "count"}
+_KIND_OF_UNIT = {"s": "duration", "1/s": "rate", "": "fraction", "reads": "count", "writes": "count", "/h": "price_per_hour"}
 _INSTANCE_TIME = {"replica_seconds"}
 
 
@@ -236,6 +236,13 @@ def format_instance_time(seconds: float) -> str:
     return f"{_hours(seconds / 3600)} instance-h"
 
 
+def format_price_per_hour(value: float) -> str:
+    """A price per hour, in the currency the prices were given in: ``4.10/h``, ``0.0125/h``, ``1,250/h``."""
+    if _missing(value):
+        return "-"
+    return f"{_hours(value)}/h"
+
+
 def _hours(hours: float) -> str:
     return f"{hours:,.0f}" if abs(hours) >= 100 else f"{hours:.2f}" if abs(hours) >= 1 else f"{hours:.3g}"
 
@@ -253,7 +260,7 @@ def format_number(value: float) -> str:
 
 
 _FORMATTERS = {"duration": format_duration, "rate": format_rate, "fraction": format_fraction, "count": format_count,
-               "instance_time": format_instance_time, "number": format_number}
+               "instance_time": format_instance_time, "price_per_hour": format_price_per_hour, "number": format_number}
 
 
 def metric_kind(metric: str) -> str | None:
@@ -375,6 +382,8 @@ def format_interval(name: str, mean, low, high) -> str:
         factor, suffix = _rate_scale(mean)
     elif kind == "instance_time":
         return f"{_hours(mean / 3600)} ± {_half(half / 3600)} instance-h"
+    elif kind == "price_per_hour":
+        return f"{_hours(mean)} ± {_half(half)}/h"
     elif kind == "fraction":
         factor, suffix = 0.01, "%"
     else:

@@ -1,7 +1,8 @@
 """The verdict written from the numbers: a decision first, then one line per headline metric.
 
 The decision says what each design buys and what it pays (read latency,
-fresh data, reliability, write latency, cost in instance-hours) and which
+fresh data, reliability, write latency, cost: per hour at the scenario's
+prices when it gives them, else in instance-hours) and which
 one wins for which priority. Only significant differences count
 (:func:`cqrs_sim.intervals.compare`: the paired 95% interval of cqrs − crud
 excludes zero and the difference is at least 1% of the larger value).
@@ -11,7 +12,7 @@ has numbers that cover only what finished before: no conclusion is drawn.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Iterable
+from typing import TYPE_CHECKING, Any, Iterable, Optional
 
 from .intervals import compare, finite_or_none
 from .metrics import LOWER_IS_BETTER, NEUTRAL
@@ -20,6 +21,8 @@ from .units import format_duration, format_value
 
 if TYPE_CHECKING:
     import pandas as pd
+
+    from .scenario import Scenario
 
 #: metric -> what it is called in a sentence
 HEADLINE = {
@@ -35,6 +38,7 @@ HEADLINE = {
     "read_your_writes_violations": "writers not seeing their own write",
     "reads_failed": "reads failed (client timeouts, server failures)",
     "replica_seconds": "instance time (the cost)",
+    "cost_per_hour": "cost per hour (at the scenario's prices)",
     "db_utilization": "database connection utilisation",
 }
 
@@ -45,7 +49,8 @@ PRIORITIES = (
     ("reliability", "reads_failed", "{} failed reads", "fewer failed reads", "more failed reads"),
     ("write latency", "write_latency_mean", "mean {}", "faster writes", "slower writes"),
 )
-COST = "replica_seconds"
+COST = "replica_seconds"  #: the cost in instance-hours, always measured
+PRICED = "cost_per_hour"  #: the cost at the scenario's prices, when it gives them (cost:); preferred
 NAMES = {"crud": "CRUD", "cqrs": "CQRS"}
 
 
@@ -132,8 +137,10 @@ def _times(a: float, b: float) -> str:
     return f"{ratio:,.0f}×" if ratio >= 10 else f"{ratio:.1f}×"
 
 
-def decision(summary: pd.DataFrame, diff: pd.DataFrame, incomplete: Iterable[dict] = ()) -> str:
-    """One paragraph: what each design buys and pays, and which wins for which priority."""
+def decision(summary: pd.DataFrame, diff: pd.DataFrame, incomplete: Iterable[dict] = (),
+             scenario: Optional[Scenario] = None) -> str:
+    """One paragraph: what each design buys and pays, and which wins for which priority
+    (and, given the ``scenario``, what drives it: see :func:`reasons`)."""
     incomplete = list(incomplete)
     archs = [a for a in ARCHITECTURES if a in set(summary["architecture"])]
     stopped = stopped_architectures(incomplete)
@@ -157,16 +164,20 @@ def decision(summary: pd.DataFrame, diff: pd.DataFrame, incomplete: Iterable[dic
             decided.append((priority, state, gain, loss, detail))
         else:
             (unknown if state == "unknown" else even).append(priority)
-    cost = _values(summary, diff, COST)
-    cost_state = winner(COST, *cost) if cost is not None and None not in cost[:2] else "missing"
+    metric = PRICED if _values(summary, diff, PRICED) is not None else COST
+    cost = _values(summary, diff, metric)
+    cost_state = winner(metric, *cost) if cost is not None and None not in cost[:2] else "missing"
     cost_note = ""
     if cost_state in ARCHITECTURES:
         cheap, dear = (cost_state, "cqrs" if cost_state == "crud" else "crud")
         cheap_value, dear_value = (cost[0], cost[1]) if cheap == "crud" else (cost[1], cost[0])
-        more = f"{_times(dear_value, cheap_value)} the instance-hours" if cheap_value > 0 else "more instance-hours"
+        if metric == PRICED:
+            more = f"{_times(dear_value, cheap_value)} as much per hour" if cheap_value > 0 else "more per hour"
+        else:
+            more = f"{_times(dear_value, cheap_value)} the instance-hours" if cheap_value > 0 else "more instance-hours"
         cost_note = f"{NAMES[dear]} costs {more}."
         decided.append(("cost", cheap, "lower cost", more,
-                        f"{format_value(COST, cheap_value)} vs {format_value(COST, dear_value)}"))
+                        f"{format_value(metric, cheap_value)} vs {format_value(metric, dear_value)}"))
     elif cost_state != "missing":
         (unknown if cost_state == "unknown" else even).append("cost")
     cqrs_wins = [d for d in decided if d[1] == "cqrs"]
@@ -189,6 +200,10 @@ def decision(summary: pd.DataFrame, diff: pd.DataFrame, incomplete: Iterable[dic
     if unknown:
         sentences.append(f"One replication gives no interval, so nothing is decided on {_join(unknown)}: "
                          "run more replications.")
+    if scenario is not None:
+        why = reasons(scenario, summary)
+        if why:
+            sentences.append("Why: " + " ".join(why))
     return " ".join(sentences)
 
 
@@ -206,3 +221,47 @@ def _no_decision(archs: list[str], stopped: list[str], incomplete: list[dict]) -
 
 def _join(items: list[str]) -> str:
     return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
+
+
+#: a ratio of the designs' own costs below this is not called a driver
+_DRIVER_RATIO = 1.2
+
+
+def reasons(scenario: Scenario, summary: pd.DataFrame) -> list[str]:
+    """What drives the result, one sentence each: the designs' own query and apply times (when they differ), and
+    how much of CQRS's staleness a reader actually meets (stale for the key it reads, against a replica that is
+    merely behind)."""
+    from .scenario import apply_time_of, query_time_of
+
+    out = []
+    archs = set(summary["architecture"])
+    if set(ARCHITECTURES) <= archs:
+        crud_q, cqrs_q = query_time_of(scenario, "crud").mean, query_time_of(scenario, "cqrs").mean
+        if max(crud_q, cqrs_q) >= _DRIVER_RATIO * min(crud_q, cqrs_q) > 0:
+            if cqrs_q < crud_q:
+                out.append(f"CQRS reads are {_times(crud_q, cqrs_q)} cheaper on the read model "
+                           f"(mean query {format_duration(cqrs_q)} against {format_duration(crud_q)} on CRUD's schema).")
+            else:
+                out.append(f"CQRS's read model is {_times(cqrs_q, crud_q)} slower to query "
+                           f"(mean {format_duration(cqrs_q)} against {format_duration(crud_q)} on CRUD's schema).")
+        crud_a, cqrs_a = apply_time_of(scenario, "crud"), apply_time_of(scenario, "cqrs")
+        if crud_a is not None and cqrs_a is not None:
+            a, b = crud_a.mean, cqrs_a.mean
+            if max(a, b) >= _DRIVER_RATIO * min(a, b) > 0:
+                faster, slower = ("CQRS", "CRUD") if b < a else ("CRUD", "CQRS")
+                out.append(f"{faster} writes apply {_times(max(a, b), min(a, b))} faster "
+                           f"(mean {format_duration(min(a, b))} against {format_duration(max(a, b))} on {slower}).")
+        crud = scenario.crud
+        if crud_a is not None and crud.locking == "exclusive" and not crud.replicas:
+            out.append(f"Each CRUD write locks the whole database while it applies (mean {format_duration(crud_a.mean)}): "
+                       "reads arriving meanwhile wait for it.")
+    means = summary.set_index(["architecture", "metric"])["mean"]
+    for arch in ARCHITECTURES:
+        by_key = finite_or_none(means.get((arch, "stale_read_fraction")))
+        by_version = finite_or_none(means.get((arch, "stale_version_fraction")))
+        if by_key is None or by_version is None or by_version <= 0 or getattr(scenario.workload, "keys", None) is None:
+            continue
+        out.append(f"{format_value('stale_read_fraction', by_key)} of {NAMES[arch]} reads were stale for the key "
+                   f"they read; {format_value('stale_version_fraction', by_version)} hit a replica at least one "
+                   "version behind.")
+    return out

@@ -6,7 +6,11 @@ current block in memory; writes are few and drawn at once
 same streams in the same block sizes, which is what makes their runs a
 paired comparison (common random numbers): read ``i`` arrives at the same
 instant, spends the same handler time and runs a query of the same length
-in both.
+in both. Where a design sets its own query or apply time
+(``crud.query_time``, ``cqrs.replicas.query_time``, ``crud.apply_time``,
+``cqrs.apply_time``) the workload's draw is mapped to the same quantile of
+the design's distribution (:func:`.distributions.couple`): read ``i`` is
+then long in both designs or short in both.
 """
 
 from __future__ import annotations
@@ -16,7 +20,8 @@ from typing import Iterator
 
 import numpy as np
 
-from .scenario import Scenario
+from .distributions import couple
+from .scenario import Scenario, apply_time_of, query_time_of
 from .streams import stream
 
 BLOCK = 1 << 16  #: reads drawn per block
@@ -66,9 +71,13 @@ def diurnal_arrivals(shape, duration: float, rng: np.random.Generator) -> Iterat
 
 
 class ReadSource:
-    """Blocks of (arrival times, handler times, query times) for one replication."""
+    """Blocks of (arrival times, handler times, query times) for one replication.
 
-    def __init__(self, scenario: Scenario, replication: int):
+    With ``architecture`` the query times are that design's own (see the
+    module's docstring); without, the workload's.
+    """
+
+    def __init__(self, scenario: Scenario, replication: int, architecture: str | None = None):
         reads = scenario.workload.reads
         rng = stream(scenario.seed, replication, "read.arrivals")
         if isinstance(reads.rate, list):
@@ -79,14 +88,19 @@ class ReadSource:
         self._query = reads.query_time
         self._handler_rng = stream(scenario.seed, replication, "read.handler_time")
         self._query_rng = stream(scenario.seed, replication, "read.query_time")
+        own = query_time_of(scenario, architecture) if architecture is not None else self._query
+        self._own_query = own if own != self._query else None
+        self._coupling_rng = stream(scenario.seed, replication, "read.query_time.coupling")
 
     def __iter__(self) -> Iterator[tuple[list[float], list[float], list[float]]]:
         for times in self._arrivals:
             n = len(times)
             if n == 0:
                 continue
-            yield (times.tolist(), self._handler.sample(self._handler_rng, n).tolist(),
-                   self._query.sample(self._query_rng, n).tolist())
+            query = self._query.sample(self._query_rng, n)
+            if self._own_query is not None:
+                query = couple(query, self._query, self._own_query, self._coupling_rng)
+            yield (times.tolist(), self._handler.sample(self._handler_rng, n).tolist(), query.tolist())
 
 
 @dataclass(frozen=True)
@@ -131,3 +145,13 @@ def write_workload(scenario: Scenario, replication: int) -> WriteWorkload:
     else:
         apply = np.empty(0)
     return WriteWorkload(arrival, apply)
+
+
+def writes_of_design(writes: WriteWorkload, scenario: Scenario, replication: int, architecture: str) -> WriteWorkload:
+    """``writes`` with ``architecture``'s own apply times (coupled write by write), or ``writes`` itself."""
+    workload = scenario.workload.writes
+    own = apply_time_of(scenario, architecture)
+    if workload is None or own is None or own == workload.apply_time or not len(writes):
+        return writes
+    rng = stream(scenario.seed, replication, "write.apply_time.coupling")
+    return WriteWorkload(writes.arrival, couple(writes.apply_time, workload.apply_time, own, rng))

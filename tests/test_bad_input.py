@@ -196,3 +196,10 @@ def test_steps_and_writes_after_duration_are_ignored_with_a_warning(tmp_path):
     assert result.exit_code == 0
     assert "warning: workload.reads.rate.1: the step at 3600s starts after duration (10s) and is ignored" in result.stderr
     assert "warning: workload.writes.at.1: the write at 20s comes after duration (10s) and is ignored" in result.stderr
+
+
+def test_a_design_apply_time_needs_writes(tmp_path):
+    """``crud.apply_time`` on a workload without writes is a mistake, located at the key."""
+    text = VALID.replace("  writes:\n    at: [5s]\n    apply_time: 1s\n", "").replace("cqrs:\n", "crud:\n  apply_time: 2s\ncqrs:\n")
+    result, _, out = run_bad(tmp_path, text)
+    assert_one_error(result, out, f"{tmp_path / 'bad.yaml'}:8:15", "crud.apply_time", "the workload has no writes")

@@ -26,6 +26,10 @@ SHORTEN = {
                          "workload.writes.apply_time": "20s"},
     "replica_failure.yaml": {"replications": 1, "duration": "14m", "workload.writes.at": ["11m", "13m"],
                              "workload.reads.rate": [["0s", "30/s"], ["10m", "300/s"]]},
+    "testbed_crud.yaml": {},  # made to run in real time: short already
+    "testbed_cqrs.yaml": {},
+    "priced.yaml": {"duration": "6m", "replications": 1, "warmup": "30s"},
+    "projections.yaml": {"duration": "6m", "replications": 1, "warmup": "30s"},
 }
 
 
@@ -107,3 +111,26 @@ def test_replica_failure_strikes_at_the_peak_during_a_rollout():
     s = results.summary().set_index(["architecture", "metric"])["mean"]
     assert s[("crud", "read_availability")] < 0.95 < s[("cqrs", "read_availability")]
     assert s[("cqrs", "replica_availability")] < 1
+def test_priced_scenario_costs_what_its_prices_say():
+    """CRUD: the database alone, 2.00 per hour. CQRS: write image 2.00 + 3 replicas × 0.50 + a 200 GB snapshot at
+    0.0001 per GB-hour = 3.52 per hour (rolling without surge builds nothing beside the replicas)."""
+    scenario = cqrs_sim.load_scenario(SCENARIOS / "priced.yaml", SHORTEN["priced.yaml"])
+    s = cqrs_sim.simulate(scenario).summary().set_index(["architecture", "metric"])["mean"]
+    assert s[("crud", "cost_per_hour")] == pytest.approx(2.0, abs=1e-12)
+    assert s[("cqrs", "cost_per_hour")] == pytest.approx(3.52, abs=1e-12)
+    assert s[("crud", "read_latency_p99")] > 1  # a read behind a 20 s update waits seconds
+
+
+def test_projections_keep_every_replica_in_the_pool_a_second_behind():
+    """The file's promises: replicas never leave the pool; each projector is busy 60% of the time, so about 60%
+    of reads find their replica still projecting, stale by about a second; check gives the M/M/1 lag."""
+    scenario = cqrs_sim.load_scenario(SCENARIOS / "projections.yaml", SHORTEN["projections.yaml"])
+    (projector,) = [t for t in offered_loads(scenario) if t.tier == "projector (each replica)"]
+    assert projector.utilization == pytest.approx(0.6)
+    assert "750ms after its commit" in projector.estimate and "3.45s" in projector.estimate
+    s = cqrs_sim.simulate(scenario).summary().set_index(["architecture", "metric"])["mean"]
+    assert s[("cqrs", "replica_availability")] == 1
+    assert 0.45 < s[("cqrs", "stale_read_fraction")] < 0.75
+    assert s[("cqrs", "staleness_mean")] < 1.5 and s[("cqrs", "visibility_t99")] < 8
+    assert s[("crud", "stale_read_fraction")] == 0
+    assert s[("cqrs", "read_latency_p99")] < s[("crud", "read_latency_p99")]

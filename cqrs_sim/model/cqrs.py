@@ -1,8 +1,9 @@
-"""CQRS: writes to a write image, reads from a swarm of replicas refreshed by rollouts.
+"""CQRS: writes to a write image, reads from a swarm of replicas refreshed by rollouts or projections.
 
 Reads go to a :class:`.replicas.ReplicaPool`. Writes queue for the write
-servers; after each commit a rollout (see :mod:`.rollout`) swaps replicas
-for snapshots of the write image, batch by batch.
+servers; after each commit either a rollout (see :mod:`.rollout`) swaps
+replicas for snapshots of the write image, batch by batch, or (``strategy:
+projection``, see :mod:`.projection`) every replica applies the write itself.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from ..streams import stream
 from ..workload import ReadSource, WriteWorkload
 from . import failures
 from .frontend import Frontend
+from .projection import Projections
 from .replicas import ReplicaPool, ServedByReplicas
 from .rollout import Rollouts
 from .slots import Slots
@@ -35,8 +37,13 @@ class CqrsModel(ServedByReplicas, Frontend):
             drain=scenario.cqrs.sync.drain, failures=replicas.failures is not None)
         self._query = self.replicas.query  # reads go straight to the replica pool
         self.write_servers = Slots(scenario.cqrs.write_servers)
-        self.rollouts = Rollouts(self.replicas, self, scenario.cqrs.sync,
-                                 stream(scenario.seed, replication, "cqrs.replace_time"))
+        sync = scenario.cqrs.sync
+        #: how replicas get new writes: snapshot rollouts, or projections
+        self.rollouts: Rollouts | Projections
+        if sync.strategy == "projection":
+            self.rollouts = Projections(self.replicas, self, sync, scenario.seed, replication)
+        else:
+            self.rollouts = Rollouts(self.replicas, self, sync, stream(scenario.seed, replication, "cqrs.replace_time"))
         if replicas.failures is not None:
             failures.start_cqrs_replicas(self, replicas.failures)
         if scenario.cqrs.write_server_failures is not None:

@@ -14,8 +14,11 @@ What a failure does is the model's: a replica pool's ``fail`` and
 ``repaired``, the CRUD primary's ``primary_fails`` and ``primary_repaired``,
 a :class:`WriteServers` server's ``fail`` and ``repaired``. A CQRS replica
 comes back from the newest snapshot of the write image, which it loads for
-``cqrs.sync.replace_time`` after its ``mttr``; a streaming replica comes
-back where it stopped and applies what it missed at once. A replica out of
+``cqrs.sync.replace_time`` after its ``mttr`` (under projections there is
+no snapshot: it stops projecting when it fails and, after its ``mttr``,
+starts empty and replays the log, :meth:`.projection.Projections.rebuild`);
+a streaming replica comes back where it stopped and applies what it missed
+at once. A replica out of
 the pool for a rollout swap when its failure comes does not fail: that
 instance was being replaced anyway.
 """
@@ -85,15 +88,22 @@ def start_cqrs_replicas(model: "CqrsModel", failures: Failures) -> None:
 def _cqrs_replica(model: "CqrsModel", r: int, failures: Failures, rng: np.random.Generator):
     pool, env = model.replicas, model.env
     out = [0.0]
+    projections = model.scenario.cqrs.sync.strategy == "projection"
 
     def go_down() -> bool:
         if pool.out[r] & SWAP:
             return False
         out[0] = env.now
+        if projections:
+            model.rollouts.stop(r)  # its projector stops; out of the pool from now
         pool.fail(r)
         return True
 
     def come_back():
+        if projections:  # no snapshot: the replica starts empty and replays the log
+            pool.repaired(r, pool.version[r])
+            yield model.rollouts.rebuild(r)
+            return
         version = model.commits  # the newest snapshot of the write image
         yield env.timeout(_draw(model.scenario.cqrs.sync.replace_time, rng))
         pool.repaired(r, version)

@@ -20,7 +20,8 @@ from typing import Callable, Optional
 import numpy as np
 import simpy
 
-from ..scenario import Scenario
+from ..distributions import couple
+from ..scenario import Scenario, query_time_of
 from ..streams import stream
 from ..workload import ReadSource, WriteWorkload
 from .read import (ARRIVAL, ATTEMPT, FINISH, HANDLER, HANDLER_TIME, ID, NAN, QUERY_TIME, READ_BACK, SEEN, START,
@@ -79,6 +80,7 @@ class Frontend:
         if read_back is not None:
             self._rb_rng = stream(scenario.seed, replication, "write.read_back")
             self._rb_times = stream(scenario.seed, replication, "write.read_back.times")
+            self._rb_coupling = stream(scenario.seed, replication, "write.read_back.coupling")
         reads_settings = scenario.workload.reads
         self.timeout = reads_settings.timeout
         self.retries = reads_settings.retries
@@ -265,7 +267,11 @@ class Frontend:
         version = event.value
         reads = self.scenario.workload.reads
         handler_time = float(reads.handler_time.sample(self._rb_times, 1)[0])
-        query_time = float(reads.query_time.sample(self._rb_times, 1)[0])
+        drawn = reads.query_time.sample(self._rb_times, 1)
+        own = query_time_of(self.scenario, self.architecture)
+        if own != reads.query_time:  # this design's own query time, at the same quantile (see workload)
+            drawn = couple(drawn, reads.query_time, own, self._rb_coupling)
+        query_time = float(drawn[0])
         read = new_read(-1, self.env.now, handler_time, query_time, read_back=version)
         h = self._pick_handler()
         read[HANDLER] = h

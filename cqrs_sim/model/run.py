@@ -7,7 +7,7 @@ from typing import Optional
 import simpy
 
 from ..scenario import Scenario
-from ..workload import ReadSource, WriteWorkload, write_workload
+from ..workload import ReadSource, WriteWorkload, write_workload, writes_of_design
 from .cqrs import CqrsModel
 from .crud import CrudModel
 from .crud_replicas import CrudReplicatedModel
@@ -34,8 +34,10 @@ def run_architecture(
     """Simulate one architecture of one replication until every request is served."""
     if writes is None:
         writes = write_workload(scenario, replication)
+    writes = writes_of_design(writes, scenario, replication, architecture)
     env = simpy.Environment()
-    model = model_class(scenario, architecture)(env, scenario, ReadSource(scenario, replication), writes, replication)
+    model = model_class(scenario, architecture)(env, scenario, ReadSource(scenario, replication, architecture), writes,
+                                                replication)
     model.start_arrivals(progress)
     env.run()
     return model.record()

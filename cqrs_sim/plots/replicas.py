@@ -30,6 +30,9 @@ def replica_versions(results, replication: int = 0) -> Figure:
     fig, (ax,) = figure(height=max(4.0, 1.6 + 0.45 * count))
     swaps = results.replicas
     swaps = swaps[(swaps["architecture"] == "cqrs") & (swaps["replication"] == replication)]
+    if scenario.cqrs.sync.strategy == "projection":
+        _projection_lanes(fig, ax, results, replication, swaps, divisor, unit)
+        return fig
     top = int(swaps["version"].max()) if len(swaps) else 0
     if top < DISCRETE_VERSIONS:
         cmap = colormaps["viridis"].resampled(top + 1)
@@ -68,6 +71,30 @@ def replica_versions(results, replication: int = 0) -> Figure:
     titled(fig, results, "replica versions over time",
            f"cqrs, replication {replication + 1} of {scenario.replications}; {len(swaps)} swaps")
     return fig
+
+
+def _projection_lanes(fig: Figure, ax, results, replication: int, swaps, divisor: float, unit: str) -> None:
+    """Projections swap no snapshot in: a lane shows only when its replica was out of the pool (rebuilding)."""
+    scenario = results.scenario
+    count = scenario.cqrs.replicas.count
+    end = max(scenario.duration, float(swaps["back"].max()) if len(swaps) else 0.0)
+    for r in range(count):
+        ax.broken_barh([(0.0, end / divisor)], (r - 0.4, 0.8), facecolor=COLORS["cqrs"], alpha=0.35, lw=0)
+        mine = swaps[swaps["replica"] == r]
+        if len(mine):
+            out, back = mine["out"].to_numpy(), mine["back"].to_numpy()
+            ax.broken_barh(list(zip(out / divisor, (back - out) / divisor)), (r - 0.4, 0.8), facecolor="0.85",
+                           edgecolor="0.55", hatch="//", lw=0.5)
+    commits = mark_commits(ax, results, replication, divisor, label=False, color="black")
+    ax.set_yticks(range(count), [f"replica {r}" for r in range(count)])
+    ax.set_ylim(count - 0.5, -0.5)
+    ax.set_xlim(0, end / divisor)
+    marks = "" if not commits else ("; black ticks: write commits" if commits > LINES_AT_MOST else "; dotted: write commits")
+    ax.set_xlabel(f"time ({unit}); grey hatched: out of the pool (rebuilding){marks}", fontsize=LABEL_SIZE)
+    empty_note(ax, "projections: every replica stays in the pool and applies each write itself\n"
+                   "(no version is swapped in); the visibility curve shows how long writes take to reach them")
+    titled(fig, results, "replica versions over time",
+           f"cqrs with projections, replication {replication + 1} of {scenario.replications}; {len(swaps)} rebuilds")
 
 
 def stale_over_time(results, replication: int = 0) -> Figure:

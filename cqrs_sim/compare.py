@@ -1,0 +1,134 @@
+"""Comparing two result directories metric by metric: the natural use is a testbed run beside a simulated run.
+
+For every architecture both directories hold and every metric, the table
+gives each side's mean and 95% interval (over its replications), the
+difference B − A, the relative difference, and whether each mean lies
+inside the other side's interval. Agreement targets, when given, are
+checked on the relative difference (latencies, visibility times) or on the
+absolute one (fractions, in percentage points).
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pandas as pd
+
+from .intervals import contains, finite_or_none
+from .results import Results, load_results
+
+#: the metrics compared by default, in table order
+METRICS = ("reads_completed", "read_latency_mean", "read_latency_p50", "read_latency_p95", "read_latency_p99",
+           "writes_committed", "write_latency_mean", "stale_read_fraction", "staleness_mean", "first_visible_mean",
+           "visibility_window_mean", "replica_availability")
+#: agreement targets of a testbed check: metric -> ("relative", share) or ("absolute", amount)
+TARGETS = {
+    "read_latency_mean": ("relative", 0.10),
+    "read_latency_p99": ("relative", 0.10),
+    "stale_read_fraction": ("absolute", 0.02),
+    "first_visible_mean": ("relative", 0.10),
+    "visibility_window_mean": ("relative", 0.10),
+}
+
+
+def load_pair(a: str | Path, b: str | Path) -> tuple[Results, Results]:
+    """Two result directories, with the tables the comparison and its plots need."""
+    columns = {"requests": ["architecture", "replication", "kind", "arrival", "latency"]}
+    return tuple(load_results(d, tables=("requests", "visibility"), columns=columns) for d in (a, b))  # type: ignore[return-value]
+
+
+def _within(kind: str, limit: float, a: float | None, b: float | None) -> bool | None:
+    if a is None or b is None:
+        return None
+    if kind == "absolute":
+        return abs(b - a) <= limit + 1e-12
+    return abs(b - a) <= limit * abs(a) + 1e-12
+
+
+def compare_results(a: Results, b: Results, metrics: tuple[str, ...] = METRICS,
+                    targets: dict[str, tuple[str, float]] | None = None) -> pd.DataFrame:
+    """One row per (architecture, metric) both hold: a, a_low, a_high, b, b_low, b_high, difference (b − a),
+    relative (difference / a), b_in_a, a_in_b (each mean inside the other's interval; None without one),
+    target and within (the agreement target, when ``targets`` names the metric)."""
+    targets = TARGETS if targets is None else targets
+    sa, sb = a.summary(), b.summary()
+    rows = []
+    for arch in [x for x in a.scenario.architectures if x in b.scenario.architectures]:
+        for metric in metrics:
+            ra = sa[(sa["architecture"] == arch) & (sa["metric"] == metric)]
+            rb = sb[(sb["architecture"] == arch) & (sb["metric"] == metric)]
+            if ra.empty or rb.empty:
+                continue
+            ra, rb = ra.iloc[0], rb.iloc[0]
+            va, vb = finite_or_none(ra["mean"]), finite_or_none(rb["mean"])
+            if va is None and vb is None:
+                continue
+            diff = vb - va if va is not None and vb is not None else None
+            kind, limit = targets.get(metric, (None, None))
+            rows.append({
+                "architecture": arch, "metric": metric,
+                "a": va, "a_low": finite_or_none(ra["ci_low"]), "a_high": finite_or_none(ra["ci_high"]),
+                "b": vb, "b_low": finite_or_none(rb["ci_low"]), "b_high": finite_or_none(rb["ci_high"]),
+                "difference": diff,
+                "relative": diff / va if diff is not None and va else None,
+                "b_in_a": contains(ra["ci_low"], ra["ci_high"], vb) if vb is not None and finite_or_none(ra["ci_low"]) is not None else None,
+                "a_in_b": contains(rb["ci_low"], rb["ci_high"], va) if va is not None and finite_or_none(rb["ci_low"]) is not None else None,
+                "target": None if kind is None else (f"±{limit:.0%}" if kind == "relative" else f"±{limit * 100:g} pp"),
+                "within": None if kind is None else _within(kind, limit, va, vb),
+            })
+    return pd.DataFrame(rows, columns=["architecture", "metric", "a", "a_low", "a_high", "b", "b_low", "b_high",
+                                       "difference", "relative", "b_in_a", "a_in_b", "target", "within"])
+
+
+def source_label(results: Results, directory: str | Path) -> str:
+    """'testbed (PostgreSQL 16.2)' or 'simulation', for titles and legends."""
+    manifest = results.manifest
+    if manifest.get("source") == "testbed":
+        return f"testbed ({manifest.get('server', 'PostgreSQL')})"
+    return "simulation"
+
+
+def agreement_failures(table: pd.DataFrame) -> list[str]:
+    """The rows whose agreement target is missed, as one line each."""
+    out = []
+    for row in table.itertuples(index=False):
+        if _given(row.within) and not row.within:
+            rel = "" if row.relative is None or not math.isfinite(row.relative) else f" ({row.relative:+.1%})"
+            out.append(f"{row.architecture} {row.metric}: {row.a:.6g} vs {row.b:.6g}{rel}, target {row.target}")
+    return out
+
+
+def _cell(metric: str, mean, low, high) -> str:
+    from .units import format_interval
+
+    return format_interval(metric, mean, low, high)
+
+
+def _given(value) -> bool:
+    """False for None and NaN (pandas stores a missing object as either)."""
+    return value is not None and not (isinstance(value, float) and math.isnan(value))
+
+
+def _yes_no(value) -> str:
+    return "-" if not _given(value) else ("yes" if value else "no")
+
+
+def compare_table(table: pd.DataFrame, labels: tuple[str, str]):
+    """The comparison as a rich Table: metric, A, B (mean ± half-width), B − A, relative, whether each mean lies in
+    the other's 95% interval, and the agreement target."""
+    from rich.table import Table
+
+    from .units import format_value
+
+    out = Table(title=f"{labels[0]}  vs  {labels[1]}", title_justify="left")
+    for name in ("arch", "metric", "A", "B", "B − A", "relative", "B in A", "A in B", "target"):
+        out.add_column(name, justify="left" if name in ("arch", "metric") else "right", no_wrap=name == "metric")
+    for row in table.itertuples(index=False):
+        diff = "-" if not _given(row.difference) else format_value(row.metric, row.difference, exact=False)
+        rel = "-" if not _given(row.relative) or not math.isfinite(row.relative) else f"{row.relative:+.1%}"
+        target = "-" if not _given(row.target) else f"{row.target} {'ok' if row.within else 'MISSED'}"
+        out.add_row(row.architecture, row.metric, _cell(row.metric, row.a, row.a_low, row.a_high),
+                    _cell(row.metric, row.b, row.b_low, row.b_high), diff, rel, _yes_no(row.b_in_a),
+                    _yes_no(row.a_in_b), target)
+    return out

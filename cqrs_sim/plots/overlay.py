@@ -1,0 +1,82 @@
+"""Two results drawn on one figure (``cqrs-sim compare``): read-latency CDFs and visibility curves.
+
+Result A is drawn solid, result B dashed, each architecture in its usual colour.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from matplotlib.figure import Figure
+from matplotlib.ticker import FixedLocator, FuncFormatter, NullFormatter
+
+from ..units import format_percent
+from .latency import cdf_points
+from .style import COLORS, LABEL_SIZE, architectures, duration_axis, figure, legend_outside, percent_axis, window_reads
+
+STYLES = ("-", "--")
+
+
+def _both(a, b) -> list[str]:
+    return [arch for arch in architectures(a) if arch in architectures(b)]
+
+
+def _title(fig: Figure, what: str, labels: tuple[str, str]) -> None:
+    fig.suptitle(f"{what}: {labels[0]} (solid) vs {labels[1]} (dashed)", fontsize=14)
+
+
+def latency_cdf_overlay(a, b, labels: tuple[str, str] = ("A", "B")) -> Figure:
+    """The read-latency CDFs of A and B, pooled over replications; log time, logit probability."""
+    fig, (ax,) = figure()
+    positive = []
+    for arch in _both(a, b):
+        for results, style, label in zip((a, b), STYLES, labels):
+            latency = np.sort(window_reads(results, arch, "latency"))
+            if len(latency) == 0:
+                continue
+            positive.append(latency[latency > 0])
+            x, p = cdf_points(latency)
+            ax.plot(x, p, ls=style, color=COLORS[arch], lw=2, label=f"{arch}, {label} ({len(latency):,} reads)")
+    values = np.concatenate(positive) if positive else np.empty(0)
+    if len(values):
+        ax.set_xscale("log")
+        ax.set_xlim(values.min() / 1.5, values.max() * 1.5)
+        duration_axis(ax.xaxis, log=True)
+        ax.set_yscale("logit")
+        ax.set_ylim(0.01, 0.9999)
+        ax.yaxis.set_major_locator(FixedLocator([0.01, 0.1, 0.5, 0.9, 0.99, 0.999, 0.9999]))
+        ax.yaxis.set_major_formatter(FuncFormatter(lambda y, _pos: format_percent(y, 4)))
+        ax.yaxis.set_minor_formatter(NullFormatter())
+        legend_outside(ax)
+    ax.set_xlabel("read latency (log scale)", fontsize=LABEL_SIZE)
+    ax.set_ylabel("fraction of reads at or below", fontsize=LABEL_SIZE)
+    _title(fig, "read latency CDF", labels)
+    return fig
+
+
+def visibility_overlay(a, b, labels: tuple[str, str] = ("A", "B")) -> Figure:
+    """P(a read sees a write) against time since its commit, for A and B."""
+    fig, (ax,) = figure()
+    drawn = False
+    for arch in _both(a, b):
+        for results, style, label in zip((a, b), STYLES, labels):
+            table = results.visibility
+            if table.empty:
+                continue
+            curve = table[(table["architecture"] == arch) & (table["reads"] > 0)]
+            if curve.empty:
+                continue
+            ax.step(curve["t"], curve["probability"], where="post", ls=style, color=COLORS[arch], lw=2,
+                    label=f"{arch}, {label}")
+            drawn = True
+    ax.set_ylim(-0.02, 1.05)
+    percent_axis(ax.yaxis)
+    ax.set_xlim(left=0)
+    duration_axis(ax.xaxis)
+    ax.set_xlabel("time since the write's commit, query start − commit", fontsize=LABEL_SIZE)
+    ax.set_ylabel("P(read sees the write)", fontsize=LABEL_SIZE)
+    if drawn:
+        legend_outside(ax)
+    else:
+        ax.text(0.5, 0.5, "no read started after a commit in both results", transform=ax.transAxes, ha="center")
+    _title(fig, "visibility curve", labels)
+    return fig

@@ -1,0 +1,17 @@
+"""The testbed: a scenario played in real time against a real PostgreSQL server.
+
+``run_testbed(scenario)`` starts an embedded server (or uses ``dsn``),
+plays every replication of every architecture with the simulation's own
+random numbers (so measured and simulated runs are paired), and returns
+:class:`~cqrs_sim.results.Results` written like ``simulate``'s.
+Modules: :mod:`.server` (the server and the run's own databases),
+:mod:`.schema` (the table and the SQL), :mod:`.client` (arrivals, load
+balancer, handlers), :mod:`.crud` and :mod:`.cqrs` (the two designs on
+PostgreSQL), :mod:`.measure` (client overhead), :mod:`.support` (what it
+can play), :mod:`.run` (putting it together).
+"""
+
+from .run import run_testbed
+from .server import ServerError
+
+__all__ = ["run_testbed", "ServerError"]

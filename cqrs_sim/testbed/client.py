@@ -1,0 +1,159 @@
+"""The testbed's client: real-time arrivals, the load balancer and the handlers, in asyncio.
+
+It plays the simulated front end in real time: read ``i`` is sent at the
+instant the simulation draws for it, picks a handler by the scenario's
+``load_balancer`` policy (the simulator's own routers, :mod:`cqrs_sim.model.routing`),
+waits FIFO for one of the handler's slots, spends its handler time, and
+runs its query on a back end (:mod:`.crud` or :mod:`.cqrs`) through real
+connections. Writes are sent at their drawn instants. Every time is read
+from one monotonic clock, in seconds from the run's start, and every read
+is recorded as the simulator records it, so the output is the same
+:class:`~cqrs_sim.model.record.RunRecord`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import time
+
+import numpy as np
+
+from ..model.record import RunRecord
+from ..model.routing import router
+from ..scenario import Scenario
+from ..streams import stream
+from ..workload import ReadSource, WriteWorkload
+from .slots import Slots
+
+
+class Clock:
+    """Seconds since the run's start, on the monotonic clock."""
+
+    def __init__(self) -> None:
+        self.zero = time.monotonic()
+
+    def __call__(self) -> float:
+        return time.monotonic() - self.zero
+
+    async def until(self, t: float) -> None:
+        delay = t - self()
+        if delay > 0:
+            await asyncio.sleep(delay)
+
+
+class Backend:
+    """What a back end provides: ``query`` for a read, ``write`` for a write, and its parts of the record."""
+
+    architecture = ""
+    clock: Clock
+    commit_time: list[float]  #: by version, [0] = 0: when the client saw each commit
+
+    async def query(self, i: int, query_time: float) -> tuple[float, int, int, int]:
+        """Run read ``i``'s query; returns (start, version seen, newest version at start, replica or -1)."""
+        raise NotImplementedError
+
+    async def write(self, j: int, apply_time: float) -> tuple[float, float, int]:
+        """Apply write ``j``; returns (apply start, commit, version)."""
+        raise NotImplementedError
+
+    def record_parts(self) -> dict:
+        raise NotImplementedError
+
+    async def settle(self) -> None:
+        """Wait for what the back end still does after the last request (CQRS: rollouts)."""
+
+    @property
+    def commits(self) -> int:
+        return len(self.commit_time) - 1
+
+    def committed(self, version: int, at: float) -> None:
+        """Note version ``version``'s commit, seen by the client at ``at``."""
+        while len(self.commit_time) <= version:
+            self.commit_time.append(at)
+
+
+class Client:
+    """One replication's reads and writes against a back end, in real time."""
+
+    def __init__(self, scenario: Scenario, replication: int, backend: Backend, writes: WriteWorkload):
+        self.scenario = scenario
+        self.replication = replication
+        self.backend = backend
+        self.writes = writes
+        handlers = scenario.handlers
+        self.handler_slots = [Slots(handlers.concurrency) for _ in range(handlers.count)]
+        self.handler_outstanding = [0] * handlers.count
+        self._pick_handler = router(scenario.load_balancer, handlers.count, self.handler_outstanding,
+                                    lambda kind: stream(scenario.seed, replication, f"{backend.architecture}.lb.{kind}"))
+        self.reads: list[tuple] = []  #: id, arrival, start, finish, handler, replica, seen, latest
+        self.write_rows: list[tuple[float, float, float, int]] = [(math.nan, math.nan, math.nan, 0)] * len(writes)
+        self.lateness: list[float] = []  #: how late each read was sent, against its drawn instant
+
+    async def run(self) -> RunRecord:
+        clock = self.backend.clock
+        tasks: list[asyncio.Task] = []
+        writer = asyncio.create_task(self._send_writes())
+        i = 0
+        try:
+            for arrivals, handler_times, query_times in ReadSource(self.scenario, self.replication, self.backend.architecture):
+                for t, h, q in zip(arrivals, handler_times, query_times):
+                    await clock.until(t)
+                    self.lateness.append(clock() - t)
+                    tasks.append(asyncio.create_task(self._read(i, h, q)))
+                    i += 1
+            await writer
+            await asyncio.gather(*tasks)
+            await self.backend.settle()
+        except BaseException:
+            writer.cancel()
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(writer, *tasks, return_exceptions=True)
+            raise
+        return self._record(i)
+
+    async def _read(self, i: int, handler_time: float, query_time: float) -> None:
+        clock = self.backend.clock
+        arrival = clock()
+        h = self._pick_handler()
+        self.handler_outstanding[h] += 1
+        slots = self.handler_slots[h]
+        await slots.acquire()
+        try:
+            if handler_time > 0:
+                await asyncio.sleep(handler_time)
+            start, seen, latest, replica = await self.backend.query(i, query_time)
+            finish = clock()
+        finally:
+            self.handler_outstanding[h] -= 1
+            slots.release()
+        self.reads.append((i, arrival, start, finish, h, replica, seen, max(latest, seen)))
+
+    async def _send_writes(self) -> None:
+        clock = self.backend.clock
+        tasks = []
+        for j, (t, apply) in enumerate(zip(self.writes.arrival.tolist(), self.writes.apply_time.tolist())):
+            await clock.until(t)
+            tasks.append(asyncio.create_task(self._write(j, clock(), apply)))
+        await asyncio.gather(*tasks)
+
+    async def _write(self, j: int, arrival: float, apply_time: float) -> None:
+        start, commit, version = await self.backend.write(j, apply_time)
+        self.write_rows[j] = (arrival, start, commit, version)
+
+    def _record(self, count: int) -> RunRecord:
+        rows = sorted(self.reads)
+        columns = list(zip(*rows)) if rows else [[] for _ in range(8)]
+        names = (("id", np.int64), ("arrival", float), ("start", float), ("finish", float), ("handler", np.int32),
+                 ("replica", np.int32), ("version_seen", np.int64), ("version_latest", np.int64))
+        reads = {name: np.asarray(column, dtype=dtype) for (name, dtype), column in zip(names, columns)}
+        reads["timed_out"] = np.zeros(len(rows), dtype=bool)
+        w = list(zip(*self.write_rows)) if self.write_rows else [[], [], [], []]
+        writes = {"arrival": np.asarray(w[0], dtype=float), "start": np.asarray(w[1], dtype=float),
+                  "commit": np.asarray(w[2], dtype=float), "version": np.asarray(w[3], dtype=np.int64)}
+        end = float(np.nanmax(np.concatenate([[0.0], reads["finish"], writes["commit"]])))
+        return RunRecord(
+            architecture=self.backend.architecture, replication=self.replication, reads=reads, aggregates=None,
+            reads_recorded=count, writes=writes, commit_time=np.asarray(self.backend.commit_time, dtype=float),
+            end_time=end, **self.backend.record_parts())

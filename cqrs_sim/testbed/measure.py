@@ -1,0 +1,93 @@
+"""Client overhead: what a query or a write costs beyond its server-side sleep, measured before each run.
+
+A read's query time as the client sees it is the server's ``pg_sleep`` plus
+the round trip, parsing, planning, the row fetch and ``pg_sleep``'s own
+rounding (it sleeps in whole milliseconds, rounding up). Before a run the
+testbed times ``CALIBRATION`` reads and writes, one at a time on an idle
+database, with sleeps drawn from the scenario's own distributions (from a
+stream of their own, so the run's draws are untouched), and takes the mean
+excess over the drawn time as the overhead. During the run each sleep is
+shortened by that overhead, so the query and apply times the client sees
+have the drawn means. The manifest reports the overheads and, after the
+run, the residual: the mean of (measured − drawn) query time over the
+run's reads that did not wait for a lock.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from ..scenario import Scenario
+from ..streams import stream
+from . import schema
+
+CALIBRATION = 40  #: timed reads and timed writes before a run
+
+
+@dataclass(frozen=True)
+class Overhead:
+    read_mean: float  #: seconds: mean client-seen query time minus the drawn time
+    read_sd: float
+    write_mean: float  #: seconds: the same for a write transaction
+    write_sd: float
+    round_trip: float  #: seconds: mean of a bare ``SELECT 1``
+
+    def as_dict(self) -> dict[str, float]:
+        return {k: round(v, 6) for k, v in asdict(self).items()}
+
+
+async def measure_overhead(conn, scenario: Scenario, exclusive: bool) -> Overhead:
+    """Time reads and writes on ``conn`` (a scratch database holding the table); see the module docstring."""
+    rng = stream(scenario.seed, 0, "testbed.calibration")
+    queries = scenario.workload.reads.query_time.sample(rng, CALIBRATION)
+    writes = scenario.workload.writes
+    applies = writes.apply_time.sample(rng, CALIBRATION // 4) if writes is not None else np.zeros(0)
+    applies = np.minimum(applies, 0.05)  # the overhead does not grow with the sleep; keep calibration short
+    trips = []
+    for _ in range(CALIBRATION):
+        began = time.perf_counter()
+        await (await conn.execute("SELECT 1")).fetchone()
+        trips.append(time.perf_counter() - began)
+    read_excess = []
+    for k, q in enumerate(queries.tolist()):
+        began = time.perf_counter()
+        await (await conn.execute(schema.READ, (q, k % schema.ROWS))).fetchone()
+        read_excess.append(time.perf_counter() - began - q)
+    write_excess = []
+    for a in applies.tolist():
+        began = time.perf_counter()
+        async with conn.transaction():
+            if exclusive:
+                await conn.execute(schema.LOCK)
+            await conn.execute(schema.SLEEP, (a,))
+            await (await conn.execute(schema.ADVANCE)).fetchone()
+        write_excess.append(time.perf_counter() - began - a)
+    return Overhead(float(np.mean(read_excess)), float(np.std(read_excess)),
+                    float(np.mean(write_excess)) if write_excess else 0.0,
+                    float(np.std(write_excess)) if write_excess else 0.0, float(np.mean(trips)))
+
+
+class Compensation:
+    """The server-side sleep for a drawn time: the draw less the client overhead, tracked as the run goes.
+
+    Starts from the calibrated overhead; each request whose time the client
+    measured cleanly (a read that waited for no lock) adds one observation
+    of the overhead (measured − slept) to an exponential moving average, so
+    the sleep follows the overhead as the load changes it.
+    """
+
+    WEIGHT = 0.05  #: weight of the newest observation
+
+    def __init__(self, overhead: float):
+        self.overhead = overhead
+        self.observations = 0
+
+    def sleep_for(self, drawn: float) -> float:
+        return max(0.0, drawn - self.overhead)
+
+    def observe(self, measured: float, slept: float) -> None:
+        self.overhead += self.WEIGHT * ((measured - slept) - self.overhead)
+        self.observations += 1

@@ -1,0 +1,196 @@
+"""Running a scenario on PostgreSQL: every replication, every architecture, in real time.
+
+Each (replication, architecture) run gets fresh databases (created from a
+template holding the table at version 0), draws the same workload as the
+simulation (the replication's named streams), plays it in real time
+(:mod:`.client`), and leaves a :class:`~cqrs_sim.model.record.RunRecord`.
+The records go through the simulator's own metrics and tables, so the
+result is a :class:`~cqrs_sim.results.Results` like ``simulate``'s, with
+``source: testbed`` in its manifest.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import platform
+import time
+from typing import Callable, Optional
+
+import numpy as np
+import pandas as pd
+
+from ..metrics import replication_metrics
+from ..results import Results, build_manifest
+from ..scenario import Scenario
+from ..tables import replicas_table, requests_table, timeseries_table, writes_table
+from ..visibility import run_visibility_times, visibility_from_records
+from ..workload import write_workload, writes_of_design
+from . import schema
+from .client import Client, Clock
+from .cqrs import CqrsBackend, close_all, connect_many
+from .crud import CrudBackend
+from .measure import Overhead, measure_overhead
+from .server import Databases, server, server_version, with_database
+from .support import check_supported
+
+Say = Callable[[str], None]
+
+
+async def _create_template(databases: Databases) -> None:
+    name = databases.create("schema")
+    conn = (await connect_many(with_database(databases.dsn, name), 1))[0]
+    try:
+        for statement in schema.CREATE:
+            await conn.execute(statement)
+    finally:
+        await conn.close()
+
+
+async def _calibrate(databases: Databases, scenario: Scenario, architecture: str) -> Overhead:
+    name = databases.create(f"calibration_{architecture}", template=databases.name("schema"))
+    conn = (await connect_many(with_database(databases.dsn, name), 1))[0]
+    try:
+        exclusive = architecture == "crud" and scenario.crud.locking == "exclusive"
+        return await measure_overhead(conn, scenario, exclusive)
+    finally:
+        await conn.close()
+        databases.drop(name)
+
+
+async def _run_one(databases: Databases, scenario: Scenario, architecture: str, replication: int,
+                   overhead: Overhead, say: Say) -> tuple:
+    template = databases.name("schema")
+    tag = f"{architecture}_{replication}"
+    clock_holder: list[Clock] = []
+    made: list[str] = []
+    backend = None
+    try:
+        if architecture == "crud":
+            made.append(databases.create(tag, template=template))
+            conns = await connect_many(with_database(databases.dsn, made[0]), scenario.crud.connections)
+            clock = Clock()
+            backend = CrudBackend(clock, conns, scenario.crud.locking == "exclusive", overhead.read_mean,
+                                  overhead.write_mean)
+        else:
+            made.append(databases.create(f"{tag}_write", template=template))
+            made += [databases.create(f"{tag}_replica{r}", template=template) for r in range(scenario.cqrs.replicas.count)]
+            backend = CqrsBackend(Clock(), scenario, replication, databases, made[0], made[1:], overhead.read_mean,
+                                  overhead.write_mean)
+            await backend.open()
+            backend.clock = clock = Clock()
+        clock_holder.append(clock)
+        say(f"{architecture} replication {replication + 1}/{scenario.replications}: running "
+            f"{scenario.duration:g} s in real time on databases {databases.prefix}_{tag}*")
+        writes = writes_of_design(write_workload(scenario, replication), scenario, replication, architecture)
+        client = Client(scenario, replication, backend, writes)
+        record = await client.run()
+        return record, client, backend
+    finally:
+        if backend is not None:
+            if architecture == "crud":
+                await close_all(backend.pool.items)
+            else:
+                await backend.close()
+        for name in made:
+            databases.drop(name)
+        staging = databases.name("staging")
+        if staging in databases.created:
+            databases.drop(staging)
+
+
+def _residual(record, client: Client, scenario: Scenario) -> np.ndarray:
+    """Measured − drawn query time (s) of this run's reads whose query did not wait for a write's lock."""
+    from ..workload import ReadSource
+
+    drawn = np.concatenate([np.asarray(q) for _, _, q in ReadSource(scenario, record.replication)])
+    reads = record.reads
+    measured = reads["finish"] - reads["start"]
+    q = drawn[reads["id"]]
+    if record.architecture == "crud" and scenario.crud.locking == "exclusive":
+        commits = record.commit_time[1:]
+        starts = record.writes["start"]
+        blocked = np.zeros(len(measured), bool)
+        for s, c in zip(starts, commits):
+            blocked |= (reads["finish"] > s) & (reads["start"] < c)
+        measured, q = measured[~blocked], q[~blocked]
+    return measured - q
+
+
+def _residual_summary(residual: np.ndarray) -> dict:
+    if not len(residual):
+        return {}
+    return {"query_time_residual_mean_s": round(float(residual.mean()), 6),
+            "query_time_residual_sd_s": round(float(residual.std()), 6),
+            "query_time_residual_p99_s": round(float(np.quantile(residual, 0.99)), 6)}
+
+
+async def _run_all(dsn: str, scenario: Scenario, say: Say) -> tuple[list, dict]:
+    databases = Databases(dsn)
+    info: dict = {"databases": databases.prefix + "_*", "runs": []}
+    try:
+        await _create_template(databases)
+        outputs = []
+        overheads = {}
+        for arch in scenario.architectures:
+            overheads[arch] = await _calibrate(databases, scenario, arch)
+            info.setdefault("overhead_s", {})[arch] = overheads[arch].as_dict()
+        for replication in range(scenario.replications):
+            for arch in scenario.architectures:
+                record, client, backend = await _run_one(databases, scenario, arch, replication, overheads[arch], say)
+                lateness = np.asarray(client.lateness)
+                run_info = {"architecture": arch, "replication": replication,
+                            "arrival_lateness_mean_s": round(float(lateness.mean()), 6) if len(lateness) else None,
+                            "arrival_lateness_max_s": round(float(lateness.max()), 6) if len(lateness) else None,
+                            **_residual_summary(_residual(record, client, scenario))}
+                if arch == "cqrs":
+                    run_info["copy_seconds"] = [round(c, 4) for c in backend.copy_seconds]
+                    run_info["dump_seconds"] = [round(c, 4) for c in backend.dump_seconds]
+                    swaps = record.swaps
+                    run_info["replace_time_mean_s"] = (round(float(np.mean(swaps["back"] - swaps["out"])), 4)
+                                                       if len(swaps["out"]) else None)
+                info["runs"].append(run_info)
+                outputs.append(record)
+        return outputs, info
+    finally:
+        databases.drop_all()
+
+
+def run_testbed(scenario: Scenario, dsn: Optional[str] = None, say: Optional[Say] = None,
+                source: str = "scenario") -> Results:
+    """Run ``scenario`` on PostgreSQL (an embedded server, or the one at ``dsn``); returns its results.
+
+    Raises :class:`~cqrs_sim.errors.ScenarioError` for a scenario the testbed
+    cannot play and :class:`~cqrs_sim.testbed.server.ServerError` when the server
+    cannot be started or reached; either way nothing is left behind.
+    """
+    check_supported(scenario, source)
+    say = say or (lambda _line: None)
+    began = time.perf_counter()
+    with server(dsn) as url:
+        version = server_version(url)
+        say(f"PostgreSQL {version} ({'embedded' if dsn is None else 'given by --dsn'})")
+        records, info = asyncio.run(_run_all(url, scenario, say))
+    rows, frames = [], {"writes": [], "replicas": [], "timeseries": []}
+    for record in records:
+        rows.append({"architecture": record.architecture, "replication": record.replication,
+                     **replication_metrics(record, scenario), **run_visibility_times(record),
+                     "stopped_at": float("nan")})
+        frames["writes"].append(writes_table(record))
+        frames["replicas"].append(replicas_table(record))
+        frames["timeseries"].append(timeseries_table(record, scenario.duration, scenario.bin_width))
+    tables = {name: pd.concat(parts, ignore_index=True) for name, parts in frames.items()}
+    visibility = visibility_from_records(records, tables["writes"])
+    requests = requests_table(records)
+    manifest = build_manifest(scenario, wall_time=time.perf_counter() - began)
+    manifest.update({"source": "testbed", "server": f"PostgreSQL {version}",
+                     "server_kind": "embedded (pgserver)" if dsn is None else "--dsn", "machine": _machine(),
+                     "incomplete": [], "testbed": {**info, "rows": schema.ROWS}})
+    return Results(scenario=scenario, per_replication=pd.DataFrame(rows), manifest=manifest, requests=requests,
+                   visibility=visibility, **tables)
+
+
+def _machine() -> dict:
+    import os
+
+    return {"node": platform.node(), "processor": platform.machine(), "cpus": os.cpu_count(),
+            "load_average": [round(x, 2) for x in os.getloadavg()], "platform": platform.platform()}
