@@ -227,6 +227,8 @@ class Replicas(_Section):
     """Time over which a swapped-in replica's multiplier falls linearly from cold_factor to 1."""
     failures: Optional[Failures] = None
     """Each replica fails and is repaired on its own; none: replicas never fail."""
+    max_lag: Optional[Seconds] = Field(default=None, gt=0)
+    """A replica further behind the write image than this (the age of the oldest commit it lacks) takes no reads until it catches up; none: no limit. Meant for projections, whose replicas fall behind one by one."""
 
 
 class Sync(_Section):

@@ -34,7 +34,7 @@ class CqrsModel(ServedByReplicas, Frontend):
         self.replicas = ReplicaPool(
             self, replicas.count, replicas.connections, replicas.routing, self._streams("routing"), live=True,
             ties="rotate", cold_factor=replicas.cold_factor, warm_up_time=replicas.warm_up_time,
-            drain=scenario.cqrs.sync.drain, failures=replicas.failures is not None)
+            drain=scenario.cqrs.sync.drain, failures=replicas.failures is not None, max_lag=replicas.max_lag)
         self._query = self.replicas.query  # reads go straight to the replica pool
         self.write_servers = Slots(scenario.cqrs.write_servers)
         sync = scenario.cqrs.sync
@@ -62,6 +62,12 @@ class CqrsModel(ServedByReplicas, Frontend):
     def _apply_end(self, event: simpy.Event) -> None:
         self._commit(event.value)
         self.write_servers.release()
+        self.committed()
+
+    def committed(self) -> None:
+        """A commit on the write image: the replicas start to lack it."""
+        if self.replicas.max_lag is not None:
+            self.replicas.committed()
         self.rollouts.committed()
 
     # --- results --------------------------------------------------------------

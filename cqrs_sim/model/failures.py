@@ -142,7 +142,7 @@ class WriteServers:
         self.model._commit(j)
         if self.queue:
             self._start(s, self.queue.popleft())
-        self.model.rollouts.committed()
+        self.model.committed()
 
     def fail(self, s: int) -> bool:
         self.up[s] = False

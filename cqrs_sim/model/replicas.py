@@ -20,8 +20,9 @@ for a rollout, ``FAILED``, ``LAGGING``), and back in when none is left.
 ``_read_failed``) and its queued reads re-route. With a ``max_lag`` a
 replica whose oldest missing commit is ``max_lag`` old leaves as
 ``LAGGING`` and rejoins when it catches up to within the limit; the owner
-calls ``committed()`` after each commit and ``advanced(r)`` when replica r
-applies a version, so the limit costs nothing per read.
+calls ``committed()`` after each commit, and versions arrive through
+``join``, ``replace_in_place``, ``repaired`` or ``applied``, so the limit
+costs nothing per read.
 """
 
 from __future__ import annotations

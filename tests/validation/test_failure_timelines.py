@@ -236,3 +236,32 @@ def test_a_write_waits_for_the_primary_that_failed_with_its_replicas(scenario_fr
     assert (w.start.iloc[0], w.commit.iloc[0], w.all_visible.iloc[0]) == pytest.approx((30.2, 30.7, 30.95))
     r = reads(results)
     assert not r.stale.any()
+
+
+def test_projected_replicas_leave_while_their_lag_exceeds_max_lag(scenario_from):
+    """CQRS with projections: two replicas, each projecting one write in 3.3 (constant).
+    Writes at 10.5 and 11.5 (apply 0.1) commit at 10.6 and 11.6; each replica applies v1
+    at 10.6 + 3.3 = 13.9 and v2 at 13.9 + 3.3 = 17.2. With max_lag 2 both leave the pool
+    at 12.6 (v1 two seconds old); at 13.9 they hold v1 but lack v2, committed 2.3 s
+    earlier, so they stay out until they apply it at 17.2. Reads 13..17 wait and start at
+    17.2, seeing v2. Reads 11 and 12 read v0 after v1's commit: staleness 0.4 and 1.4,
+    within the limit. Without the limit every read starts on arrival, and reads 11..17
+    are stale, read 17 by 17 − 11.6 = 5.4 (it sees v1)."""
+    body = """
+cqrs:
+  replicas: {{count: 2, connections: 100, routing: round_robin{limit}}}
+  sync: {{strategy: projection, projection_time: 3.3s}}
+"""
+    writes = "  writes:\n    at: [10.5s, 11.5s]\n    apply_time: 0.1s"
+    r = reads(run(scenario_from, "cqrs", body.format(limit=", max_lag: 2s"), duration=30, writes=writes))
+    waited = list(range(13, 18))
+    np.testing.assert_allclose(r.start[waited], 17.2, atol=1e-9)
+    assert (r.version_seen[waited] == 2).all() and not r.stale[waited].any()
+    np.testing.assert_allclose(r.drop(index=waited).start, r.drop(index=waited).arrival, atol=1e-9)
+    assert r.index[r.stale].tolist() == [11, 12]
+    np.testing.assert_allclose(r.staleness[[11, 12]], [0.4, 1.4], atol=1e-9)
+
+    unlimited = reads(run(scenario_from, "cqrs", body.format(limit=""), duration=30, writes=writes))
+    np.testing.assert_allclose(unlimited.start, unlimited.arrival, atol=1e-9)
+    assert unlimited.index[unlimited.stale].tolist() == list(range(11, 18))
+    assert unlimited.staleness[17] == pytest.approx(17 - 11.6)
