@@ -95,6 +95,8 @@ def write_rate(scenario: Scenario) -> float:
         return writes.rate
     if writes.at is not None:
         return len(writes.at) / scenario.duration
+    if writes.trace is not None:
+        return int((writes.trace.times < scenario.duration).sum()) / scenario.duration
     return 1.0 / writes.interval.mean  # type: ignore[union-attr]
 
 
@@ -168,8 +170,25 @@ def _fmt(seconds: float) -> str:
     return "<1us" if seconds < 1e-6 else format_duration(seconds)
 
 
+def steady_pools(scenario: Scenario) -> Scenario:
+    """The scenario with each autoscaled read pool at the count its autoscaler settles on at the mean read rate."""
+    rate, _ = mean_read_rate(scenario)
+    busy = rate * scenario.workload.reads.query_time.mean
+    crud, cqrs = scenario.crud, scenario.cqrs
+    if crud.replica_autoscale is not None:
+        n = crud.replica_autoscale.desired(busy, crud.replica_connections)
+        scenario = scenario.model_copy(update={"crud": crud.model_copy(update={"replicas": n})})
+    if cqrs.autoscale is not None:
+        n = cqrs.autoscale.desired(busy, cqrs.replicas.connections)
+        replicas = cqrs.replicas.model_copy(update={"count": n})
+        scenario = scenario.model_copy(update={"cqrs": cqrs.model_copy(update={"replicas": replicas})})
+    return scenario
+
+
 def offered_loads(scenario: Scenario) -> list[TierLoad]:
-    """Utilisation (arrival rate × mean service / capacity) of every tier, with estimates."""
+    """Utilisation (arrival rate × mean service / capacity) of every tier, with estimates; an autoscaled pool
+    at the count its autoscaler settles on at the mean read rate (see :func:`steady_pools`)."""
+    scenario = steady_pools(scenario)
     reads = scenario.workload.reads
     rate, peak = mean_read_rate(scenario)
     ca2 = 1.0 if reads.process == "poisson" else 0.0
@@ -207,7 +226,8 @@ def offered_loads(scenario: Scenario) -> list[TierLoad]:
             tier(arch, "read replicas", rate, peak, q.mean, c,
                  f"pooled over {crud.replicas} replicas, {_db_wait(wait, binds, slots, ca2, q.scv, c)}, "
                  f"latency {_fmt(h.mean + wait + q.mean)}; "
-                 f"reads never wait for the primary; replication lag mean {_fmt(crud.replication_lag.mean)}")
+                 f"reads never wait for the primary; replication lag mean {_fmt(crud.replication_lag.mean)}"
+                 + ("; the autoscaler's count at the mean rate" if crud.replica_autoscale else ""))
             if writes is not None:
                 capacity = 1 if crud.locking == "exclusive" else crud.connections
                 tier(arch, "primary (writes)", w_rate, w_rate, apply_mean, capacity, "writes only; reads go to the replicas")
@@ -250,7 +270,8 @@ def offered_loads(scenario: Scenario) -> list[TierLoad]:
                 est = f"{method(ca2, q.scv, rep.connections)} wait {_fmt(wait)}"
             snapshots = " outside rollouts" if scenario.cqrs.sync.strategy != "projection" else ""
             tier(arch, "replica pool", rate, peak, q.mean, c,
-                 f"{how}: {est}, latency {_fmt(h.mean + wait + q.mean)}{snapshots}")
+                 f"{how}: {est}, latency {_fmt(h.mean + wait + q.mean)}{snapshots}"
+                 + (f"; {rep.count} replicas, the autoscaler's count at the mean rate" if scenario.cqrs.autoscale else ""))
         _handler_tier(out, start, arch, tier, rate, peak, ca2, h, q, wait, binds, handlers, scenario.load_balancer, lock_note)
         if arch == "cqrs" and scenario.cqrs.sync.strategy == "projection":
             _projection_tiers(out, scenario, tier, rate, peak, q.mean)

@@ -700,6 +700,43 @@ def schema(markdown: bool = typer.Option(False, "--markdown", help="Print the RE
     typer.echo(markdown_table() if markdown else json_schema())
 
 
+class TimeUnit(str, Enum):
+    s = "s"
+    ms = "ms"
+    us = "us"
+
+
+@app.command()
+def fit(
+    data_file: str = typer.Argument(..., metavar="FILE", help="CSV or Parquet file, or - for one number per line on stdin."),
+    column: Optional[str] = typer.Option(None, "--column", help="The column of measured times (default: the only one)."),
+    unit: TimeUnit = typer.Option(TimeUnit.s, "--unit", help="Unit of the measured values."),
+    output: Optional[Path] = typer.Option(None, "-o", "--output", help="CDF/QQ plot (.png, .svg or .pdf; default fit-<FILE>.png here)."),
+    force: bool = typer.Option(False, "--force", help="Replace an existing plot file."),
+) -> None:
+    """Fit exponential, lognormal, gamma, Weibull and Pareto+exponential to measured times; print the best as scenario YAML."""
+
+    def body() -> None:
+        from .fit import fit_all, fits_table, plot_target, read_measurements, save_fit_plot
+
+        name = "stdin" if data_file == "-" else Path(data_file).stem
+        plot = plot_target(output, name, force)
+        values = read_measurements(data_file, column, unit.value, sys.stdin)
+        skipped: list[tuple[str, str]] = []
+        fits = fit_all(values, skipped=skipped)
+        if not fits:
+            raise ScenarioError([Problem(data_file, 0, 0, column or "(data)", f"no family fits: {skipped[0][1]}")])
+        out.print(fits_table(fits))
+        for family, reason in skipped:
+            out.print(f"not fitted: {family} ({reason})", highlight=False, markup=False)
+        out.print("best fit, ready for a scenario (e.g. workload.reads.query_time):", highlight=False)
+        out.print(fits[0].yaml, highlight=False, markup=False, soft_wrap=True)
+        save_fit_plot(values, fits, name, plot)
+        out.print(f"wrote {plot}", highlight=False)
+
+    _guarded(body)
+
+
 @contextmanager
 def _nothing():
     yield

@@ -2,17 +2,22 @@
 
 Each class is both the schema of one ``{dist: ...}`` mapping and the object
 the model samples from (``sample(rng, n)`` returns ``n`` seconds), with its
-analytic ``mean`` and ``variance`` for ``cqrs-sim check`` and the tests.
+analytic ``mean`` and ``variance`` for ``cqrs-sim check`` and the tests, and
+its ``cdf`` and inverse ``ppf`` (vectorised), so that one uniform can be
+mapped through several distributions (see :func:`couple`).
 A bare number or duration string means a constant.
 """
 
 from __future__ import annotations
 
 import math
-from typing import Annotated, Any, Literal, Union
+from pathlib import Path
+from typing import Annotated, Any, Literal, Optional, Union
 
 import numpy as np
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
+from pydantic import (BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr, ValidationError, ValidationInfo,
+                      field_validator, model_validator)
+from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from .units import parse_duration
 
@@ -55,6 +60,10 @@ class _Dist(BaseModel):
     def has_atoms(self) -> bool:
         """Whether some value has positive probability (then :meth:`cdf` jumps there)."""
         return False
+
+
+def _array(x: Any) -> np.ndarray:
+    return np.asarray(x, dtype=float)
 
 
 class Constant(_Dist):
@@ -329,42 +338,264 @@ class Gamma(_MeanCv):
         return gammaincinv(shape, u) * self.mean_ / shape
 
 
-class Empirical(_Dist):
-    """Resamples the given observations with equal probability."""
+def _weibull_shape(cv: float) -> float:
+    """The Weibull shape k whose coefficient of variation is ``cv``: cv² = Γ(1 + 2/k) / Γ(1 + 1/k)² − 1, falling in k."""
+    from scipy.optimize import brentq
+    from scipy.special import gammaln
 
-    dist: Literal["empirical"]
-    samples: list[Seconds] = Field(min_length=1)
+    def gap(log_k: float) -> float:
+        k = math.exp(log_k)
+        return math.log(math.expm1(gammaln(1 + 2 / k) - 2 * gammaln(1 + 1 / k))) / 2 - math.log(cv)
+
+    return math.exp(brentq(gap, math.log(0.02), math.log(1e7), xtol=1e-13, rtol=1e-13))
+
+
+class Weibull(_MeanCv):
+    """Weibull with the given mean and cv: the shape k solves cv² = Γ(1+2/k)/Γ(1+1/k)² − 1 (k 1 is exponential)."""
+
+    dist: Literal["weibull"]
+    _shape: float = PrivateAttr(default=1.0)
+
+    @model_validator(mode="after")
+    def _solve_shape(self) -> "Weibull":
+        if self.cv > 0:
+            self._shape = _weibull_shape(self.cv)
+        return self
+
+    @property
+    def shape(self) -> float:
+        return self._shape
+
+    @property
+    def scale(self) -> float:
+        from scipy.special import gammaln
+
+        return self.mean_ / math.exp(gammaln(1 + 1 / self._shape))
+
+    def _draw(self, rng: np.random.Generator, n: int) -> np.ndarray:
+        return self._ppf(rng.random(n))
+
+    def _cdf(self, x: np.ndarray) -> np.ndarray:
+        return -np.expm1(-((x / self.scale) ** self._shape))
+
+    def _ppf(self, u: np.ndarray) -> np.ndarray:
+        return self.scale * (-np.log1p(-u)) ** (1 / self._shape)
+
+
+class Pareto(_Dist):
+    """Pareto (type I): never below ``scale``, P(X > x) = (scale / x)^shape; a heavy tail for small shapes."""
+
+    dist: Literal["pareto"]
+    scale: Seconds = Field(gt=0)
+    shape: float = Field(gt=1, le=1000, allow_inf_nan=False)
 
     @property
     def mean(self) -> float:
-        return float(np.mean(self.samples))
+        return self.shape * self.scale / (self.shape - 1)
 
     @property
     def variance(self) -> float:
-        return float(np.var(self.samples))
+        """Infinite for shape <= 2."""
+        a = self.shape
+        return self.scale**2 * a / ((a - 1) ** 2 * (a - 2)) if a > 2 else math.inf
 
     def sample(self, rng: np.random.Generator, n: int) -> np.ndarray:
-        return rng.choice(np.asarray(self.samples, dtype=float), n)
+        return self.ppf(rng.random(n))
 
-    def _sorted(self) -> np.ndarray:
-        return np.sort(np.asarray(self.samples, dtype=float))
+    def cdf(self, x: Any) -> np.ndarray:
+        x = np.maximum(_array(x), self.scale)
+        return -np.expm1(self.shape * np.log(self.scale / x))
 
-    def cdf(self, x: np.ndarray) -> np.ndarray:
-        values = self._sorted()
-        return np.searchsorted(values, x, side="right") / len(values)
+    def ppf(self, u: Any) -> np.ndarray:
+        return self.scale * np.exp(-np.log1p(-_array(u)) / self.shape)
 
-    def cdf_below(self, x: np.ndarray) -> np.ndarray:
-        values = self._sorted()
-        return np.searchsorted(values, x, side="left") / len(values)
 
-    def ppf(self, u: np.ndarray) -> np.ndarray:
-        values = self._sorted()
-        at = np.ceil(np.asarray(u, dtype=float) * len(values)).astype(np.int64) - 1
-        return values[np.clip(at, 0, len(values) - 1)]
+class _Measured:
+    """Measured values held by an empirical distribution (compared by content, never printed in full)."""
+
+    __slots__ = ("values", "ordered")
+
+    def __init__(self, values: np.ndarray):
+        self.values = values
+        self.ordered = np.sort(values)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _Measured) and np.array_equal(self.values, other.values)
+
+    def __repr__(self) -> str:
+        return f"<{len(self.values)} values>"
+
+
+class Empirical(_Dist):
+    """Resamples the given observations with equal probability: listed (samples) or a column of a data file."""
+
+    dist: Literal["empirical"]
+    samples: Optional[list[Seconds]] = Field(default=None, min_length=1)
+    file: Optional[str] = None
+    column: Optional[str] = None
+    unit: Optional[Literal["s", "ms", "us"]] = None
+    _data: Optional[_Measured] = PrivateAttr(default=None)
+
+    @field_validator("file")
+    @classmethod
+    def _located(cls, file: str, info: ValidationInfo) -> str:
+        from .datafile import data_path
+
+        return data_path(file, (info.context or {}).get("base"))
+
+    @model_validator(mode="after")
+    def _one_source(self) -> "Empirical":
+        from .datafile import DataError, numbers, read_column
+
+        if (self.samples is None) == (self.file is None):
+            raise ValueError("give samples (a list) or file and column (measured values), not both")
+        if self.file is not None:
+            if self.column is None:
+                raise ValueError("file needs column: the column holding the values")
+            try:
+                column = read_column(self.file, self.column)
+                values = numbers(column) * _UNITS[self.unit or "s"]
+            except DataError as exc:
+                raise data_error(self, exc) from None
+            if (values < 0).any():
+                raise data_error(self, column.error(int(np.argmax(values < 0)), "a negative time"))
+            self._data = _Measured(values)
+        elif self.column is not None or self.unit is not None:
+            raise ValueError("column and unit go with file (samples carry their own units)")
+        else:
+            self._data = _Measured(np.asarray(self.samples, dtype=float))
+        return self
+
+    @property
+    def values(self) -> np.ndarray:
+        return self._data.values  # type: ignore[union-attr]
+
+    @property
+    def mean(self) -> float:
+        return float(np.mean(self.values))
+
+    @property
+    def variance(self) -> float:
+        return float(np.var(self.values))
+
+    def sample(self, rng: np.random.Generator, n: int) -> np.ndarray:
+        return rng.choice(self.values, n)
+
+    def cdf(self, x: Any) -> np.ndarray:
+        ordered = self._data.ordered  # type: ignore[union-attr]
+        return np.searchsorted(ordered, _array(x), side="right") / len(ordered)
+
+    def cdf_below(self, x: Any) -> np.ndarray:
+        ordered = self._data.ordered  # type: ignore[union-attr]
+        return np.searchsorted(ordered, _array(x), side="left") / len(ordered)
+
+    def ppf(self, u: Any) -> np.ndarray:
+        ordered = self._data.ordered  # type: ignore[union-attr]
+        index = np.ceil(_array(u) * len(ordered)).astype(np.int64) - 1
+        return ordered[np.clip(index, 0, len(ordered) - 1)]
 
     @property
     def has_atoms(self) -> bool:
         return True
+
+
+_UNITS = {"s": 1.0, "ms": 1e-3, "us": 1e-6}
+
+
+def data_error(model: BaseModel, error: Exception) -> ValidationError:
+    """A data file's problem, located at the key that named what is wrong: ``file`` when the file cannot be read,
+    the column's key when a column is missing or holds a bad value."""
+    column = getattr(error, "column", None)
+    fields = type(model).model_fields
+    if column is None:
+        field = "file"
+    elif column in fields:  # the error is about a key itself (start)
+        field = column
+    else:
+        field = next((name for name in fields if getattr(model, name) == column), "column")
+    return located_error(model, field, str(error))
+
+
+def located_error(model: BaseModel, field: str, message: str) -> ValidationError:
+    """A validation error at one key of ``model`` (a model validator's own errors point at the whole model)."""
+    return ValidationError.from_exception_data(type(model).__name__, [InitErrorDetails(
+        type=PydanticCustomError("located", "{message}", {"message": message}), loc=(field,),
+        input=getattr(model, field, None))])
+
+
+def _weighted(cls: type[_Dist]) -> type[_Dist]:
+    """``cls`` with a ``weight``: one component of a mixture."""
+    return type(cls.__name__ + "Part", (cls,), {
+        "__annotations__": {"weight": float},
+        "weight": Field(gt=0, le=1, allow_inf_nan=False, description="Share of draws from this component."),
+        "__module__": __name__, "__doc__": cls.__doc__,
+    })
+
+
+_PARTS = tuple(_weighted(c) for c in (Constant, Exponential, Uniform, Normal, Lognormal, Gamma, Weibull, Pareto, Empirical))
+Component = Annotated[Union[_PARTS], Field(discriminator="dist")]  # type: ignore[valid-type]
+
+
+class Mixture(_Dist):
+    """Draws from one of its components, chosen by weight (e.g. a Pareto body and an exponential tail)."""
+
+    dist: Literal["mixture"]
+    components: list[Component] = Field(min_length=1, max_length=100)  # type: ignore[valid-type]
+
+    @model_validator(mode="after")
+    def _weights_add_up(self) -> "Mixture":
+        total = sum(c.weight for c in self.components)
+        if abs(total - 1) > 1e-6:
+            raise ValueError(f"component weights must add up to 1, got {total:g}")
+        return self
+
+    @property
+    def _weights(self) -> np.ndarray:
+        w = np.array([c.weight for c in self.components])
+        return w / w.sum()
+
+    @property
+    def mean(self) -> float:
+        return float(sum(w * c.mean for w, c in zip(self._weights, self.components)))
+
+    @property
+    def variance(self) -> float:
+        second = sum(w * (c.variance + c.mean**2) for w, c in zip(self._weights, self.components))
+        return float(second - self.mean**2) if math.isfinite(second) else math.inf
+
+    def sample(self, rng: np.random.Generator, n: int) -> np.ndarray:
+        which = np.searchsorted(np.cumsum(self._weights)[:-1], rng.random(n), side="right")
+        out = np.empty(n)
+        for i, component in enumerate(self.components):
+            chosen = which == i
+            out[chosen] = component.sample(rng, int(chosen.sum()))
+        return out
+
+    def cdf(self, x: Any) -> np.ndarray:
+        x = _array(x)
+        return sum(w * c.cdf(x) for w, c in zip(self._weights, self.components))
+
+    def cdf_below(self, x: Any) -> np.ndarray:
+        x = _array(x)
+        return sum(w * c.cdf_below(x) for w, c in zip(self._weights, self.components))
+
+    @property
+    def has_atoms(self) -> bool:
+        return any(c.has_atoms for c in self.components)
+
+    def ppf(self, u: Any) -> np.ndarray:
+        """By bisection between the components' own quantiles (the mixture's lies between the smallest and largest)."""
+        u = _array(u)
+        each = np.array([c.ppf(u) for c in self.components])
+        low, high = each.min(axis=0), each.max(axis=0)
+        finite = np.isfinite(high)
+        low, high = np.where(finite, low, 0.0), np.where(finite, high, 0.0)
+        for _ in range(80):
+            mid = (low + high) / 2
+            above = self.cdf(mid) >= u
+            high = np.where(above, mid, high)
+            low = np.where(above, low, mid)
+        return np.where(finite, high, np.inf)
 
 
 #: u is kept inside (0, 1) by this margin, so an inverse CDF with an unbounded tail stays finite
@@ -399,9 +630,10 @@ def _coerce(value: Any) -> Any:
 
 
 Distribution = Annotated[
-    Union[Constant, Exponential, Uniform, Normal, Lognormal, Gamma, Empirical],
+    Union[Constant, Exponential, Uniform, Normal, Lognormal, Gamma, Weibull, Pareto, Empirical, Mixture],
     Field(discriminator="dist"),
     BeforeValidator(_coerce, json_schema_input_type=Union[float, str, dict]),
 ]
 
-DIST_NAMES = ("constant", "exponential", "uniform", "normal", "lognormal", "gamma", "empirical")
+DIST_NAMES = ("constant", "exponential", "uniform", "normal", "lognormal", "gamma", "weibull", "pareto", "empirical",
+              "mixture")

@@ -16,7 +16,7 @@ import os
 import stat
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Iterable, get_args
 
 from pydantic import BaseModel, ValidationError
 from ruamel.yaml import YAML
@@ -50,7 +50,7 @@ def _plain(node: Any) -> Any:
 def _all_keys() -> set[str]:
     keys: set[str] = set()
     models: list[type[BaseModel]] = [Scenario]
-    models += [getattr(distributions, n) for n in ("Constant", "Exponential", "Uniform", "Normal", "Lognormal", "Gamma", "Empirical")]
+    models += list(get_args(get_args(distributions.Distribution)[0])) + list(distributions._PARTS)
     seen: set[type] = set()
     while models:
         model = models.pop()
@@ -331,12 +331,13 @@ def load_scenario(path: str | Path, overrides: Mapping[str, Any] | Iterable[str]
     :class:`ScenarioError` listing every problem found.
     """
     path = Path(path)
-    return parse_scenario(_read_text(path), str(path), overrides, name=path.stem)
+    return parse_scenario(_read_text(path), str(path), overrides, name=path.stem, base=path.parent)
 
 
 def parse_scenario(text: str, source: str = "<string>", overrides: Mapping[str, Any] | Iterable[str] | None = None,
-                   name: str = "scenario") -> Scenario:
-    """Validate scenario YAML given as text; ``source`` names it in error messages."""
+                   name: str = "scenario", base: str | Path = ".") -> Scenario:
+    """Validate scenario YAML given as text; ``source`` names it in error messages, and data files
+    it names (``file:``) are found relative to ``base``."""
     root = _parse_yaml(text, source)
     sources: dict[str, str] = {}
     pairs: list[tuple[str, Any, str]] = []
@@ -359,7 +360,7 @@ def parse_scenario(text: str, source: str = "<string>", overrides: Mapping[str, 
     data.setdefault("name", name)
     where = _Located(source, root, sources)
     try:
-        scenario = Scenario.model_validate(data)
+        scenario = Scenario.model_validate(data, context={"base": str(base)})
     except ValidationError as exc:
         found = [
             where.problem(err["loc"], _message(err), at_key=err["type"] == "extra_forbidden")

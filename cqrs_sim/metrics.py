@@ -47,13 +47,15 @@ METRICS: dict[str, tuple[str, str]] = {
     "visibility_window_max": ("s", "longest such window"),
     "visibility_t99": ("s", "time after commit from which at least 99% of reads see the write (null if the run ends first)"),
     "visibility_t999": ("s", "time after commit from which at least 99.9% of reads see the write (null if the run ends first)"),
-    "replica_availability": ("", "time-averaged fraction of replicas in the pool"),
+    "replica_availability": ("", "time-averaged fraction of replicas in the pool (elastic pool: of its member replicas)"),
     "db_utilization": ("", "time-averaged fraction of database (crud) or replica (cqrs) connections busy"),
     "read_your_writes_violations": ("", "share of writers' read-backs that did not see their own write (if read_back is set)"),
-    "replica_seconds": ("s", "database instance-seconds in the window, instances built beside the old ones included (the cost)"),
+    "replica_seconds": ("s", "database instance-seconds in the window, instances built beside the old ones and autoscaled ones included (the cost)"),
     "cost_per_hour": ("/h", "price per hour of the window: the write instance, every replica instance-second, the snapshot (if cost: is set)"),
 }
 
+#: metrics a run reports only when the scenario asks for them (the others are always there)
+CONDITIONAL = {"cost_per_hour": "a cost: block"}
 
 #: metrics where a smaller value is better (the rest: larger is better, or neutral)
 LOWER_IS_BETTER = {m for m in METRICS if "latency" in m or "stale" in m or "visib" in m or "violations" in m
@@ -67,7 +69,7 @@ def _safe(values: np.ndarray, fn) -> float:
 
 def replication_metrics(record: RunRecord, scenario: Scenario) -> dict[str, float]:
     """Every §7 metric for one run (exact with full recording; percentiles within 1% in summary mode)."""
-    from .tables import in_pool_time
+    from .tables import in_pool_time, member_time
 
     lo, hi = scenario.warmup, scenario.duration
     window = hi - lo
@@ -96,7 +98,8 @@ def replication_metrics(record: RunRecord, scenario: Scenario) -> dict[str, floa
         "first_visible_mean": _safe(first, np.mean),
         "visibility_window_mean": _safe(every, np.mean),
         "visibility_window_max": _safe(every, np.max),
-        "replica_availability": in_pool_time(record, lo, hi) / (record.replica_count * window),
+        "replica_availability": in_pool_time(record, lo, hi) / (member_time(record, lo, hi) if record.pool_steps
+                                                                 else record.replica_count * window),
         "db_utilization": _utilization(record, busy, lo, hi),
         "replica_seconds": _instance_seconds(record, lo, hi),
         "read_your_writes_violations": _read_back_misses(record, lo, hi),
@@ -209,6 +212,10 @@ def _utilization(record: RunRecord, read_busy: float, lo: float, hi: float) -> f
     if record.write_weight and len(writes["start"]):
         span = np.clip(np.minimum(writes["commit"], hi) - np.maximum(writes["start"], lo), 0, None)
         busy += record.write_weight * float(span.sum())
+    if record.pool_steps:  # an elastic pool: the connections of its member replicas, over time
+        from .tables import member_time
+
+        return busy / (record.capacity / record.replica_count * member_time(record, lo, hi))
     return busy / (record.capacity * (hi - lo))
 
 

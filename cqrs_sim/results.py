@@ -20,7 +20,9 @@ from .metrics import differences, summarize
 from .outdir import Destination
 from .scenario import Scenario
 
-TABLES = ("requests", "writes", "replicas", "timeseries", "visibility")
+TABLES = ("requests", "writes", "replicas", "timeseries", "visibility", "autoscale")
+#: tables a result written by an older version may lack: read as empty (such a run had no autoscaler)
+OPTIONAL_TABLES = ("autoscale",)
 PACKAGES = ("cqrs-sim", "simpy", "numpy", "pandas", "scipy", "pydantic", "pyarrow", "ruamel.yaml")
 
 
@@ -67,6 +69,8 @@ class Results:
     timeseries: pd.DataFrame
     per_replication: pd.DataFrame  #: one row per (architecture, replication), one column per metric
     visibility: pd.DataFrame = field(default_factory=pd.DataFrame)  #: architecture, t, probability, reads
+    #: per autoscaler decision: architecture, replication, t, replicas_in_pool, provisioning, utilization, desired, change
+    autoscale: pd.DataFrame = field(default_factory=pd.DataFrame)
     manifest: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -159,6 +163,8 @@ def load_results(directory: str | Path, tables: Optional[Iterable[str]] = None,
         for name in wanted:
             part = f"{name}.parquet"
             if not (directory / part).is_file():
+                if name in OPTIONAL_TABLES:
+                    continue
                 raise FileNotFoundError("missing")
             chosen = (columns or {}).get(name)
             frames[name] = pd.read_parquet(directory / part, columns=None if chosen is None else list(chosen))

@@ -10,12 +10,15 @@ loader can point at the offending line.
 
 from __future__ import annotations
 
+import math
+from datetime import datetime
 from typing import Annotated, Any, ClassVar, Literal, Optional, Union, get_args
 
 import numpy as np
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Discriminator, Field, Tag, model_validator
+from pydantic import (BaseModel, BeforeValidator, ConfigDict, Discriminator, Field, PrivateAttr, Tag, ValidationInfo,
+                      field_validator, model_validator)
 
-from .distributions import Constant, Distribution
+from .distributions import Constant, Distribution, Empirical, _Measured, data_error, located_error
 from .units import parse_duration, parse_rate, parse_signed_duration
 
 
@@ -105,21 +108,112 @@ ReadRate = Annotated[
 ]
 
 
+class Trace(_Section):
+    file: str
+    """Data file of measured arrivals (CSV with a header line, or Parquet), relative to the scenario file."""
+    column: str = "time"
+    """Column of arrival times: seconds from the start (in unit), or timestamps (then give start). Sorted, never negative."""
+    start: Optional[Union[float, datetime, str]] = None
+    """The instant that counts as 0s: a timestamp such as `2026-01-05T09:00:00` for a column of timestamps, or a number (in unit) subtracted from a numeric column; none: the column holds times from the start."""
+    unit: Literal["s", "ms", "us"] = "s"
+    """Unit of the file's numeric times (and query times)."""
+    _times: Optional[_Measured] = PrivateAttr(default=None)
+    _extra: dict = PrivateAttr(default_factory=dict)
+
+    @field_validator("file")
+    @classmethod
+    def _located(cls, file: str, info: ValidationInfo) -> str:
+        from .datafile import data_path
+
+        return data_path(file, (info.context or {}).get("base"))
+
+    def _columns(self) -> list[str]:
+        """Other columns to read besides the times."""
+        return []
+
+    def _timed(self) -> list[str]:
+        """Those of them that hold times."""
+        return []
+
+    @model_validator(mode="after")
+    def _load(self) -> "Trace":
+        from .datafile import DataError, arrival_times, numbers, read_columns
+
+        factor = {"s": 1.0, "ms": 1e-3, "us": 1e-6}[self.unit]
+        names = [self.column, *self._columns()]
+        try:
+            columns = read_columns(self.file, names)
+            self._times = _Measured(arrival_times(columns[0], self.start, factor))
+            for name, column in zip(names[1:], columns[1:]):
+                if name not in self._timed():
+                    continue  # present, which is all that is checked
+                values = numbers(column) * factor
+                if (values < 0).any():
+                    raise column.error(int(np.argmax(values < 0)), f"a negative time: {values[values < 0][0]:g}s")
+                self._extra[name] = _Measured(values)
+        except DataError as exc:
+            raise data_error(self, exc) from None
+        return self
+
+    @property
+    def times(self) -> np.ndarray:
+        """Arrival times in seconds from the start, sorted."""
+        return self._times.values  # type: ignore[union-attr]
+
+
+class ReadTrace(Trace):
+    query_time: Optional[str] = None
+    """Column of each read's query time (in unit); none: drawn from workload.reads.query_time."""
+    key: Optional[str] = None
+    """Column of each read's key; checked to exist, not used yet (reads draw keys as without a trace)."""
+    client: Optional[str] = None
+    """Column of each read's client; checked to exist, not used yet."""
+
+    def _columns(self) -> list[str]:
+        return [c for c in (self.query_time, self.key, self.client) if c is not None]
+
+    def _timed(self) -> list[str]:
+        return [self.query_time] if self.query_time is not None else []
+
+    @property
+    def query_times(self) -> Optional[np.ndarray]:
+        """Each read's measured query time (seconds), or None."""
+        return self._extra[self.query_time].values if self.query_time is not None else None
+
+
 class Reads(_Section):
-    rate: ReadRate
-    """Arrival rate, steps [[start, rate], ...] (piecewise constant), or {diurnal: {mean, amplitude, period, phase or peak}}."""
+    rate: Optional[ReadRate] = None
+    """Arrival rate, steps [[start, rate], ...] (piecewise constant), or {diurnal: {mean, amplitude, period, phase or peak}}; required unless trace is given (then derived, the trace's arrivals per bin: do not give it)."""
     process: Literal["poisson", "uniform"] = "poisson"
     """`poisson` arrivals, or evenly spaced (`uniform`) ones starting at each step."""
+    trace: Optional[ReadTrace] = None
+    """Replay measured read arrivals from a data file instead of drawing them ({file, column, start, unit, query_time}); give trace or rate."""
     handler_time: Distribution = Constant(value=0.0)
     """Time a handler spends on a read before its query."""
-    query_time: Distribution
-    """Time the query occupies one database or replica connection."""
+    query_time: Optional[Distribution] = None
+    """Time the query occupies one database or replica connection (required unless trace.query_time gives it; then the trace's values, resampled, stand for it in estimates)."""
     timeout: Optional[Seconds] = Field(default=None, gt=0)
     """A client gives up on an attempt after this long (the server still finishes it); none: clients wait."""
     retries: Annotated[int, BeforeValidator(_strict_int), Field(ge=0, le=100)] = 0
     """Attempts after the first when one times out (each runs the same query again); at most 100."""
     retry_backoff: Seconds = 0.0
     """Wait before the first retry; doubled before each later one."""
+
+    @model_validator(mode="after")
+    def _rate_or_trace(self) -> "Reads":
+        trace = self.trace
+        if (trace is None) == (self.rate is None):
+            raise located_error(self, "rate", "give rate (drawn arrivals) or trace (measured ones), not both" if trace
+                                else "required key is missing (or give trace: measured arrivals)")
+        queried = trace is not None and trace.query_time is not None
+        if queried == (self.query_time is not None):
+            raise located_error(self, "query_time", "give query_time or trace.query_time, not both" if queried
+                                else "required key is missing")
+        if queried:  # the measured query times stand for the distribution in estimates
+            measured = Empirical.model_construct(dist="empirical", file=trace.file, column=trace.query_time)
+            measured._data = _Measured(trace.query_times)  # type: ignore[arg-type]
+            object.__setattr__(self, "query_time", measured)
+        return self
 
     @model_validator(mode="after")
     def _diurnal_is_poisson(self) -> "Reads":
@@ -142,6 +236,8 @@ class Writes(_Section):
     """Poisson write rate; or give interval, or at."""
     at: Optional[list[Seconds]] = None
     """Fixed write times; or give interval, or rate."""
+    trace: Optional[Trace] = None
+    """Replay measured write arrivals from a data file ({file, column, start, unit}); or give interval, rate or at."""
     apply_time: Distribution
     """How long a write takes to apply (it commits when the apply ends)."""
     read_back: Optional[ReadBack] = None
@@ -149,9 +245,9 @@ class Writes(_Section):
 
     @model_validator(mode="after")
     def _one_arrival_process(self) -> "Writes":
-        given = [k for k in ("interval", "rate", "at") if getattr(self, k) is not None]
+        given = [k for k in ("interval", "rate", "at", "trace") if getattr(self, k) is not None]
         if len(given) != 1:
-            raise ValueError(f"give exactly one of interval, rate, at (got {', '.join(given) or 'none'})")
+            raise ValueError(f"give exactly one of interval, rate, at, trace (got {', '.join(given) or 'none'})")
         if self.interval is not None and self.interval.mean <= 0:
             raise ValueError("interval: the mean interval must be positive")
         if self.rate is not None and self.rate <= 0:
@@ -187,6 +283,40 @@ class Stalls(_Section):
     """How long one stall freezes the replica's apply (its lag grows meanwhile)."""
 
 
+class Autoscale(_Section):
+    min: Count = 1
+    """Fewest replicas the autoscaler keeps (it never removes below this)."""
+    max: Count
+    """Most replicas the autoscaler runs, those being provisioned included."""
+    target_utilization: float = Field(default=0.6, gt=0, le=1, allow_inf_nan=False)
+    """Connection utilization the autoscaler aims at: desired replicas = ceil(mean busy connections over the last interval / (connections per replica × target)), clamped to [min, max]."""
+    tolerance: float = Field(default=0.1, ge=0, lt=1, allow_inf_nan=False)
+    """No change while utilization / target is within 1 ± tolerance (as Kubernetes' autoscaler, whose default this is); 0: act on every difference."""
+    interval: Seconds = Field(default=60.0, gt=0)
+    """How often the autoscaler measures utilization and decides; the first decision comes one interval after the start."""
+    scale_out_cooldown: Seconds = 60.0
+    """Time after a scale-out before the next scale-out."""
+    scale_in_cooldown: Seconds = 300.0
+    """Time after any scale-out or scale-in before a scale-in."""
+    provision_time: Optional[Distribution] = None
+    """Time from the decision until a new replica, built from the newest snapshot, joins the pool; default: cqrs.sync.replace_time."""
+
+    def desired(self, busy_connections: float, connections: int) -> int:
+        """The rule: replicas wanted for a mean of ``busy_connections`` busy, ``connections`` per replica.
+
+        ceil(busy / (connections × target)), clamped to [min, max]; the ceiling allows a relative 1e-9,
+        so that a load exactly at the target is not read as a hair above it.
+        """
+        wanted = busy_connections / (connections * self.target_utilization)
+        return min(max(math.ceil(wanted * (1 - 1e-9)), self.min), self.max)
+
+    @model_validator(mode="after")
+    def _min_below_max(self) -> "Autoscale":
+        if self.min > self.max:
+            raise ValueError(f"min ({self.min}) must not exceed max ({self.max})")
+        return self
+
+
 class Crud(_Section):
     connections: Count = 32
     """Database connections (concurrent queries)."""
@@ -210,6 +340,8 @@ class Crud(_Section):
     """Each read replica's apply freezes now and then (as a standby's does during a lock conflict); none: it never stalls."""
     max_lag: Optional[Seconds] = Field(default=None, gt=0)
     """A read replica further behind the primary than this takes no reads until it catches up; none: no limit."""
+    replica_autoscale: Optional[Autoscale] = None
+    """Add and remove read replicas with the load (needs replicas ≥ 1: the count it starts with); none: a fixed count."""
 
 
 class Replicas(_Section):
@@ -267,6 +399,8 @@ class Cqrs(_Section):
     """How replicas are refreshed after a commit."""
     write_server_failures: Optional[Failures] = None
     """Each write server fails and is repaired on its own (a write it was applying starts again on the next server up); none: they never fail."""
+    autoscale: Optional[Autoscale] = None
+    """Add and remove read replicas with the load (replicas.count is the count it starts with); none: a fixed count."""
 
 
 class Cost(_Section):
@@ -377,6 +511,16 @@ class Scenario(_Section):
     def _default_bin(self) -> "Scenario":
         if self.bin is None:
             object.__setattr__(self, "bin", self.duration / 200)
+        trace = self.workload.reads.trace
+        if trace is not None:  # the trace's arrivals per bin, for the estimates and the offered-load plots
+            arrived = trace.times[trace.times < self.duration]
+            if self.duration / self.bin_width <= self.limits.max_bins:
+                edges = np.append(np.arange(0.0, self.duration, self.bin_width), self.duration)
+                counts, _ = np.histogram(arrived, bins=edges)
+                steps = [(float(a), float(c) / (b - a)) for a, b, c in zip(edges[:-1], edges[1:], counts)]
+            else:  # too many bins: the run is refused (limits.max_bins), and the mean rate serves until then
+                steps = [(0.0, len(arrived) / self.duration)]
+            object.__setattr__(self.workload.reads, "rate", steps)
         return self
 
     @property
@@ -431,6 +575,14 @@ def cross_field_problems(scenario: Scenario) -> list[tuple[str, str]]:
     replicas = scenario.cqrs.replicas
     if replicas.cold_factor > 1 and replicas.warm_up_time == 0:
         problems.append(("cqrs.replicas.warm_up_time", "must be positive when cold_factor > 1 (the cold period needs a length)"))
+    for path, auto, start in (("cqrs.autoscale", scenario.cqrs.autoscale, count),
+                              ("crud.replica_autoscale", scenario.crud.replica_autoscale, scenario.crud.replicas)):
+        if auto is not None and not auto.min <= start <= auto.max:
+            counted = "cqrs.replicas.count" if path.startswith("cqrs") else "crud.replicas"
+            problems.append((path, f"{counted} ({start}), the count it starts with, must lie in [min, max] "
+                                   f"= [{auto.min}, {auto.max}]"))
+    if scenario.cqrs.autoscale is not None and sync.strategy == "projection":
+        problems.append(("cqrs.autoscale", "works with snapshot rollouts only, not with cqrs.sync.strategy: projection"))
     if sync.batch_size > count:
         problems.append(("cqrs.sync.batch_size", f"must not exceed cqrs.replicas.count ({count}), got {sync.batch_size}"))
     if scenario.workload.reads.query_time.mean <= 0:
@@ -493,7 +645,7 @@ def size_problems(scenario: "Scenario") -> list[tuple[str, str]]:
           f"a mean {rate:g} reads/s over duration {scenario.duration:g}s gives about {{n}} reads per run")
     writes = scenario.workload.writes
     if writes is not None and writes.at is None:
-        key = "workload.writes.rate" if writes.rate is not None else "workload.writes.interval"
+        key = "workload.writes." + next(k for k in ("rate", "trace", "interval") if getattr(writes, k) is not None)
         check(key, "max_writes", write_rate(scenario) * scenario.duration,
               f"{write_rate(scenario):g} writes/s over duration {scenario.duration:g}s gives about {{n}} writes per run")
     handlers = scenario.handlers
@@ -504,12 +656,21 @@ def size_problems(scenario: "Scenario") -> list[tuple[str, str]]:
         check("crud.replicas", "max_replicas", crud.replicas, "crud.replicas is {n}")
         check("crud", "max_servers", crud.replicas * crud.replica_connections,
               "crud.replicas × replica_connections gives {n} connections")
+        if crud.replica_autoscale is not None:
+            check("crud.replica_autoscale.max", "max_replicas", crud.replica_autoscale.max,
+                  "crud.replica_autoscale.max is {n}")
+            check("crud.replica_autoscale.max", "max_servers", crud.replica_autoscale.max * crud.replica_connections,
+                  "crud.replica_autoscale.max × crud.replica_connections gives {n} connections")
     if "cqrs" in scenario.architectures:
         cqrs = scenario.cqrs
         check("cqrs.write_servers", "max_servers", cqrs.write_servers, "cqrs.write_servers is {n}")
         check("cqrs.replicas.count", "max_replicas", cqrs.replicas.count, "cqrs.replicas.count is {n}")
         check("cqrs.replicas", "max_servers", cqrs.replicas.count * cqrs.replicas.connections,
               "cqrs.replicas.count × connections gives {n} connections")
+        if cqrs.autoscale is not None:
+            check("cqrs.autoscale.max", "max_replicas", cqrs.autoscale.max, "cqrs.autoscale.max is {n}")
+            check("cqrs.autoscale.max", "max_servers", cqrs.autoscale.max * cqrs.replicas.connections,
+                  "cqrs.autoscale.max × cqrs.replicas.connections gives {n} connections")
     if scenario.sweep:
         points = 1
         for spec in scenario.sweep.values():
@@ -533,6 +694,17 @@ def scenario_warnings(scenario: Scenario) -> list[str]:
         elif "projection_time" in sync.model_fields_set:
             warnings.append(f"cqrs.sync.projection_time: only used with strategy: projection "
                             f"(strategy is {sync.strategy}); ignored")
+    reads = scenario.workload.reads
+    traces = [("workload.reads.trace", reads.trace, "reads"),
+              ("workload.writes.trace", scenario.workload.writes and scenario.workload.writes.trace, "writes")]
+    for path, trace, what in traces:
+        if trace is not None and (trace.times >= scenario.duration).any():
+            late = int((trace.times >= scenario.duration).sum())
+            warnings.append(f"{path}: {late:,} of {len(trace.times):,} {what} come at or after duration "
+                            f"({scenario.duration:g}s) and are ignored")
+    for key in ("key", "client"):
+        if reads.trace is not None and getattr(reads.trace, key) is not None:
+            warnings.append(f"workload.reads.trace.{key}: not used yet (the column is checked, not replayed)")
     writes = scenario.workload.writes
     if writes is not None and writes.at is not None:
         for i, t in enumerate(writes.at):
@@ -546,8 +718,8 @@ def _dist_first(node: Any) -> Any:
     """Distribution mappings read best with ``dist`` first."""
     if isinstance(node, dict):
         node = {k: _dist_first(v) for k, v in node.items()}
-        if "dist" in node:
-            node = {"dist": node["dist"], **{k: v for k, v in node.items() if k != "dist"}}
+        if "dist" in node:  # unused alternatives (an empirical distribution's file or samples) are left out
+            node = {"dist": node["dist"], **{k: v for k, v in node.items() if k != "dist" and v is not None}}
         return node
     if isinstance(node, list):
         return [_dist_first(v) for v in node]
@@ -567,4 +739,14 @@ def resolved_dict(scenario: Scenario) -> dict[str, Any]:
         data["workload"]["writes"] = {k: v for k, v in data["workload"]["writes"].items() if v is not None}
     else:
         del data["workload"]["writes"]
+    reads = data["workload"]["reads"]
+    if reads["trace"] is None:
+        del reads["trace"]
+    else:  # what the trace gives is not written twice (derived rate, measured query times)
+        del reads["rate"]
+        if scenario.workload.reads.trace.query_time is not None:  # type: ignore[union-attr]
+            del reads["query_time"]
+    for section in (reads, data["workload"].get("writes") or {}):
+        if section.get("trace") is not None:
+            section["trace"] = {k: v for k, v in section["trace"].items() if v is not None}
     return data

@@ -1,4 +1,4 @@
-"""From raw run columns to the tidy tables of a result (requests, writes, replicas, timeseries)."""
+"""From raw run columns to the tidy tables of a result (requests, writes, replicas, timeseries, autoscale)."""
 
 from __future__ import annotations
 
@@ -99,8 +99,25 @@ def replicas_table(record: RunRecord) -> pd.DataFrame:
     return _frame(record, dict(record.swaps))
 
 
+def _step_integral(steps: dict[str, np.ndarray], column: str, lo: float, hi: float) -> float:
+    """The integral over [lo, hi) of a step function given by its values from each time ``t`` on."""
+    t = steps["t"]
+    ends = np.append(t[1:], np.inf)
+    span = np.clip(np.minimum(ends, hi) - np.maximum(t, lo), 0, None)
+    return float((span * steps[column]).sum())
+
+
+def member_time(record: RunRecord, lo: float, hi: float) -> float:
+    """Replica-seconds of member replicas (in the pool, or out of it for a swap) during [lo, hi)."""
+    if record.pool_steps:
+        return _step_integral(record.pool_steps, "members", lo, hi)
+    return record.replica_count * (hi - lo)
+
+
 def in_pool_time(record: RunRecord, lo: float, hi: float) -> float:
     """Replica-seconds in the pool during [lo, hi)."""
+    if record.pool_steps:  # an elastic pool records its membership
+        return _step_integral(record.pool_steps, "in_pool", lo, hi)
     out, back = record.swaps["out"], record.swaps["back"]
     away = np.clip(np.minimum(back, hi) - np.maximum(out, lo), 0, None).sum() if len(out) else 0.0
     return record.replica_count * (hi - lo) - float(away)
@@ -152,3 +169,14 @@ def timeseries_table(record: RunRecord, duration: float, bin_width: float) -> pd
             "replicas_in_pool": in_pool,
         },
     )
+
+
+AUTOSCALE_COLUMNS = {"t": float, "replicas_in_pool": np.int32, "provisioning": np.int32, "utilization": float,
+                     "desired": np.int32, "change": np.int32}
+
+
+def autoscale_table(record: RunRecord) -> pd.DataFrame:
+    """One row per autoscaler decision (none for a fixed pool): at t, replicas in the pool and being provisioned
+    (before the decision), utilization over the interval ending at t, desired replicas, replicas added (+) or removed (−)."""
+    columns = record.autoscale or {name: np.empty(0, dtype) for name, dtype in AUTOSCALE_COLUMNS.items()}
+    return _frame(record, {name: np.asarray(columns[name], dtype) for name, dtype in AUTOSCALE_COLUMNS.items()})

@@ -396,10 +396,7 @@ def with_units(data, prefix: str = ""):
     if isinstance(data, dict):
         kind = path_kind(prefix.rstrip(".")) if prefix else None
         if kind == "distribution":
-            return {key: (_plain(format_duration(value, exact=True)) if key not in ("dist", "cv")
-                          and isinstance(value, (int, float))
-                          else [_plain(format_duration(v, exact=True)) for v in value] if key == "samples" else value)
-                    for key, value in data.items()}
+            return _distribution_with_units(data)
         return {key: with_units(value, f"{prefix}{key}.") for key, value in data.items()}
     path = prefix.rstrip(".")
     kind = path_kind(path)
@@ -410,6 +407,23 @@ def with_units(data, prefix: str = ""):
     if kind in ("duration", "rate") and isinstance(data, (int, float)) and not isinstance(data, bool):
         return _plain(format_kind(kind, data, exact=True))
     return data
+
+
+#: keys of a distribution mapping that hold plain numbers, not durations
+_UNITLESS_KEYS = ("cv", "shape", "weight")
+
+
+def _distribution_with_units(data: dict) -> dict:
+    out = {}
+    for key, value in data.items():
+        if key == "samples" and isinstance(value, list):
+            value = [_plain(format_duration(v, exact=True)) for v in value]
+        elif key == "components" and isinstance(value, list):
+            value = [_distribution_with_units(v) if isinstance(v, dict) else v for v in value]
+        elif key not in _UNITLESS_KEYS and isinstance(value, (int, float)) and not isinstance(value, bool):
+            value = _plain(format_duration(value, exact=True))
+        out[key] = value
+    return out
 
 
 def _plain(text: str) -> str:

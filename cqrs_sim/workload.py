@@ -70,6 +70,26 @@ def diurnal_arrivals(shape, duration: float, rng: np.random.Generator) -> Iterat
         yield candidates[keep]
 
 
+def trace_arrivals(times: np.ndarray, duration: float) -> Iterator[np.ndarray]:
+    """Measured arrival times in [0, duration), in blocks."""
+    times = times[times < duration]
+    for first in range(0, len(times), BLOCK):
+        yield times[first:first + BLOCK]
+
+
+class Replay:
+    """A trace column's values handed out in order, in place of a distribution's draws (``sample`` ignores rng)."""
+
+    def __init__(self, values: np.ndarray):
+        self._values = values
+        self._next = 0
+
+    def sample(self, rng: np.random.Generator, n: int) -> np.ndarray:
+        out = self._values[self._next:self._next + n]
+        self._next += n
+        return out
+
+
 class ReadSource:
     """Blocks of (arrival times, handler times, query times) for one replication.
 
@@ -80,12 +100,17 @@ class ReadSource:
     def __init__(self, scenario: Scenario, replication: int, architecture: str | None = None):
         reads = scenario.workload.reads
         rng = stream(scenario.seed, replication, "read.arrivals")
-        if isinstance(reads.rate, list):
+        if reads.trace is not None:
+            self._arrivals = trace_arrivals(reads.trace.times, scenario.duration)
+        elif isinstance(reads.rate, list):
             self._arrivals = read_arrivals(reads.rate, scenario.duration, reads.process, rng)
         else:
             self._arrivals = diurnal_arrivals(reads.rate.diurnal, scenario.duration, rng)
         self._handler = reads.handler_time
         self._query = reads.query_time
+        #: the workload's query times: drawn, or a trace's replayed in order (the distribution then stands for them)
+        self._queries = self._query if reads.trace is None or reads.trace.query_time is None \
+            else Replay(reads.trace.query_times)
         self._handler_rng = stream(scenario.seed, replication, "read.handler_time")
         self._query_rng = stream(scenario.seed, replication, "read.query_time")
         own = query_time_of(scenario, architecture) if architecture is not None else self._query
@@ -97,7 +122,7 @@ class ReadSource:
             n = len(times)
             if n == 0:
                 continue
-            query = self._query.sample(self._query_rng, n)
+            query = self._queries.sample(self._query_rng, n)
             if self._own_query is not None:
                 query = couple(query, self._query, self._own_query, self._coupling_rng)
             yield (times.tolist(), self._handler.sample(self._handler_rng, n).tolist(), query.tolist())
@@ -120,6 +145,8 @@ def write_arrivals(scenario: Scenario, rng: np.random.Generator) -> np.ndarray:
     if writes.at is not None:
         at = np.sort(np.asarray(writes.at, dtype=float))
         return at[at < duration]
+    if writes.trace is not None:
+        return writes.trace.times[writes.trace.times < duration]
     if writes.rate is not None:
         mean = 1.0 / writes.rate
         draw = lambda n: rng.exponential(mean, n)  # noqa: E731

@@ -62,7 +62,7 @@ def assert_one_error(result, out, location: str, path: str, words: str):
         ("  replicas: {count: 4}", "  replicas: {count: many}", 11, 21, "cqrs.replicas.count", "valid integer"),
         ("  sync: {batch_size: 2}", "  sync: {batch_size: 5}", 12, 22, "cqrs.sync.batch_size", "must not exceed cqrs.replicas.count (4)"),
         ("warmup: 1s", "warmup: 10s", 2, 9, "warmup", "must be shorter than duration"),
-        ("    query_time: 4ms", "    query_time: {dist: weibull, mean: 4ms}", 6, 5, "workload.reads.query_time", "unknown distribution 'weibull'"),
+        ("    query_time: 4ms", "    query_time: {dist: cauchy, mean: 4ms}", 6, 5, "workload.reads.query_time", "unknown distribution 'cauchy'"),
         ("    rate: 10/s", "    rate: 10/s\n    process: bursty", 6, 14, "workload.reads.process", "'poisson' or 'uniform'"),
         ("    rate: 10/s", "    rate: 10/fortnight", 5, 11, "workload.reads.rate", "unknown time unit 'fortnight'"),
         ("    at: [5s]", "    at: [5s]\n    rate: 1/s", 7, 3, "workload.writes", "exactly one of interval, rate, at"),

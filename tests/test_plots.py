@@ -164,10 +164,11 @@ def test_run_writes_plots_and_plot_redraws(tmp_path):
     args = ["run", str(SCENARIOS / "netflix.yaml"), "-o", str(out), "--replications", "1", "-j", "1"]
     args += [f"--set={k}={v}" for k, v in (("duration", "3m"), ("warmup", "10s"), ("workload.writes.interval", "1m"))]
     assert CliRunner().invoke(app, args).exit_code == 0
-    assert sorted(p.name for p in (out / "plots").iterdir()) == sorted(f"{n}.png" for n in plots.PLOTS)
+    drawn = [n for n in plots.PLOTS if n != "autoscaling"]  # netflix has no autoscaler
+    assert sorted(p.name for p in (out / "plots").iterdir()) == sorted(f"{n}.png" for n in drawn)
     result = CliRunner().invoke(app, ["plot", str(out), "--plot-format", "svg"])
     assert result.exit_code == 0
-    assert sorted(p.name for p in (out / "plots").iterdir()) == sorted(f"{n}.{x}" for n in plots.PLOTS for x in ("png", "svg"))
+    assert sorted(p.name for p in (out / "plots").iterdir()) == sorted(f"{n}.{x}" for n in drawn for x in ("png", "svg"))
     assert (out / "visibility.parquet").exists()
     none = tmp_path / "n"
     assert CliRunner().invoke(app, args[:2] + ["-o", str(none), "--no-plots", "--replications", "1"] + args[6:]).exit_code == 0
@@ -179,7 +180,7 @@ def test_crud_only_results_plot_without_replicas(tmp_path):
     results = cqrs_sim.simulate(scenario)
     assert "replica_versions" not in plots.available(results)
     paths = plots.save_all(results, tmp_path)
-    assert len(paths) == len(plots.PLOTS) - 1
+    assert len(paths) == len(plots.PLOTS) - 2  # nor autoscaling: no autoscaler
 
 
 EMPTY_BASE = {"duration": "2m", "warmup": "10s", "replications": 1, "workload.reads.rate": "40/s",

@@ -24,7 +24,7 @@ def test_run_report_is_self_contained(tmp_path):
     assert result.exit_code == 0, result.output
     page = (out / "report.html").read_text()
     assert "<h2>Verdict</h2>" in page and "netflix-catalog" in page
-    assert page.count("src='data:image/png;base64,") == len(plots.PLOTS)
+    assert page.count("src='data:image/png;base64,") == len(plots.PLOTS) - 1  # all but autoscaling: no autoscaler
     assert not re.search(r"(src|href)=['\"]?(https?:)?//", page)  # nothing fetched from the network
     assert "read_latency_p999" in page and "visibility_t99" in page
     assert "P99 read latency: cqrs is better" in page  # 30 s uploads block CRUD reads; CQRS reads never wait

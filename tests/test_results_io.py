@@ -11,8 +11,8 @@ from typer.testing import CliRunner
 
 import cqrs_sim
 from cqrs_sim.cli import app
-from cqrs_sim.metrics import METRICS
-from cqrs_sim.results import TABLES
+from cqrs_sim.metrics import CONDITIONAL, METRICS
+from cqrs_sim.results import OPTIONAL_TABLES, TABLES
 
 from .conftest import SCENARIOS
 
@@ -64,7 +64,7 @@ def test_timeseries_bins(results):
 def test_summary_shape(results):
     summary = results.summary()
     assert list(summary.columns) == ["architecture", "metric", "mean", "ci_low", "ci_high", "n"]
-    assert len(summary) == 2 * len(METRICS)
+    assert len(summary) == 2 * len(set(METRICS) - set(CONDITIONAL))  # the fixture sets no cost: block
     # visibility_t* is null in a replication whose last rollouts outlast its reads (censored), so n may be 1
     # read_your_writes_violations is null without workload.writes.read_back
     normal = ~summary.metric.str.startswith("visibility_t") & (summary.metric != "read_your_writes_violations")
@@ -135,7 +135,7 @@ def test_cli_replaces_an_existing_result_directory(tmp_path):
     assert json.loads((out / "manifest.json").read_text())["seed"] == 9
 
 
-@pytest.mark.parametrize("missing", [f"{name}.parquet" for name in TABLES])
+@pytest.mark.parametrize("missing", [f"{name}.parquet" for name in TABLES if name not in OPTIONAL_TABLES])
 def test_plot_and_report_refuse_a_result_missing_a_table(results, tmp_path, missing):
     """A result directory without one of its tables is not a result: exit 2 with one line, not a crash."""
     out = results.save(tmp_path / "out")
@@ -147,3 +147,13 @@ def test_plot_and_report_refuse_a_result_missing_a_table(results, tmp_path, miss
         assert result.exit_code == 2, result.output
         assert f"is not a complete cqrs-sim result: {missing}: missing" in result.stderr
     assert not (out / "plots").exists() and not (out / "report.html").exists()
+
+
+def test_a_result_from_before_the_autoscale_table_still_loads(results, tmp_path):
+    """A result directory written before autoscale.parquet existed loads, with that table empty."""
+    out = results.save(tmp_path / "old")
+    for name in OPTIONAL_TABLES:
+        (out / f"{name}.parquet").unlink()
+    loaded = cqrs_sim.load_results(out)
+    assert loaded.autoscale.empty
+    assert len(loaded.requests) == len(results.requests)

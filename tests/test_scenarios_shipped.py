@@ -30,6 +30,12 @@ SHORTEN = {
     "testbed_cqrs.yaml": {},
     "priced.yaml": {"duration": "6m", "replications": 1, "warmup": "30s"},
     "projections.yaml": {"duration": "6m", "replications": 1, "warmup": "30s"},
+    # a 16-minute cycle at half the rate with twice the query time: the same busy connections, half the reads
+    "autoscale.yaml": {"duration": "16m", "warmup": "1m", "replications": 1, "workload.reads.rate.diurnal.period": "16m",
+                       "workload.reads.rate.diurnal.peak": "8m", "workload.reads.rate.diurnal.mean": "750/s",
+                       "workload.reads.query_time": {"dist": "lognormal", "mean": "12ms", "cv": 1.0},
+                       "workload.writes.interval": "4m", "crud.replica_autoscale.provision_time": "1m",
+                       "crud.replica_autoscale.scale_in_cooldown": "2m", "cqrs.autoscale.scale_in_cooldown": "2m"},
 }
 
 
@@ -111,6 +117,30 @@ def test_replica_failure_strikes_at_the_peak_during_a_rollout():
     s = results.summary().set_index(["architecture", "metric"])["mean"]
     assert s[("crud", "read_availability")] < 0.95 < s[("cqrs", "read_availability")]
     assert s[("cqrs", "replica_availability")] < 1
+
+
+def test_autoscale_follows_the_cycle_and_pays_for_what_it_runs():
+    """Both pools grow from 2 replicas towards the peak's 6 (1200/s × 12 ms = 14.4 busy connections; 4 per
+    replica at 60%) and shrink again after it; replica_seconds counts at least the replicas in the pool, and
+    cost_per_hour prices every one of its instance-seconds."""
+    scenario = cqrs_sim.load_scenario(SCENARIOS / "autoscale.yaml", SHORTEN["autoscale.yaml"])
+    results = cqrs_sim.simulate(scenario)
+    s = results.summary().set_index(["architecture", "metric"])["mean"]
+    window = scenario.duration - scenario.warmup
+    for arch in ("crud", "cqrs"):
+        decisions = results.autoscale[results.autoscale.architecture == arch]
+        assert (decisions.change > 0).any() and (decisions.change < 0).any()
+        assert decisions.replicas_in_pool.max() >= 5 and decisions.replicas_in_pool.iloc[0] == 2
+        ts = results.timeseries[results.timeseries.architecture == arch]
+        replicas = float((ts.replicas_in_pool * scenario.bin_width)[ts.t >= scenario.warmup].sum())
+        # in-pool replica-seconds ≤ instance-seconds (which add provisioning, and for cqrs swaps and surges)
+        assert replicas <= s[(arch, "replica_seconds")] - window + 1e-6
+        assert 2 * window < s[(arch, "replica_seconds")] - window < 6 * window
+        # the price: the write instance at 1.00/h, every replica instance-second (autoscaled ones too) at 0.50/h
+        replica_hours_per_hour = (s[(arch, "replica_seconds")] - window) / window
+        assert s[(arch, "cost_per_hour")] == pytest.approx(1.0 + 0.5 * replica_hours_per_hour, rel=1e-12)
+
+
 def test_priced_scenario_costs_what_its_prices_say():
     """CRUD: the database alone, 2.00 per hour. CQRS: write image 2.00 + 3 replicas × 0.50 + a 200 GB snapshot at
     0.0001 per GB-hour = 3.52 per hour (rolling without surge builds nothing beside the replicas)."""

@@ -4,6 +4,7 @@ Reads go to a :class:`.replicas.ReplicaPool`. Writes queue for the write
 servers; after each commit either a rollout (see :mod:`.rollout`) swaps
 replicas for snapshots of the write image, batch by batch, or (``strategy:
 projection``, see :mod:`.projection`) every replica applies the write itself.
+With ``cqrs.autoscale`` the pool is elastic (:mod:`.autoscale`; rollouts only).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from ..scenario import Scenario
 from ..streams import stream
 from ..workload import ReadSource, WriteWorkload
 from . import failures
+from .autoscale import Autoscaler, MeteredPool
 from .frontend import Frontend
 from .projection import Projections
 from .replicas import ReplicaPool, ServedByReplicas
@@ -30,11 +32,13 @@ class CqrsModel(ServedByReplicas, Frontend):
     def __init__(self, env: simpy.Environment, scenario: Scenario, reads: ReadSource, writes: WriteWorkload,
                  replication: int):
         super().__init__(env, scenario, reads, writes, replication)
-        replicas = scenario.cqrs.replicas
-        self.replicas = ReplicaPool(
+        replicas, auto = scenario.cqrs.replicas, scenario.cqrs.autoscale
+        pool = ReplicaPool if auto is None else MeteredPool
+        self.replicas = pool(
             self, replicas.count, replicas.connections, replicas.routing, self._streams("routing"), live=True,
             ties="rotate", cold_factor=replicas.cold_factor, warm_up_time=replicas.warm_up_time,
-            drain=scenario.cqrs.sync.drain, failures=replicas.failures is not None, max_lag=replicas.max_lag)
+            drain=scenario.cqrs.sync.drain, failures=replicas.failures is not None, max_lag=replicas.max_lag,
+            size=None if auto is None else auto.max)
         self._query = self.replicas.query  # reads go straight to the replica pool
         self.write_servers = Slots(scenario.cqrs.write_servers)
         sync = scenario.cqrs.sync
@@ -50,6 +54,22 @@ class CqrsModel(ServedByReplicas, Frontend):
             servers = failures.WriteServers(self, scenario.cqrs.write_servers)
             self._write = servers.submit  # writes go to servers that fail, not to the plain slots
             servers.start_failures(scenario.cqrs.write_server_failures)
+        if auto is not None:
+            assert isinstance(self.replicas, MeteredPool) and isinstance(self.rollouts, Rollouts)
+            rollouts = self.rollouts
+            self.autoscaler = Autoscaler(
+                self.replicas, auto, auto.provision_time or sync.replace_time,
+                stream(scenario.seed, replication, "cqrs.autoscale.provision_time"), scenario.duration, self._join_new,
+                removed=lambda: rollouts.reached(self.replicas.lowest_version()))
+
+    def _join_new(self, r: int) -> None:
+        """A provisioned replica joins with the newest committed version (built from the newest snapshot);
+        from now on it may fail."""
+        assert isinstance(self.rollouts, Rollouts)
+        self.replicas.join(r, self.commits)
+        self.rollouts.reached(self.commits)
+        if self.scenario.cqrs.replicas.failures is not None:
+            failures.start_cqrs_replica(self, r, self.scenario.cqrs.replicas.failures)
 
     # --- writes ---------------------------------------------------------------
     def _write(self, j: int) -> None:
@@ -80,7 +100,9 @@ class CqrsModel(ServedByReplicas, Frontend):
 
     def extra_instance_columns(self) -> dict[str, np.ndarray]:
         extra = self.rollouts.extra_instances
-        return {"start": np.asarray([e[0] for e in extra], dtype=float), "end": np.asarray([e[1] for e in extra], dtype=float)}
+        columns = {"start": np.asarray([e[0] for e in extra], dtype=float),
+                   "end": np.asarray([e[1] for e in extra], dtype=float)}
+        return self.with_replica_lifetimes(columns)
 
     def swap_columns(self) -> dict[str, np.ndarray]:
         swaps = self.rollouts.swaps

@@ -6,9 +6,16 @@ process): up for a time drawn from ``mtbf``, then down for one drawn from
 way between applying (``every``) and frozen (``duration``). Each process
 draws from a stream of its own, ``{architecture}.{role}.{index}``, so
 turning one on moves no other number, and adding a replica leaves the other
-replicas' failure times as they were. No failure or stall starts at or
-after ``duration`` (when arrivals stop); one under way still ends, so
-every request is served.
+replicas' failure times as they were; a replica's index is its instance's
+number (:meth:`.replicas.ReplicaPool.instance`: in an elastic pool the
+instances the autoscaler adds are numbered on from the replicas at the
+start). No failure or stall starts at or after ``duration`` (when arrivals
+stop); one under way still ends, so every request is served. In an elastic
+pool an added replica's process starts when it joins (a replica being
+provisioned does not fail) and ends when a failure or stall falls due after
+its removal; scale-in removes only replicas in the pool, so a failed
+replica is never removed: it is repaired, and may be removed later. A stall
+under way when its replica is removed still ends (the slot keeps applying).
 
 What a failure does is the model's: a replica pool's ``fail`` and
 ``repaired``, the CRUD primary's ``primary_fails`` and ``primary_repaired``,
@@ -52,15 +59,19 @@ def _rng(model: "Frontend", role: str, index: int) -> np.random.Generator:
 
 
 def _cycles(model: "Frontend", up: Distribution, down: Distribution, rng: np.random.Generator,
-            go_down: Callable[[], bool], come_back: Callable[[], Iterator | None]):
+            go_down: Callable[[], bool], come_back: Callable[[], Iterator | None],
+            alive: Callable[[], bool] = lambda: True):
     """Up for a draw of ``up``, then ``go_down()`` (False: no failure this time, draw again), down for a draw
-    of ``down``, then ``come_back()`` (a generator when coming back takes time); until ``duration``."""
+    of ``down``, then ``come_back()`` (a generator when coming back takes time); until ``duration``, or until
+    the instance is no longer ``alive()`` when its next failure falls due (removed from an elastic pool)."""
     env, until = model.env, model.scenario.duration
     while True:
         t = _draw(up, rng)
         if env.now + t >= until:
             return
         yield env.timeout(t)
+        if not alive():
+            return
         if not go_down():
             continue
         yield env.timeout(_draw(down, rng))
@@ -81,11 +92,21 @@ def outage_columns(outages: list[tuple[int, float, float, int]]) -> dict[str, np
 
 # --- CQRS -------------------------------------------------------------------------
 def start_cqrs_replicas(model: "CqrsModel", failures: Failures) -> None:
-    for r in range(model.replicas.count):
-        model.env.process(_cqrs_replica(model, r, failures, _rng(model, "replicas.failures", r)))
+    for r in model.replicas.members:
+        start_cqrs_replica(model, r, failures)
 
 
-def _cqrs_replica(model: "CqrsModel", r: int, failures: Failures, rng: np.random.Generator):
+def start_cqrs_replica(model: "CqrsModel", r: int, failures: Failures) -> None:
+    """Member r's instance fails from now on, until it is removed; its draws come from the instance's stream."""
+    instance = model.replicas.instance(r)
+    model.env.process(_cqrs_replica(model, r, instance, failures, _rng(model, "replicas.failures", instance)))
+
+
+def _alive(pool, r: int, instance: int) -> Callable[[], bool]:
+    return lambda: pool.instance(r) == instance
+
+
+def _cqrs_replica(model: "CqrsModel", r: int, instance: int, failures: Failures, rng: np.random.Generator):
     pool, env = model.replicas, model.env
     out = [0.0]
     projections = model.scenario.cqrs.sync.strategy == "projection"
@@ -109,7 +130,7 @@ def _cqrs_replica(model: "CqrsModel", r: int, failures: Failures, rng: np.random
         pool.repaired(r, version)
         model.rollouts.rejoined(r, out[0], pool.version[r])
 
-    yield from _cycles(model, failures.mtbf, failures.mttr, rng, go_down, come_back)
+    yield from _cycles(model, failures.mtbf, failures.mttr, rng, go_down, come_back, _alive(pool, r, instance))
 
 
 class WriteServers:
@@ -177,16 +198,24 @@ def start_primary(model: "CrudModel", failures: Failures) -> None:
 
 
 def start_crud_replicas(model: "CrudReplicatedModel", failures: Failures | None, stalls: Stalls | None) -> None:
-    for r in range(model.replicas.count):
-        if failures is not None:
-            model.env.process(_crud_replica(model, r, failures, _rng(model, "failures.replica", r)))
-        if stalls is not None:
-            rng = _rng(model, "replication_stalls", r)
-            model.env.process(_cycles(model, stalls.every, stalls.duration, rng,
-                                      lambda r=r: model.freeze(r), lambda r=r: model.thaw(r)))
+    for r in model.replicas.members:
+        start_crud_replica(model, r, failures, stalls)
 
 
-def _crud_replica(model: "CrudReplicatedModel", r: int, failures: Failures, rng: np.random.Generator):
+def start_crud_replica(model: "CrudReplicatedModel", r: int, failures: Failures | None, stalls: Stalls | None) -> None:
+    """Member r's instance fails and stalls from now on, until it is removed (one stream per instance)."""
+    pool = model.replicas
+    instance = pool.instance(r)
+    if failures is not None:
+        model.env.process(_crud_replica(model, r, instance, failures, _rng(model, "failures.replica", instance)))
+    if stalls is not None:
+        rng = _rng(model, "replication_stalls", instance)
+        model.env.process(_cycles(model, stalls.every, stalls.duration, rng,
+                                  lambda: model.freeze(r), lambda: model.thaw(r), _alive(pool, r, instance)))
+
+
+def _crud_replica(model: "CrudReplicatedModel", r: int, instance: int, failures: Failures,
+                  rng: np.random.Generator):
     pool, env = model.replicas, model.env
     out = [0.0]
 
@@ -201,4 +230,4 @@ def _crud_replica(model: "CrudReplicatedModel", r: int, failures: Failures, rng:
         pool.repaired(r, pool.version[r], cold=False)
         model.replica_outages.append((r, out[0], env.now, pool.version[r]))
 
-    yield from _cycles(model, failures.mtbf, failures.mttr, rng, go_down, come_back)
+    yield from _cycles(model, failures.mtbf, failures.mttr, rng, go_down, come_back, _alive(pool, r, instance))

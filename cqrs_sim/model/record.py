@@ -27,14 +27,19 @@ class RunRecord:
     swaps: dict[str, np.ndarray]  #: replica, out, back, version
     capacity: int  #: database (crud) or replica-pool (cqrs) connections
     write_weight: float  #: connections a write occupies on that capacity
-    replica_count: int  #: replicas in the read pool (1 for crud)
+    replica_count: int  #: replicas in the read pool (1 for crud; an elastic pool's max)
     end_time: float  #: when the last request finished
     stopped_at: Optional[float] = None  #: set when limits.max_in_system stopped the run (its results are incomplete)
-    instances: int = 1  #: database instances always running (CRUD: 1 + replicas; CQRS: write image + replicas)
-    extra_instances: dict[str, np.ndarray] = field(default_factory=dict)  #: start, end of instances built beside them
+    instances: int = 1  #: database instances always running (CRUD: 1 + replicas; CQRS: write image + replicas; elastic: 1)
+    #: start, end of instances not always running: built beside the others (surge, blue-green) or by an autoscaler
+    extra_instances: dict[str, np.ndarray] = field(default_factory=dict)
     read_backs: dict[str, np.ndarray] = field(default_factory=dict)  #: version, arrival, start, finish, version_seen
     timeout_times: np.ndarray = field(default_factory=lambda: np.empty(0))  #: a client gave up on an attempt
     retry_times: np.ndarray = field(default_factory=lambda: np.empty(0))  #: a client sent a retry
+    #: elastic pool: t, in_pool, members, provisioning after each change of membership (empty: a fixed pool)
+    pool_steps: dict[str, np.ndarray] = field(default_factory=dict)
+    #: elastic pool: per autoscaler decision, t, replicas_in_pool, provisioning, utilization, desired, change
+    autoscale: dict[str, np.ndarray] = field(default_factory=dict)
 
     @property
     def sampled(self) -> bool:

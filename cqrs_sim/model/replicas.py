@@ -14,15 +14,23 @@ With ``drain`` off, a leaving replica's queued reads re-route at once and
 its running queries are abandoned and restart elsewhere; with ``drain`` on
 they finish there, and ``drained(r)`` tells when.
 
-A replica is out of the pool for any of three reasons, kept apart (``SWAP``
-for a rollout, ``FAILED``, ``LAGGING``), and back in when none is left.
-``fail`` takes a replica out at once: its running queries fail (the owner's
-``_read_failed``) and its queued reads re-route. With a ``max_lag`` a
-replica whose oldest missing commit is ``max_lag`` old leaves as
-``LAGGING`` and rejoins when it catches up to within the limit; the owner
-calls ``committed()`` after each commit, and versions arrive through
-``join``, ``replace_in_place``, ``repaired`` or ``applied``, so the limit
-costs nothing per read.
+A replica is out of the pool for any of four reasons, kept apart in one
+place (the bits of ``out``): ``SWAP`` for a rollout, ``FAILED``,
+``LAGGING``, and ``OFF`` for a slot of an elastic pool that holds no member
+(never provisioned, being provisioned, or removed). It is in the pool when
+none is left; it is a member (it exists and will serve: in the pool, or out
+of it to be swapped, repaired or to catch up) when ``OFF`` is not set, and
+``members`` lists those. ``fail`` takes a replica out at once: its running
+queries fail (the owner's ``_read_failed``) and its queued reads re-route.
+With a ``max_lag`` a member whose oldest missing commit is ``max_lag`` old
+leaves as ``LAGGING`` and rejoins when it catches up to within the limit;
+the owner calls ``committed()`` after each commit, and versions arrive
+through ``join``, ``replace_in_place``, ``repaired`` or ``applied``, so the
+limit costs nothing per read.
+
+An elastic pool (:mod:`.autoscale`) preallocates ``size`` replica slots
+(its ``max``) and starts with ``count`` of them; the others start ``OFF``.
+A fixed pool has ``size == count`` and every replica a member.
 """
 
 from __future__ import annotations
@@ -30,7 +38,7 @@ from __future__ import annotations
 import bisect
 import math
 from collections import deque
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING, Callable, Optional
 
 import numpy as np
 import simpy
@@ -40,9 +48,11 @@ from .routing import Ties, router
 from .slots import Slots
 
 if TYPE_CHECKING:
+    from .autoscale import Autoscaler
     from .frontend import Frontend
+    from .record import RunRecord
 
-SWAP, FAILED, LAGGING = 1, 2, 4  #: why a replica is out of the pool (bits of ``ReplicaPool.out``)
+SWAP, FAILED, LAGGING, OFF = 1, 2, 4, 8  #: why a replica is out of the pool (bits of ``ReplicaPool.out``)
 
 
 class ServedByReplicas:
@@ -50,6 +60,7 @@ class ServedByReplicas:
     (CQRS's write image, CRUD's primary): what its record says about capacity and instances."""
 
     replicas: "ReplicaPool"
+    autoscaler: Optional["Autoscaler"] = None  #: set when the pool is elastic
 
     @property
     def capacity(self) -> int:
@@ -57,11 +68,28 @@ class ServedByReplicas:
 
     @property
     def replica_count(self) -> int:
-        return self.replicas.count
+        return self.replicas.size
 
     @property
     def instances(self) -> int:
-        return 1 + self.replicas.count
+        return 1 + self.replicas.always_running
+
+    def with_replica_lifetimes(self, extra: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """``extra`` (start, end of instances built beside the others) plus an elastic pool's replica instances."""
+        more = self.replicas.lifetime_columns()
+        if not more:
+            return extra
+        if not extra:
+            return more
+        return {k: np.concatenate([extra[k], more[k]]) for k in ("start", "end")}
+
+    def record(self) -> "RunRecord":
+        """The owner's record, with an elastic pool's membership over time and its autoscaler's decisions."""
+        record = super().record()  # type: ignore[misc]
+        record.pool_steps = self.replicas.step_columns()
+        if self.autoscaler is not None:
+            record.autoscale = self.autoscaler.decision_columns()
+        return record
 
 
 class ReplicaPool:
@@ -70,38 +98,69 @@ class ReplicaPool:
     def __init__(self, model: "Frontend", count: int, connections: int, routing: str,
                  rng: Callable[[str], np.random.Generator], *, live: bool, ties: Ties,
                  cold_factor: float = 1.0, warm_up_time: float = 0.0, drain: bool = True, failures: bool = False,
-                 max_lag: float | None = None):
+                 max_lag: float | None = None, size: int | None = None):
         """``live``: replicas leave and rejoin the pool, and random routing draws over the pool as it is;
         otherwise every replica is always in it. ``ties``: least_outstanding's tie rule (see :mod:`.routing`).
-        ``failures``: replicas may ``fail`` (their running queries are tracked); ``max_lag``: the routing limit."""
+        ``failures``: replicas may ``fail`` (their running queries are tracked); ``max_lag``: the routing limit.
+        ``size``: replica slots (default ``count``); the first ``count`` start in the pool."""
+        size = count if size is None else size
         self.model = model  #: the owner: its ``commits`` is the newest version, its ``_read_done`` ends a read
         self.env = model.env
-        self.count = count
+        self.count = count  #: replicas at the start
+        self.size = size  #: replica slots: every per-replica list has this length
         self.connections = connections  #: per replica
-        self.version = [0] * count
+        self.version = [0] * size
         self.pool: list[int] = list(range(count))  #: replicas in the pool, sorted
-        self.outstanding = [0] * count  #: reads routed to a replica and not finished
-        self.conns = [Slots(connections) for _ in range(count)]
+        self.members: list[int] = list(range(count))  #: replicas without ``OFF`` (in the pool or out for a while), sorted
+        self.outstanding = [0] * size  #: reads routed to a replica and not finished
+        self.conns = [Slots(connections) for _ in range(size)]
         self.waiting: deque[list] = deque()  #: reads waiting for any replica to rejoin
-        self._route = router(routing, count, self.outstanding, rng, pool=self.pool if live else None,
+        self._route = router(routing, size, self.outstanding, rng, pool=self.pool if live else None,
                              version=self.version, ties=ties)
         self.cold_factor = cold_factor
         self.warm_up_time = warm_up_time
-        self.joined_at = [-math.inf] * count  #: when each replica last (re)joined; replicas start warm
+        self.joined_at = [-math.inf] * size  #: when each replica last (re)joined; replicas start warm
         self.drain = drain
-        self.out = [0] * count  #: why each replica is out of the pool: SWAP | FAILED | LAGGING bits, 0 in the pool
+        self.out = [0] * count + [OFF] * (size - count)  #: why each replica is out of the pool (bits), 0 in it
         self.track = not drain or failures  #: keep each replica's running queries (to abandon or fail them)
         self.max_lag = max_lag
         #: drain off or failures: per replica, the end event of each query running there, and its read
-        self.running: list[dict[simpy.Event, list]] = [{} for _ in range(count)]
-        self._drained: list[simpy.Event | None] = [None] * count  #: drain on: events for leaving replicas
+        self.running: list[dict[simpy.Event, list]] = [{} for _ in range(size)]
+        self._drained: list[simpy.Event | None] = [None] * size  #: drain on: events for leaving replicas
         self._done = model._read_done
         for name in ("query", "_query_start", "_query_end"):  # bound once: these run for every read
             setattr(self, name, getattr(self, name))
 
     @property
     def capacity(self) -> int:
-        return self.count * self.connections
+        return self.size * self.connections
+
+    @property
+    def always_running(self) -> int:
+        """Replica instances running for the whole run (an elastic pool records each instance's lifetime instead)."""
+        return self.count
+
+    def lifetime_columns(self) -> dict[str, np.ndarray]:
+        """start, end of each replica instance not counted in ``always_running`` (none here)."""
+        return {}
+
+    def step_columns(self) -> dict[str, np.ndarray]:
+        """t, in_pool, members, provisioning after each change of membership (a fixed pool keeps none: its
+        replicas are out of the pool only for the swaps its owner records)."""
+        return {}
+
+    def lowest_version(self) -> int:
+        """The oldest version a member replica holds (a failed, lagging or swapping member counts: it exists
+        and serves again with what it holds or gets; a slot without a member does not)."""
+        return min(self.version[r] for r in self.members)
+
+    def swappable(self, r: int) -> bool:
+        """May a rollout swap replica r now? Not once it is no member (removed) nor while it is failed."""
+        return not self.out[r] & (OFF | FAILED)
+
+    def instance(self, r: int) -> int:
+        """The instance member r runs (instances are numbered in the order they start; −1: no member)."""
+        return r
 
     # --- reads ----------------------------------------------------------------
     def query(self, read: list) -> None:
@@ -151,6 +210,7 @@ class ReplicaPool:
 
     # --- membership -----------------------------------------------------------
     def leave(self, r: int, why: int = SWAP) -> None:
+        """Replica r leaves the pool (if in it) for reason ``why``; drain off, a swap evicts its reads."""
         if not self.out[r]:
             self.pool.remove(r)
         self.out[r] |= why
@@ -237,7 +297,7 @@ class ReplicaPool:
     def committed(self) -> None:
         """A commit: replicas that held every version until now start a ``max_lag`` clock."""
         newest = self.model.commits
-        for r in range(self.count):
+        for r in self.members:
             if self.version[r] == newest - 1:
                 self.env.timeout(self.max_lag, (r, newest - 1)).callbacks.append(self._lag_check)
 

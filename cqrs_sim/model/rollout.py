@@ -24,6 +24,11 @@ With ``on_write_during_rollout: restart`` each batch ships the newest version
 committed when the batch starts, so replicas not yet swapped catch up in the
 same rollout. Replicas built beside the old ones (surge, blue-green) are
 recorded as extra instance time: the cost in ``replica_seconds``.
+
+Rollouts handle the pool's ``members``: with an autoscaler a replica that
+joins mid-rollout already holds the newest version, and one removed before
+its batch is skipped, as a failed one is (``ReplicaPool.swappable``); a
+member out of the pool for its lag (``max_lag``) is swapped.
 """
 
 from __future__ import annotations
@@ -33,7 +38,6 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..scenario import Sync
-from .replicas import FAILED
 
 if TYPE_CHECKING:
     from .frontend import Frontend
@@ -61,7 +65,6 @@ class Rollouts:
         self.env = model.env
         self.sync = sync
         self.rng = rng
-        self.group = batch_size(sync, replicas.count)
         self.running = False
         self.pending = False
         #: first_visible[k], all_visible[k]: when version k first / fully reached the replicas
@@ -83,7 +86,7 @@ class Rollouts:
         if self.running:
             self.pending = True  # decided when the rollout ends: is any replica still behind?
             return
-        if min(self.replicas.version) >= self.model.commits:
+        if self.replicas.lowest_version() >= self.model.commits:
             return  # already shipped everywhere
         self.running = True
         self.env.process(self._run())
@@ -95,17 +98,18 @@ class Rollouts:
         model, replicas = self.model, self.replicas
         while True:
             target = model.commits
-            behind = [r for r in range(replicas.count) if replicas.version[r] < target]
+            behind = [r for r in replicas.members if replicas.version[r] < target]
             if self.sync.strategy == "blue_green":
                 yield from self._blue_green(target)
             else:
-                for k in range(0, len(behind), self.group):
+                group = batch_size(self.sync, len(replicas.members))
+                for k in range(0, len(behind), group):
                     if self.sync.on_write_during_rollout == "restart":
                         target = max(target, model.commits)
-                    batch = behind[k:k + self.group]
+                    batch = behind[k:k + group]
                     step = self._surge if self.sync.max_surge > 0 else self._swap
                     yield self.env.all_of([self.env.process(step(r, target)) for r in batch])
-            again = self.pending and min(replicas.version) < model.commits
+            again = self.pending and replicas.lowest_version() < model.commits
             self.pending = False
             if not again:
                 self.running = False
@@ -113,8 +117,8 @@ class Rollouts:
 
     def _swap(self, r: int, version: int):
         replicas = self.replicas
-        if replicas.out[r] & FAILED:
-            return  # a failed replica comes back from the newest snapshot when repaired
+        if not replicas.swappable(r):
+            return  # removed by the autoscaler since the rollout started, or failed (see the module docstring)
         out = self.env.now
         replicas.leave(r)
         if self.sync.drain and replicas.outstanding[r]:
@@ -125,31 +129,35 @@ class Rollouts:
 
     def _surge(self, r: int, version: int):
         """Build a new instance beside replica r; when ready it takes r's place without leaving the pool."""
-        if self.replicas.out[r] & FAILED:
+        if not self.replicas.swappable(r):
             return
         began = self.env.now
         yield self.env.timeout(self._replace_time())
         self.extra_instances.append((began, self.env.now))
+        if r not in self.replicas.members:
+            return  # removed by the autoscaler while its successor was built
         self.replicas.replace_in_place(r, version)
         self._visible(r, self.env.now, version)
 
     def _blue_green(self, version: int):
-        count = self.replicas.count
+        count = len(self.replicas.members)
+        group = batch_size(self.sync, count)
 
         def build():
             yield self.env.timeout(self._replace_time())
 
         ready = []
-        for k in range(0, count, self.group):
-            group = range(k, min(k + self.group, count))
+        for k in range(0, count, group):
+            built = range(k, min(k + group, count))
             start = self.env.now
-            yield self.env.all_of([self.env.process(build()) for _ in group])
-            ready += [start] * len(group)
+            yield self.env.all_of([self.env.process(build()) for _ in built])
+            ready += [start] * len(built)
         switch = self.env.now
         self.extra_instances += [(start, switch) for start in ready]
-        for r in range(count):
+        behind = [r for r in self.replicas.members if self.replicas.version[r] < version]
+        for r in behind:
             self.replicas.replace_in_place(r, version)
-        for r in range(count):
+        for r in behind:
             self._visible(r, switch, version)
 
     def rejoined(self, r: int, out: float, version: int) -> None:
@@ -159,10 +167,14 @@ class Rollouts:
         self._trigger()
 
     def _visible(self, r: int, out: float, version: int) -> None:
+        self.swaps.append((r, out, self.env.now, version))
+        self.reached(version)
+
+    def reached(self, version: int) -> None:
+        """A replica in the pool now holds ``version``: record first and full visibility."""
         now = self.env.now
-        self.swaps.append((r, out, now, version))
         while len(self.first_visible) <= version:
             self.first_visible.append(now)
-        lowest = min(self.replicas.version)
+        lowest = self.replicas.lowest_version()
         while len(self.all_visible) <= lowest:
             self.all_visible.append(now)

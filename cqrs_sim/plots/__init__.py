@@ -11,6 +11,7 @@ from typing import Callable
 
 from matplotlib.figure import Figure
 
+from .autoscale import autoscaled, autoscaling
 from .freshness import staleness_ccdf, visibility_curve
 from .latency import latency_cdf, latency_over_time
 from .replicas import replica_versions, stale_over_time
@@ -24,13 +25,16 @@ PLOTS: dict[str, Callable[..., Figure]] = {
     "stale_over_time": stale_over_time,
     "visibility_curve": visibility_curve,
     "staleness_ccdf": staleness_ccdf,
+    "autoscaling": autoscaling,
 }
 
 
 def available(results) -> dict[str, Callable[..., Figure]]:
-    """The plots that make sense for these results (replica plots need cqrs)."""
+    """The plots that make sense for these results (replica plots need cqrs; the autoscaling plot an autoscaler)."""
     has_cqrs = "cqrs" in results.scenario.architectures
-    return {name: fn for name, fn in PLOTS.items() if has_cqrs or name not in ("replica_versions",)}
+    elastic = bool(autoscaled(results))
+    return {name: fn for name, fn in PLOTS.items()
+            if (has_cqrs or name != "replica_versions") and (elastic or name != "autoscaling")}
 
 
 def save_all(results, directory: str | Path, fmt: str = "png") -> list[Path]:
@@ -45,5 +49,5 @@ def save_all(results, directory: str | Path, fmt: str = "png") -> list[Path]:
     return paths
 
 
-__all__ = ["COLORS", "PLOTS", "available", "latency_cdf", "latency_over_time", "replica_versions", "save_all",
+__all__ = ["COLORS", "PLOTS", "autoscaling", "available", "latency_cdf", "latency_over_time", "replica_versions", "save_all",
            "stale_over_time", "staleness_ccdf", "visibility_curve"]

@@ -126,7 +126,8 @@ def stale_over_time(results, replication: int = 0) -> Figure:
     one_bin_note(top, results)
     legend_outside(top)
     if has_cqrs:
-        count = results.scenario.cqrs.replicas.count
+        cqrs = results.scenario.cqrs
+        count = cqrs.replicas.count if cqrs.autoscale is None else cqrs.autoscale.max
         bottom.set_ylim(-0.2, count + 0.5)
         bottom.yaxis.set_major_locator(MaxNLocator(integer=True))
         bottom.set_ylabel("replicas in pool", fontsize=LABEL_SIZE)
