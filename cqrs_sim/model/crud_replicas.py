@@ -10,7 +10,7 @@ With ``crud.failures`` or ``crud.replication_stalls`` a replica's apply can
 freeze (:mod:`.failures`): what falls due meanwhile is applied when it
 thaws, so visibility is taken from the applies as they happen. With
 ``crud.max_lag`` a replica too far behind takes no reads until it catches up
-(:class:`.replicas.ReplicaPool`). Without these keys replicas never leave
+(:class:`.replicas.ReplicaPool`). Without these keys (nor an autoscaler) replicas never leave
 the pool.
 
 With ``crud.replica_autoscale`` the pool is elastic (:mod:`.autoscale`):
