@@ -26,15 +26,17 @@ METRICS = ("read_latency_p99", "stale_read_fraction", "stale_version_fraction", 
 
 
 def standard_designs(scenario: "Scenario") -> dict[str, dict[str, Any]]:
-    """CRUD alone, CRUD with streaming replicas, and CQRS refreshed by rolling snapshots, by blue-green and by
-    projections — each otherwise as ``scenario`` sets it (replica counts: the scenario's CQRS swarm)."""
+    """CRUD alone, CRUD with streaming replicas, and CQRS refreshed by rolling snapshots, by blue-green (the whole
+    green set built at once) and by projections — each otherwise as ``scenario`` sets it (replica counts: the
+    scenario's CQRS swarm)."""
     count = scenario.cqrs.replicas.count
     plural = "s" if count != 1 else ""
     return {
         "CRUD, one database": {"architectures": ["crud"], "crud.replicas": 0},
         f"CRUD + {count} streaming replica{plural}": {"architectures": ["crud"], "crud.replicas": count},
         "CQRS, rolling snapshots": {"architectures": ["cqrs"], "cqrs.sync.strategy": "rolling"},
-        "CQRS, blue-green snapshots": {"architectures": ["cqrs"], "cqrs.sync.strategy": "blue_green"},
+        "CQRS, blue-green snapshots": {"architectures": ["cqrs"], "cqrs.sync.strategy": "blue_green",
+                                       "cqrs.sync.build_parallelism": count},
         "CQRS, projections": {"architectures": ["cqrs"], "cqrs.sync.strategy": "projection"},
     }
 

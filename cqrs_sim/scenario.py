@@ -313,6 +313,20 @@ class Handlers(_Section):
     """Reads a handler serves at once (a slot is held for the whole read)."""
 
 
+class Failures(_Section):
+    mtbf: Distribution
+    """Time an instance runs from its start (or its repair) until it fails."""
+    mttr: Distribution
+    """Time a failed instance stays down; a CQRS replica then loads the newest snapshot, taking cqrs.sync.replace_time, before it rejoins."""
+
+
+class Stalls(_Section):
+    every: Distribution
+    """Time a replica applies normally between stalls (from the end of one stall to the start of the next)."""
+    duration: Distribution
+    """How long one stall freezes the replica's apply (its lag grows meanwhile)."""
+
+
 class Autoscale(_Section):
     min: Count = 1
     """Fewest replicas the autoscaler keeps (it never removes below this)."""
@@ -364,6 +378,12 @@ class Crud(_Section):
     """How a handler picks a read replica."""
     replication_lag: Distribution = Constant(value=1.0)
     """Delay from a commit on the primary until a replica has applied it (drawn per write and replica; applied in commit order)."""
+    failures: Optional[Failures] = None
+    """The primary and each read replica fail and are repaired, each on its own; none: they never fail. A failed primary takes no writes (nor reads, without replicas)."""
+    replication_stalls: Optional[Stalls] = None
+    """Each read replica's apply freezes now and then (as a standby's does during a lock conflict); none: it never stalls."""
+    max_lag: Optional[Seconds] = Field(default=None, gt=0)
+    """A read replica further behind the primary than this takes no reads until it catches up; none: no limit."""
     replica_autoscale: Optional[Autoscale] = None
     """Add and remove read replicas with the load (needs replicas ≥ 1: the count it starts with); none: a fixed count."""
 
@@ -381,6 +401,10 @@ class Replicas(_Section):
     """Query-time multiplier of a replica just swapped in (cold caches); 1 turns it off."""
     warm_up_time: Seconds = 0.0
     """Time over which a swapped-in replica's multiplier falls linearly from cold_factor to 1."""
+    failures: Optional[Failures] = None
+    """Each replica fails and is repaired on its own; none: replicas never fail."""
+    max_lag: Optional[Seconds] = Field(default=None, gt=0)
+    """A replica further behind the write image than this (the age of the oldest commit it lacks) takes no reads until it catches up; none: no limit. Meant for projections, whose replicas fall behind one by one."""
 
 
 class Sync(_Section):
@@ -417,6 +441,8 @@ class Cqrs(_Section):
     """The read replica swarm."""
     sync: Sync = Sync()
     """How replicas are refreshed after a commit."""
+    write_server_failures: Optional[Failures] = None
+    """Each write server fails and is repaired on its own (a write it was applying starts again on the next server up); none: they never fail."""
     autoscale: Optional[Autoscale] = None
     """Add and remove read replicas with the load (replicas.count is the count it starts with); none: a fixed count."""
 
@@ -615,6 +641,7 @@ def cross_field_problems(scenario: Scenario) -> list[tuple[str, str]]:
     for path in ("crud.apply_time", "cqrs.apply_time"):
         if scenario.workload.writes is None and _get(scenario, path) is not None:
             problems.append((path, "is set but the workload has no writes (workload.writes)"))
+    problems += failure_problems(scenario)
     for path, values in (scenario.sweep or {}).items():
         if isinstance(values, list) and not values:
             problems.append((f"sweep.{path}", "gives no values to sweep"))
@@ -633,6 +660,21 @@ def key_problems(scenario: Scenario) -> list[tuple[str, str]]:
             if policy == "sticky":
                 found.append((path, "sticky routing keeps each client on one server: set workload.reads.clients"))
     return found
+
+
+def failure_problems(scenario: Scenario) -> list[tuple[str, str]]:
+    """Failures and stalls need instances to act on and up times with a positive mean."""
+    problems: list[tuple[str, str]] = []
+    crud = scenario.crud
+    for path, key in (("crud.replication_stalls", "replication_stalls"), ("crud.max_lag", "max_lag")):
+        if getattr(crud, key) is not None and not crud.replicas:
+            problems.append((path, "needs read replicas (crud.replicas > 0)"))
+    for path, section, up in (("crud.failures", crud.failures, "mtbf"), ("crud.replication_stalls", crud.replication_stalls, "every"),
+                              ("cqrs.replicas.failures", scenario.cqrs.replicas.failures, "mtbf"),
+                              ("cqrs.write_server_failures", scenario.cqrs.write_server_failures, "mtbf")):
+        if section is not None and getattr(section, up).mean <= 0:
+            problems.append((f"{path}.{up}", "must have a positive mean"))
+    return problems
 
 
 def over_limit(limit: str, value: float, what: str, limits: "Limits") -> str | None:

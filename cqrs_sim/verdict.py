@@ -37,7 +37,7 @@ HEADLINE = {
     "visibility_t99": "time until 99% of reads see a write",
     "read_your_writes_violations": "writers not seeing their own write",
     "monotonic_read_violations": "reads going back to an older version than the client saw",
-    "reads_failed": "reads failed after client timeouts",
+    "reads_failed": "reads failed (client timeouts, server failures)",
     "replica_seconds": "instance time (the cost)",
     "cost_per_hour": "cost per hour (at the scenario's prices)",
     "db_utilization": "database connection utilisation",

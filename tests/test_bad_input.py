@@ -66,6 +66,11 @@ def assert_one_error(result, out, location: str, path: str, words: str):
         ("    rate: 10/s", "    rate: 10/s\n    process: bursty", 6, 14, "workload.reads.process", "'poisson' or 'uniform'"),
         ("    rate: 10/s", "    rate: 10/fortnight", 5, 11, "workload.reads.rate", "unknown time unit 'fortnight'"),
         ("    at: [5s]", "    at: [5s]\n    rate: 1/s", 7, 3, "workload.writes", "exactly one of interval, rate, at"),
+        ("cqrs:", "crud: {max_lag: 2s}\ncqrs:", 10, 17, "crud.max_lag", "needs read replicas"),
+        ("cqrs:", "crud:\n  replicas: 2\n  replication_stalls: {every: 0s, duration: 1s}\ncqrs:", 12, 31,
+         "crud.replication_stalls.every", "must have a positive mean"),
+        ("  sync: {batch_size: 2}", "  sync: {batch_size: 2}\n  write_server_failures: {mtbf: 1h}", 13, 26,
+         "cqrs.write_server_failures.mttr", "required key is missing"),
     ],
 )
 def test_bad_value_is_located(tmp_path, old, new, lineno, col, path, words):

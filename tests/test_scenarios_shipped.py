@@ -24,6 +24,8 @@ SHORTEN = {
                           "workload.writes.interval": {"dist": "uniform", "low": "1m", "high": "2m"}},
     "fresh_reads.yaml": {"duration": "16m", "replications": 1, "workload.writes.interval": "5m", "warmup": "30s",
                          "workload.writes.apply_time": "20s"},
+    "replica_failure.yaml": {"replications": 1, "duration": "14m", "workload.writes.at": ["11m", "13m"],
+                             "workload.reads.rate": [["0s", "30/s"], ["10m", "300/s"]]},
     "testbed_crud.yaml": {},  # made to run in real time: short already
     "testbed_cqrs.yaml": {},
     "priced.yaml": {"duration": "6m", "replications": 1, "warmup": "30s"},
@@ -102,6 +104,23 @@ def test_fresh_reads_confines_staleness_to_before_first_visible():
     assert fresh["staleness_max"] < fresh["first_visible_mean"] * 3
     warnings = [t.tier for t in offered_loads(scenario)]
     assert "fresh replicas early in a rollout" in warnings
+
+
+def test_replica_failure_strikes_at_the_peak_during_a_rollout():
+    scenario = cqrs_sim.load_scenario(SCENARIOS / "replica_failure.yaml", SHORTEN["replica_failure.yaml"])
+    results = cqrs_sim.simulate(scenario)
+    out = results.replicas
+    cqrs, crud = out[out.architecture == "cqrs"], out[out.architecture == "crud"]
+    down = cqrs.back - cqrs.out
+    failures, swaps = cqrs[down > 100], cqrs[down < 100]  # a failure: down 2m, then 15 s to load a snapshot
+    at_peak = failures[failures.out >= 600]
+    assert len(at_peak) == 1
+    failed_at = at_peak.out.iloc[0]
+    assert ((swaps.out < failed_at) & (swaps.back > failed_at)).sum() == 1  # another replica was out for its swap
+    assert ((crud.out >= 600) & (abs(crud.back - crud.out - 120) < 1e-9)).sum() == 1  # the database, at the peak
+    s = results.summary().set_index(["architecture", "metric"])["mean"]
+    assert s[("crud", "read_availability")] < 0.95 < s[("cqrs", "read_availability")]
+    assert s[("cqrs", "replica_availability")] < 1
 
 
 def test_autoscale_follows_the_cycle_and_pays_for_what_it_runs():

@@ -16,15 +16,16 @@ over the interval just ended, and the target-tracking rule
 
 clamped to [min, max] (``current`` is the mean number of replicas in the
 pool over the interval; the rule itself is :meth:`.scenario.Autoscale.desired`). It compares ``desired`` with the replicas it has:
-members (in the pool, or out of it for a rollout swap) plus those being
-provisioned. Nothing changes while utilization / target lies within
+members (in the pool, or out of it for a rollout swap, a failure or a lag
+over ``max_lag``) plus those being provisioned. Nothing changes while utilization / target lies within
 1 ± ``tolerance``. More wanted, and ``scale_out_cooldown`` passed since the
 last scale-out: it provisions the difference, each new replica in the lowest
 free slot, ready ``provision_time`` later. Fewer wanted, and
 ``scale_in_cooldown`` passed since the last scale-out or scale-in: it
 removes the difference from the replicas in the pool, highest slot first,
-leaving at least one there (replicas being provisioned or swapped are left
-alone); a removed replica
+leaving at least one there (replicas being provisioned, swapped, repaired
+after a failure or catching up are left alone: a failed replica is repaired
+as in a fixed pool and may be removed once back); a removed replica
 takes no new reads, finishes the ones routed to it (it drains, whatever
 ``sync.drain`` says) and then stops. Decisions happen at interval, 2 ×
 interval, … before the run's duration (a measurement falling at the duration
@@ -35,7 +36,10 @@ committed version when it is ready (built from the newest snapshot; during a
 rollout it thus holds the version the rollout ships, or a newer one); in CRUD
 with streaming replicas the version its slot has applied (it restores a base
 backup and catches up on the stream while it is provisioned). It joins cold
-(``cold_factor``), as a swapped replica does.
+(``cold_factor``), as a swapped replica does. With failures
+(:mod:`.failures`) each instance fails on its own from the moment it joins
+(not while it is provisioned) until it is removed; a removed replica, which
+is always one in the pool, does not fail while it drains.
 
 Every replica instance's lifetime (from its start, or its provisioning, to
 the end of its drain) is recorded, so ``replica_seconds`` counts the
@@ -45,6 +49,7 @@ which availability and utilization are computed, and one row per decision.
 
 from __future__ import annotations
 
+import bisect
 import math
 from typing import TYPE_CHECKING, Callable
 
@@ -52,7 +57,7 @@ import numpy as np
 import simpy
 
 from ..scenario import Autoscale
-from .replicas import ReplicaPool
+from .replicas import OFF, SWAP, ReplicaPool
 
 if TYPE_CHECKING:
     from ..distributions import Distribution
@@ -103,11 +108,11 @@ class MeteredPool(ReplicaPool):
         self.busy_now -= 1
         ReplicaPool._query_end(self, event)
 
-    def _evict(self, r: int) -> None:
-        abandoned = len(self.running[r])  # these queries end now, for nobody
+    def _abandon(self, r: int) -> list[list]:
+        abandoned = len(self.running[r])  # these queries end now, for nobody (evicted, or their replica failed)
         self.busy_area += abandoned * self.env.now
         self.busy_now -= abandoned
-        ReplicaPool._evict(self, r)
+        return ReplicaPool._abandon(self, r)
 
     # --- membership -----------------------------------------------------------
     def _settle(self) -> None:
@@ -119,21 +124,29 @@ class MeteredPool(ReplicaPool):
     def _step(self) -> None:
         self.steps.append((self.env.now, len(self.pool), len(self.members), self.provisioning))
 
-    def leave(self, r: int) -> None:
+    def leave(self, r: int, why: int = SWAP) -> None:
         self._settle()
-        ReplicaPool.leave(self, r)
+        ReplicaPool.leave(self, r, why)
         self._step()
 
-    def join(self, r: int, version: int) -> None:
-        """A swapped replica rejoins, or a provisioned one joins for the first time."""
+    def _back(self, r: int, why: int) -> None:
+        if not self.out[r] & why:
+            return  # nothing changes
         self._settle()
+        ReplicaPool._back(self, r, why)
+        self._step()
+
+    def join(self, r: int, version: int, why: int = SWAP) -> None:
+        """A swapped replica rejoins, or a provisioned one becomes a member and joins for the first time."""
         if self.state[r] == PROVISIONING:
             self.state[r] = SERVING
             self.provisioning -= 1
-            self.members.append(r)
-            self.members.sort()
-        ReplicaPool.join(self, r, version)
-        self._step()
+            bisect.insort(self.members, r)
+            why = OFF
+        ReplicaPool.join(self, r, version, why)
+
+    def instance(self, r: int) -> int:
+        return self._life[r] if self.state[r] == SERVING else -1
 
     def provision(self) -> int:
         """Start a new replica instance in the lowest free slot; returns the slot."""
@@ -147,12 +160,10 @@ class MeteredPool(ReplicaPool):
 
     def remove(self, r: int) -> None:
         """Take member ``r`` (in the pool) out for good, now: it takes no new read, and stops once drained."""
-        self._settle()
-        self.pool.remove(r)
         self.members.remove(r)
         self.state[r] = DRAINING
         self.draining += 1
-        self._step()
+        self.leave(r, OFF)
         self.env.process(self._stop_when_drained(r))
 
     def _stop_when_drained(self, r: int):

@@ -17,6 +17,7 @@ import simpy
 from ..scenario import Scenario
 from ..streams import stream
 from ..workload import ReadSource, WriteWorkload
+from . import failures
 from .autoscale import Autoscaler, MeteredPool
 from .frontend import Frontend
 from .projection import Projections
@@ -36,7 +37,8 @@ class CqrsModel(ServedByReplicas, Frontend):
         self.replicas = pool(
             self, replicas.count, replicas.connections, replicas.routing, self._streams("routing"), live=True,
             ties="rotate", cold_factor=replicas.cold_factor, warm_up_time=replicas.warm_up_time,
-            drain=scenario.cqrs.sync.drain, size=None if auto is None else auto.max)
+            drain=scenario.cqrs.sync.drain, failures=replicas.failures is not None, max_lag=replicas.max_lag,
+            size=None if auto is None else auto.max)
         self._query = self.replicas.query  # reads go straight to the replica pool
         self.write_servers = Slots(scenario.cqrs.write_servers)
         sync = scenario.cqrs.sync
@@ -46,6 +48,12 @@ class CqrsModel(ServedByReplicas, Frontend):
             self.rollouts = Projections(self.replicas, self, sync, scenario.seed, replication)
         else:
             self.rollouts = Rollouts(self.replicas, self, sync, stream(scenario.seed, replication, "cqrs.replace_time"))
+        if replicas.failures is not None:
+            failures.start_cqrs_replicas(self, replicas.failures)
+        if scenario.cqrs.write_server_failures is not None:
+            servers = failures.WriteServers(self, scenario.cqrs.write_servers)
+            self._write = servers.submit  # writes go to servers that fail, not to the plain slots
+            servers.start_failures(scenario.cqrs.write_server_failures)
         if auto is not None:
             assert isinstance(self.replicas, MeteredPool) and isinstance(self.rollouts, Rollouts)
             rollouts = self.rollouts
@@ -55,10 +63,13 @@ class CqrsModel(ServedByReplicas, Frontend):
                 removed=lambda: rollouts.reached(self.replicas.lowest_version()))
 
     def _join_new(self, r: int) -> None:
-        """A provisioned replica joins with the newest committed version (built from the newest snapshot)."""
+        """A provisioned replica joins with the newest committed version (built from the newest snapshot);
+        from now on it may fail."""
         assert isinstance(self.rollouts, Rollouts)
         self.replicas.join(r, self.commits)
         self.rollouts.reached(self.commits)
+        if self.scenario.cqrs.replicas.failures is not None:
+            failures.start_cqrs_replica(self, r, self.scenario.cqrs.replicas.failures)
 
     # --- writes ---------------------------------------------------------------
     def _write(self, j: int) -> None:
@@ -71,6 +82,12 @@ class CqrsModel(ServedByReplicas, Frontend):
     def _apply_end(self, event: simpy.Event) -> None:
         self._commit(event.value)
         self.write_servers.release()
+        self.committed()
+
+    def committed(self) -> None:
+        """A commit on the write image: the replicas start to lack it."""
+        if self.replicas.max_lag is not None:
+            self.replicas.committed()
         self.rollouts.committed()
 
     # --- results --------------------------------------------------------------

@@ -219,6 +219,11 @@ class Frontend:
         if client is None or attempt[ATTEMPT] != client[1] or not math.isnan(attempt[FINISH]):
             return  # the read is done, or this is an older attempt, or it finished in time
         self.timeout_times.append(client[0])
+        self._retry_or_fail(attempt, client)
+
+    def _retry_or_fail(self, attempt: list, client: list) -> None:
+        """The client's current attempt is lost (timed out, or its server failed): retry if it may, else fail."""
+        i = attempt[ID]
         if client[1] <= self.retries:
             delay = self.retry_backoff * 2 ** (client[1] - 1)
             client[1] += 1
@@ -231,13 +236,36 @@ class Frontend:
                 self._send_retry(retry)
             return
         del self.clients[i]
-        # the client's last attempt timed out: the read failed, now; its latency is the time it waited
+        # the client's last attempt is lost: the read failed, now; its latency is the time it waited
         failed = attempt.copy()
         failed[ARRIVAL], failed[FINISH], failed[TIMED_OUT] = client[0], self.env.now, 1
         flat = self._flat
         flat += failed
         if len(flat) >= _FLUSH_AT:
             self.recorder.flush()
+
+    def _read_failed(self, read: list) -> None:
+        """The instance running ``read``'s query failed: the attempt ends now, in error. The handler is free;
+        the client retries (``retries`` allowing) or the read failed."""
+        now = self.env.now
+        read[FINISH] = now  # the attempt is over: its timeout, if any, finds it finished
+        h = read[HANDLER]
+        self.handler_outstanding[h] -= 1
+        self.reads_in_flight -= 1
+        self.handler_slots[h].release()
+        if read[READ_BACK]:
+            return  # the writer's read-back is lost: it is not counted in read_your_writes_violations
+        if self.timeout is None:  # no retries either: the read failed
+            read[TIMED_OUT] = 1
+            flat = self._flat
+            flat += read
+            if len(flat) >= _FLUSH_AT:
+                self.recorder.flush()
+            return
+        client = self.clients.get(read[ID])
+        if client is None or read[ATTEMPT] != client[1]:
+            return  # the client had already given up on this attempt
+        self._retry_or_fail(read, client)
 
     def _send_retry(self, retry: list) -> None:
         retry[ARRIVAL] = self.env.now

@@ -114,7 +114,7 @@ class Projections:
         r, version, epoch = event.value
         if epoch != self.epoch[r]:
             return  # queued before the replica stopped or restarted
-        self.replicas.version[r] = version
+        self.replicas.applied(r, version)  # (the pool's lag limit follows it)
         if self.counted[r]:
             self._at[version - 1] -= 1
             self._at[version] += 1

@@ -14,10 +14,23 @@ With ``drain`` off, a leaving replica's queued reads re-route at once and
 its running queries are abandoned and restart elsewhere; with ``drain`` on
 they finish there, and ``drained(r)`` tells when.
 
+A replica is out of the pool for any of four reasons, kept apart in one
+place (the bits of ``out``): ``SWAP`` for a rollout, ``FAILED``,
+``LAGGING``, and ``OFF`` for a slot of an elastic pool that holds no member
+(never provisioned, being provisioned, or removed). It is in the pool when
+none is left; it is a member (it exists and will serve: in the pool, or out
+of it to be swapped, repaired or to catch up) when ``OFF`` is not set, and
+``members`` lists those. ``fail`` takes a replica out at once: its running
+queries fail (the owner's ``_read_failed``) and its queued reads re-route.
+With a ``max_lag`` a member whose oldest missing commit is ``max_lag`` old
+leaves as ``LAGGING`` and rejoins when it catches up to within the limit;
+the owner calls ``committed()`` after each commit, and versions arrive
+through ``join``, ``replace_in_place``, ``repaired`` or ``applied``, so the
+limit costs nothing per read.
+
 An elastic pool (:mod:`.autoscale`) preallocates ``size`` replica slots
-(its ``max``) and starts with ``count`` of them; ``members`` are the
-replicas that exist and serve (in the pool, or out of it for a rollout
-swap). A fixed pool has ``size == count`` and every replica a member.
+(its ``max``) and starts with ``count`` of them; the others start ``OFF``.
+A fixed pool has ``size == count`` and every replica a member.
 """
 
 from __future__ import annotations
@@ -38,6 +51,8 @@ if TYPE_CHECKING:
     from .autoscale import Autoscaler
     from .frontend import Frontend
     from .record import RunRecord
+
+SWAP, FAILED, LAGGING, OFF = 1, 2, 4, 8  #: why a replica is out of the pool (bits of ``ReplicaPool.out``)
 
 
 class ServedByReplicas:
@@ -82,9 +97,11 @@ class ReplicaPool:
 
     def __init__(self, model: "Frontend", count: int, connections: int, routing: str,
                  rng: Callable[[str], np.random.Generator], *, live: bool, ties: Ties,
-                 cold_factor: float = 1.0, warm_up_time: float = 0.0, drain: bool = True, size: int | None = None):
+                 cold_factor: float = 1.0, warm_up_time: float = 0.0, drain: bool = True, failures: bool = False,
+                 max_lag: float | None = None, size: int | None = None):
         """``live``: replicas leave and rejoin the pool, and random routing draws over the pool as it is;
         otherwise every replica is always in it. ``ties``: least_outstanding's tie rule (see :mod:`.routing`).
+        ``failures``: replicas may ``fail`` (their running queries are tracked); ``max_lag``: the routing limit.
         ``size``: replica slots (default ``count``); the first ``count`` start in the pool."""
         size = count if size is None else size
         self.model = model  #: the owner: its ``commits`` is the newest version, its ``_read_done`` ends a read
@@ -94,7 +111,7 @@ class ReplicaPool:
         self.connections = connections  #: per replica
         self.version = [0] * size
         self.pool: list[int] = list(range(count))  #: replicas in the pool, sorted
-        self.members: list[int] = list(range(count))  #: replicas that exist and serve (in the pool or swapping), sorted
+        self.members: list[int] = list(range(count))  #: replicas without ``OFF`` (in the pool or out for a while), sorted
         self.outstanding = [0] * size  #: reads routed to a replica and not finished
         self.conns = [Slots(connections) for _ in range(size)]
         self.waiting: deque[list] = deque()  #: reads waiting for any replica to rejoin
@@ -104,7 +121,10 @@ class ReplicaPool:
         self.warm_up_time = warm_up_time
         self.joined_at = [-math.inf] * size  #: when each replica last (re)joined; replicas start warm
         self.drain = drain
-        #: drain off: per replica, the end event of each query running there, and its read
+        self.out = [0] * count + [OFF] * (size - count)  #: why each replica is out of the pool (bits), 0 in it
+        self.track = not drain or failures  #: keep each replica's running queries (to abandon or fail them)
+        self.max_lag = max_lag
+        #: drain off or failures: per replica, the end event of each query running there, and its read
         self.running: list[dict[simpy.Event, list]] = [{} for _ in range(size)]
         self._drained: list[simpy.Event | None] = [None] * size  #: drain on: events for leaving replicas
         self._done = model._read_done
@@ -130,8 +150,17 @@ class ReplicaPool:
         return {}
 
     def lowest_version(self) -> int:
-        """The oldest version a member replica holds."""
+        """The oldest version a member replica holds (a failed, lagging or swapping member counts: it exists
+        and serves again with what it holds or gets; a slot without a member does not)."""
         return min(self.version[r] for r in self.members)
+
+    def swappable(self, r: int) -> bool:
+        """May a rollout swap replica r now? Not once it is no member (removed) nor while it is failed."""
+        return not self.out[r] & (OFF | FAILED)
+
+    def instance(self, r: int) -> int:
+        """The instance member r runs (instances are numbered in the order they start; −1: no member)."""
+        return r
 
     # --- reads ----------------------------------------------------------------
     def query(self, read: list) -> None:
@@ -162,13 +191,13 @@ class ReplicaPool:
                 service *= 1 + (self.cold_factor - 1) * (1 - since / self.warm_up_time)
         end = env.timeout(service, read)
         end.callbacks.append(self._query_end)
-        if not self.drain:
+        if self.track:
             self.running[r][end] = read
 
     def _query_end(self, event: simpy.Event) -> None:
         read = event.value
         r = read[REPLICA]
-        if not self.drain:
+        if self.track:
             del self.running[r][event]
         self.outstanding[r] -= 1
         self.conns[r].release()
@@ -180,9 +209,12 @@ class ReplicaPool:
         self._done(read)
 
     # --- membership -----------------------------------------------------------
-    def leave(self, r: int) -> None:
-        self.pool.remove(r)
-        if not self.drain:
+    def leave(self, r: int, why: int = SWAP) -> None:
+        """Replica r leaves the pool (if in it) for reason ``why``; drain off, a swap evicts its reads."""
+        if not self.out[r]:
+            self.pool.remove(r)
+        self.out[r] |= why
+        if why == SWAP and not self.drain:
             self._evict(r)
 
     def drained(self, r: int) -> simpy.Event:
@@ -190,9 +222,20 @@ class ReplicaPool:
         event = self._drained[r] = self.env.event()
         return event
 
-    def join(self, r: int, version: int) -> None:
+    def join(self, r: int, version: int, why: int = SWAP) -> None:
+        """Replica r is back with ``version`` (a new, cold instance); it serves again once nothing else keeps it out."""
         self.version[r] = version
         self.joined_at[r] = self.env.now
+        self._back(r, why)
+        if self.max_lag is not None:
+            self.advanced(r)
+
+    def _back(self, r: int, why: int) -> None:
+        if not self.out[r] & why:
+            return
+        self.out[r] &= ~why
+        if self.out[r]:
+            return
         bisect.insort(self.pool, r)
         waiting = self.waiting
         while waiting and self.pool:
@@ -202,6 +245,80 @@ class ReplicaPool:
         """A new instance takes replica r's place without the replica leaving the pool (surge, blue-green)."""
         self.version[r] = version
         self.joined_at[r] = self.env.now
+        if self.max_lag is not None:
+            self.advanced(r)
+
+    # --- failures ---------------------------------------------------------------
+    def fail(self, r: int) -> None:
+        """Replica r fails: it leaves the pool at once, its running queries fail, its queued reads re-route."""
+        self.leave(r, FAILED)
+        slots = self.conns[r]
+        queued = [read for _, read in slots.waiting]
+        slots.waiting.clear()
+        running = self._abandon(r)
+        self.outstanding[r] -= len(queued) + len(running)
+        for read in running:
+            self.model._read_failed(read)
+        for read in queued:
+            self.query(read)
+
+    def repaired(self, r: int, version: int, cold: bool = True) -> None:
+        """Replica r is back from a failure holding ``version`` (a rebuilt instance is ``cold``)."""
+        self.version[r] = max(self.version[r], version)
+        if cold:
+            self.joined_at[r] = self.env.now
+        self._back(r, FAILED)
+        if self.max_lag is not None:
+            self.advanced(r)
+
+    def applied(self, r: int, version: int) -> None:
+        """Replica r has applied every version up to ``version`` (streaming replication)."""
+        if version > self.version[r]:
+            self.version[r] = version
+            if self.max_lag is not None:
+                self.advanced(r)
+
+    def _abandon(self, r: int) -> list[list]:
+        """Replica r's running queries, each now ending for nobody, in a fixed order: read-backs (newest write
+        first), then client reads by attempt and read number. Their connections are free again."""
+        ends = sorted(self.running[r], key=lambda end: (-end.value[READ_BACK], end.value[ATTEMPT], end.value[ID]))
+        self.running[r].clear()
+        for end in ends:
+            end.callbacks.clear()  # the abandoned query still ends at its time, for nobody
+        self.conns[r].free += len(ends)
+        return [end.value for end in ends]
+
+    # --- the lag limit ----------------------------------------------------------
+    def lag(self, r: int) -> float:
+        """How far replica r is behind the primary: the age of the oldest commit it lacks (0 when it has them all)."""
+        v = self.version[r]
+        return self.env.now - self.model.commit_time[v + 1] if v < self.model.commits else 0.0
+
+    def committed(self) -> None:
+        """A commit: replicas that held every version until now start a ``max_lag`` clock."""
+        newest = self.model.commits
+        for r in self.members:
+            if self.version[r] == newest - 1:
+                self.env.timeout(self.max_lag, (r, newest - 1)).callbacks.append(self._lag_check)
+
+    def advanced(self, r: int) -> None:
+        """Replica r applied versions: back in if within the limit, out if still too far behind; clock the next."""
+        v = self.version[r]
+        if v >= self.model.commits:
+            self._back(r, LAGGING)
+            return
+        due = self.model.commit_time[v + 1] + self.max_lag  # when the oldest missing commit reaches the limit
+        if due <= self.env.now:
+            if not self.out[r] & LAGGING:
+                self.leave(r, LAGGING)
+        else:
+            self._back(r, LAGGING)
+            self.env.timeout(due - self.env.now, (r, v)).callbacks.append(self._lag_check)
+
+    def _lag_check(self, event: simpy.Event) -> None:
+        r, v = event.value
+        if self.version[r] == v and not self.out[r] & LAGGING:
+            self.leave(r, LAGGING)  # still missing the commit after v, which is now max_lag old
 
     def _evict(self, r: int) -> None:
         """drain off: queued reads re-route at once; running queries are abandoned and restart elsewhere.
@@ -212,13 +329,7 @@ class ReplicaPool:
         slots = self.conns[r]
         queued = [read for _, read in slots.waiting]
         slots.waiting.clear()
-        ends = sorted(self.running[r], key=lambda end: (-end.value[READ_BACK], end.value[ATTEMPT], end.value[ID]))
-        self.running[r].clear()
-        running = []
-        for end in ends:
-            end.callbacks.clear()  # the abandoned query still ends at its time, for nobody
-            running.append(end.value)
-            slots.free += 1
+        running = self._abandon(r)
         self.outstanding[r] -= len(queued) + len(running)
         for read in running + queued:
             self.query(read)

@@ -17,6 +17,9 @@ committed when it starts, to the replicas behind it, in index order:
 * ``blue_green``: a whole new set is built, ``build_parallelism`` replicas at
   a time, while the old set serves; then every replica switches at once.
 
+A failed replica is not swapped: it comes back from the newest snapshot when
+repaired (:mod:`.failures`), and a rollout follows if it still lacks a commit.
+
 With ``on_write_during_rollout: restart`` each batch ships the newest version
 committed when the batch starts, so replicas not yet swapped catch up in the
 same rollout. Replicas built beside the old ones (surge, blue-green) are
@@ -24,7 +27,8 @@ recorded as extra instance time: the cost in ``replica_seconds``.
 
 Rollouts handle the pool's ``members``: with an autoscaler a replica that
 joins mid-rollout already holds the newest version, and one removed before
-its batch is skipped.
+its batch is skipped, as a failed one is (``ReplicaPool.swappable``); a
+member out of the pool for its lag (``max_lag``) is swapped.
 """
 
 from __future__ import annotations
@@ -113,8 +117,8 @@ class Rollouts:
 
     def _swap(self, r: int, version: int):
         replicas = self.replicas
-        if r not in replicas.pool:
-            return  # removed by the autoscaler since the rollout started
+        if not replicas.swappable(r):
+            return  # removed by the autoscaler since the rollout started, or failed (see the module docstring)
         out = self.env.now
         replicas.leave(r)
         if self.sync.drain and replicas.outstanding[r]:
@@ -125,6 +129,8 @@ class Rollouts:
 
     def _surge(self, r: int, version: int):
         """Build a new instance beside replica r; when ready it takes r's place without leaving the pool."""
+        if not self.replicas.swappable(r):
+            return
         began = self.env.now
         yield self.env.timeout(self._replace_time())
         self.extra_instances.append((began, self.env.now))
@@ -153,6 +159,12 @@ class Rollouts:
             self.replicas.replace_in_place(r, version)
         for r in behind:
             self._visible(r, switch, version)
+
+    def rejoined(self, r: int, out: float, version: int) -> None:
+        """Replica r, out since ``out`` after a failure, is back holding ``version``; a rollout follows if
+        it (or any replica) still lacks a commit."""
+        self._visible(r, out, version)
+        self._trigger()
 
     def _visible(self, r: int, out: float, version: int) -> None:
         self.swaps.append((r, out, self.env.now, version))
