@@ -50,3 +50,32 @@ def test_standard_designs_name_one_architecture_each(scenario_from):
                              "CQRS, blue-green snapshots", "CQRS, projections"]
     for overrides in designs.values():
         assert len(overrides["architectures"]) == 1
+
+
+def test_designs_plot_draws_one_bar_per_design_and_metric():
+    """Three panels (p99, stale by key, stale by version), a bar per design in each; a metric missing from the table
+    drops its panel."""
+    import pandas as pd
+
+    from cqrs_sim.plots.designs import designs_side_by_side
+
+    rows = []
+    for design, arch, p99, key, version in (("one database", "crud", 2.0, 0.0, 0.0),
+                                            ("rolling", "cqrs", 0.01, 0.008, 0.09),
+                                            ("projections", "cqrs", 0.01, 0.0001, 0.001)):
+        for metric, mean in (("read_latency_p99", p99), ("stale_read_fraction", key), ("stale_version_fraction", version)):
+            rows.append({"design": design, "architecture": arch, "metric": metric, "mean": mean,
+                         "ci_low": mean * 0.9, "ci_high": mean * 1.1, "n": 3})
+    table = pd.DataFrame(rows)
+    fig = designs_side_by_side(table)
+    axes = fig.get_axes()
+    assert [ax.get_title(loc="left").split(" (")[0] for ax in axes] == [
+        "p99 read latency", "reads stale for their key", "reads of a replica behind"]
+    for ax in axes:
+        assert len(ax.patches) == 3
+        assert [t.get_text() for t in ax.get_yticklabels()] == ["one database", "rolling", "projections"]
+    assert axes[0].get_xscale() == "log"
+    widths = sorted(p.get_width() for p in axes[2].patches)
+    assert widths == [0.0, 0.001, 0.09]
+    fig = designs_side_by_side(table[table.metric != "stale_version_fraction"])
+    assert len(fig.get_axes()) == 2
