@@ -535,7 +535,7 @@ class Scenario(_Section):
     record_sample: Count = 100_000
     """Reads kept per run in summary mode (the same reads in every architecture)."""
     bin: Optional[Seconds] = Field(default=None, gt=0)
-    """Timeseries bin width; default: duration / 200."""
+    """Timeseries bin width; default: duration / 200 (at least 1e-12s, the shortest duration written)."""
     workload: Workload
     """What arrives: reads and (optionally) writes."""
     handlers: Handlers = Handlers()
@@ -556,7 +556,9 @@ class Scenario(_Section):
     @model_validator(mode="after")
     def _default_bin(self) -> "Scenario":
         if self.bin is None:
-            object.__setattr__(self, "bin", self.duration / 200)
+            from .units import SMALLEST
+
+            object.__setattr__(self, "bin", max(self.duration / 200, SMALLEST))  # a bin the file can hold again
         trace = self.workload.reads.trace
         if trace is not None:  # the trace's arrivals per bin, for the estimates and the offered-load plots
             arrived = trace.times[trace.times < self.duration]

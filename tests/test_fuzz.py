@@ -151,3 +151,9 @@ def test_shipped_scenarios_round_trip(name):
 def test_deep_copy_of_a_scenario_is_equal():
     scenario = cqrs_sim.load_scenario(SCENARIOS / "netflix.yaml")
     assert copy.deepcopy(scenario) == scenario
+
+
+def test_the_shortest_duration_resolves_to_a_file_that_loads_again():
+    """Found by the fuzzer: duration 1e-12s made a default bin of 5e-15s, which the resolved file could not hold."""
+    scenario = outcome(SHIPPED["testbed_cqrs.yaml"], ["duration=1e-12"])
+    assert scenario is not None and scenario.bin_width == 1e-12
