@@ -267,3 +267,19 @@ workload:
     assert result.exit_code == 2, result.output
     lines = [line for line in result.stderr.splitlines() if line]
     assert len(lines) == 1 and f": {path}: " in lines[0] and words in lines[0], lines
+
+
+def test_an_edited_data_file_is_a_new_scenario(traced, tmp_path):
+    """The scenario names its trace by path; the hash that keys saved results and sweep points also covers the
+    file's contents, so a sweep does not reuse points simulated from the old file."""
+    from cqrs_sim.results import scenario_hash
+    from cqrs_sim.sweep import point_key
+
+    before = load_scenario(traced)
+    again = load_scenario(traced)
+    assert scenario_hash(before) == scenario_hash(again) and point_key(before) == point_key(again)
+    pd.DataFrame({"ms": np.array(READ_TIMES + [12.0]) * 1000, "query_ms": QUERY_MS[:-1] + [2.5, 1.0]}).to_csv(
+        tmp_path / "reads.csv", index=False)
+    after = load_scenario(traced)
+    assert resolved_yaml(after) == resolved_yaml(before)  # the YAML names the same file
+    assert scenario_hash(after) != scenario_hash(before) and point_key(after) != point_key(before)
