@@ -12,6 +12,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Optional, Sequence
 
+import numpy as np
 import pandas as pd
 
 from .errors import Problem, ScenarioError
@@ -37,9 +38,35 @@ def package_versions() -> dict[str, str]:
 
 
 def scenario_hash(scenario: Scenario) -> str:
+    """sha256 of the resolved scenario and of every measured value it holds (a trace's or an empirical
+    distribution's file is named by path in the YAML; its contents count too, so an edited file is a new scenario)."""
     from .loader import resolved_yaml
 
-    return hashlib.sha256(resolved_yaml(scenario).encode("utf-8")).hexdigest()
+    digest = hashlib.sha256(resolved_yaml(scenario).encode("utf-8"))
+    for values in measured_values(scenario):
+        digest.update(np.ascontiguousarray(values).tobytes())
+    return digest.hexdigest()
+
+
+def measured_values(node: Any) -> Iterable[np.ndarray]:
+    """Every array of measured values held in a scenario (traces, empirical distributions), in a fixed order."""
+    from pydantic import BaseModel
+
+    from .distributions import _Measured
+
+    if isinstance(node, _Measured):
+        yield node.values
+    elif isinstance(node, BaseModel):
+        for name in type(node).model_fields:
+            yield from measured_values(getattr(node, name))
+        for name, value in sorted((node.__pydantic_private__ or {}).items()):
+            yield from measured_values(value)
+    elif isinstance(node, dict):
+        for key in sorted(node, key=str):
+            yield from measured_values(node[key])
+    elif isinstance(node, (list, tuple)):
+        for item in node:
+            yield from measured_values(item)
 
 
 def build_manifest(scenario: Scenario, wall_time: float) -> dict[str, Any]:

@@ -146,7 +146,13 @@ class Trace(_Section):
             self._times = _Measured(arrival_times(columns[0], self.start, factor))
             for name, column in zip(names[1:], columns[1:]):
                 if name not in self._timed():
-                    continue  # present, which is all that is checked
+                    values = numbers(column)
+                    bad = (values < 0) | (values != np.floor(values)) | (values >= 2**31)
+                    if bad.any():
+                        raise column.error(int(np.argmax(bad)), f"not a whole number from 0 to 2^31 - 1: "
+                                                                f"{values[bad][0]:g}")
+                    self._extra[name] = _Measured(values.astype(np.int64))
+                    continue
                 values = numbers(column) * factor
                 if (values < 0).any():
                     raise column.error(int(np.argmax(values < 0)), f"a negative time: {values[values < 0][0]:g}s")
@@ -165,9 +171,9 @@ class ReadTrace(Trace):
     query_time: Optional[str] = None
     """Column of each read's query time (in unit); none: drawn from workload.reads.query_time."""
     key: Optional[str] = None
-    """Column of each read's key; checked to exist, not used yet (reads draw keys as without a trace)."""
+    """Column of each read's key (a whole number below workload.keys.count; with writes choosing new keys, any key id, N + j being write j's first); none: drawn by popularity."""
     client: Optional[str] = None
-    """Column of each read's client; checked to exist, not used yet."""
+    """Column of each read's client (a whole number below workload.reads.clients); none: drawn uniformly."""
 
     def _columns(self) -> list[str]:
         return [c for c in (self.query_time, self.key, self.client) if c is not None]
@@ -179,6 +185,16 @@ class ReadTrace(Trace):
     def query_times(self) -> Optional[np.ndarray]:
         """Each read's measured query time (seconds), or None."""
         return self._extra[self.query_time].values if self.query_time is not None else None
+
+    @property
+    def keys(self) -> Optional[np.ndarray]:
+        """Each read's key, or None."""
+        return self._extra[self.key].values if self.key is not None else None
+
+    @property
+    def clients(self) -> Optional[np.ndarray]:
+        """Each read's client, or None."""
+        return self._extra[self.client].values if self.client is not None else None
 
 
 class Reads(_Section):
@@ -661,7 +677,29 @@ def key_problems(scenario: Scenario) -> list[tuple[str, str]]:
                              ("crud.replica_routing", scenario.crud.replica_routing)):
             if policy == "sticky":
                 found.append((path, "sticky routing keeps each client on one server: set workload.reads.clients"))
+    trace = workload.reads.trace
+    if trace is not None and trace.key is not None:
+        write_keys = workload.write_keys
+        if workload.keys is None:
+            found.append(("workload.reads.trace.key", "needs workload.keys (the keys reads are counted over)"))
+        elif write_keys is None or write_keys.choose != "new":
+            found += _trace_ids("workload.reads.trace.key", trace.keys, workload.keys.count, "workload.keys.count")
+    if trace is not None and trace.client is not None:
+        if workload.reads.clients is None:
+            found.append(("workload.reads.trace.client", "needs workload.reads.clients (the clients reads belong to)"))
+        else:
+            found += _trace_ids("workload.reads.trace.client", trace.clients, workload.reads.clients,
+                                "workload.reads.clients")
     return found
+
+
+def _trace_ids(path: str, values: np.ndarray, count: int, limit: str) -> list[tuple[str, str]]:
+    """A located problem when a trace column names an id at or past ``count`` (ids run from 0)."""
+    over = np.flatnonzero(values >= count)
+    if not len(over):
+        return []
+    return [(path, f"row {over[0] + 1} of the trace gives {values[over[0]]}, not below {limit} ({count}); "
+                   f"{len(over):,} row(s) do")]
 
 
 def failure_problems(scenario: Scenario) -> list[tuple[str, str]]:
@@ -767,9 +805,6 @@ def scenario_warnings(scenario: Scenario) -> list[str]:
             late = int((trace.times >= scenario.duration).sum())
             warnings.append(f"{path}: {late:,} of {len(trace.times):,} {what} come at or after duration "
                             f"({scenario.duration:g}s) and are ignored")
-    for key in ("key", "client"):
-        if reads.trace is not None and getattr(reads.trace, key) is not None:
-            warnings.append(f"workload.reads.trace.{key}: not used yet (the column is checked, not replayed)")
     writes = scenario.workload.writes
     if writes is not None and writes.at is not None:
         for i, t in enumerate(writes.at):

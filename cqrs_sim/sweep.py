@@ -11,7 +11,6 @@ process pool or a Dask cluster.
 
 from __future__ import annotations
 
-import hashlib
 import itertools
 import json
 import os
@@ -123,7 +122,9 @@ def axes_of(scenario: Scenario, vary: list[str]) -> list[Axis]:
 
 
 def point_key(scenario: Scenario) -> str:
-    return hashlib.sha256(resolved_yaml(scenario).encode("utf-8")).hexdigest()[:16]
+    from .results import scenario_hash
+
+    return scenario_hash(scenario)[:16]
 
 
 def resolved_node(scenario: Scenario, path: str) -> Any:

@@ -136,7 +136,7 @@ class ReadSource:
 
 class ReadSessions:
     """Each read's key (one uniform per read from ``read.key``, mapped through the popularity) and client
-    (uniform over the clients, from ``read.client``)."""
+    (uniform over the clients, from ``read.client``), or a read trace's ``key`` and ``client`` columns in order."""
 
     def __init__(self, scenario: Scenario, replication: int):
         workload = scenario.workload
@@ -148,12 +148,22 @@ class ReadSessions:
         self._clients = workload.reads.clients
         if self._clients is not None:
             self._client_rng = stream(scenario.seed, replication, "read.client")
+        #: a read trace's key and client columns, replayed in order in place of the draws
+        trace = workload.reads.trace
+        self._key_replay = Replay(trace.keys) if trace is not None and trace.key is not None else None
+        self._client_replay = Replay(trace.clients) if trace is not None and trace.client is not None else None
 
     def draw(self, times: np.ndarray) -> tuple[list[int], list[int]]:
         n = len(times)
         zeros = [0] * n
-        keys = zeros if self._keys is None else self._keys(self._key_rng.random(n), times).tolist()
-        clients = zeros if self._clients is None else self._client_rng.integers(0, self._clients, n).tolist()
+        if self._key_replay is not None:
+            keys = self._key_replay.sample(self._key_rng, n).tolist()
+        else:
+            keys = zeros if self._keys is None else self._keys(self._key_rng.random(n), times).tolist()
+        if self._client_replay is not None:
+            clients = self._client_replay.sample(self._client_rng, n).tolist()
+        else:
+            clients = zeros if self._clients is None else self._client_rng.integers(0, self._clients, n).tolist()
         return keys, clients
 
 

@@ -219,3 +219,67 @@ def test_traced_scenarios_compare_and_pickle(traced):
     a, b = load_scenario(traced), load_scenario(traced)
     assert a == b and pickle.loads(pickle.dumps(a)) == a
     assert a != load_scenario(traced, {"workload.reads.trace.query_time": None, "workload.reads.query_time": "1ms"})
+
+
+KEYS = [4, 0, 2, 2, 1, 3, 0]
+CLIENTS = [1, 1, 0, 2, 2, 0, 1]
+
+
+def test_trace_keys_and_clients_are_replayed_in_order(tmp_path):
+    """Each read reads the key and belongs to the client its trace row gives, in both designs."""
+    pd.DataFrame({"time": READ_TIMES, "title": KEYS, "user": CLIENTS}).to_csv(tmp_path / "reads.csv", index=False)
+    path = _write(tmp_path, "k.yaml", """\
+        duration: 10s
+        replications: 1
+        record: full
+        workload:
+          keys: {count: 5}
+          reads:
+            trace: {file: reads.csv, key: title, client: user}
+            query_time: 1ms
+            clients: 3
+        """)
+    requests = cqrs_sim.simulate(load_scenario(path)).requests
+    for arch in ("crud", "cqrs"):
+        reads = requests[(requests["architecture"] == arch) & (requests["kind"] == "read")].sort_values("id")
+        assert reads["key"].tolist() == KEYS, arch
+        assert reads["client"].tolist() == CLIENTS, arch
+
+
+@pytest.mark.parametrize("change, path, words", [
+    ("    clients: 3\n", "workload.reads.trace.client", "row 4 of the trace gives 2, not below workload.reads.clients (2)"),
+    ("  keys: {count: 5}\n", "workload.reads.trace.key", "row 1 of the trace gives 4, not below workload.keys.count (4)"),
+])
+def test_trace_ids_past_the_counts_are_located(tmp_path, change, path, words):
+    pd.DataFrame({"time": READ_TIMES, "title": KEYS, "user": CLIENTS}).to_csv(tmp_path / "reads.csv", index=False)
+    text = """\
+duration: 10s
+workload:
+  keys: {count: 5}
+  reads:
+    trace: {file: reads.csv, key: title, client: user}
+    query_time: 1ms
+    clients: 3
+"""
+    text = text.replace(change, change.replace("3", "2").replace("5", "4"))
+    (tmp_path / "bad.yaml").write_text(text, encoding="utf-8")
+    result = runner.invoke(app, ["check", str(tmp_path / "bad.yaml")])
+    assert result.exit_code == 2, result.output
+    lines = [line for line in result.stderr.splitlines() if line]
+    assert len(lines) == 1 and f": {path}: " in lines[0] and words in lines[0], lines
+
+
+def test_an_edited_data_file_is_a_new_scenario(traced, tmp_path):
+    """The scenario names its trace by path; the hash that keys saved results and sweep points also covers the
+    file's contents, so a sweep does not reuse points simulated from the old file."""
+    from cqrs_sim.results import scenario_hash
+    from cqrs_sim.sweep import point_key
+
+    before = load_scenario(traced)
+    again = load_scenario(traced)
+    assert scenario_hash(before) == scenario_hash(again) and point_key(before) == point_key(again)
+    pd.DataFrame({"ms": np.array(READ_TIMES + [12.0]) * 1000, "query_ms": QUERY_MS[:-1] + [2.5, 1.0]}).to_csv(
+        tmp_path / "reads.csv", index=False)
+    after = load_scenario(traced)
+    assert resolved_yaml(after) == resolved_yaml(before)  # the YAML names the same file
+    assert scenario_hash(after) != scenario_hash(before) and point_key(after) != point_key(before)
