@@ -24,6 +24,16 @@ from .units import parse_duration
 Seconds = Annotated[float, BeforeValidator(parse_duration, json_schema_input_type=Union[float, str])]
 
 
+def _not_bool(value: Any) -> Any:
+    if isinstance(value, bool):  # YAML's true/false would otherwise pass as 1.0 / 0.0
+        raise ValueError("expected a number, not true/false")
+    return value
+
+
+#: a plain number (no unit) that refuses true/false
+Number = Annotated[float, BeforeValidator(_not_bool)]
+
+
 class _Dist(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -236,7 +246,7 @@ class _MeanCv(_Dist):
     """A distribution given by its mean and coefficient of variation (sd / mean)."""
 
     mean_: Seconds = Field(alias="mean", gt=0)
-    cv: float = Field(ge=0, le=100, allow_inf_nan=False)
+    cv: Number = Field(ge=0, le=100, allow_inf_nan=False)
 
     @field_validator("cv")
     @classmethod
@@ -387,7 +397,7 @@ class Pareto(_Dist):
 
     dist: Literal["pareto"]
     scale: Seconds = Field(gt=0)
-    shape: float = Field(gt=1, le=1000, allow_inf_nan=False)
+    shape: Number = Field(gt=1, le=1000, allow_inf_nan=False)
 
     @property
     def mean(self) -> float:
@@ -526,7 +536,7 @@ def located_error(model: BaseModel, field: str, message: str) -> ValidationError
 def _weighted(cls: type[_Dist]) -> type[_Dist]:
     """``cls`` with a ``weight``: one component of a mixture."""
     return type(cls.__name__ + "Part", (cls,), {
-        "__annotations__": {"weight": float},
+        "__annotations__": {"weight": Number},
         "weight": Field(gt=0, le=1, allow_inf_nan=False, description="Share of draws from this component."),
         "__module__": __name__, "__doc__": cls.__doc__,
     })

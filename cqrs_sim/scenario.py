@@ -18,7 +18,7 @@ import numpy as np
 from pydantic import (BaseModel, BeforeValidator, ConfigDict, Discriminator, Field, PrivateAttr, Tag, ValidationInfo,
                       field_validator, model_validator)
 
-from .distributions import Constant, Distribution, Empirical, _Measured, data_error, located_error
+from .distributions import Constant, Distribution, Number, Empirical, _Measured, data_error, located_error
 from .units import parse_duration, parse_rate, parse_signed_duration
 
 
@@ -68,7 +68,7 @@ class _Section(BaseModel):
 class DiurnalShape(_Section):
     mean: PerSecond = Field(gt=0)
     """Mean read rate over a period."""
-    amplitude: float = Field(ge=0, le=1, allow_inf_nan=False)
+    amplitude: Number = Field(ge=0, le=1, allow_inf_nan=False)
     """Relative swing: the rate runs from mean × (1 − amplitude) to mean × (1 + amplitude)."""
     period: Seconds = Field(default=86400.0, gt=0)
     """Length of one cycle."""
@@ -241,7 +241,7 @@ class Reads(_Section):
 
 
 class Zipf(_Section):
-    zipf: float = Field(gt=0, le=10, allow_inf_nan=False)
+    zipf: Number = Field(gt=0, le=10, allow_inf_nan=False)
     """Exponent s: the key of rank i (1, 2, …) is read with probability proportional to 1 / i^s."""
 
 
@@ -271,7 +271,7 @@ class WriteKeys(_Section):
 
 
 class ReadBack(_Section):
-    probability: float = Field(default=1.0, ge=0, le=1, allow_inf_nan=False)
+    probability: Number = Field(default=1.0, ge=0, le=1, allow_inf_nan=False)
     """Share of writes whose writer reads them back."""
     after: Seconds = 1.0
     """Time from the commit (the writer's acknowledgement) to its read-back."""
@@ -348,9 +348,9 @@ class Autoscale(_Section):
     """Fewest replicas the autoscaler keeps (it never removes below this)."""
     max: Count
     """Most replicas the autoscaler runs, those being provisioned included."""
-    target_utilization: float = Field(default=0.6, gt=0, le=1, allow_inf_nan=False)
+    target_utilization: Number = Field(default=0.6, gt=0, le=1, allow_inf_nan=False)
     """Connection utilization the autoscaler aims at: desired replicas = ceil(mean busy connections over the last interval / (connections per replica × target)), clamped to [min, max]."""
-    tolerance: float = Field(default=0.1, ge=0, lt=1, allow_inf_nan=False)
+    tolerance: Number = Field(default=0.1, ge=0, lt=1, allow_inf_nan=False)
     """No change while utilization / target is within 1 ± tolerance (as Kubernetes' autoscaler, whose default this is); 0: act on every difference."""
     interval: Seconds = Field(default=60.0, gt=0)
     """How often the autoscaler measures utilization and decides; the first decision comes one interval after the start."""
@@ -413,7 +413,7 @@ class Replicas(_Section):
     """How a handler picks an in-pool replica; `prefer_fresh` uses only replicas holding the newest version in the pool (least outstanding among them)."""
     query_time: Optional[Distribution] = None
     """A read's query time on the read model (e.g. a denormalized view); unset: the workload's. Coupled read by read with CRUD's (same quantile)."""
-    cold_factor: float = Field(default=1.0, ge=1, allow_inf_nan=False)
+    cold_factor: Number = Field(default=1.0, ge=1, allow_inf_nan=False)
     """Query-time multiplier of a replica just swapped in (cold caches); 1 turns it off."""
     warm_up_time: Seconds = 0.0
     """Time over which a swapped-in replica's multiplier falls linearly from cold_factor to 1."""
@@ -464,13 +464,13 @@ class Cqrs(_Section):
 
 
 class Cost(_Section):
-    instance_hour: float = Field(default=1.0, ge=0, allow_inf_nan=False)
+    instance_hour: Number = Field(default=1.0, ge=0, allow_inf_nan=False)
     """Price of one read replica (CQRS replica, CRUD streaming replica, or one built beside the old ones) per hour; default 1, which counts the cost in instance-hours."""
-    write_instance_hour: Optional[float] = Field(default=None, ge=0, allow_inf_nan=False)
+    write_instance_hour: Optional[Number] = Field(default=None, ge=0, allow_inf_nan=False)
     """Price per hour of the instance that takes the writes (CRUD's database or primary, CQRS's write image; write_servers apply on that one instance); default: instance_hour."""
-    snapshot_gb: float = Field(default=0.0, ge=0, allow_inf_nan=False)
+    snapshot_gb: Number = Field(default=0.0, ge=0, allow_inf_nan=False)
     """Size of the write image's snapshot in GB (CQRS refreshed by snapshots builds replicas from it and keeps the newest one at all times; projections keep none); give it with snapshot_gb_hour."""
-    snapshot_gb_hour: float = Field(default=0.0, ge=0, allow_inf_nan=False)
+    snapshot_gb_hour: Number = Field(default=0.0, ge=0, allow_inf_nan=False)
     """Price of storing one GB of snapshot for an hour (CQRS only: CRUD's replicas stream from the primary)."""
 
     @model_validator(mode="after")
@@ -483,9 +483,9 @@ class Cost(_Section):
 
 
 class SweepRange(_Section):
-    from_: float = Field(alias="from", allow_inf_nan=False)
+    from_: Number = Field(alias="from", allow_inf_nan=False)
     """First value (a number; durations and rates in seconds and per second)."""
-    to: float = Field(allow_inf_nan=False)
+    to: Number = Field(allow_inf_nan=False)
     """Last value."""
     steps: Count = 5
     """How many values, ends included."""
@@ -525,6 +525,8 @@ class Limits(_Section):
     """Read replicas in either design (every one is simulated through every rollout); a larger scenario is refused."""
     max_keys: Count = 10_000_000
     """Keys in workload.keys (a Zipf popularity holds 8 bytes per key); a larger scenario is refused."""
+    max_clients: Count = 10_000_000
+    """Clients in workload.reads.clients (each holds its last answer's version); more are refused."""
     max_replications: Count = 10_000
     """Replications of one scenario (each a full run of every architecture); more are refused before the first starts."""
     max_sweep_points: Count = 1_000
@@ -677,6 +679,10 @@ def key_problems(scenario: Scenario) -> list[tuple[str, str]]:
                              ("crud.replica_routing", scenario.crud.replica_routing)):
             if policy == "sticky":
                 found.append((path, "sticky routing keeps each client on one server: set workload.reads.clients"))
+    write_keys = workload.write_keys
+    if write_keys is not None and write_keys.choose != "new" and write_keys.count > workload.keys.count:
+        found.append(("workload.writes.keys.count", f"a write cannot write {write_keys.count} different keys of the "
+                                                    f"{workload.keys.count} that exist (workload.keys.count)"))
     trace = workload.reads.trace
     if trace is not None and trace.key is not None:
         write_keys = workload.write_keys
@@ -751,6 +757,11 @@ def size_problems(scenario: "Scenario") -> list[tuple[str, str]]:
               f"{write_rate(scenario):g} writes/s over duration {scenario.duration:g}s gives about {{n}} writes per run")
     if scenario.workload.keys is not None:
         check("workload.keys.count", "max_keys", scenario.workload.keys.count, "workload.keys.count is {n}")
+    write_keys = scenario.workload.write_keys
+    if write_keys is not None:
+        check("workload.writes.keys.count", "max_keys", write_keys.count, "workload.writes.keys.count is {n}")
+    if scenario.workload.reads.clients is not None:
+        check("workload.reads.clients", "max_clients", scenario.workload.reads.clients, "workload.reads.clients is {n}")
     handlers = scenario.handlers
     check("handlers", "max_servers", handlers.count * handlers.concurrency, "handlers.count × concurrency gives {n} handler slots")
     if "crud" in scenario.architectures:
@@ -797,6 +808,17 @@ def scenario_warnings(scenario: Scenario) -> list[str]:
         elif "projection_time" in sync.model_fields_set:
             warnings.append(f"cqrs.sync.projection_time: only used with strategy: projection "
                             f"(strategy is {sync.strategy}); ignored")
+    replicas = scenario.cqrs.replicas
+    if "cqrs" in scenario.architectures and replicas.max_lag is not None and sync.strategy != "projection" \
+            and scenario.workload.writes is not None:
+        from .analytic import expected_rollout_length
+        from .units import format_duration
+
+        length = expected_rollout_length(scenario)
+        if length > replicas.max_lag:
+            warnings.append(f"cqrs.replicas.max_lag: a rollout takes about {format_duration(length)}, longer than "
+                            f"max_lag ({format_duration(replicas.max_lag)}): replicas not yet refreshed leave the pool during every rollout, "
+                            "and reads wait for the refreshed ones")
     reads = scenario.workload.reads
     traces = [("workload.reads.trace", reads.trace, "reads"),
               ("workload.writes.trace", scenario.workload.writes and scenario.workload.writes.trace, "writes")]

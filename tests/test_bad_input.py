@@ -139,6 +139,10 @@ def test_missing_required_key(tmp_path):
         ("cqrs.sync.batch_size=9", "cqrs.sync.batch_size", "must not exceed"),
         ("novalue", "(--set)", "expected PATH=VALUE"),
         ("workload.reads.query_time={dist: exponential}", "workload.reads.query_time.mean", "required key is missing"),
+        ("cost.instance_hour=true", "cost.instance_hour", "expected a number, not true/false"),
+        ("cqrs.replicas.cold_factor=true", "cqrs.replicas.cold_factor", "expected a number, not true/false"),
+        ("workload.reads.clients=1000000000000", "workload.reads.clients", "exceeds limits.max_clients"),
+        ("workload.keys={count: 10, popularity: {zipf: true}}", "workload.keys.popularity.zipf", "not true/false"),
     ],
 )
 def test_bad_set(tmp_path, assignment, path, words):
@@ -203,3 +207,23 @@ def test_a_design_apply_time_needs_writes(tmp_path):
     text = VALID.replace("  writes:\n    at: [5s]\n    apply_time: 1s\n", "").replace("cqrs:\n", "crud:\n  apply_time: 2s\ncqrs:\n")
     result, _, out = run_bad(tmp_path, text)
     assert_one_error(result, out, f"{tmp_path / 'bad.yaml'}:8:15", "crud.apply_time", "the workload has no writes")
+
+
+def test_a_write_cannot_write_more_keys_than_exist(tmp_path):
+    text = VALID.replace("  writes:\n", "  keys: {count: 10}\n  writes:\n    keys: {count: 20, choose: uniform}\n")
+    result, _, out = run_bad(tmp_path, text)
+    assert result.exit_code == 2, result.output
+    lines = [line for line in result.stderr.splitlines() if line]
+    assert len(lines) == 1 and ": workload.writes.keys.count: a write cannot write 20 different keys of the 10" in lines[0]
+    assert not out.exists()
+
+
+def test_a_lag_limit_shorter_than_a_rollout_is_warned_about(scenario_from):
+    """A max_lag below the rollout's length empties the pool during every rollout: valid, but said."""
+    from cqrs_sim.scenario import scenario_warnings
+
+    scenario = scenario_from(VALID, overrides={"cqrs.replicas.max_lag": "5s", "cqrs.sync.replace_time": "20s"})
+    (warning,) = [w for w in scenario_warnings(scenario) if w.startswith("cqrs.replicas.max_lag")]
+    assert "a rollout takes about 40s, longer than max_lag (5s)" in warning
+    scenario = scenario_from(VALID, overrides={"cqrs.replicas.max_lag": "1m", "cqrs.sync.replace_time": "20s"})
+    assert not [w for w in scenario_warnings(scenario) if w.startswith("cqrs.replicas.max_lag")]

@@ -11,6 +11,7 @@ cannot start at all (no ``pgserver`` wheel for the platform).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -52,15 +53,38 @@ def scratch():
     shutil.rmtree(path, ignore_errors=True)
 
 
+@contextlib.contextmanager
+def ahead_of_the_suite(niceness: int = -10):
+    """Run the block (and the server it starts, which inherits it) ahead of the CPU-bound tests beside it.
+
+    A measurement in real time shares this machine's cores with the suite's
+    other workers, whose simulations would otherwise delay the client's
+    timers and the server by tens of milliseconds at the tail. Raising a
+    priority needs privilege (root here, and in CI); without it the block
+    runs at its usual priority.
+    """
+    before = os.getpriority(os.PRIO_PROCESS, 0)
+    try:
+        os.setpriority(os.PRIO_PROCESS, 0, niceness)
+    except PermissionError:
+        pass
+    try:
+        yield
+    finally:
+        os.setpriority(os.PRIO_PROCESS, 0, before)
+
+
 def test_shipped_testbed_scenarios_agree_with_the_simulation(postgres_available, tmp_path):
     """Validation against PostgreSQL: both scenarios, measured vs simulated on the same random numbers.
 
     The two run one after the other in this one test, so they never share the
-    machine's cores with each other.
+    machine's cores with each other, and ahead of the other tests' simulations
+    (see :func:`ahead_of_the_suite`).
     """
     for name in ("testbed_crud.yaml", "testbed_cqrs.yaml"):
         scenario = cqrs_sim.load_scenario(SCENARIOS / name)
-        measured = run_testbed(scenario, source=str(SCENARIOS / name))
+        with ahead_of_the_suite():
+            measured = run_testbed(scenario, source=str(SCENARIOS / name))
         simulated = cqrs_sim.simulate(scenario)
         table = compare_results(simulated, measured)
         print(f"\n{name}\n{table[['architecture', 'metric', 'a', 'b', 'relative', 'within']].to_string()}")
