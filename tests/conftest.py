@@ -35,3 +35,12 @@ def write_yaml(tmp_path):
         return path
 
     return make
+
+
+#: tests that mostly wait (a real database in real time, pip installing into a fresh venv): started first, so the
+#: workers beside them run the CPU-bound tests meanwhile instead of queueing behind them at the end
+WAITING_FIRST = ("tests/test_testbed.py::test_shipped_testbed_scenarios_agree", "tests/test_readme.py::test_install_blocks")
+
+
+def pytest_collection_modifyitems(config, items):
+    items.sort(key=lambda item: not item.nodeid.startswith(WAITING_FIRST))
