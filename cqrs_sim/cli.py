@@ -709,17 +709,11 @@ def schema(markdown: bool = typer.Option(False, "--markdown", help="Print the RE
     typer.echo(markdown_table() if markdown else json_schema())
 
 
-class TimeUnit(str, Enum):
-    s = "s"
-    ms = "ms"
-    us = "us"
-
-
 @app.command()
 def fit(
     data_file: str = typer.Argument(..., metavar="FILE", help="CSV or Parquet file, or - for one number per line on stdin."),
     column: Optional[str] = typer.Option(None, "--column", help="The column of measured times (default: the only one)."),
-    unit: TimeUnit = typer.Option(TimeUnit.s, "--unit", help="Unit of the measured values."),
+    unit: str = typer.Option("s", "--unit", help="Unit of the measured values: s, ms or us."),
     output: Optional[Path] = typer.Option(None, "-o", "--output", help="CDF/QQ plot (.png, .svg or .pdf; default fit-<FILE>.png here)."),
     force: bool = typer.Option(False, "--force", help="Replace an existing plot file."),
 ) -> None:
@@ -730,7 +724,7 @@ def fit(
 
         name = "stdin" if data_file == "-" else Path(data_file).stem
         plot = plot_target(output, name, force)
-        values = read_measurements(data_file, column, unit.value, sys.stdin)
+        values = read_measurements(data_file, column, unit, sys.stdin)
         skipped: list[tuple[str, str]] = []
         fits = fit_all(values, skipped=skipped)
         if not fits:
