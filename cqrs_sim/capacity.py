@@ -45,6 +45,13 @@ class SLO:
         return math.isfinite(mean) and OPS[self.op](mean, self.value)
 
 
+def _bound(number: str, raw: str, looks_like: str) -> float:
+    try:
+        return float(number)
+    except ValueError:
+        raise ValueError(f"cannot read the bound {raw!r}: write {looks_like}") from None
+
+
 def parse_slo(text: str) -> SLO:
     """``read_latency_p99<50ms``, ``stale_read_fraction<1%``, ``read_throughput>=900/s``."""
     match = re.match(r"^\s*(\w+)\s*(<=|>=|<|>)\s*(\S.*?)\s*$", text)
@@ -60,11 +67,12 @@ def parse_slo(text: str) -> SLO:
         elif unit == "1/s":
             value = parse_rate(raw)
         elif unit == "/h":  # a price per hour: 4.5 or 4.5/h
-            value = float(raw.removesuffix("/h"))
-        elif raw.endswith("%"):
-            value = float(raw[:-1]) / 100
+            value = _bound(raw.removesuffix("/h"), raw, "a price per hour, such as 4.5 or 4.5/h")
+        elif unit == "":  # a fraction: 0.01 or 1%
+            value = (_bound(raw[:-1], raw, "a fraction, such as 0.01 or 1%") / 100 if raw.endswith("%")
+                     else _bound(raw, raw, "a fraction, such as 0.01 or 1%"))
         else:
-            value = float(raw)
+            value = _bound(raw, raw, f"a number of {unit}, such as 1000")
     except ValueError as exc:
         raise ScenarioError([Problem(f"--slo {text}", 0, 0, metric, str(exc))]) from None
     if not math.isfinite(value):

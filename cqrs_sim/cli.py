@@ -26,7 +26,8 @@ from rich.markup import escape
 
 from .analytic import offered_loads
 from .errors import Problem, ScenarioError
-from .outdir import Destination, Lock, check_answer_file, safe_dirname, staged_files, write_text_atomic
+from .outdir import (Destination, Lock, check_answer_file, check_plot_dir, safe_dirname, staged_files,
+                     write_text_atomic)
 from .loader import load_scenario, resolved_yaml
 from .scenario import scenario_warnings
 from .report import comparison_table, estimate_lines, loads_table, table_caption
@@ -639,22 +640,30 @@ def testbed(
 def compare_command(
     dir_a: Path = typer.Argument(..., metavar="DIR_A", help="A result directory (e.g. from `run`)."),
     dir_b: Path = typer.Argument(..., metavar="DIR_B", help="Another (e.g. from `testbed`, same scenario)."),
-    plots: Optional[Path] = typer.Option(None, "--plots", help="Directory for the overlay plots (default DIR_B/compare/)."),
+    plots: Optional[Path] = typer.Option(None, "--plots", help="Directory for the overlay plots (new, or holding only "
+                                                                 "earlier overlays); none drawn without it."),
 ) -> None:
     """Side by side: each metric of two result directories, the difference, and whether it lies inside their intervals."""
 
     def body() -> None:
-        from .compare import compare_results, compare_table, load_pair, source_label
-        from .plots.overlay import latency_cdf_overlay, visibility_overlay
+        from .compare import PLOT_FILES, compare_results, compare_table, load_pair, pair_labels
 
         a, b = load_pair(dir_a, dir_b)
-        labels = (f"A: {source_label(a, dir_a)}", f"B: {source_label(b, dir_b)}")
+        labels = pair_labels(a, dir_a, b, dir_b)
+        if plots is not None:
+            check_plot_dir(plots, PLOT_FILES)
         out.print(compare_table(compare_results(a, b), labels))
-        where = plots if plots is not None else dir_b / "compare"
-        with staged_files(where, notify=_note) as staging:
-            latency_cdf_overlay(a, b, labels).savefig(staging / "latency_cdf.png")
-            visibility_overlay(a, b, labels).savefig(staging / "visibility_curve.png")
-        out.print(f"wrote {where}/latency_cdf.png and visibility_curve.png", highlight=False)
+        if plots is None:
+            return
+        from .plots.overlay import latency_cdf_overlay, visibility_overlay
+
+        Path(os.path.abspath(plots)).parent.mkdir(parents=True, exist_ok=True)
+        with Lock(plots):
+            check_plot_dir(plots, PLOT_FILES)
+            with staged_files(plots, notify=_note) as staging:
+                latency_cdf_overlay(a, b, labels).savefig(staging / PLOT_FILES[0])
+                visibility_overlay(a, b, labels).savefig(staging / PLOT_FILES[1])
+        out.print(f"wrote {plots}/{PLOT_FILES[0]} and {PLOT_FILES[1]}", highlight=False)
 
     _guarded(body)
 
@@ -700,17 +709,11 @@ def schema(markdown: bool = typer.Option(False, "--markdown", help="Print the RE
     typer.echo(markdown_table() if markdown else json_schema())
 
 
-class TimeUnit(str, Enum):
-    s = "s"
-    ms = "ms"
-    us = "us"
-
-
 @app.command()
 def fit(
     data_file: str = typer.Argument(..., metavar="FILE", help="CSV or Parquet file, or - for one number per line on stdin."),
     column: Optional[str] = typer.Option(None, "--column", help="The column of measured times (default: the only one)."),
-    unit: TimeUnit = typer.Option(TimeUnit.s, "--unit", help="Unit of the measured values."),
+    unit: str = typer.Option("s", "--unit", help="Unit of the measured values: s, ms or us."),
     output: Optional[Path] = typer.Option(None, "-o", "--output", help="CDF/QQ plot (.png, .svg or .pdf; default fit-<FILE>.png here)."),
     force: bool = typer.Option(False, "--force", help="Replace an existing plot file."),
 ) -> None:
@@ -721,7 +724,7 @@ def fit(
 
         name = "stdin" if data_file == "-" else Path(data_file).stem
         plot = plot_target(output, name, force)
-        values = read_measurements(data_file, column, unit.value, sys.stdin)
+        values = read_measurements(data_file, column, unit, sys.stdin)
         skipped: list[tuple[str, str]] = []
         fits = fit_all(values, skipped=skipped)
         if not fits:

@@ -1,6 +1,7 @@
 """Comparing two result directories metric by metric: the natural use is a testbed run beside a simulated run.
 
-For every architecture both directories hold and every metric, the table
+For every architecture both directories hold and every metric both summaries
+hold (in the summary's order), the table
 gives each side's mean and 95% interval (over its replications), the
 difference B − A, the relative difference, and whether each mean lies
 inside the other side's interval. Agreement targets, when given, are
@@ -18,10 +19,8 @@ import pandas as pd
 from .intervals import contains, finite_or_none
 from .results import Results, load_results
 
-#: the metrics compared by default, in table order
-METRICS = ("reads_completed", "read_latency_mean", "read_latency_p50", "read_latency_p95", "read_latency_p99",
-           "writes_committed", "write_latency_mean", "stale_read_fraction", "staleness_mean", "first_visible_mean",
-           "visibility_window_mean", "replica_availability")
+#: the overlay plots ``cqrs-sim compare --plots DIR`` draws into DIR
+PLOT_FILES = ("latency_cdf.png", "visibility_curve.png")
 #: agreement targets of a testbed check: metric -> ("relative", share) or ("absolute", amount)
 TARGETS = {
     "read_latency_mean": ("relative", 0.10),
@@ -46,13 +45,21 @@ def _within(kind: str, limit: float, a: float | None, b: float | None) -> bool |
     return abs(b - a) <= limit * abs(a) + 1e-12
 
 
-def compare_results(a: Results, b: Results, metrics: tuple[str, ...] = METRICS,
+def shared_metrics(summary_a: pd.DataFrame, summary_b: pd.DataFrame) -> tuple[str, ...]:
+    """The metrics both summaries hold, in A's summary order."""
+    held = set(summary_b["metric"])
+    return tuple(m for m in dict.fromkeys(summary_a["metric"]) if m in held)
+
+
+def compare_results(a: Results, b: Results, metrics: tuple[str, ...] | None = None,
                     targets: dict[str, tuple[str, float]] | None = None) -> pd.DataFrame:
     """One row per (architecture, metric) both hold: a, a_low, a_high, b, b_low, b_high, difference (b − a),
     relative (difference / a), b_in_a, a_in_b (each mean inside the other's interval; None without one),
-    target and within (the agreement target, when ``targets`` names the metric)."""
+    target and within (the agreement target, when ``targets`` names the metric). ``metrics`` defaults to
+    :func:`shared_metrics`."""
     targets = TARGETS if targets is None else targets
     sa, sb = a.summary(), b.summary()
+    metrics = shared_metrics(sa, sb) if metrics is None else metrics
     rows = []
     for arch in [x for x in a.scenario.architectures if x in b.scenario.architectures]:
         for metric in metrics:
@@ -81,12 +88,17 @@ def compare_results(a: Results, b: Results, metrics: tuple[str, ...] = METRICS,
                                        "difference", "relative", "b_in_a", "a_in_b", "target", "within"])
 
 
-def source_label(results: Results, directory: str | Path) -> str:
-    """'testbed (PostgreSQL 16.2)' or 'simulation', for titles and legends."""
+def source_label(results: Results) -> str:
+    """'testbed on PostgreSQL 16.2' or 'simulation'."""
     manifest = results.manifest
     if manifest.get("source") == "testbed":
-        return f"testbed ({manifest.get('server', 'PostgreSQL')})"
+        return f"testbed on {manifest.get('server', 'PostgreSQL')}"
     return "simulation"
+
+
+def pair_labels(a: Results, dir_a: str | Path, b: Results, dir_b: str | Path) -> tuple[str, str]:
+    """Titles and legends name each side's directory and source: ('A: sim (simulation)', 'B: tb (testbed on …)')."""
+    return (f"A: {dir_a} ({source_label(a)})", f"B: {dir_b} ({source_label(b)})")
 
 
 def agreement_failures(table: pd.DataFrame) -> list[str]:

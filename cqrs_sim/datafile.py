@@ -35,6 +35,10 @@ class DataError(ValueError):
         super().__init__(f"{file}:{line}: {message}" if line > 0 else f"{file}: {message}")
 
 
+class ColumnsError(DataError):
+    """A file with several columns where one was expected; the caller says how to name it."""
+
+
 def _opened(path: Path) -> bytes:
     """The file's bytes: a regular file of at most MAX_DATA_BYTES."""
     file = str(path)
@@ -112,7 +116,7 @@ def read_columns(path: str | Path, columns: list[Optional[str]]) -> list[Column]
         if column is None:
             if len(frame.columns) != 1:
                 names = ", ".join(str(c) for c in frame.columns[:20])
-                raise DataError(str(path), 0 if parquet else 1, f"has {len(frame.columns)} columns ({names}): name one")
+                raise ColumnsError(str(path), 0 if parquet else 1, f"has {len(frame.columns)} columns ({names}): name one")
             column = str(frame.columns[0])
         if column not in frame.columns:
             names = ", ".join(str(c) for c in frame.columns[:20]) or "none"

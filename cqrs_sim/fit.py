@@ -24,7 +24,7 @@ import numpy as np
 from pydantic import TypeAdapter, ValidationError
 from scipy import special, stats
 
-from .datafile import MAX_DATA_BYTES, DataError, numbers, read_column, read_lines
+from .datafile import MAX_DATA_BYTES, ColumnsError, DataError, numbers, read_column, read_lines
 from .distributions import Distribution, _Dist
 from .errors import Problem, ScenarioError
 from .units import duration_unit, format_in_unit
@@ -246,6 +246,8 @@ def read_measurements(source: str, column: str | None = None, unit: str = "s", s
     Raises :class:`ScenarioError` with one located problem: a missing file or column, a value that is not a
     number, one that is not positive, or too few values to fit.
     """
+    if unit not in UNITS:
+        raise ScenarioError([Problem(f"--unit {unit}", 0, 0, "(--unit)", f"unknown unit; use one of {', '.join(UNITS)}")])
     where = column or ("(stdin)" if source == "-" else "(file)")
     if source == "-" and stdin is not None and not isinstance(stdin, str):
         stdin = stdin.read(MAX_DATA_BYTES + 1)
@@ -259,6 +261,8 @@ def read_measurements(source: str, column: str | None = None, unit: str = "s", s
             data = read_column(source, column)
             where = str(data.values.name)
             values, lines = numbers(data), data
+    except ColumnsError as exc:
+        raise ScenarioError([Problem(exc.file, exc.line, 1, where, f"{exc.message} with --column NAME")]) from None
     except DataError as exc:
         raise ScenarioError([Problem(exc.file, exc.line, 1, where, exc.message)]) from None
     bad = values <= 0

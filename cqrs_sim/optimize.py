@@ -20,7 +20,8 @@ before cqrs, then the order of the values given).
 The Pareto front of the minimised metric against one SLO metric holds the
 designs (of either architecture, whether or not they meet the SLOs) that no
 other design beats on both means: lower cost, and better on that metric (its
-SLO says which way is better). Stopped designs are left out.
+SLO says which way is better). Stopped designs are left out. An SLO on the
+minimised metric itself has no front.
 """
 
 from __future__ import annotations
@@ -279,7 +280,7 @@ def choose(directory: Path, scenario: str, minimize: str, slos: list[SLO], desig
     fronts = {}
     candidates = [d for d in designs if not d.incomplete]
     for slo in slos:
-        if slo.metric in fronts:
+        if slo.metric in fronts or slo.metric == minimize:  # a metric against itself has no front
             continue
         sign = 1.0 if slo.op in ("<", "<=") else -1.0
         front = pareto_front([(d.mean(minimize), sign * d.mean(slo.metric)) for d in candidates])
@@ -334,6 +335,8 @@ def answer_lines(optimum: Optimum) -> list[str]:
         points = "; ".join(f"{d.label()} ({format_value(optimum.minimize, d.mean(optimum.minimize))}, "
                            f"{format_value(metric, d.mean(metric))})" for d in front)
         lines.append(f"Pareto front of {optimum.minimize} against {metric}: {points or 'none'}.")
+    if any(slo.metric == optimum.minimize for slo in optimum.slos):
+        lines.append(f"No Pareto front for the SLO on {optimum.minimize}: it is the minimised metric itself.")
     for failure in optimum.failures:
         lines.append(f"Not simulated ({failure['architecture']} {failure['point']}): {failure['error']}")
     return lines

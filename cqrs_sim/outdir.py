@@ -130,16 +130,42 @@ def check_placement(target: Path) -> None:
             return
 
 
+def _check_outside_results(target: Path) -> None:
+    """Refuse a target inside a cqrs-sim result directory."""
+    parent = Path(os.path.abspath(target)).parent
+    for directory in dict.fromkeys([parent, *parent.parents, parent.resolve(), *parent.resolve().parents]):
+        if is_result_dir(directory):
+            raise output_error(target, f"is inside the cqrs-sim result {directory}; give a directory outside it")
+
+
+def check_plot_dir(target: Path, names: tuple[str, ...]) -> None:
+    """Raise unless the plot files ``names`` may be written into ``target``: a directory outside every result,
+    missing, empty, or holding nothing but files of those names (which are replaced)."""
+    check_placement(target)
+    _check_outside_results(target)
+    if not os.path.lexists(target):
+        return
+    if target.is_symlink():
+        raise output_error(target, "is a symlink; give the directory itself (a symlink is never written through)")
+    if not target.is_dir():
+        raise output_error(target, "exists and is not a directory")
+    if is_result_dir(target):
+        raise output_error(target, "is a cqrs-sim result; give a directory outside it")
+    foreign = [e.name + ("/" if e.is_dir() else "") for e in sorted(target.iterdir())
+               if e.name not in names or e.is_symlink() or not e.is_file()]
+    if foreign:
+        listed = ", ".join(foreign[:3]) + (f" and {len(foreign) - 3} more" if len(foreign) > 3 else "")
+        raise output_error(target, f"holds files cqrs-sim did not write there ({listed}); "
+                                   "give a new or empty directory")
+
+
 def check_replaceable(target: Path, force: bool) -> None:
     """Raise unless ``target`` may be written: missing, empty, or (with ``force``) a complete cqrs-sim result.
 
     A result holding anything cqrs-sim did not write is refused, and so is a target inside a result.
     """
     check_placement(target)
-    parent = Path(os.path.abspath(target)).parent
-    for directory in dict.fromkeys([parent, *parent.parents, parent.resolve(), *parent.resolve().parents]):
-        if is_result_dir(directory):
-            raise output_error(target, f"is inside the cqrs-sim result {directory}; give a directory outside it")
+    _check_outside_results(target)
     if not os.path.lexists(target):
         return
     if target.is_symlink():
@@ -419,6 +445,7 @@ def write_text_atomic(path: Path, text: str) -> Path:
 
 
 __all__ = ["Destination", "Lock", "atomic_file", "check_answer_file", "check_file_target", "check_placement",
+           "check_plot_dir",
            "check_replaceable", "clean_stale", "foreign_entries", "is_capacity_answer", "is_replaceable_result",
            "is_result_dir", "make_staging", "output_error", "safe_dirname", "staged_files", "swap_into_place",
            "write_text_atomic"]

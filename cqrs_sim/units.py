@@ -164,6 +164,11 @@ def _duration_scale(seconds: float, exact: bool = False) -> tuple[float, str]:
     return 1.0, "s"
 
 
+def _shown_duration_scale(seconds: float) -> tuple[float, str]:
+    """The unit of a duration shown to three digits, chosen on the rounded value (0.9996 s is 1s, not 1,000ms)."""
+    return _duration_scale(float(f"{seconds:.3g}"))
+
+
 def _rate_scale(per_second: float) -> tuple[float, str]:
     if per_second == 0:
         return 1.0, "/s"
@@ -201,7 +206,7 @@ def format_duration(seconds: float, exact: bool = False) -> str:
         return "-"
     if seconds == 0:
         return "0s"
-    factor, suffix = _duration_scale(seconds, exact)
+    factor, suffix = _duration_scale(seconds, exact) if exact else _shown_duration_scale(seconds)
     text = f"{(_exact_number if exact else _digits)(seconds / factor)}{suffix}"
     if exact and not _reads_back(parse_duration, text, seconds):  # six digits lose it: all of it, in seconds
         return f"{_shortest(seconds)}s"
@@ -376,6 +381,9 @@ def format_interval(name: str, mean, low, high) -> str:
     if half <= 1e-9 * max(abs(mean), 1e-12):  # identical replications (or float noise around them)
         return text
     kind = kind_of(name)
+    # a half-width written in the mean's unit but far below its last digit (2.50 ± 3.4e-05): as good as identical
+    if kind not in ("duration", "distribution") and half < 0.05 * _shown_step(kind, mean, text):
+        return text
     if kind in ("duration", "distribution"):  # the half-width in its own unit: 3.5min ± 150ms
         factor, suffix = _duration_scale(half)
     elif kind in ("rate", "rate_steps"):  # in the mean's unit: 2,660/s ± 74/s
@@ -389,6 +397,26 @@ def format_interval(name: str, mean, low, high) -> str:
     else:
         factor, suffix = 1.0, ""
     return f"{text} ± {_half(half / factor)}{suffix}"
+
+
+_NUMBER = re.compile(r"[\d,]*\.?\d+(?:e[-+]?\d+)?")
+
+
+def _shown_step(kind: str | None, mean: float, text: str) -> float:
+    """One unit of the last digit of a mean as ``text`` shows it, in the metric's own unit (not for durations,
+    whose half-width is written in a unit of its own)."""
+    found = _NUMBER.search(text)
+    if found is None:
+        return 0.0
+    number, _, exponent = found.group().replace(",", "").partition("e")
+    step = 10.0 ** (int(exponent or 0) - len(number.partition(".")[2]))
+    if kind in ("rate", "rate_steps"):
+        return step * _rate_scale(mean)[0]
+    if kind == "instance_time":
+        return step * 3600
+    if kind == "fraction":
+        return step * 0.01
+    return step
 
 
 def with_units(data, prefix: str = ""):

@@ -54,6 +54,8 @@ PRIORITIES = (
     ("monotonic reads", "monotonic_read_violations", "{} of reads going back in time",
      "reads that never go back in time", "reads going back in time"),
 )
+#: the priorities named by a plural noun: "If monotonic reads matter most"
+PLURAL = frozenset({"monotonic reads"})
 COST = "replica_seconds"  #: the cost in instance-hours, always measured
 PRICED = "cost_per_hour"  #: the cost at the scenario's prices, when it gives them (cost:); preferred
 NAMES = {"crud": "CRUD", "cqrs": "CQRS"}
@@ -196,7 +198,7 @@ def decision(summary: pd.DataFrame, diff: pd.DataFrame, incomplete: Iterable[dic
         lead = "No decision yet."
     else:
         lead = "Neither design wins on anything that differs significantly here."
-    sentences = [lead] + [f"If {priority} matters most: {NAMES[arch]} ({detail})."
+    sentences = [lead] + [f"If {priority} {'matter' if priority in PLURAL else 'matters'} most: {NAMES[arch]} ({detail})."
                           for priority, arch, _, _, detail in decided]
     if cost_note:
         sentences.append(cost_note)

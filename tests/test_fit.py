@@ -123,7 +123,8 @@ def test_fit_reads_numbers_from_stdin(tmp_path):
 
 @pytest.mark.parametrize("args, data, location, words", [
     (["missing.csv"], None, "missing.csv: (file)", "no such file"),
-    (["d.csv"], "a,b\n1,2\n", "d.csv:1:1: (file)", "has 2 columns (a, b): name one"),
+    (["d.csv"], "a,b\n1,2\n", "d.csv:1:1: (file)", "has 2 columns (a, b): name one with --column NAME"),
+    (["d.csv", "--unit", "hours"], "a\n1\n", "--unit hours: (--unit)", "unknown unit; use one of s, ms, us"),
     (["d.csv", "--column", "c"], "a,b\n1,2\n", "d.csv:1:1: c", "has no column 'c' (columns: a, b)"),
     (["d.csv"], "a\n1\n2\nslow\n", "d.csv:4:1: a", "not a finite number: 'slow'"),
     (["d.csv"], "a\n1\n0\n", "d.csv:3:1: a", "a time must be positive to fit, got 0"),

@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 from cqrs_sim.cli import app
 from cqrs_sim.errors import ScenarioError
-from cqrs_sim.optimize import Design, choose, judge, pareto_front, parse_slos
+from cqrs_sim.optimize import Design, answer_lines, choose, judge, pareto_front, parse_slos
 
 runner = CliRunner()
 
@@ -55,6 +55,19 @@ def test_slos_are_read_with_their_units():
         parse_slos([])
 
 
+@pytest.mark.parametrize("text, words", [
+    ("stale_read_fraction<abc", "cannot read the bound 'abc': write a fraction, such as 0.01 or 1%"),
+    ("stale_read_fraction<2x%", "cannot read the bound '2x%': write a fraction, such as 0.01 or 1%"),
+    ("cost_per_hour<cheap", "cannot read the bound 'cheap': write a price per hour, such as 4.5 or 4.5/h"),
+    ("reads_completed>many", "cannot read the bound 'many': write a number of reads, such as 1000"),
+])
+def test_a_bound_that_is_no_number_says_what_a_bound_looks_like(text, words):
+    with pytest.raises(ScenarioError) as info:
+        parse_slos([text])
+    (problem,) = info.value.problems
+    assert problem.message == words and "could not convert" not in str(info.value)
+
+
 def test_an_slo_is_judged_on_the_intervals_worse_end():
     """Mean 40 ms with a 95% interval up to 55 ms does not meet < 50 ms; a > bound is held against the lower end."""
     below, above = parse_slos(["read_latency_p99<50ms", "read_throughput>90/s"])
@@ -94,6 +107,19 @@ def test_choose_the_cheapest_meeting_every_slo_ties_by_grid_order_and_skips_stop
     assert optimum.fronts["read_latency_p99"] == [designs[1], designs[3], designs[4]]
     none = choose(tmp_path, "s", "cost_per_hour", slos, designs[:2], [])
     assert none.best is None and none.ties == []
+
+
+def test_an_slo_on_the_minimised_metric_has_no_front_and_the_answer_says_so(tmp_path):
+    slos = parse_slos(["cost_per_hour<3.5", "read_latency_p99<50ms"])
+    designs = [_design("crud", 2.0, 0.100), _design("crud", 3.0, 0.030), _design("cqrs", 4.0, 0.005)]
+    for d in designs:
+        d.checks = [judge(slos[0], d.metrics["cost_per_hour"]), judge(slos[1], d.metrics["read_latency_p99"])]
+    optimum = choose(tmp_path, "s", "cost_per_hour", slos, designs, [])
+    assert list(optimum.fronts) == ["read_latency_p99"] and optimum.best is designs[1]
+    text = "\n".join(answer_lines(optimum))
+    assert "against cost_per_hour" not in text
+    assert "No Pareto front for the SLO on cost_per_hour: it is the minimised metric itself." in text
+    assert "Pareto front of cost_per_hour against read_latency_p99:" in text
 
 
 def test_optimize_finds_the_cheapest_design_on_a_tiny_grid(tiny, tmp_path):

@@ -108,6 +108,19 @@ def test_decision_weighs_latency_against_staleness_and_cost():
     assert lines["replica_seconds"][0] == "crud" and "9.0× lower" in lines["replica_seconds"][1]
 
 
+def test_each_priority_agrees_with_its_verb():
+    """A plural priority takes "matter", a singular one "matters"."""
+    summary, diff = _summary({
+        "read_latency_p99": (2.0, 0.02, 0.5),
+        "monotonic_read_violations": (0.0, 0.05, 0.01),
+        "read_your_writes_violations": (0.0, 0.1, 0.01),
+    })
+    text = decision(summary, diff)
+    assert "If monotonic reads matter most: CRUD (" in text and "monotonic reads matters" not in text
+    assert "If users seeing their own writes matters most: CRUD (" in text
+    assert "If read latency matters most: CQRS (" in text
+
+
 def test_decision_when_one_design_wins_everything_or_nothing():
     summary, diff = _summary({"read_latency_p99": (2.0, 0.02, 0.5), "replica_seconds": (3600.0, 3000.0, 10.0)})
     assert decision(summary, diff).startswith(

@@ -121,11 +121,12 @@ def test_cli_writes_a_result_directory_and_compare_reads_it(postgres_available, 
     assert (loaded.writes["first_visible"] > loaded.writes["commit"]).all()
     result = runner.invoke(app, ["run", scenario, "-o", str(tmp_path / "sim"), "--no-plots", "-j", "1", *sets])
     assert result.exit_code == 0, result.output
-    result = runner.invoke(app, ["compare", str(tmp_path / "sim"), str(tmp_path / "tb")])
+    result = runner.invoke(app, ["compare", str(tmp_path / "sim"), str(tmp_path / "tb"), "--plots", str(tmp_path / "cmp")])
     assert result.exit_code == 0, result.output
-    assert "testbed (PostgreSQL" in result.output and "read_latency_p99" in result.output
-    assert (tmp_path / "tb" / "compare" / "latency_cdf.png").stat().st_size > 0
-    assert (tmp_path / "tb" / "compare" / "visibility_curve.png").stat().st_size > 0
+    assert "testbed on PostgreSQL" in result.output and "read_latency_p99" in result.output
+    assert (tmp_path / "cmp" / "latency_cdf.png").stat().st_size > 0
+    assert (tmp_path / "cmp" / "visibility_curve.png").stat().st_size > 0
+    assert not (tmp_path / "tb" / "compare").exists()
 
 
 def test_a_server_that_cannot_start_leaves_nothing(postgres_available, scratch, monkeypatch):

@@ -25,6 +25,14 @@ def test_durations_across_units(seconds, text):
     assert format_duration(seconds) == text
 
 
+@pytest.mark.parametrize("seconds, text", [
+    (0.9994, "999ms"), (0.9995, "1s"), (0.99999, "1s"), (1.0, "1s"), (0.0009996, "1ms"), (3599.9, "1h"),
+    (119.96, "2min"), (-0.9996, "-1s"),
+])
+def test_a_duration_that_rounds_up_to_the_next_unit_is_written_in_it(seconds, text):
+    assert format_duration(seconds) == text and "1,000" not in format_duration(seconds)
+
+
 def test_minutes_never_read_as_m():
     assert all(not format_duration(s).endswith("m") or format_duration(s).endswith("ms") for s in (130, 600, 3599, 7000))
 
@@ -85,6 +93,12 @@ def test_intervals_keep_the_means_unit():
     assert format_interval("replica_seconds", 31320.0, 31300.0, 31340.0) == "8.70 ± 0.0056 instance-h"
     assert format_interval("read_latency_p99", 0.02, None, math.nan) == "20ms"  # no interval: the mean alone
     assert format_interval("read_latency_p99", 0.02, 0.02, 0.02) == "20ms"  # identical replications
+    # a half-width far below the mean's last digit is dropped, as for identical replications
+    assert format_interval("replica_seconds", 9000.0, 9000.0 - 0.1224, 9000.0 + 0.1224) == "2.50 instance-h"
+    assert format_interval("cost_per_hour", 2.5, 2.5 - 3.4e-5, 2.5 + 3.4e-5) == "2.50/h"
+    assert format_interval("cost_per_hour", 2.5, 2.5 - 3.4e-3, 2.5 + 3.4e-3) == "2.50 ± 0.0034/h"
+    assert format_interval("stale_read_fraction", 0.088, 0.088 - 1e-7, 0.088 + 1e-7) == "8.80%"
+    assert format_interval("read_throughput", 2660.0, 2660.0 - 0.01, 2660.0 + 0.01) == "2,660/s"
     # a capacity answer: the searched value, three digits, ± the search's resolution
     assert format_interval("workload.reads.rate", 2623.4375, 2549.0, 2697.9) == "2,623/s ± 74/s"
 
