@@ -5,9 +5,14 @@ from __future__ import annotations
 import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
+from matplotlib.transforms import offset_copy
 
 from .style import (COLORS, LABEL_SIZE, WIDTHS, architectures, empty_note, figure, legend_outside, percent_axis,
                     read_rate_panel, shade_rollouts, time_axis, titled)
+
+
+#: points each design's decision markers sit beside the decision time when both designs autoscale
+MARKER_SHIFT = 9.0
 
 
 def autoscaled(results) -> list[str]:
@@ -30,6 +35,9 @@ def autoscaling(results, replication: int = 0) -> Figure:
     ts, decisions = results.timeseries, results.autoscale
     elastic = autoscaled(results)
     top = 1
+    # with both designs elastic, each design's decision markers sit a little to its side of the decision time,
+    # so that decisions the two take at the same time (same interval) both show
+    side = {arch: (k - (len(elastic) - 1) / 2) * 2 * MARKER_SHIFT for k, arch in enumerate(elastic)}
     for arch in elastic:
         settings = _settings(results, arch)
         top = max(top, settings.max)
@@ -43,18 +51,22 @@ def autoscaling(results, replication: int = 0) -> Figure:
         if not len(mine):
             continue
         t = mine["t"].to_numpy()
+        shifted = offset_copy(pool.transData, fig=fig, x=side[arch], y=0.0, units="points")
         planned = mine["replicas_in_pool"].to_numpy() + mine["provisioning"].to_numpy()
-        pool.plot(t / divisor, planned, "o", color=COLORS[arch], ms=4, mfc="white",
+        pool.plot(t / divisor, planned, "o", color=COLORS[arch], ms=4, mfc="white", transform=shifted,
                   label=f"{arch} in the pool + being provisioned\n(at each decision)")
         change = mine["change"].to_numpy()
         desired = mine["desired"].to_numpy()
         for marker, moved, text in (("^", change > 0, "scale-out"), ("v", change < 0, "scale-in")):
             if moved.any():
                 pool.plot(t[moved] / divisor, desired[moved], marker, color=COLORS[arch], ms=10, mec="black", mew=0.6,
-                          ls="none", label=f"{arch} {text} (to the desired count)")
+                          ls="none", transform=shifted, label=f"{arch} {text} (to the desired count)")
                 for x, y, n in zip(t[moved], desired[moved], change[moved]):
-                    pool.annotate(f"{n:+d}", (x / divisor, y), xytext=(0, 9 if n > 0 else -15), textcoords="offset points",
-                                  ha="center", fontsize=10, color=COLORS[arch])
+                    # a label leans away from the other design's, so that two at the same time do not touch
+                    lean = "center" if side[arch] == 0 else ("right" if side[arch] < 0 else "left")
+                    nudge = {"center": 0.0, "right": 3.0, "left": -3.0}[lean]
+                    pool.annotate(f"{n:+d}", (x / divisor, y), xytext=(side[arch] + nudge, 9 if n > 0 else -15),
+                                  textcoords="offset points", ha=lean, fontsize=10, color=COLORS[arch])
         utilization = mine["utilization"].to_numpy()
         interval = settings.interval
         util.step(np.r_[t[:1] - interval, t] / divisor, np.r_[utilization[:1], utilization], where="pre",
@@ -84,7 +96,9 @@ def autoscaling(results, replication: int = 0) -> Figure:
     legend_outside(rate)
     util.text(0.005, 0.03, "busy connection-seconds / connection-seconds in the pool,\nover the interval ending at "
               "each decision", transform=util.transAxes, ha="left", va="bottom", fontsize=9, color="0.3")
-    rate.set_xlabel(f"time ({unit})", fontsize=LABEL_SIZE)
+    beside = "" if len(elastic) < 2 else (f"; decision markers: {elastic[0]}'s just left, {elastic[-1]}'s just right "
+                                          "of the decision time")
+    rate.set_xlabel(f"time ({unit}){beside}", fontsize=LABEL_SIZE)
     rate.set_xlim(0, scenario.duration / divisor)
     titled(fig, results, "elastic read pool: replicas and utilization",
            f"replication {replication + 1} of {scenario.replications}; "

@@ -37,7 +37,8 @@ def fit_plot(values: np.ndarray, fits: list, name: str) -> Figure:
     percent_axis(cdf_ax.yaxis)
     cdf_ax.set_xlabel("time (log scale)", fontsize=LABEL_SIZE)
     cdf_ax.set_ylabel("fraction at or below", fontsize=LABEL_SIZE)
-    cdf_ax.legend(loc="lower right", fontsize=9)
+    # below the panel: a CDF crosses every corner of its panel somewhere, so any legend inside hides a curve
+    cdf_ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.16), fontsize=9, ncols=2, frameon=False)
     qq_ax.set_xscale("log")
     qq_ax.set_yscale("log")
     duration_axis(qq_ax.xaxis, log=True)

@@ -8,7 +8,7 @@ from matplotlib.ticker import FixedLocator, FuncFormatter, NullFormatter
 
 from ..units import format_duration, format_percent
 from .style import (COLORS, LABEL_SIZE, WIDTHS, architectures, duration_axis, empty_note, figure, legend_outside,
-                    mark_commits, one_bin_note, read_rate_panel, sample_note, shade_rollouts, time_axis, titled, window_reads)
+                    mark_design_commits, one_bin_note, read_rate_panel, sample_note, shade_rollouts, time_axis, titled, window_reads)
 
 MARKED = ((0.5, "p50"), (0.99, "p99"), (0.999, "p99.9"))
 #: points drawn per CDF: quantiles evenly spaced on the logit axis, plus the last reads (the tail)
@@ -85,7 +85,7 @@ def latency_over_time(results, replication: int = 0) -> Figure:
         ax.plot(t, p99, color=COLORS[arch], lw=WIDTHS[arch], marker=dot, label=f"{arch} p99")
         ax.plot(t, p50, color=COLORS[arch], lw=WIDTHS[arch] * 0.65, ls="--", marker=dot, label=f"{arch} p50")
     shade_rollouts(ax, results, replication, divisor)
-    mark_commits(ax, results, replication, divisor, until=results.scenario.duration)
+    mark_design_commits(ax, results, replication, divisor, until=results.scenario.duration)
     shade_rollouts(rate, results, replication, divisor, label=False)
     read_rate_panel(rate, results, replication, divisor)
     finite = np.concatenate(values) if values else np.empty(0)

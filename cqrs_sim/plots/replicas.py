@@ -77,12 +77,12 @@ def _projection_lanes(fig: Figure, ax, results, replication: int, swaps, divisor
     """Projections swap no snapshot in: a lane shows only when its replica was out of the pool (rebuilding)."""
     scenario = results.scenario
     count = scenario.cqrs.replicas.count
-    end = max(scenario.duration, float(swaps["back"].max()) if len(swaps) else 0.0)
+    end = scenario.duration  # a rebuild still running when the run ends is drawn up to the end
     for r in range(count):
         ax.broken_barh([(0.0, end / divisor)], (r - 0.4, 0.8), facecolor=COLORS["cqrs"], alpha=0.35, lw=0)
         mine = swaps[swaps["replica"] == r]
         if len(mine):
-            out, back = mine["out"].to_numpy(), mine["back"].to_numpy()
+            out, back = mine["out"].to_numpy(), np.minimum(mine["back"].to_numpy(), end)
             ax.broken_barh(list(zip(out / divisor, (back - out) / divisor)), (r - 0.4, 0.8), facecolor="0.85",
                            edgecolor="0.55", hatch="//", lw=0.5)
     commits = mark_commits(ax, results, replication, divisor, label=False, color="black")
@@ -90,11 +90,14 @@ def _projection_lanes(fig: Figure, ax, results, replication: int, swaps, divisor
     ax.set_ylim(count - 0.5, -0.5)
     ax.set_xlim(0, end / divisor)
     marks = "" if not commits else ("; black ticks: write commits" if commits > LINES_AT_MOST else "; dotted: write commits")
-    ax.set_xlabel(f"time ({unit}); grey hatched: out of the pool (rebuilding){marks}", fontsize=LABEL_SIZE)
-    empty_note(ax, "projections: every replica stays in the pool and applies each write itself\n"
-                   "(no version is swapped in); the visibility curve shows how long writes take to reach them")
+    ax.set_xlabel(f"time ({unit}); green: in the pool, applying each write itself{marks}\n"
+                  "grey hatched: out of the pool (rebuilding after a failure)", fontsize=LABEL_SIZE)
+    if not len(swaps):  # the note would hide the rebuild bars
+        empty_note(ax, "projections: every replica stays in the pool and applies each write itself\n"
+                       "(no version is swapped in); the visibility curve shows how long writes take to reach them")
     titled(fig, results, "replica versions over time",
-           f"cqrs with projections, replication {replication + 1} of {scenario.replications}; {len(swaps)} rebuilds")
+           f"cqrs with projections (no version is swapped in), replication {replication + 1} of "
+           f"{scenario.replications}; {len(swaps)} rebuilds after failures")
 
 
 def stale_over_time(results, replication: int = 0) -> Figure:

@@ -205,33 +205,54 @@ def shade_rollouts(ax, results, replication: int, divisor: float, label: bool = 
         return len(instant)
     coverage = rollout_coverage(results, replication)
     strip = coverage > SHADE_AT_MOST
-    text = (f"cqrs rollout in progress\n(strip at the top: rollouts\ncover {format_percent(coverage, 2)} of the run)"
-            if strip else "cqrs rollout in progress")
+    # projections roll nothing out: a replica leaves the pool only to rebuild after a failure
+    what, many = (("cqrs replica rebuilding\n(out of the pool after a failure)", "rebuilds")
+                  if results.scenario.cqrs.sync.strategy == "projection" else ("cqrs rollout in progress", "rollouts"))
+    text = f"{what}\n(strip at the top: {many}\ncover {format_percent(coverage, 2)} of the run)" if strip else what
     ax.broken_barh([(a / divisor, (b - a) / divisor) for a, b in spans], (0.96, 0.04) if strip else (0.0, 1.0),
                    transform=ax.get_xaxis_transform(), facecolor=COLORS["cqrs"], alpha=0.45 if strip else 0.12, lw=0,
                    label=text if label else None, zorder=0.5)
     return len(spans) + len(instant)
 
 
-def commit_times(results, replication: int) -> np.ndarray:
+def commit_times(results, replication: int, arch: str | None = None) -> np.ndarray:
+    """Commit times of ``arch``'s writes (by default cqrs's when simulated, else crud's)."""
     writes = results.writes
-    arch = "cqrs" if "cqrs" in architectures(results) else "crud"
+    arch = arch or ("cqrs" if "cqrs" in architectures(results) else "crud")
     commits = writes[(writes["architecture"] == arch) & (writes["replication"] == replication)]["commit"].to_numpy()
     return commits[np.isfinite(commits)]
 
 
 def mark_commits(ax, results, replication: int, divisor: float, label: bool = True, color: str = "0.3",
-                 until: float = np.inf) -> int:
-    """Write commits up to ``until``: dotted lines across the panel, or ticks at its bottom when there are many."""
-    commits = commit_times(results, replication)
+                 until: float = np.inf, arch: str | None = None, row: int = 0) -> int:
+    """Write commits up to ``until``: dotted lines across the panel, or ticks at its bottom when there are many
+    (``row`` 1 puts the ticks just above row 0's). ``arch`` names whose commits; the label then says so."""
+    commits = commit_times(results, replication, arch)
     commits = commits[commits <= until]
     if len(commits) == 0:
         return 0
     many = len(commits) > LINES_AT_MOST
-    text = f"write commit ({len(commits)}: ticks at the bottom)" if many else "write commit"
-    ax.vlines(commits / divisor, 0.0, 0.04 if many else 1.0, transform=ax.get_xaxis_transform(), colors=color,
-              lw=0.9, linestyles="-" if many else ":", label=text if label else None, zorder=4)
+    whose = f"{arch} " if arch else ""
+    text = f"{whose}write commit ({len(commits)}: ticks at the bottom)" if many else f"{whose}write commit"
+    ax.vlines(commits / divisor, 0.04 * row if many else 0.0, 0.04 * (row + 1) if many else 1.0,
+              transform=ax.get_xaxis_transform(), colors=color, lw=0.9, linestyles="-" if many else ":",
+              label=text if label else None, zorder=4)
     return len(commits)
+
+
+def mark_design_commits(ax, results, replication: int, divisor: float, until: float = np.inf) -> int:
+    """Write commits in the latency panel: one set when the designs commit at the same times (within a pixel of
+    the time axis: crud's may wait a few ms for its lock), else each design's own, in its colour (designs with
+    their own apply times commit at different times)."""
+    designs = architectures(results)
+    own = {arch: commit_times(results, replication, arch) for arch in designs}
+    pixel = results.scenario.duration / (WIDTH * DPI)
+    first = own[designs[0]] if designs else np.empty(0)
+    same = all(len(c) == len(first) and np.allclose(c, first, rtol=0.0, atol=pixel) for c in own.values())
+    if same:
+        return mark_commits(ax, results, replication, divisor, until=until)
+    return sum(mark_commits(ax, results, replication, divisor, color=COLORS[arch], until=until, arch=arch, row=row)
+               for row, arch in enumerate(designs))
 
 
 def offered_rate(results, t: np.ndarray) -> np.ndarray:
