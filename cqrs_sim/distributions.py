@@ -11,7 +11,6 @@ A bare number or duration string means a constant.
 from __future__ import annotations
 
 import math
-from pathlib import Path
 from typing import Annotated, Any, Literal, Optional, Union
 
 import numpy as np

@@ -10,7 +10,7 @@ from cqrs_sim.cli import app
 from cqrs_sim.errors import ScenarioError
 from cqrs_sim.loader import parse_scenario
 from cqrs_sim.metrics import cost_per_hour
-from cqrs_sim.report import comparison_table, shown_metrics
+from cqrs_sim.report import shown_metrics
 from cqrs_sim.units import format_interval, format_value
 from cqrs_sim.verdict import decision, verdict
 

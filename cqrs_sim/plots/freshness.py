@@ -11,6 +11,16 @@ from .style import (COLORS, LABEL_SIZE, WIDTHS, architectures, duration_axis, em
                     legend_outside, percent_axis, sample_note, titled, window_reads)
 
 
+def visibility_axes(ax) -> None:
+    """The axes of a visibility curve: P(read sees the write) against time since the write's commit."""
+    ax.set_ylim(-0.02, 1.05)
+    percent_axis(ax.yaxis)
+    ax.set_xlim(left=0)
+    duration_axis(ax.xaxis)
+    ax.set_xlabel("time since the write's commit, query start − commit", fontsize=LABEL_SIZE)
+    ax.set_ylabel("P(read sees the write)", fontsize=LABEL_SIZE)
+
+
 def visibility_curve(results) -> Figure:
     """P(a read sees a write) against time since its commit, with the times to 99% and 99.9% marked."""
     fig, (ax,) = figure()
@@ -34,12 +44,7 @@ def visibility_curve(results) -> Figure:
     for i, (arch, text) in enumerate(reversed(notes)):
         ax.text(0.98, 0.04 + 0.07 * i, text, transform=ax.transAxes, ha="right", va="bottom", fontsize=11, color=COLORS[arch],
                 bbox=dict(boxstyle="round,pad=0.2", fc="white", ec="none", alpha=0.9), zorder=6)
-    ax.set_ylim(-0.02, 1.05)
-    percent_axis(ax.yaxis)
-    ax.set_xlim(left=0)
-    duration_axis(ax.xaxis)
-    ax.set_xlabel("time since the write's commit, query start − commit", fontsize=LABEL_SIZE)
-    ax.set_ylabel("P(read sees the write)", fontsize=LABEL_SIZE)
+    visibility_axes(ax)
     writes = results.writes
     if not (len(writes) and writes["commit"].notna().any()):
         why = "no write committed: nothing to become visible"

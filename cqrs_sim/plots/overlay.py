@@ -10,8 +10,9 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import FixedLocator, FuncFormatter, NullFormatter
 
 from ..units import format_percent
+from .freshness import visibility_axes
 from .latency import cdf_points
-from .style import COLORS, LABEL_SIZE, architectures, duration_axis, figure, legend_outside, percent_axis, window_reads
+from .style import COLORS, LABEL_SIZE, architectures, duration_axis, figure, legend_outside, window_reads
 
 STYLES = ("-", "--")
 
@@ -68,12 +69,7 @@ def visibility_overlay(a, b, labels: tuple[str, str] = ("A", "B")) -> Figure:
             ax.step(curve["t"], curve["probability"], where="post", ls=style, color=COLORS[arch], lw=2,
                     label=f"{arch}, {label}")
             drawn = True
-    ax.set_ylim(-0.02, 1.05)
-    percent_axis(ax.yaxis)
-    ax.set_xlim(left=0)
-    duration_axis(ax.xaxis)
-    ax.set_xlabel("time since the write's commit, query start − commit", fontsize=LABEL_SIZE)
-    ax.set_ylabel("P(read sees the write)", fontsize=LABEL_SIZE)
+    visibility_axes(ax)
     if drawn:
         legend_outside(ax)
     else:

@@ -60,6 +60,23 @@ class Backend:
     def record_parts(self) -> dict:
         raise NotImplementedError
 
+    async def _apply(self, conn, apply_time: float, writes, lock: str | None = None) -> tuple[float, float, int]:
+        """One write's transaction on ``conn``: take ``lock`` (SQL) if given, work ``apply_time`` (less the
+        client overhead ``writes`` compensates), advance the version, commit. Returns (start, commit, version)."""
+        from . import schema
+
+        async with conn.transaction():
+            if lock is not None:
+                await conn.execute(lock)
+            start = self.clock()
+            slept = writes.sleep_for(apply_time)
+            await conn.execute(schema.SLEEP, (slept,))
+            cursor = await conn.execute(schema.ADVANCE)
+            version = int((await cursor.fetchone())[0])
+        commit = self.clock()
+        writes.observe(commit - start, slept)
+        return start, commit, version
+
     async def settle(self) -> None:
         """Wait for what the back end still does after the last request (CQRS: rollouts)."""
 

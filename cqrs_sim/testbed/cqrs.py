@@ -136,14 +136,7 @@ class CqrsBackend(Backend):
     async def write(self, j: int, apply_time: float) -> tuple[float, float, int]:
         conn = await self.writers.get()
         try:
-            async with conn.transaction():
-                start = self.clock()
-                slept = self.writes.sleep_for(apply_time)
-                await conn.execute(schema.SLEEP, (slept,))
-                cursor = await conn.execute(schema.ADVANCE)
-                version = int((await cursor.fetchone())[0])
-            commit = self.clock()
-            self.writes.observe(commit - start, slept)
+            start, commit, version = await self._apply(conn, apply_time, self.writes)
         finally:
             self.writers.put(conn)
         self.committed(version, commit)

@@ -50,18 +50,11 @@ class CrudBackend(Backend):
 
     async def write(self, j: int, apply_time: float) -> tuple[float, float, int]:
         conn = await self.pool.get()
+        if self.exclusive:
+            self.writing += 1
         try:
-            async with conn.transaction():
-                if self.exclusive:
-                    self.writing += 1
-                    await conn.execute(schema.LOCK)
-                start = self.clock()
-                slept = self.writes.sleep_for(apply_time)
-                await conn.execute(schema.SLEEP, (slept,))
-                cursor = await conn.execute(schema.ADVANCE)
-                version = int((await cursor.fetchone())[0])
-            commit = self.clock()
-            self.writes.observe(commit - start, slept)
+            start, commit, version = await self._apply(conn, apply_time, self.writes,
+                                                       schema.LOCK if self.exclusive else None)
         finally:
             if self.exclusive:
                 self.writing -= 1
