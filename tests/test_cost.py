@@ -14,6 +14,8 @@ from cqrs_sim.report import shown_metrics
 from cqrs_sim.units import format_interval, format_value
 from cqrs_sim.verdict import decision, verdict
 
+from .test_report import _summary as _frames
+
 BASE = """\
 duration: 20s
 replications: 1
@@ -60,16 +62,6 @@ def test_price_per_hour_format():
     assert format_value("cost_per_hour", 1250.0) == "1,250/h"
     assert format_interval("cost_per_hour", 4.1, 4.0, 4.2) == "4.10 ± 0.1/h"
 
-
-def _frames(rows: dict[str, tuple[float, float, float]]):
-    summary, diff = [], []
-    for metric, (crud, cqrs, half) in rows.items():
-        for arch, mean in (("crud", crud), ("cqrs", cqrs)):
-            summary.append({"architecture": arch, "metric": metric, "mean": mean, "ci_low": mean * 0.99,
-                            "ci_high": mean * 1.01, "n": 5})
-        d = cqrs - crud
-        diff.append({"metric": metric, "mean": d, "ci_low": d - half, "ci_high": d + half, "n": 5})
-    return pd.DataFrame(summary), pd.DataFrame(diff)
 
 
 def test_verdict_prices_the_cost_when_the_scenario_does():

@@ -24,6 +24,18 @@ def cdf_points(sorted_values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return sorted_values[index], (index + 0.5) / n
 
 
+def latency_cdf_axes(ax, positive: np.ndarray) -> None:
+    """Log latency (spanning the ``positive`` values) against a logit fraction, ticked from 1% to 99.99%."""
+    ax.set_xscale("log")
+    ax.set_xlim(positive.min() / 1.5, positive.max() * 1.5)
+    duration_axis(ax.xaxis, log=True)
+    ax.set_yscale("logit")
+    ax.set_ylim(0.01, 0.9999)
+    ax.yaxis.set_major_locator(FixedLocator([0.01, 0.1, 0.5, 0.9, 0.99, 0.999, 0.9999]))
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda y, _pos: format_percent(y, 4)))
+    ax.yaxis.set_minor_formatter(NullFormatter())
+
+
 def latency_cdf(results) -> Figure:
     """CDF of read latency per architecture, pooled over replications; log time, 'nines' probability axis."""
     fig, (ax,) = figure()
@@ -44,15 +56,7 @@ def latency_cdf(results) -> Figure:
                         textcoords="offset points", fontsize=11, color=COLORS[arch], ha="right" if left else "left")
     positive = np.concatenate([d[d > 0] for d in drawn]) if drawn else np.empty(0)
     if len(positive):
-        ax.set_xscale("log")
-        ax.set_xlim(positive.min() / 1.5, positive.max() * 1.5)
-        duration_axis(ax.xaxis, log=True)
-        ax.set_yscale("logit")
-        ax.set_ylim(0.01, 0.9999)
-        ticks = [0.01, 0.1, 0.5, 0.9, 0.99, 0.999, 0.9999]
-        ax.yaxis.set_major_locator(FixedLocator(ticks))
-        ax.yaxis.set_major_formatter(FuncFormatter(lambda y, _pos: format_percent(y, 4)))
-        ax.yaxis.set_minor_formatter(NullFormatter())
+        latency_cdf_axes(ax, positive)
         legend_outside(ax)
     else:
         empty_note(ax, f"no reads arrived in [{format_duration(lo)}, {format_duration(hi)}): no latency to draw")

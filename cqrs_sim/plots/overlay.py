@@ -7,12 +7,10 @@ from __future__ import annotations
 
 import numpy as np
 from matplotlib.figure import Figure
-from matplotlib.ticker import FixedLocator, FuncFormatter, NullFormatter
 
-from ..units import format_percent
 from .freshness import visibility_axes
-from .latency import cdf_points
-from .style import COLORS, LABEL_SIZE, architectures, duration_axis, figure, legend_outside, window_reads
+from .latency import cdf_points, latency_cdf_axes
+from .style import COLORS, LABEL_SIZE, architectures, figure, legend_outside, window_reads
 
 STYLES = ("-", "--")
 
@@ -39,14 +37,7 @@ def latency_cdf_overlay(a, b, labels: tuple[str, str] = ("A", "B")) -> Figure:
             ax.plot(x, p, ls=style, color=COLORS[arch], lw=2, label=f"{arch}, {label} ({len(latency):,} reads)")
     values = np.concatenate(positive) if positive else np.empty(0)
     if len(values):
-        ax.set_xscale("log")
-        ax.set_xlim(values.min() / 1.5, values.max() * 1.5)
-        duration_axis(ax.xaxis, log=True)
-        ax.set_yscale("logit")
-        ax.set_ylim(0.01, 0.9999)
-        ax.yaxis.set_major_locator(FixedLocator([0.01, 0.1, 0.5, 0.9, 0.99, 0.999, 0.9999]))
-        ax.yaxis.set_major_formatter(FuncFormatter(lambda y, _pos: format_percent(y, 4)))
-        ax.yaxis.set_minor_formatter(NullFormatter())
+        latency_cdf_axes(ax, values)
         legend_outside(ax)
     ax.set_xlabel("read latency (log scale)", fontsize=LABEL_SIZE)
     ax.set_ylabel("fraction of reads at or below", fontsize=LABEL_SIZE)
