@@ -166,7 +166,7 @@ def run_testbed(scenario: Scenario, dsn: Optional[str] = None, say: Optional[Say
     check_supported(scenario, source)
     say = say or (lambda _line: None)
     began = time.perf_counter()
-    with server(dsn) as url:
+    with server(dsn, say) as url:
         version = server_version(url)
         say(f"PostgreSQL {version} ({'embedded' if dsn is None else 'given by --dsn'})")
         records, info = asyncio.run(_run_all(url, scenario, say))
