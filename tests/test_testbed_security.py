@@ -306,3 +306,31 @@ def _processes_mentioning(text: str) -> list[int]:
             except OSError:
                 pass
     return found
+
+
+def test_a_copy_of_the_binaries_planted_by_another_user_is_refused(tmp_path, monkeypatch):
+    """As root the server runs as nobody, from a shared copy of the binaries in the temporary directory when
+    nobody cannot reach the installed ones: a copy made by another account is refused, not run."""
+    from cqrs_sim.testbed import server as server_module
+
+    if os.geteuid() != 0:
+        assert server_module._unprivileged() is None  # no other account runs the server: no copy is ever made
+        return
+    installed = tmp_path / "private" / "pgserver" / "pginstall" / "bin"  # under pytest's 0700 directory
+    installed.mkdir(parents=True)
+    (installed / "postgres").write_text("#!/bin/sh\necho 'postgres (PostgreSQL) 99.9test'\n")
+    (installed / "postgres").chmod(0o755)
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    shared.chmod(0o1777)
+    monkeypatch.setattr(tempfile, "tempdir", str(shared))
+    account = server_module._unprivileged()
+    made = server_module._reachable(installed, account)  # nobody cannot enter tmp_path: a copy is made ...
+    assert made == shared / "cqrs-testbed-postgresql-99.9test" / "pgserver" / "pginstall" / "bin"
+    assert (made / "postgres").read_text() == (installed / "postgres").read_text()
+    assert server_module._reachable(installed, account) == made  # ... once, then shared
+    planted = shared / "cqrs-testbed-postgresql-99.9test"
+    for path in [planted, *planted.rglob("*")]:
+        os.chown(path, *account, follow_symlinks=False)  # as if nobody had put it there first
+    with pytest.raises(ServerError, match="was not made by this user"):
+        server_module._reachable(installed, account)

@@ -88,7 +88,7 @@ def _reachable(binaries: Path, account: tuple[int, int] | None) -> Path:
     """The binaries, or (as root, where ``account`` cannot reach them, e.g. under /root) a world-readable copy.
 
     The copy is made once per machine, under the temporary directory, and renamed into place whole, so
-    concurrent runs share it.
+    concurrent runs share it; a copy that another user made (or may change) is refused.
     """
     if account is None:
         return binaries
@@ -115,6 +115,10 @@ def _reachable(binaries: Path, account: tuple[int, int] | None) -> Path:
         except OSError:
             pass  # another run put its copy in place first
         shutil.rmtree(staging, ignore_errors=True)
+    status = home.lstat()
+    if home.is_symlink() or status.st_uid != os.geteuid() or status.st_mode & 0o022:
+        raise ServerError(f"{home} was not made by this user, or others may write in it: the server would run "
+                          "binaries someone else placed; remove it")
     return home / "pgserver" / "pginstall" / "bin"
 
 
