@@ -134,7 +134,7 @@ def stop(pid: int, timeout: float = STOP_TIMEOUT) -> None:
 def remove(directory: Path, pids: tuple[int, ...] = ()) -> Optional[int]:
     """Stop the server on ``directory`` (and processes ``pids``, known to be its postmaster) and delete the
     directory. Returns the pid of a server that was running, or None."""
-    running = [pid for pid in pids if alive(pid)]
+    running = [pid for pid in pids if alive(pid) and _serves(pid, directory / DATA)]  # never a reused pid
     found = postmaster(directory)
     if found is not None and found not in running:
         running.append(found)
