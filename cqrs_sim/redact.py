@@ -7,8 +7,10 @@ environment variable. :func:`redact` replaces the first two by ``***``
 wherever they appear in a text, and every password the process knows of
 (``PGPASSWORD``, the ones on its command line, and those registered with
 :func:`remember`, such as the embedded server's) wherever it appears
-literally. Every place that writes the command line, a DSN, an error
-message or a traceback goes through it. Standard library only: the CLI
+literally (one shorter than ``SHORTEST`` characters excepted). Every place
+that writes the command line, a DSN, an error message or a traceback goes
+through it, and so, when the command knows of a password, do its stdout and
+stderr (:func:`guard_standard_streams`). Standard library only: the CLI
 imports it at start.
 """
 
@@ -75,11 +77,6 @@ def redact(text: str) -> str:
 def command_line(argv: list[str] | None = None) -> str:
     """The command line (``sys.argv`` by default) as it may be shown or saved: arguments joined by spaces, redacted."""
     return redact(" ".join(sys.argv if argv is None else argv))
-
-
-def holds_password(text: str) -> bool:
-    """Whether ``text`` has a password written in it (URL or keyword form)."""
-    return bool(passwords_in(text))
 
 
 class RedactedStream:
