@@ -29,6 +29,7 @@ from .errors import Problem, ScenarioError
 from .outdir import (Destination, Lock, check_answer_file, check_plot_dir, safe_dirname, staged_files,
                      write_text_atomic)
 from .loader import load_scenario, resolved_yaml
+from .redact import command_line, guard_standard_streams, redact
 from .scenario import scenario_warnings
 from .report import comparison_table, estimate_lines, loads_table, table_caption
 from .estimate import estimate_run
@@ -122,6 +123,14 @@ def _with_ready(progress: Optional[Callable] = None) -> Optional[Callable]:
     return tick
 
 
+def _save_traceback() -> str:
+    """Save the exception being handled, and the command line, to a new crash file (passwords hidden); its path."""
+    text = f"command: {command_line()}\n{traceback.format_exc()}"
+    with tempfile.NamedTemporaryFile("w", prefix="cqrs-sim-crash-", suffix=".txt", delete=False) as fh:
+        fh.write(redact(text))
+    return fh.name
+
+
 def _guarded(body: Callable[[], None]) -> None:
     try:
         body()
@@ -138,9 +147,9 @@ def _guarded(body: Callable[[], None]) -> None:
     except Exception as exc:  # a bug: one line for the user, the traceback for the report
         if _received:
             raise typer.Exit(1) from None  # main() reports the signal
-        with tempfile.NamedTemporaryFile("w", prefix="cqrs-sim-crash-", suffix=".txt", delete=False) as fh:
-            traceback.print_exc(file=fh)
-        typer.echo(f"error: internal error ({type(exc).__name__}: {exc}); traceback saved to {fh.name}", err=True)
+        saved = _save_traceback()
+        typer.echo(f"error: internal error ({type(exc).__name__}: {redact(str(exc))}); traceback saved to {saved}",
+                   err=True)
         raise typer.Exit(1) from None
 
 
@@ -256,10 +265,9 @@ def _reported(step: Callable[[], object], directory: Path) -> list[str]:
     try:
         step()
     except Exception as exc:
-        with tempfile.NamedTemporaryFile("w", prefix="cqrs-sim-crash-", suffix=".txt", delete=False) as fh:
-            traceback.print_exc(file=fh)
-        typer.echo(f"error: plots or report failed ({type(exc).__name__}: {exc}); the results are saved in "
-                   f"{directory}/ (try `cqrs-sim plot {directory}`); traceback saved to {fh.name}", err=True)
+        saved = _save_traceback()
+        typer.echo(f"error: plots or report failed ({type(exc).__name__}: {redact(str(exc))}); the results are saved "
+                   f"in {directory}/ (try `cqrs-sim plot {directory}`); traceback saved to {saved}", err=True)
         return [str(exc)]
     return []
 
@@ -618,7 +626,7 @@ def testbed(
         try:
             results = run_testbed(scenario, dsn=dsn, say=_with_ready(say), source=str(scenario_file))
         except ServerError as exc:
-            typer.echo(f"error: testbed: {exc}", err=True)
+            typer.echo(f"error: testbed: {redact(str(exc))}", err=True)
             raise typer.Exit(2) from None
         results.write_into(destination.staging)
         destination.commit()
@@ -755,6 +763,7 @@ def main() -> int:
     does not return: it exits with 128 + the signal's number.
     """
     global _raising
+    guard_standard_streams()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, _on_signal)
     try:

@@ -6,7 +6,12 @@ gives each side's mean and 95% interval (over its replications), the
 difference B − A, the relative difference, and whether each mean lies
 inside the other side's interval. Agreement targets, when given, are
 checked on the relative difference (latencies, visibility times) or on the
-absolute one (fractions, in percentage points).
+absolute one (fractions, in percentage points). A testbed run measured how
+late its client's timers woke on the machine it ran on (its manifest's
+``testbed.timer_lateness_s``); every timed step of a request can be that
+late, so a time's target is widened by that lateness (the mean for a mean,
+the p99 for a p99), as the run measured it rather than as a quiet machine
+would have it.
 """
 
 from __future__ import annotations
@@ -30,6 +35,28 @@ TARGETS = {
     "visibility_window_mean": ("relative", 0.10),
 }
 
+#: time metrics whose target widens by a testbed run's measured timer lateness: metric -> the statistic added
+LATENESS_ALLOWANCE = {
+    "read_latency_mean": "mean",
+    "read_latency_p99": "p99",
+    "first_visible_mean": "mean",
+    "visibility_window_mean": "mean",
+}
+
+
+def lateness_allowance(metric: str, *manifests: dict) -> float:
+    """Seconds added to ``metric``'s target: the matching statistic of each side's measured timer lateness (0 for
+    a simulation, or a metric that is not a time)."""
+    statistic = LATENESS_ALLOWANCE.get(metric)
+    total = 0.0
+    for manifest in manifests:
+        testbed = manifest.get("testbed") if isinstance(manifest, dict) else None
+        lateness = testbed.get("timer_lateness_s") if isinstance(testbed, dict) else None
+        value = lateness.get(statistic) if isinstance(lateness, dict) and statistic else None
+        if isinstance(value, (int, float)) and math.isfinite(value) and value > 0:
+            total += float(value)
+    return total
+
 
 def load_pair(a: str | Path, b: str | Path) -> tuple[Results, Results]:
     """Two result directories, with the tables the comparison and its plots need."""
@@ -37,12 +64,17 @@ def load_pair(a: str | Path, b: str | Path) -> tuple[Results, Results]:
     return tuple(load_results(d, tables=("requests", "visibility"), columns=columns) for d in (a, b))  # type: ignore[return-value]
 
 
-def _within(kind: str, limit: float, a: float | None, b: float | None) -> bool | None:
+def _within(kind: str, limit: float, a: float | None, b: float | None, allowance: float = 0.0) -> bool | None:
     if a is None or b is None:
         return None
     if kind == "absolute":
-        return abs(b - a) <= limit + 1e-12
-    return abs(b - a) <= limit * abs(a) + 1e-12
+        return abs(b - a) <= limit + 1e-12  # a fraction's target: no time to add
+    return abs(b - a) <= limit * abs(a) + allowance + 1e-12
+
+
+def _target_text(kind: str, limit: float, allowance: float) -> str:
+    share = f"{limit:.0%}" if kind == "relative" else f"{limit * 100:g} pp"
+    return f"±{share}" if not allowance else f"±({share} + {allowance * 1000:.3g} ms)"
 
 
 def shared_metrics(summary_a: pd.DataFrame, summary_b: pd.DataFrame) -> tuple[str, ...]:
@@ -73,6 +105,7 @@ def compare_results(a: Results, b: Results, metrics: tuple[str, ...] | None = No
                 continue
             diff = vb - va if va is not None and vb is not None else None
             kind, limit = targets.get(metric, (None, None))
+            allowance = lateness_allowance(metric, a.manifest, b.manifest) if kind == "relative" else 0.0
             rows.append({
                 "architecture": arch, "metric": metric,
                 "a": va, "a_low": finite_or_none(ra["ci_low"]), "a_high": finite_or_none(ra["ci_high"]),
@@ -81,8 +114,8 @@ def compare_results(a: Results, b: Results, metrics: tuple[str, ...] | None = No
                 "relative": diff / va if diff is not None and va else None,
                 "b_in_a": contains(ra["ci_low"], ra["ci_high"], vb) if vb is not None and finite_or_none(ra["ci_low"]) is not None else None,
                 "a_in_b": contains(rb["ci_low"], rb["ci_high"], va) if va is not None and finite_or_none(rb["ci_low"]) is not None else None,
-                "target": None if kind is None else (f"±{limit:.0%}" if kind == "relative" else f"±{limit * 100:g} pp"),
-                "within": None if kind is None else _within(kind, limit, va, vb),
+                "target": None if kind is None else _target_text(kind, limit, allowance),
+                "within": None if kind is None else _within(kind, limit, va, vb, allowance),
             })
     return pd.DataFrame(rows, columns=["architecture", "metric", "a", "a_low", "a_high", "b", "b_low", "b_high",
                                        "difference", "relative", "b_in_a", "a_in_b", "target", "within"])

@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import json
 import platform
-import sys
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from importlib import metadata
@@ -19,6 +18,7 @@ from .errors import Problem, ScenarioError
 from .intervals import json_value
 from .metrics import differences, summarize
 from .outdir import Destination
+from .redact import command_line
 from .scenario import Scenario
 
 TABLES = ("requests", "writes", "replicas", "timeseries", "visibility", "autoscale")
@@ -81,7 +81,7 @@ def build_manifest(scenario: Scenario, wall_time: float) -> dict[str, Any]:
         "platform": platform.platform(),
         "wall_time_s": round(wall_time, 3),
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "command": " ".join(sys.argv),
+        "command": command_line(),
     }
 
 

@@ -6,8 +6,14 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 import cqrs_sim
+
+#: no wall-clock deadline for property tests: the suite has no timed unit tests, and on a loaded machine a
+#: 200 ms deadline fails examples that write files or load a scenario
+settings.register_profile("no-deadline", deadline=None)
+settings.load_profile("no-deadline")
 
 ROOT = Path(__file__).resolve().parents[1]
 SCENARIOS = ROOT / "scenarios"

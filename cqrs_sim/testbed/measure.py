@@ -11,10 +11,18 @@ shortened by that overhead, so the query and apply times the client sees
 have the drawn means. The manifest reports the overheads and, after the
 run, the residual: the mean of (measured − drawn) query time over the
 run's reads that did not wait for a lock.
+
+The machine itself is measured too: during every run a probe in the
+client's event loop asks to be woken every ``PROBE_PERIOD`` and records how
+late each wake-up came (:func:`probe_timer`). That lateness is what the
+machine's load adds to every timed step of a request (the client's timers,
+and the server's, which share the same cores); the manifest reports it,
+and :mod:`cqrs_sim.compare` widens its agreement targets by it.
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
 from dataclasses import asdict, dataclass
 
@@ -25,6 +33,7 @@ from ..streams import stream
 from . import schema
 
 CALIBRATION = 40  #: timed reads and timed writes before a run
+PROBE_PERIOD = 0.01  #: seconds between the timer probe's wake-ups
 
 
 @dataclass(frozen=True)
@@ -91,3 +100,21 @@ class Compensation:
     def observe(self, measured: float, slept: float) -> None:
         self.overhead += self.WEIGHT * ((measured - slept) - self.overhead)
         self.observations += 1
+
+
+async def probe_timer(clock, lateness: list[float], period: float = PROBE_PERIOD) -> None:
+    """Until cancelled: sleep ``period`` at a time on ``clock`` and append how late each wake-up was (seconds)."""
+    while True:
+        due = clock() + period
+        await asyncio.sleep(period)
+        lateness.append(max(0.0, clock() - due))
+
+
+def lateness_summary(lateness) -> dict:
+    """mean, p50, p99, max (seconds) and the number of samples of a timer probe's lateness; {} without samples."""
+    values = np.asarray(lateness, dtype=float)
+    if not len(values):
+        return {}
+    p50, p99 = np.quantile(values, [0.5, 0.99])
+    return {"mean": round(float(values.mean()), 6), "p50": round(float(p50), 6), "p99": round(float(p99), 6),
+            "max": round(float(values.max()), 6), "samples": int(len(values))}

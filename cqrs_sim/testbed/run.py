@@ -29,7 +29,7 @@ from . import schema
 from .client import Client, Clock
 from .cqrs import CqrsBackend, close_all, connect_many
 from .crud import CrudBackend
-from .measure import Overhead, measure_overhead
+from .measure import Overhead, lateness_summary, measure_overhead
 from .server import Databases, server, server_version, with_database
 from .support import check_supported
 
@@ -127,6 +127,7 @@ def _residual_summary(residual: np.ndarray) -> dict:
 async def _run_all(dsn: str, scenario: Scenario, say: Say) -> tuple[list, dict]:
     databases = Databases(dsn)
     info: dict = {"databases": databases.prefix + "_*", "runs": []}
+    timer_lateness: list[float] = []
     try:
         await _create_template(databases)
         outputs = []
@@ -141,7 +142,9 @@ async def _run_all(dsn: str, scenario: Scenario, say: Say) -> tuple[list, dict]:
                 run_info = {"architecture": arch, "replication": replication,
                             "arrival_lateness_mean_s": round(float(lateness.mean()), 6) if len(lateness) else None,
                             "arrival_lateness_max_s": round(float(lateness.max()), 6) if len(lateness) else None,
-                            **_residual_summary(_residual(record, client, scenario))}
+                            **_residual_summary(_residual(record, client, scenario)),
+                            "timer_lateness_s": lateness_summary(client.timer_lateness)}
+                timer_lateness += client.timer_lateness
                 if arch == "cqrs":
                     run_info["copy_seconds"] = [round(c, 4) for c in backend.copy_seconds]
                     run_info["dump_seconds"] = [round(c, 4) for c in backend.dump_seconds]
@@ -150,6 +153,7 @@ async def _run_all(dsn: str, scenario: Scenario, say: Say) -> tuple[list, dict]:
                                                        if len(swaps["out"]) else None)
                 info["runs"].append(run_info)
                 outputs.append(record)
+        info["timer_lateness_s"] = lateness_summary(timer_lateness)
         return outputs, info
     finally:
         databases.drop_all()
@@ -166,7 +170,7 @@ def run_testbed(scenario: Scenario, dsn: Optional[str] = None, say: Optional[Say
     check_supported(scenario, source)
     say = say or (lambda _line: None)
     began = time.perf_counter()
-    with server(dsn) as url:
+    with server(dsn, say) as url:
         version = server_version(url)
         say(f"PostgreSQL {version} ({'embedded' if dsn is None else 'given by --dsn'})")
         records, info = asyncio.run(_run_all(url, scenario, say))

@@ -2,14 +2,24 @@
 
 Embedded: the ``pgserver`` wheel ships PostgreSQL binaries; the run calls
 ``initdb`` into a fresh temporary directory, starts ``postgres`` as its own
-child process listening only on a Unix socket in that directory, and on
-leaving (normally, on an error, or on Ctrl-C) stops it and deletes the
-directory. PostgreSQL refuses to run as root; as root the server runs as
-the unprivileged ``nobody`` account instead, from a world-readable copy of
-the binaries when ``nobody`` cannot reach the installed ones (``pgserver``'s
-own launcher instead adds a system user and widens permissions on every
-directory up the path). A server that cannot start raises :class:`ServerError` with one
-line saying why, after removing everything it made.
+child process, and on leaving (normally, on an error, or on Ctrl-C) stops it
+and deletes the directory. PostgreSQL refuses to run as root; as root the
+server runs as the unprivileged ``nobody`` account instead, from a
+world-readable copy of the binaries when ``nobody`` cannot reach the
+installed ones (``pgserver``'s own launcher instead adds a system user and
+widens permissions on every directory up the path). A server that cannot
+start raises :class:`ServerError` with one line saying why, after removing
+everything it made.
+
+The server is the run's alone: it listens on no TCP address, only on a Unix
+socket in its directory, which only its owner (the server's account) can
+enter (mode 0700; root, running the command, enters anyway); and every
+connection needs the superuser's password (``scram-sha-256``), drawn at
+random for each run, handed to ``initdb`` through a pipe and to the client
+in memory: it is never written to a file. A watchdog process
+(:mod:`.watchdog`) stops the server and removes its directory when the
+command ends, even by ``kill -9``, and each new embedded server first stops
+and removes any that an earlier command left.
 
 Either way the run works only in databases it creates itself, named
 ``cqrs_testbed_<random>_…``; it drops exactly those and never touches another.
@@ -20,19 +30,25 @@ from __future__ import annotations
 import os
 import secrets
 import shutil
-import signal
 import subprocess
+import sys
 import tempfile
 import time
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator, Optional
+from typing import Callable, Iterator, Optional
+
+from ..redact import redact, remember
+from . import watchdog
+from .watchdog import STOP_TIMEOUT
 
 START_TIMEOUT = 60.0  #: seconds for the embedded server to accept connections
-STOP_TIMEOUT = 15.0  #: seconds for a fast shutdown before the server is killed
+WATCHDOG_TIMEOUT = STOP_TIMEOUT + 5.0  #: seconds to wait for the watchdog to stop the server and remove it
+SUPERUSER = "postgres"
 SERVER_SETTINGS = {  # a scratch server: nothing here must survive a crash
     "fsync": "off", "synchronous_commit": "off", "full_page_writes": "off",
     "max_connections": "200", "shared_buffers": "32MB", "log_min_messages": "warning",
+    "listen_addresses": "", "unix_socket_permissions": "0700",  # no TCP; the socket is its owner's alone
 }
 
 
@@ -72,7 +88,7 @@ def _reachable(binaries: Path, account: tuple[int, int] | None) -> Path:
     """The binaries, or (as root, where ``account`` cannot reach them, e.g. under /root) a world-readable copy.
 
     The copy is made once per machine, under the temporary directory, and renamed into place whole, so
-    concurrent runs share it.
+    concurrent runs share it; a copy that another user made (or may change) is refused.
     """
     if account is None:
         return binaries
@@ -99,6 +115,10 @@ def _reachable(binaries: Path, account: tuple[int, int] | None) -> Path:
         except OSError:
             pass  # another run put its copy in place first
         shutil.rmtree(staging, ignore_errors=True)
+    status = home.lstat()
+    if home.is_symlink() or status.st_uid != os.geteuid() or status.st_mode & 0o022:
+        raise ServerError(f"{home} was not made by this user, or others may write in it: the server would run "
+                          "binaries someone else placed; remove it")
     return home / "pgserver" / "pginstall" / "bin"
 
 
@@ -108,22 +128,29 @@ def _tail(text: str) -> str:
 
 
 class EmbeddedServer:
-    """A throwaway PostgreSQL server in a temporary directory; use as a context manager."""
+    """A throwaway PostgreSQL server in a temporary directory, ours alone; use as a context manager.
 
-    def __init__(self) -> None:
+    ``say`` receives one line for each server an earlier command left running, stopped and removed first.
+    """
+
+    def __init__(self, say: Optional[Callable[[str], None]] = None) -> None:
+        self.say = say or (lambda _line: None)
         self.directory: Optional[Path] = None
         self.process: Optional[subprocess.Popen] = None
+        self.watchdog: Optional[subprocess.Popen] = None
+        self.password = secrets.token_urlsafe(24)
+        remember(self.password)
 
     @property
     def dsn(self) -> str:
-        return f"host={self.directory} user=postgres dbname=postgres"
+        return f"host={self.directory} user={SUPERUSER} dbname=postgres password={self.password}"
 
     def __enter__(self) -> "EmbeddedServer":
         try:
             self._start()
         except OSError as exc:
             self.stop()
-            raise ServerError(f"cannot start PostgreSQL: {exc}") from None
+            raise ServerError(f"cannot start PostgreSQL: {redact(str(exc))}") from None
         except BaseException:
             self.stop()
             raise
@@ -135,25 +162,52 @@ class EmbeddedServer:
     def _start(self) -> None:
         account = _unprivileged()
         binaries = _reachable(_binaries(), account)
-        self.directory = Path(tempfile.mkdtemp(prefix="cqrs-testbed-data-"))
+        parent = Path(tempfile.gettempdir())
+        watchdog.sweep(parent, self.say)
+        self.directory = Path(tempfile.mkdtemp(prefix=watchdog.PREFIX, dir=parent))  # mode 0700
+        self.watchdog = subprocess.Popen([sys.executable, "-I", watchdog.__file__, str(self.directory)],
+                                         stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+                                         stderr=subprocess.DEVNULL, start_new_session=True, text=True)
+        watchdog.write_marker(self.directory, os.getpid(), self.watchdog.pid)
         user = _as_user(account)
         if account is not None:
-            os.chmod(self.directory, 0o755)
-            os.chown(self.directory, *account)
-        data = self.directory / "data"
-        init = subprocess.run([str(binaries / "initdb"), "-D", str(data), "-U", "postgres", "--auth=trust",
-                               "--encoding=UTF8", "--no-sync"], capture_output=True, text=True, **user)
-        if init.returncode != 0:
-            raise ServerError(f"initdb failed: {_tail(init.stderr or init.stdout)}")
+            os.chown(self.directory, *account)  # still 0700: the server's account enters, others do not
+        data = self.directory / watchdog.DATA
+        self._initdb(binaries, data, account)
         settings = [arg for name, value in SERVER_SETTINGS.items() for arg in ("-c", f"{name}={value}")]
         log = open(self.directory / "server.log", "wb")
         try:
             self.process = subprocess.Popen(
-                [str(binaries / "postgres"), "-D", str(data), "-k", str(self.directory), "-h", "", *settings],
+                [str(binaries / "postgres"), "-D", str(data), "-k", str(self.directory), *settings],
                 stdout=log, stderr=subprocess.STDOUT, start_new_session=True, **user)  # Ctrl-C is ours to pass on
         finally:
             log.close()
+        self.watchdog.stdin.write(f"{self.process.pid}\n")  # type: ignore[union-attr]
+        self.watchdog.stdin.flush()  # type: ignore[union-attr]
         self._wait_ready()
+
+    def _initdb(self, binaries: Path, data: Path, account: tuple[int, int] | None) -> None:
+        """Create the cluster with the superuser's password read from a pipe (never a file)."""
+        read, write = os.pipe()
+        try:
+            if account is not None:
+                os.fchown(read, *account)  # initdb, run as the account, reopens the pipe as /dev/stdin
+            init = subprocess.Popen([str(binaries / "initdb"), "-D", str(data), "-U", SUPERUSER,
+                                     "--auth=scram-sha-256", "--pwfile=/dev/stdin", "--encoding=UTF8", "--no-sync"],
+                                    stdin=read, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                                    **_as_user(account))
+            os.close(read)
+            read = -1
+            os.write(write, f"{self.password}\n".encode())
+            os.close(write)
+            write = -1
+            output = init.communicate()[0]
+        finally:
+            for fd in (read, write):
+                if fd >= 0:
+                    os.close(fd)
+        if init.returncode != 0:
+            raise ServerError(f"initdb failed: {redact(_tail(output))}")
 
     def _wait_ready(self) -> None:
         import psycopg
@@ -162,29 +216,35 @@ class EmbeddedServer:
         while True:
             if self.process is not None and self.process.poll() is not None:
                 text = (self.directory / "server.log").read_text(errors="replace") if self.directory else ""
-                raise ServerError(f"PostgreSQL exited at start ({self.process.returncode}): {_tail(text)}")
+                raise ServerError(f"PostgreSQL exited at start ({self.process.returncode}): {redact(_tail(text))}")
             try:
                 psycopg.connect(self.dsn, connect_timeout=2).close()
                 return
             except psycopg.OperationalError as exc:
                 if time.monotonic() > deadline:
                     raise ServerError(f"PostgreSQL did not accept connections within {START_TIMEOUT:g} s: "
-                                      f"{_tail(str(exc))}") from None
+                                      f"{redact(_tail(str(exc)))}") from None
             time.sleep(0.05)
 
     def stop(self) -> None:
-        """Stop the server (fast shutdown, then kill) and remove its directory; safe to call twice."""
+        """Stop the server and remove its directory (the watchdog does, once its pipe closes); safe to call twice."""
         process, self.process = self.process, None
-        if process is not None and process.poll() is None:
-            process.send_signal(signal.SIGINT)  # PostgreSQL's fast shutdown
-            try:
-                process.wait(STOP_TIMEOUT)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+        guard, self.watchdog = self.watchdog, None
         directory, self.directory = self.directory, None
-        if directory is not None:
-            shutil.rmtree(directory, ignore_errors=True)
+        if guard is not None:
+            try:
+                guard.stdin.close()  # type: ignore[union-attr]
+            except OSError:
+                pass
+            try:
+                guard.wait(WATCHDOG_TIMEOUT)
+            except subprocess.TimeoutExpired:
+                guard.kill()
+                guard.wait()
+        if directory is not None:  # the watchdog did this unless it failed; doing it twice is harmless
+            watchdog.remove(directory, (process.pid,) if process is not None else ())
+        if process is not None:
+            process.wait()  # our child: reap it
 
 
 def server_version(dsn: str) -> str:
@@ -246,17 +306,35 @@ class Databases:
                 self.created.remove(name)
 
 
+def check_dsn(dsn: str) -> None:
+    """Raise :class:`ServerError` for a ``--dsn`` that is not a connection string, in our words (libpq's would quote
+    the string, password and all)."""
+    from psycopg.conninfo import conninfo_to_dict
+
+    scheme, sep, rest = dsn.partition("://")
+    authority = rest.split("/", 1)[0] if sep else ""
+    try:
+        if authority.count("@") > 1:
+            raise ValueError("more than one '@' before the host")
+        conninfo_to_dict(dsn)
+    except Exception:
+        raise ServerError("the --dsn value is not a PostgreSQL connection string: write postgresql://USER@HOST/DB "
+                          "or key=value pairs (a password best in $PGPASSWORD or ~/.pgpass; in a URL, write "
+                          "'@', ':', '/' and '%' in it as %40, %3A, %2F and %25)") from None
+
+
 @contextmanager
-def server(dsn: Optional[str]) -> Iterator[str]:
+def server(dsn: Optional[str], say: Optional[Callable[[str], None]] = None) -> Iterator[str]:
     """The DSN of the server to use: ``dsn`` as given, or an embedded server's, stopped and removed on leaving."""
     if dsn is not None:
         import psycopg
 
+        check_dsn(dsn)
         try:
             psycopg.connect(dsn, connect_timeout=10).close()
         except psycopg.Error as exc:
-            raise ServerError(f"cannot connect to the server given by --dsn: {_tail(str(exc))}") from None
+            raise ServerError(f"cannot connect to the server given by --dsn: {redact(_tail(str(exc)))}") from None
         yield dsn
         return
-    with EmbeddedServer() as embedded:
+    with EmbeddedServer(say) as embedded:
         yield embedded.dsn
