@@ -724,24 +724,33 @@ def fit(
     output: Optional[Path] = typer.Option(None, "-o", "--output", help="CDF/QQ plot (.png, .svg or .pdf; default fit-<FILE>.png here)."),
     force: bool = typer.Option(False, "--force", help="Replace an existing plot file."),
 ) -> None:
-    """Fit exponential, lognormal, gamma, Weibull and Pareto+exponential to measured times; print the best as scenario YAML."""
+    """Fit exponential, lognormal, gamma, Weibull and Pareto+exponential to measured times; print the best the data do
+    not refute (or the measured values themselves) as scenario YAML."""
 
     def body() -> None:
-        from .fit import fit_all, fits_table, plot_target, read_measurements, save_fit_plot
+        from .fitcheck import check_fits, fits_table, recommendation_lines, subsample, yaml_lines
+        from .fitio import plot_target, read_measurements, save_fit_plot
 
+        say = lambda line: err.print(line, highlight=False, markup=False, soft_wrap=True)  # noqa: E731
         name = "stdin" if data_file == "-" else Path(data_file).stem
         plot = plot_target(output, name, force)
-        values = read_measurements(data_file, column, unit, sys.stdin)
-        skipped: list[tuple[str, str]] = []
-        fits = fit_all(values, skipped=skipped)
-        if not fits:
-            raise ScenarioError([Problem(data_file, 0, 0, column or "(data)", f"no family fits: {skipped[0][1]}")])
-        out.print(fits_table(fits))
-        for family, reason in skipped:
+        measured = read_measurements(data_file, column, unit, sys.stdin, say)
+        report = check_fits(measured.values, say if measured.large else (lambda line: None))
+        if not report.checked:
+            reason = report.skipped[0][1]
+            raise ScenarioError([Problem(data_file, 0, 0, column or "(data)", f"no family fits: {reason}")])
+        out.print(fits_table(report))
+        for line in yaml_lines(report):
+            out.print(line, highlight=False, markup=False, soft_wrap=True)
+        for family, reason in report.skipped:
             out.print(f"not fitted: {family} ({reason})", highlight=False, markup=False)
-        out.print("best fit, ready for a scenario (e.g. workload.reads.query_time):", highlight=False)
-        out.print(fits[0].yaml, highlight=False, markup=False, soft_wrap=True)
-        save_fit_plot(values, fits, name, plot)
+        if measured.headerless:
+            out.print(f"{data_file} has no header line: every line, the first too, was read as a value",
+                      highlight=False, markup=False, soft_wrap=True)
+        for line in recommendation_lines(report, measured):
+            out.print(line, highlight=False, markup=False, soft_wrap=True)
+        refused = frozenset(c.fit.family for c in report.checked if c.refused)
+        save_fit_plot(subsample(measured.values), [c.fit for c in report.checked], name, plot, refused)
         out.print(f"wrote {plot}", highlight=False)
 
     _guarded(body)
