@@ -495,9 +495,13 @@ def capacity(
             table.add_column(name)
         for r in results:
             at = r.at_answer
+            if at is None:  # no answer: why not, where the SLOs came closest
+                at = next((e for e in r.evaluations if e.value == r.bracket[1]), None)
             cells = "-" if at is None else "; ".join(
                 f"{j.slo.metric} {format_interval(j.slo.metric, j.mean, j.ci_low, j.ci_high)}: {j.describe()}"
                 for j in at.judgements)
+            if at is not None and r.answer is None:
+                cells = f"at {format_value(search, at.value)}: {cells}"
             table.add_row(r.architecture, _capacity_answer(search, r), escape(cells), escape(r.note))
         out.print(table)
         if output is not None:

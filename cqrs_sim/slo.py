@@ -135,8 +135,8 @@ def judge(slo: SLO, values: Iterable[float], stopped: bool = False) -> Judgement
     if n == 0:
         return result(Status.UNDECIDED, "no replication to judge")
     if missing:
-        what = "no replication has" if missing == n else f"{missing} of {n} replications have"
-        return result(Status.MISSED, f"{what} no value of {slo.metric}, which fails the SLO")
+        what = "no replication has a value" if missing == n else f"{missing} of {n} replications have no value"
+        return result(Status.MISSED, f"{what} of {slo.metric}, which fails the SLO")
     if low is None or high is None:
         return result(Status.UNDECIDED, f"one replication gives no interval (its value {show(mean)})")
     worse, better = (high, low) if slo.upper else (low, high)
