@@ -27,7 +27,7 @@ from .errors import Problem, ScenarioError
 from .loader import load_scenario, parse_set
 from .simulate import simulate
 from .scenario import Scenario
-from .slo import SLO, Judgement, all_met, judge_all, needs_interval
+from .slo import SLO, Judgement, all_met, check_priced, judge_all, needs_interval
 from .sweep import _resolved_value, resolved_node
 from .units import format_value, parse_duration, parse_rate
 
@@ -84,6 +84,7 @@ def capacity_search(scenario_file: str | Path, path: str, slos: list[SLO], execu
     base = load_scenario(scenario_file, sets)
     target, scaled = searched_path(base, path)
     needs_interval(base.replications)
+    check_priced([(s.metric, f"--slo {s.text}") for s in slos], base.cost is not None or path.startswith("cost."))
     current = _resolved_value(base, target)
     if not isinstance(current, (int, float)) or isinstance(current, bool):
         raise ScenarioError([Problem(f"--search {path}", 0, 0, path, "is not a number in this scenario, so it cannot be searched")])

@@ -21,7 +21,9 @@ fit, each is refitted by the same estimator, and p = (1 + the number whose
 √m · distance reaches √n · the data's distance) / (samples + 1); for n > m
 the distances are compared on the √n scale, where their distribution
 settles as n grows. The mixture, whose profiled fit is too slow to refit
-that often, has no p-value: its KS distance and the checks above judge it.
+that often, has no p-value (nor has a fit whose refits fail, such as a
+gamma so skewed that its draws underflow to 0): its KS distance and the
+checks above judge it.
 
 Large samples: beyond :data:`RANK_VALUES` values the families are fitted,
 ranked and drawn on a simple random sample of that many (stream
@@ -163,6 +165,8 @@ def ks_pvalue(fit: Fit, n: int) -> Optional[float]:
     ordered = np.sort(draws.reshape(BOOTSTRAP, m) / float(fit.distribution.ppf(np.array([0.5]))[0]), axis=1)
     with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
         distances = ks_distance(ordered, _refit_cdf(fit.family, ordered))
+    if not np.isfinite(distances).all():  # a refit that failed (values underflowing to 0): no p-value
+        return None
     reached = int((math.sqrt(m) * distances >= math.sqrt(n) * fit.ks).sum())
     return (1 + reached) / (BOOTSTRAP + 1)
 
@@ -240,11 +244,9 @@ def recommendation_lines(report: FitReport, measurements) -> list[str]:
     lines = [f"refused {c.fit.family}: {'; '.join(c.problems)}" for c in report.checked if c.refused]
     best = report.recommended
     if best is not None:
-        if best is not report.checked[0]:
-            better = [c.fit.family for c in report.checked[: report.checked.index(best)]]
-            lines.append(f"not recommended, though ranked higher: {', '.join(better)} (the data refute them: see "
-                         "'refused')")
-        return lines + ["best fit, ready for a scenario (e.g. workload.reads.query_time):", best.fit.yaml]
+        rank = report.checked.index(best) + 1
+        which = "best fit" if rank == 1 else f"best fit the data do not refute (#{rank} by AIC)"
+        return lines + [f"{which}, ready for a scenario (e.g. workload.reads.query_time):", best.fit.yaml]
     lines.append(f"no family fits: each misses the data's mean or p99 by more than {TOLERANCE:.0%}, or has an "
                  "infinite variance the data do not show; use the measured values themselves, ready for a scenario "
                  "(e.g. workload.reads.query_time):")

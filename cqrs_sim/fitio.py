@@ -180,7 +180,7 @@ def _csv_values(path: str, column: Optional[str], size: list[int], progress: Cal
     data = read_bytes(Path(path))
     size[0] = len(data)
     progress(f"reading {path} ({len(data) / 1e6:,.1f} MB)")
-    first = data.split(b"\n", 1)[0].decode("utf-8", errors="replace").rstrip("\r")
+    first = data.split(b"\n", 1)[0].decode("utf-8-sig", errors="replace").rstrip("\r")
     names = next(csv.reader([first]), [])
     headerless = bool(names) and all(_is_value(name) for name in names)
     if headerless:

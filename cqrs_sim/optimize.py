@@ -42,7 +42,7 @@ from .loader import load_scenario
 from .metrics import METRICS
 from .outdir import Lock, atomic_file, check_placement, output_error, write_text_atomic
 from .scenario import ARCHITECTURES, Scenario
-from .slo import RULE, SLO, Judgement, Status, all_met, judge_all, needs_interval
+from .slo import RULE, SLO, Judgement, Status, all_met, check_priced, judge_all, needs_interval
 from .sweep import Axis, axes_of, run_sweep
 
 ANSWER_FILE = "optimize.json"
@@ -162,11 +162,7 @@ def plan(scenario_file: str | Path, vary: list[str], sets: Optional[list[str]], 
                                          "optimize compares the architectures itself; restrict them with "
                                          "--set architectures=[cqrs] instead")])
     priced = base.cost is not None or any(a.path == "cost" or a.path.startswith("cost.") for a in axes)
-    for metric, source in [(minimize, f"--minimize {minimize}")] + [(s.metric, f"--slo {s.text}") for s in slos]:
-        if metric == "cost_per_hour" and not priced:
-            raise ScenarioError([Problem(source, 0, 0, "cost", "the scenario gives no prices, so there is no "
-                                         "cost_per_hour: add a cost: block, such as cost: {instance_hour: 0.5}, or "
-                                         "--set cost.instance_hour=0.5")])
+    check_priced([(minimize, f"--minimize {minimize}")] + [(s.metric, f"--slo {s.text}") for s in slos], priced)
     texts = list(vary) if vary else [_vary_text(axis) for axis in axes]
     # the architecture is one more axis of one value, last, so that each sweep's plots run along the first varied path
     grids = {arch: [text for axis, text in zip(axes, texts) if affects(axis.path, arch)] + [f"architectures=[{arch}]"]

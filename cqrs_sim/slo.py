@@ -269,6 +269,16 @@ def _contradiction(slos: list[SLO]) -> Optional[Problem]:
     return None
 
 
+def check_priced(sources: Sequence[tuple[str, str]], priced: bool) -> None:
+    """Refuse cost_per_hour (an SLO's metric, or the minimised one) when the scenario gives no prices:
+    ``sources`` are (metric, the option that names it)."""
+    for metric, source in sources:
+        if metric == "cost_per_hour" and not priced:
+            raise ScenarioError([Problem(source, 0, 0, "cost", "the scenario gives no prices, so there is no "
+                                         "cost_per_hour: add a cost: block, such as cost: {instance_hour: 0.5}, or "
+                                         "--set cost.instance_hour=0.5")])
+
+
 def needs_interval(replications: int, source: str = "replications") -> None:
     """Refuse a scenario whose replications give no interval to judge an SLO on."""
     if replications < 2:
@@ -278,5 +288,5 @@ def needs_interval(replications: int, source: str = "replications") -> None:
                                      "--set replications=3")])
 
 
-__all__ = ["CONFIDENCE", "Judgement", "OPS", "RULE", "SLO", "Status", "all_met", "judge", "judge_all",
+__all__ = ["CONFIDENCE", "Judgement", "OPS", "RULE", "SLO", "Status", "all_met", "check_priced", "judge", "judge_all",
            "needs_interval", "parse_slo", "parse_slos"]

@@ -160,3 +160,10 @@ def test_capacity_refuses_one_replication():
 
 def test_the_rule_names_the_interval_and_its_ends():
     assert "95% Student-t interval" in RULE and "upper end for < and <=" in RULE and "lower end for > and >=" in RULE
+
+
+def test_capacity_refuses_a_cost_slo_without_prices():
+    """mmc.yaml has no cost: block, so no cost_per_hour: said before anything runs (it used to fail every value)."""
+    with pytest.raises(ScenarioError, match="the scenario gives no prices, so there is no cost_per_hour"):
+        capacity_search(SCENARIOS / "mmc.yaml", "workload.reads.rate", [parse_slo("cost_per_hour<3")],
+                        value_range=(400.0, 900.0))
