@@ -754,7 +754,8 @@ def fit(
         for line in recommendation_lines(report, measured):
             out.print(line, highlight=False, markup=False, soft_wrap=True)
         refused = frozenset(c.fit.family for c in report.checked if c.refused)
-        save_fit_plot(subsample(measured.values), [c.fit for c in report.checked], name, plot, refused)
+        save_fit_plot(subsample(measured.values), [c.fit for c in report.checked], name, plot, refused,
+                      len(measured.values))
         out.print(f"wrote {plot}", highlight=False)
 
     _guarded(body)

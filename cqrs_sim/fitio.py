@@ -238,12 +238,13 @@ def result_holding(path: Path) -> Optional[tuple[Path, str]]:
     return None
 
 
-def save_fit_plot(values: np.ndarray, fits: list, name: str, path: Path, refused: frozenset[str] = frozenset()) -> None:
-    """The CDF and QQ plot, written atomically to ``path``."""
+def save_fit_plot(values: np.ndarray, fits: list, name: str, path: Path, refused: frozenset[str] = frozenset(),
+                  of: Optional[int] = None) -> None:
+    """The CDF and QQ plot, written atomically to ``path`` (``values``: a random sample of ``of`` values, if given)."""
     from .outdir import atomic_file
     from .plots.fit import fit_plot
 
-    figure = fit_plot(values, fits, name, refused)
+    figure = fit_plot(values, fits, name, refused, of)
     with atomic_file(path) as temporary:
         figure.savefig(temporary, format=path.suffix.lstrip(".") or "png")
 

@@ -326,3 +326,16 @@ def test_the_fast_readers_give_the_text_readers_numbers(tmp_path):
     (tmp_path / "w.csv").write_text("t\n" + text)
     np.testing.assert_array_equal(read_measurements(str(tmp_path / "w.csv")).values, numbers(read_column(tmp_path / "w.csv", "t")))
     np.testing.assert_array_equal(read_measurements("-", stdin=text).values, read_lines(text))
+
+
+def test_the_plot_marks_refused_fits_and_a_sampled_cdf():
+    from cqrs_sim.plots.fit import fit_plot
+
+    x = _sample("lognormal")[:2000]
+    fits = fit_all(x, families=("lognormal", "exponential"))
+    figure = fit_plot(x, fits, "q", frozenset({"exponential"}), of=10_000)
+    cdf_ax = figure.axes[0]
+    labels = [line.get_label() for line in cdf_ax.get_lines()]
+    assert labels[0] == "measured (2,000, a random sample of 10,000)"
+    assert labels[1].endswith(")") and "refused" not in labels[1] and labels[2].endswith(", refused)")
+    assert cdf_ax.get_lines()[2].get_linestyle() == "--" and cdf_ax.get_lines()[1].get_linestyle() == "-"

@@ -13,9 +13,11 @@ FAMILY_COLORS = {"exponential": "#7570b3", "lognormal": "#1b9e77", "gamma": "#d9
 QQ_POINTS = 400  #: quantiles drawn per fit in the QQ panel
 
 
-def fit_plot(values: np.ndarray, fits: list, name: str, refused: frozenset[str] = frozenset()) -> Figure:
+def fit_plot(values: np.ndarray, fits: list, name: str, refused: frozenset[str] = frozenset(),
+             of: int | None = None) -> Figure:
     """Left: the data's CDF and each fitted CDF (log time axis); right: fitted quantiles against measured ones.
-    A family in ``refused`` (the data refute it) is drawn dashed and says so."""
+    A family in ``refused`` (the data refute it) is drawn dashed and says so; ``of``: the values ``values`` are a
+    random sample of."""
     x = np.sort(np.asarray(values, dtype=float))
     fig = Figure(figsize=(WIDTH, HEIGHT), dpi=DPI, layout="constrained")
     cdf_ax, qq_ax = fig.subplots(1, 2)
@@ -23,7 +25,8 @@ def fit_plot(values: np.ndarray, fits: list, name: str, refused: frozenset[str] 
         ax.tick_params(labelsize=TICK_SIZE)
         ax.grid(True, which="major", alpha=0.3)
     steps = np.arange(1, len(x) + 1) / len(x)
-    cdf_ax.step(x, steps, where="post", color="black", linewidth=2.5, label=f"measured ({len(x):,})")
+    sampled = f", a random sample of {of:,}" if of and of > len(x) else ""
+    cdf_ax.step(x, steps, where="post", color="black", linewidth=2.5, label=f"measured ({len(x):,}{sampled})")
     grid = np.geomspace(x[0], x[-1], 400)
     probabilities = (np.arange(QQ_POINTS) + 0.5) / QQ_POINTS
     measured_q = np.quantile(x, probabilities)
