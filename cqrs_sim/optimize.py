@@ -96,7 +96,7 @@ class Optimum:
             "minimize": self.minimize,
             "slos": [slo.text for slo in self.slos],
             "slo_metrics": list(dict.fromkeys(slo.metric for slo in self.slos)),
-            "lower_is_better": {slo.metric: slo.op in ("<", "<=") for slo in self.slos},
+            "lower_is_better": {slo.metric: slo.upper for slo in self.slos},
             "judged": RULE,
             "answer": None if self.best is None else index[id(self.best)],
             "ties": [index[id(d)] for d in self.ties],
@@ -248,7 +248,7 @@ def choose(directory: Path, scenario: str, minimize: str, slos: list[SLO], desig
     for slo in slos:
         if slo.metric in fronts or slo.metric == minimize:  # a metric against itself has no front
             continue
-        sign = 1.0 if slo.op in ("<", "<=") else -1.0
+        sign = 1.0 if slo.upper else -1.0
         front = pareto_front([(d.mean(minimize), sign * d.mean(slo.metric)) for d in candidates])
         fronts[slo.metric] = [candidates[k] for k in front]
     return Optimum(directory, scenario, minimize, slos, designs, best, ties, fronts, failures)
