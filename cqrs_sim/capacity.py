@@ -5,17 +5,18 @@ integers, anything else until the bracket is narrower than ``tolerance`` of
 the range. Each evaluation simulates every replication of the scenario with
 the value set; every evaluation uses the same seeds, so the comparison
 between values is paired (common random numbers) and the boundary is not
-blurred by independent noise. An SLO holds when the replications' mean
-meets it; a run stopped by ``limits.max_in_system`` fails every SLO. The
-search assumes the SLOs are monotone in the path (more load, worse
-latency; more replicas, better latency) and says so when the ends of the
-range contradict that.
+blurred by independent noise. Each SLO is judged by :mod:`cqrs_sim.slo`'s
+rule (the worse end of the 95% interval over the replications; a
+replication without a value, or a run stopped by ``limits.max_in_system``,
+misses it); a value holds when every SLO is met, and an undecided SLO does
+not hold. The search assumes the SLOs are monotone in the path (more load,
+worse latency; more replicas, better latency) and says so when the ends of
+the range contradict that.
 """
 
 from __future__ import annotations
 
 import math
-import operator
 import re
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
@@ -23,63 +24,12 @@ from pathlib import Path
 from typing import Callable, Optional
 
 from .errors import Problem, ScenarioError
-from .intervals import finite_or_none
 from .loader import load_scenario, parse_set
-from .metrics import METRICS
 from .simulate import simulate
 from .scenario import Scenario
+from .slo import SLO, Judgement, all_met, check_priced, judge_all, needs_interval
 from .sweep import _resolved_value, resolved_node
 from .units import format_value, parse_duration, parse_rate
-
-OPS: dict[str, Callable[[float, float], bool]] = {"<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge}
-
-
-@dataclass(frozen=True)
-class SLO:
-    metric: str
-    op: str
-    value: float
-    text: str
-
-    def met(self, mean: float) -> bool:
-        return math.isfinite(mean) and OPS[self.op](mean, self.value)
-
-
-def _bound(number: str, raw: str, looks_like: str) -> float:
-    try:
-        return float(number)
-    except ValueError:
-        raise ValueError(f"cannot read the bound {raw!r}: write {looks_like}") from None
-
-
-def parse_slo(text: str) -> SLO:
-    """``read_latency_p99<50ms``, ``stale_read_fraction<1%``, ``read_throughput>=900/s``."""
-    match = re.match(r"^\s*(\w+)\s*(<=|>=|<|>)\s*(\S.*?)\s*$", text)
-    if not match:
-        raise ScenarioError([Problem(f"--slo {text}", 0, 0, "(--slo)", "expected METRIC<VALUE, such as 'read_latency_p99<50ms'")])
-    metric, op, raw = match.groups()
-    if metric not in METRICS:
-        raise ScenarioError([Problem(f"--slo {text}", 0, 0, metric, f"unknown metric; use one of {', '.join(METRICS)}")])
-    unit = METRICS[metric][0]
-    try:
-        if unit == "s":
-            value = parse_duration(raw)
-        elif unit == "1/s":
-            value = parse_rate(raw)
-        elif unit == "/h":  # a price per hour: 4.5 or 4.5/h
-            value = _bound(raw.removesuffix("/h"), raw, "a price per hour, such as 4.5 or 4.5/h")
-        elif unit == "":  # a fraction: 0.01 or 1%
-            value = (_bound(raw[:-1], raw, "a fraction, such as 0.01 or 1%") / 100 if raw.endswith("%")
-                     else _bound(raw, raw, "a fraction, such as 0.01 or 1%"))
-        else:
-            value = _bound(raw, raw, f"a number of {unit}, such as 1000")
-    except ValueError as exc:
-        raise ScenarioError([Problem(f"--slo {text}", 0, 0, metric, str(exc))]) from None
-    if not math.isfinite(value):
-        raise ScenarioError([Problem(f"--slo {text}", 0, 0, metric, f"the bound must be a finite number, got {raw!r}: "
-                                                                   "no mean could meet it")])
-    return SLO(metric, op, value, text)
-
 
 def parse_range(text: str) -> tuple[float, float]:
     lo, sep, hi = text.partition("..")
@@ -101,9 +51,15 @@ def _number(text: str) -> float:
 @dataclass
 class Evaluation:
     value: float
-    holds: bool
-    incomplete: bool
+    holds: bool  #: every SLO met
+    incomplete: bool  #: a run was stopped by the runaway guard
     metrics: dict[str, tuple[float, Optional[float], Optional[float]]]  #: SLO metric -> (mean, ci_low, ci_high)
+    judgements: list[Judgement] = field(default_factory=list)  #: one per SLO, in the order given
+
+    @property
+    def n(self) -> int:
+        """Replications simulated at this value."""
+        return max((j.n for j in self.judgements), default=0)
 
 
 @dataclass
@@ -127,6 +83,8 @@ def capacity_search(scenario_file: str | Path, path: str, slos: list[SLO], execu
                     report: Callable[[str, Evaluation], None] = lambda arch, e: None) -> list[CapacityResult]:
     base = load_scenario(scenario_file, sets)
     target, scaled = searched_path(base, path)
+    needs_interval(base.replications)
+    check_priced([(s.metric, f"--slo {s.text}") for s in slos], base.cost is not None or path.startswith("cost."))
     current = _resolved_value(base, target)
     if not isinstance(current, (int, float)) or isinstance(current, bool):
         raise ScenarioError([Problem(f"--search {path}", 0, 0, path, "is not a number in this scenario, so it cannot be searched")])
@@ -148,14 +106,13 @@ def capacity_search(scenario_file: str | Path, path: str, slos: list[SLO], execu
                 return cache[value]
             scenario = load_scenario(scenario_file, {**base_pairs, target: value, "architectures": [arch], "sweep": None})
             results_ = simulate(scenario, executor=executor)
-            summary = results_.summary().set_index("metric")
-            metrics = {}
-            for slo in slos:
-                row = summary.loc[slo.metric]
-                metrics[slo.metric] = (float(row["mean"]), finite_or_none(row["ci_low"]), finite_or_none(row["ci_high"]))
+            runs = results_.per_replication
+            runs = runs[runs["architecture"] == arch]
             incomplete = bool(results_.incomplete)
-            holds = not incomplete and all(slo.met(metrics[slo.metric][0]) for slo in slos)
-            cache[value] = evaluation = Evaluation(value, holds, incomplete, metrics)
+            judgements = judge_all(slos, lambda metric: list(runs[metric]) if metric in runs else [math.nan] * len(runs),
+                                   stopped=incomplete)
+            metrics = {j.slo.metric: (j.mean, j.ci_low, j.ci_high) for j in judgements}
+            cache[value] = evaluation = Evaluation(value, all_met(judgements), incomplete, metrics, judgements)
             report(arch, evaluation)
             return evaluation
 
@@ -189,10 +146,10 @@ def _bisect(arch, path, evaluate, lo, hi, integer, minimize, tolerance, max_step
     inside, outside = (hi, lo) if minimize else (lo, hi)  # where the SLOs should hold, and where they should not
     if not evaluate(inside).holds:
         show = lambda x: format_value(path, x)  # noqa: E731
-        note = f"the SLOs fail even at {show(inside)}: no value in [{show(lo)}, {show(hi)}] meets them"
+        note = f"the SLOs are not all met even at {show(inside)}: no value in [{show(lo)}, {show(hi)}] meets them"
         return CapacityResult(arch, path, minimize, None, (None, inside), note, sorted(cache.values(), key=lambda e: e.value))
     if evaluate(outside).holds:
-        note = f"the SLOs hold across the whole range, at {format_value(path, outside)} too: widen --range"
+        note = f"the SLOs are met across the whole range, at {format_value(path, outside)} too: widen --range"
         return CapacityResult(arch, path, minimize, outside, (outside, None), note, sorted(cache.values(), key=lambda e: e.value))
     good, bad = inside, outside
     steps = 0
@@ -209,5 +166,6 @@ def _bisect(arch, path, evaluate, lo, hi, integer, minimize, tolerance, max_step
         steps += 1
     resolution = "exact (integers)" if integer else f"to within {format_value(path, abs(bad - good), exact=False)}"
     word = "smallest" if minimize else "largest"
-    note = f"{word} value meeting every SLO, {resolution}; holds at {format_value(path, good)}, fails at {format_value(path, bad)}"
+    note = (f"{word} value meeting every SLO, {resolution}; met at {format_value(path, good)}, not met at "
+            f"{format_value(path, bad)}")
     return CapacityResult(arch, path, minimize, good, (good, bad), note, sorted(cache.values(), key=lambda e: e.value))

@@ -480,37 +480,46 @@ def capacity(
     """Per architecture: the largest (or smallest) value of PATH at which every SLO holds, by bisection."""
     from rich.table import Table
 
-    from .capacity import capacity_search, parse_range, parse_slo
+    from .capacity import capacity_search, parse_range
+    from .slo import RULE, parse_slos
 
     def body() -> None:
-        slos = [parse_slo(text) for text in slo]
+        slos = parse_slos(slo)
         bounds = parse_range(value_range) if value_range else None
         if output is not None:
             check_answer_file(output, force)  # before the search, not after it
 
         def show(arch: str, e) -> None:
-            parts = ", ".join(f"{m} {format_value(m, v[0])}" for m, v in e.metrics.items())
-            verdict = "holds" if e.holds else ("stopped (runaway)" if e.incomplete else "fails")
+            parts = "; ".join(f"{j.slo.text} {j.describe()}" for j in e.judgements)
+            verdict = "holds" if e.holds else ("stopped (runaway)" if e.incomplete else "does not hold")
             err.print(f"  {arch} {search}={format_value(search, e.value)}: {parts} -> {verdict}", highlight=False,
-                      soft_wrap=True)
+                      markup=False, soft_wrap=True)
 
         with _executor(jobs, scheduler) as executor:
             results = capacity_search(scenario_file, search, slos, executor, bounds, minimize, sets, report=_with_ready(show))
-        table = Table(title=f"capacity: {search} with {' and '.join(s.text for s in slos)}", title_justify="left")
-        for name in ("architecture", "answer (± the search's resolution)", "SLO metrics at the answer (mean ± 95% CI)", "note"):
+        table = Table(title=f"capacity: {search} with {' and '.join(s.text for s in slos)}", title_justify="left",
+                      caption=f"Judged: {RULE}.", caption_justify="left")
+        for name in ("architecture", "answer (± the search's resolution)", "SLOs at the answer (mean ± 95% CI, n)", "note"):
             table.add_column(name)
         for r in results:
             at = r.at_answer
+            if at is None:  # no answer: why not, where the SLOs came closest
+                at = next((e for e in r.evaluations if e.value == r.bracket[1]), None)
             cells = "-" if at is None else "; ".join(
-                f"{m} {format_interval(m, v[0], v[1], v[2])}" for m, v in at.metrics.items())
-            table.add_row(r.architecture, _capacity_answer(search, r), cells, r.note)
+                f"{j.slo.metric} {format_interval(j.slo.metric, j.mean, j.ci_low, j.ci_high)}: {j.describe()}"
+                for j in at.judgements)
+            if at is not None and r.answer is None:
+                cells = f"at {format_value(search, at.value)}: {cells}"
+            table.add_row(r.architecture, _capacity_answer(search, r), escape(cells), escape(r.note))
         out.print(table)
         if output is not None:
             import json
 
             data = [{"architecture": r.architecture, "path": r.path, "minimize": r.minimize, "answer": r.answer,
                      "bracket": list(r.bracket), "note": r.note,
-                     "evaluations": [{"value": e.value, "holds": e.holds, "incomplete": e.incomplete, "metrics": e.metrics}
+                     "judged": RULE,
+                     "evaluations": [{"value": e.value, "holds": e.holds, "incomplete": e.incomplete, "n": e.n,
+                                      "metrics": e.metrics, "judgements": [j.as_dict() for j in e.judgements]}
                                      for e in r.evaluations]} for r in results]
             check_answer_file(output, force)  # again: it may have appeared during the search
             write_text_atomic(output, json.dumps(data, indent=2) + "\n")
@@ -532,7 +541,8 @@ def optimize_command(
     no_plots: bool = typer.Option(False, "--no-plots", help="Do not draw plots/pareto.png."),
 ) -> None:
     """The cheapest design (architecture × varied values) meeting every SLO, and the Pareto fronts against each SLO metric."""
-    from .optimize import answer_lines, check_optimize_dir, optimize, parse_slos, plan
+    from .optimize import answer_lines, check_optimize_dir, optimize, plan
+    from .slo import parse_slos
 
     def body() -> None:
         slos = parse_slos(list(slo or []))
@@ -565,13 +575,14 @@ def _designs_table(result, rows: int = 12):
 
     paths = list(dict.fromkeys(p for d in result.designs for p in d.settings))
     metrics = list(dict.fromkeys(s.metric for s in result.slos))
-    table = Table(title=f"{len(result.designs)} designs, cheapest first (mean ± 95% CI; SLOs judged on the CI's worse end)",
+    table = Table(title=f"{len(result.designs)} designs, cheapest first (mean ± 95% CI over n replications; SLOs "
+                        "judged on the CI's worse end)",
                   title_justify="left")
-    for name in ["architecture", *(_distinct_tails(paths) if paths else []), result.minimize, *metrics, "meets SLOs"]:
+    for name in ["architecture", *(_distinct_tails(paths) if paths else []), "n", result.minimize, *metrics, "meets SLOs"]:
         table.add_column(name, justify="left" if name == "architecture" else "right")
     order = sorted(result.designs, key=lambda d: (not math.isfinite(d.mean(result.minimize)), d.mean(result.minimize)))
     for design in order[:rows]:
-        met = {c.slo: c.met for c in design.checks}
+        met = {c.slo.text: c.met for c in design.checks}
 
         def cell(metric: str) -> str:
             stats = design.metrics.get(metric, {})
@@ -582,7 +593,7 @@ def _designs_table(result, rows: int = 12):
         star = " ★" if design is result.best else ""
         table.add_row(design.architecture + star, *[format_value(p, design.settings[p]) if p in design.settings else "any"
                                                     for p in paths],
-                      cell(result.minimize), *[cell(m) for m in metrics],
+                      str(design.n), cell(result.minimize), *[cell(m) for m in metrics],
                       "stopped" if design.incomplete else ("yes" if design.meets else "no"))
     notes = ["★ the answer", "any: the path does not affect that architecture"]
     tails = _distinct_tails(paths) if paths else []
@@ -725,24 +736,34 @@ def fit(
     output: Optional[Path] = typer.Option(None, "-o", "--output", help="CDF/QQ plot (.png, .svg or .pdf; default fit-<FILE>.png here)."),
     force: bool = typer.Option(False, "--force", help="Replace an existing plot file."),
 ) -> None:
-    """Fit exponential, lognormal, gamma, Weibull and Pareto+exponential to measured times; print the best as scenario YAML."""
+    """Fit exponential, lognormal, gamma, Weibull and Pareto+exponential to measured times; print the best the data do
+    not refute (or the measured values themselves) as scenario YAML."""
 
     def body() -> None:
-        from .fit import fit_all, fits_table, plot_target, read_measurements, save_fit_plot
+        from .fitcheck import check_fits, fits_table, recommendation_lines, subsample, yaml_lines
+        from .fitio import plot_target, read_measurements, save_fit_plot
 
+        say = lambda line: err.print(line, highlight=False, markup=False, soft_wrap=True)  # noqa: E731
         name = "stdin" if data_file == "-" else Path(data_file).stem
         plot = plot_target(output, name, force)
-        values = read_measurements(data_file, column, unit, sys.stdin)
-        skipped: list[tuple[str, str]] = []
-        fits = fit_all(values, skipped=skipped)
-        if not fits:
-            raise ScenarioError([Problem(data_file, 0, 0, column or "(data)", f"no family fits: {skipped[0][1]}")])
-        out.print(fits_table(fits))
-        for family, reason in skipped:
+        measured = read_measurements(data_file, column, unit, sys.stdin, say)
+        report = check_fits(measured.values, say if measured.large else (lambda line: None))
+        if not report.checked:
+            reason = report.skipped[0][1]
+            raise ScenarioError([Problem(data_file, 0, 0, column or "(data)", f"no family fits: {reason}")])
+        out.print(fits_table(report))
+        for line in yaml_lines(report):
+            out.print(line, highlight=False, markup=False, soft_wrap=True)
+        for family, reason in report.skipped:
             out.print(f"not fitted: {family} ({reason})", highlight=False, markup=False)
-        out.print("best fit, ready for a scenario (e.g. workload.reads.query_time):", highlight=False)
-        out.print(fits[0].yaml, highlight=False, markup=False, soft_wrap=True)
-        save_fit_plot(values, fits, name, plot)
+        if measured.headerless:
+            out.print(f"{data_file} has no header line: every line, the first too, was read as a value",
+                      highlight=False, markup=False, soft_wrap=True)
+        for line in recommendation_lines(report, measured):
+            out.print(line, highlight=False, markup=False, soft_wrap=True)
+        refused = frozenset(c.fit.family for c in report.checked if c.refused)
+        save_fit_plot(subsample(measured.values), [c.fit for c in report.checked], name, plot, refused,
+                      len(measured.values))
         out.print(f"wrote {plot}", highlight=False)
 
     _guarded(body)

@@ -1,32 +1,35 @@
 """Distributions fitted to measurements by maximum likelihood, ranked, and written as scenario YAML.
 
 Every family is fitted with its location at zero (times start at 0):
-exponential, lognormal and gamma, Weibull (scipy.stats), and the mixture of
-a Pareto body and an exponential tail that PBS (Bailis et al., VLDB 2012)
-fitted to Cassandra's latencies. The mixture's likelihood jumps at the
-Pareto's scale (a value below it cannot come from the Pareto), so the scale
-is profiled over the data's own values, and for each the weight, Pareto
-shape and exponential mean come from EM (expectation maximisation), whose
-steps are exact for these two families.
+exponential and lognormal (closed forms), gamma and Weibull (the
+likelihood equation of the shape solved by Newton's method, the scale then
+in closed form), and the mixture of a Pareto body and an exponential tail
+that PBS (Bailis et al., VLDB 2012) fitted to Cassandra's latencies. The
+mixture's likelihood jumps at the Pareto's scale (a value below it cannot
+come from the Pareto), so the scale is profiled over the data's own values,
+and for each the weight, Pareto shape and exponential mean come from EM
+(expectation maximisation), whose steps are exact for these two families.
+The shape solvers work on many samples at once (one per row), so the
+parametric bootstrap of :mod:`cqrs_sim.fitcheck` refits thousands of
+samples by the same estimator.
 
 Fits are ranked by AIC (2k - 2 log L, k fitted parameters); the
 Kolmogorov-Smirnov distance of each, computed with the scenario
 distribution's own CDF, says how far its CDF strays from the data's.
+Whether the data refute a fit is :mod:`cqrs_sim.fitcheck`'s question.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any, Callable, Optional
 
 import numpy as np
 from pydantic import TypeAdapter, ValidationError
 from scipy import special, stats
 
-from .datafile import MAX_DATA_BYTES, ColumnsError, DataError, numbers, read_column, read_lines
 from .distributions import Distribution, _Dist
-from .errors import Problem, ScenarioError
 from .units import duration_unit, format_in_unit
 
 FAMILIES = ("exponential", "lognormal", "gamma", "weibull", "mixture")
@@ -43,7 +46,6 @@ class Fit:
     parameters: int  #: fitted parameters (k of the AIC)
     log_likelihood: float
     ks: float  #: Kolmogorov-Smirnov distance (largest gap between the fitted and the data's CDF)
-    ks_p: float  #: its p-value (small: the data are unlikely to come from the fit)
 
     @property
     def aic(self) -> float:
@@ -52,6 +54,15 @@ class Fit:
     @property
     def yaml(self) -> str:
         return snippet(self.distribution)
+
+
+def ks_distance(ordered: np.ndarray, cdf: np.ndarray) -> np.ndarray:
+    """The two-sided Kolmogorov-Smirnov distance of each row: ``ordered`` values sorted along the last axis,
+    ``cdf`` the fitted CDF at them."""
+    m = ordered.shape[-1]
+    above = np.arange(1, m + 1) / m - cdf
+    below = cdf - np.arange(m) / m
+    return np.maximum(above.max(axis=-1), below.max(axis=-1))
 
 
 def _exponential(x: np.ndarray) -> tuple[dict, float, int]:
@@ -66,14 +77,53 @@ def _lognormal(x: np.ndarray) -> tuple[dict, float, int]:
     return spec, float(stats.lognorm(sigma, scale=math.exp(mu)).logpdf(x).sum()), 2
 
 
+def gamma_shape(gap: np.ndarray) -> np.ndarray:
+    """The gamma shape k solving log k − ψ(k) = ``gap`` (= log of the mean − mean of the logs, > 0), elementwise:
+    Minka's starting point, then Newton's method (the maximum-likelihood shape; the scale is mean / k)."""
+    gap = np.asarray(gap, dtype=float)
+    k = (3 - gap + np.sqrt((gap - 3) ** 2 + 24 * gap)) / (12 * gap)
+    for _ in range(20):
+        step = (np.log(k) - special.digamma(k) - gap) / (1 / k - special.polygamma(1, k))
+        k = np.where(k - step > 0, k - step, k / 2)
+        if np.all(np.abs(step) <= 1e-12 * k):
+            break
+    return k
+
+
 def _gamma(x: np.ndarray) -> tuple[dict, float, int]:
-    shape, _, scale = stats.gamma.fit(x, floc=0)
-    spec = {"dist": "gamma", "mean": shape * scale, "cv": 1 / math.sqrt(shape)}
-    return spec, float(stats.gamma(shape, scale=scale).logpdf(x).sum()), 2
+    mean = float(x.mean())
+    shape = float(gamma_shape(np.array(math.log(mean) - float(np.log(x).mean()))))
+    spec = {"dist": "gamma", "mean": mean, "cv": 1 / math.sqrt(shape)}
+    return spec, float(stats.gamma(shape, scale=mean / shape).logpdf(x).sum()), 2
+
+
+def weibull_fit(logs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(shape k, scale λ) of the Weibull maximising the likelihood of each row of ``logs`` (logs of the values).
+
+    k solves Σ xᵏ ln x / Σ xᵏ − 1/k = mean(ln x), increasing in k, by Newton's method from the moment estimate
+    π / (√6 sd(ln x)); then λ = mean(xᵏ)^(1/k). Powers are taken relative to the row's largest value, so
+    nothing overflows.
+    """
+    logs = np.atleast_2d(np.asarray(logs, dtype=float))
+    top = logs.max(axis=-1, keepdims=True)
+    u = logs - top  # ≤ 0
+    mean_log = logs.mean(axis=-1)
+    k = math.pi / (math.sqrt(6) * np.maximum(logs.std(axis=-1), 1e-300))
+    for _ in range(100):
+        w = np.exp(k[:, None] * u)
+        a = w.sum(axis=-1)
+        b = (w * logs).sum(axis=-1) / a
+        c = (w * logs**2).sum(axis=-1) / a
+        step = (b - 1 / k - mean_log) / (c - b**2 + 1 / k**2)
+        k = np.where(k - step > 0, k - step, k / 2)
+        if np.all(np.abs(step) <= 1e-12 * k):
+            break
+    scale = np.exp(top[:, 0] + np.log(np.exp(k[:, None] * u).mean(axis=-1)) / k)
+    return k, scale
 
 
 def _weibull(x: np.ndarray) -> tuple[dict, float, int]:
-    shape, _, scale = stats.weibull_min.fit(x, floc=0)
+    (shape,), (scale,) = weibull_fit(np.log(x))
     mean = scale * math.exp(special.gammaln(1 + 1 / shape))
     cv = math.sqrt(math.expm1(special.gammaln(1 + 2 / shape) - 2 * special.gammaln(1 + 1 / shape)))
     return {"dist": "weibull", "mean": mean, "cv": cv}, float(stats.weibull_min(shape, scale=scale).logpdf(x).sum()), 2
@@ -95,13 +145,16 @@ def _mixture_em(x: np.ndarray, logs: np.ndarray, scale: float, iterations: int =
     if above.sum() < 2 or log_ratio.sum() <= 0:
         return -math.inf, 0.0, 0.0, 0.0
     weight, shape, mean = 0.5, float(np.clip(above.sum() / log_ratio.sum(), *_SHAPE_RANGE)), float(x.mean())
-    previous = -math.inf
-    log_lik = -math.inf
-    for _ in range(iterations):
+
+    def expectation() -> tuple[float, np.ndarray, np.ndarray]:
+        """(log-likelihood of the current parameters, log of each value's Pareto term, log of its density)."""
         log_pareto = np.where(above, math.log(weight) + math.log(shape) - shape * log_ratio - logs, -np.inf)
-        log_exp = math.log1p(-weight) - math.log(mean) - x / mean
-        total = np.logaddexp(log_pareto, log_exp)
-        log_lik = float(total.sum())
+        total = np.logaddexp(log_pareto, math.log1p(-weight) - math.log(mean) - x / mean)
+        return float(total.sum()), log_pareto, total
+
+    previous = -math.inf
+    for _ in range(iterations):
+        log_lik, log_pareto, total = expectation()
         if log_lik - previous < 1e-10 * len(x):
             break
         previous = log_lik
@@ -111,6 +164,8 @@ def _mixture_em(x: np.ndarray, logs: np.ndarray, scale: float, iterations: int =
         shape = float(np.clip(body / max((r * log_ratio).sum(), 1e-300), *_SHAPE_RANGE))
         tail = len(x) - body
         mean = float((x * (1 - r)).sum() / tail) if tail > 1e-12 else float(x.mean())
+    else:  # stopped at the cap: the parameters moved after the last likelihood was taken
+        log_lik = expectation()[0]
     return log_lik, weight, shape, mean
 
 
@@ -155,11 +210,11 @@ _FITTERS: dict[str, Callable[[np.ndarray], tuple[dict, float, int]]] = {
 def fit_family(values: np.ndarray, family: str) -> Fit:
     """One family fitted to ``values`` (seconds, all positive)."""
     x = np.asarray(values, dtype=float)
-    scale = float(np.median(x))  # fitted on values near 1, then scaled back: the optimisers like that better
+    scale = float(np.median(x))  # fitted on values near 1, then scaled back: the solvers like that better
     spec, log_lik, k = _FITTERS[family](x / scale)
     distribution = _DIST.validate_python(_rescaled(spec, scale))
-    ks = stats.kstest(x, distribution.cdf)
-    return Fit(family, distribution, k, log_lik - len(x) * math.log(scale), float(ks.statistic), float(ks.pvalue))
+    ks = float(ks_distance(np.sort(x), distribution.cdf(np.sort(x))))
+    return Fit(family, distribution, k, log_lik - len(x) * math.log(scale), ks)
 
 
 def _rescaled(spec: dict, factor: float) -> dict:
@@ -188,14 +243,16 @@ def check_values(values: np.ndarray) -> str | None:
 
 
 def fit_all(values: np.ndarray, families: tuple[str, ...] = FAMILIES,
-            skipped: list[tuple[str, str]] | None = None) -> list[Fit]:
+            skipped: Optional[list[tuple[str, str]]] = None,
+            progress: Callable[[str], None] = lambda line: None) -> list[Fit]:
     """Every family fitted to ``values`` (seconds), best AIC first; a family whose fit fails is left out
-    (and, with ``skipped``, appended to it as (family, reason))."""
+    (and, with ``skipped``, appended to it as (family, reason)). ``progress`` hears of each family as it starts."""
     problem = check_values(np.asarray(values, dtype=float))
     if problem is not None:
         raise ValueError(problem)
     fits = []
-    for family in families:
+    for k, family in enumerate(families, start=1):
+        progress(f"fitting {family} ({k}/{len(families)}) to {len(values):,} values")
         try:
             fits.append(fit_family(values, family))
         except (ValueError, ArithmeticError, RuntimeError) as exc:  # e.g. a Weibull cv past the schema's range
@@ -234,93 +291,3 @@ def _pairs(data: dict) -> str:
         if key != "dist":
             items.append(f"{key}: {_number(value) if key in ('cv', 'shape') else _duration(value)}")
     return ", ".join(items)
-
-
-UNITS = {"s": 1.0, "ms": 1e-3, "us": 1e-6}
-
-
-def read_measurements(source: str, column: str | None = None, unit: str = "s", stdin: Any = None) -> np.ndarray:
-    """Measured times in seconds from a CSV or Parquet column, or (``source`` ``-``) from ``stdin`` (text, or a
-    stream read up to MAX_DATA_BYTES), one number per line.
-
-    Raises :class:`ScenarioError` with one located problem: a missing file or column, a value that is not a
-    number, one that is not positive, or too few values to fit.
-    """
-    if unit not in UNITS:
-        raise ScenarioError([Problem(f"--unit {unit}", 0, 0, "(--unit)", f"unknown unit; use one of {', '.join(UNITS)}")])
-    where = column or ("(stdin)" if source == "-" else "(file)")
-    if source == "-" and stdin is not None and not isinstance(stdin, str):
-        stdin = stdin.read(MAX_DATA_BYTES + 1)
-        if len(stdin) > MAX_DATA_BYTES:
-            raise ScenarioError([Problem("-", 0, 0, where, f"more than {MAX_DATA_BYTES >> 20} MiB on standard input")])
-    try:
-        if source == "-":
-            values = read_lines(stdin or "", "-")
-            lines = None
-        else:
-            data = read_column(source, column)
-            where = str(data.values.name)
-            values, lines = numbers(data), data
-    except ColumnsError as exc:
-        raise ScenarioError([Problem(exc.file, exc.line, 1, where, f"{exc.message} with --column NAME")]) from None
-    except DataError as exc:
-        raise ScenarioError([Problem(exc.file, exc.line, 1, where, exc.message)]) from None
-    bad = values <= 0
-    if bad.any():
-        row = int(np.argmax(bad))
-        if lines is None:
-            line = [i for i, text in enumerate((stdin or "").splitlines(), start=1) if text.strip()][row]
-            place, prefix = (line, "")
-        else:
-            place, prefix = lines.where(row)
-        raise ScenarioError([Problem(source, place, 1, where, f"{prefix}a time must be positive to fit, got {values[row]:g}")])
-    values = values * UNITS[unit]
-    problem = check_values(values)
-    if problem is not None:
-        raise ScenarioError([Problem(source, 0, 0, where, problem)])
-    return values
-
-
-def fits_table(fits: list[Fit]):
-    """The ranking as a rich Table: AIC and its gap to the best, KS distance and p-value, the scenario YAML."""
-    from rich.table import Table
-
-    table = Table(title="fits by maximum likelihood, best (lowest AIC) first", title_justify="left")
-    for name, justify in (("#", "right"), ("family", "left"), ("AIC", "right"), ("ΔAIC", "right"),
-                          ("KS distance", "right"), ("KS p", "right"), ("scenario YAML", "left")):
-        table.add_column(name, justify=justify, overflow="fold")
-    best = fits[0].aic if fits else 0.0
-    for rank, fit in enumerate(fits, start=1):
-        table.add_row(str(rank), fit.family, f"{fit.aic:,.1f}", f"{fit.aic - best:,.1f}", f"{fit.ks:.4f}",
-                      f"{fit.ks_p:.3g}", fit.yaml)
-    return table
-
-
-PLOT_SUFFIXES = (".png", ".svg", ".pdf")
-
-
-def plot_target(output, name: str, force: bool):
-    """Where the plot goes (``output``, or ``fit-<name>.png`` here), checked before anything is fitted: a
-    writable place, a known image suffix, and no existing file unless ``force``."""
-    import os
-    from pathlib import Path
-
-    from .outdir import check_file_target, output_error, safe_dirname
-
-    plot = Path(output) if output is not None else Path(f"fit-{safe_dirname(name, 'data')}.png")
-    if plot.suffix.lower() not in PLOT_SUFFIXES:
-        raise output_error(plot, "give a .png, .svg or .pdf file")
-    check_file_target(plot)
-    if os.path.lexists(plot) and not force:
-        raise output_error(plot, "already exists; pass --force to replace it, or -o for another file")
-    return plot
-
-
-def save_fit_plot(values: np.ndarray, fits: list[Fit], name: str, path) -> None:
-    """The CDF and QQ plot, written atomically to ``path``."""
-    from .outdir import atomic_file
-    from .plots.fit import fit_plot
-
-    figure = fit_plot(values, fits, name)
-    with atomic_file(path) as temporary:
-        figure.savefig(temporary, format=path.suffix.lstrip(".") or "png")

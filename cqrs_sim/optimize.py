@@ -8,14 +8,14 @@ local pool or a Dask cluster). A sweep skips points already done, so a rerun
 with other SLOs simulates nothing new, and an interrupted one keeps its
 finished points.
 
-Judging: an SLO is held against the worse end of the metric's 95% interval
-over replications: ``metric < bound`` holds when the interval's upper end is
-below the bound, ``metric > bound`` when its lower end is above it. With one
-replication there is no interval and the mean is used (the answer says so).
-A design stopped by the runaway guard (``limits.max_in_system``) meets no
-SLO. The answer is the design with the lowest mean of the minimised metric
-among those meeting every SLO; a tie goes to the first in grid order (crud
-before cqrs, then the order of the values given).
+Judging: every SLO by :mod:`cqrs_sim.slo`'s rule, on the replications of
+the design's sweep point (its ``replications.csv``): met when the worse end
+of the metric's 95% interval over replications meets the bound; a
+replication without a value for the metric, or a run stopped by the runaway
+guard (``limits.max_in_system``), misses it; an undecided SLO is not met.
+The answer is the design with the lowest mean of the minimised metric among
+those meeting every SLO; a tie goes to the first in grid order (crud before
+cqrs, then the order of the values given).
 
 The Pareto front of the minimised metric against one SLO metric holds the
 designs (of either architecture, whether or not they meet the SLOs) that no
@@ -36,32 +36,18 @@ from typing import Any, Callable, Optional
 
 import pandas as pd
 
-from .capacity import SLO, parse_slo
 from .errors import Problem, ScenarioError
 from .intervals import finite_or_none
 from .loader import load_scenario
 from .metrics import METRICS
 from .outdir import Lock, atomic_file, check_placement, output_error, write_text_atomic
 from .scenario import ARCHITECTURES, Scenario
+from .slo import RULE, SLO, Judgement, Status, all_met, check_priced, judge_all, needs_interval
 from .sweep import Axis, axes_of, run_sweep
 
 ANSWER_FILE = "optimize.json"
 DESIGNS_FILE = "designs.csv"
-#: how an SLO is judged, as written into the answer
-JUDGED = ("each SLO against the worse end of the metric's 95% interval over replications (upper end for <, lower "
-          "end for >); the mean when one replication gives no interval")
-
 ProgressFn = Callable[[float, int, str], None]
-
-
-@dataclass(frozen=True)
-class Check:
-    """One SLO judged for one design."""
-
-    slo: str  #: the SLO as given
-    met: bool
-    judged: Optional[float]  #: the value compared with the bound (None: no value)
-    basis: str  #: "upper end of the 95% CI", "lower end of the 95% CI", "mean (no interval)", or why none
 
 
 @dataclass
@@ -71,11 +57,12 @@ class Design:
     point: str  #: the sweep point's key (``DIR/<architecture>/points/<point>/``)
     metrics: dict[str, dict[str, Any]]  #: metric -> {mean, ci_low, ci_high, n}
     incomplete: bool = False
-    checks: list[Check] = field(default_factory=list)
+    checks: list[Judgement] = field(default_factory=list)  #: one per SLO, in the order given
+    n: int = 0  #: replications simulated
 
     @property
     def meets(self) -> bool:
-        return not self.incomplete and all(check.met for check in self.checks)
+        return not self.incomplete and all_met(self.checks)
 
     def mean(self, metric: str) -> float:
         value = finite_or_none(self.metrics.get(metric, {}).get("mean"))
@@ -109,8 +96,8 @@ class Optimum:
             "minimize": self.minimize,
             "slos": [slo.text for slo in self.slos],
             "slo_metrics": list(dict.fromkeys(slo.metric for slo in self.slos)),
-            "lower_is_better": {slo.metric: slo.op in ("<", "<=") for slo in self.slos},
-            "judged": JUDGED,
+            "lower_is_better": {slo.metric: slo.upper for slo in self.slos},
+            "judged": RULE,
             "answer": None if self.best is None else index[id(self.best)],
             "ties": [index[id(d)] for d in self.ties],
             "pareto": {metric: [index[id(d)] for d in front] for metric, front in self.fronts.items()},
@@ -121,29 +108,8 @@ class Optimum:
 
 def _design_dict(design: Design) -> dict[str, Any]:
     return {"architecture": design.architecture, "settings": design.settings, "point": design.point,
-            "label": design.label(), "meets": design.meets, "incomplete": design.incomplete,
-            "checks": [{"slo": c.slo, "met": c.met, "judged": c.judged, "basis": c.basis} for c in design.checks],
-            "metrics": design.metrics}
-
-
-def parse_slos(texts: list[str]) -> list[SLO]:
-    """The ``--slo`` options (as ``capacity`` reads them: ``read_latency_p99<50ms``, ``stale_read_fraction<1%``)."""
-    if not texts:
-        raise ScenarioError([Problem("(--slo)", 0, 0, "(--slo)", "give at least one SLO, such as --slo 'read_latency_p99<50ms'")])
-    return [parse_slo(text) for text in texts]
-
-
-def judge(slo: SLO, stats: Optional[dict[str, Any]]) -> Check:
-    """One SLO against a metric's {mean, ci_low, ci_high}: the interval's worse end, or the mean without one."""
-    mean = finite_or_none((stats or {}).get("mean"))
-    if mean is None:
-        return Check(slo.text, False, None, "no value")
-    low, high = finite_or_none(stats.get("ci_low")), finite_or_none(stats.get("ci_high"))  # type: ignore[union-attr]
-    if low is None or high is None:
-        return Check(slo.text, slo.met(mean), mean, "mean (no interval)")
-    if slo.op in ("<", "<="):
-        return Check(slo.text, slo.met(high), high, "upper end of the 95% CI")
-    return Check(slo.text, slo.met(low), low, "lower end of the 95% CI")
+            "label": design.label(), "meets": design.meets, "incomplete": design.incomplete, "n": design.n,
+            "checks": [c.as_dict() for c in design.checks], "metrics": design.metrics}
 
 
 def pareto_front(points: list[tuple[float, float]]) -> list[int]:
@@ -185,6 +151,7 @@ def plan(scenario_file: str | Path, vary: list[str], sets: Optional[list[str]], 
          slos: list[SLO]) -> tuple[Scenario, dict[str, list[str]]]:
     """(base scenario, architecture -> its sweep's --vary texts); raises ScenarioError for bad input."""
     base = load_scenario(scenario_file, sets)
+    needs_interval(base.replications)
     if minimize not in METRICS:
         raise ScenarioError([Problem(f"--minimize {minimize}", 0, 0, minimize,
                                      f"unknown metric; use one of {', '.join(METRICS)}")])
@@ -195,11 +162,7 @@ def plan(scenario_file: str | Path, vary: list[str], sets: Optional[list[str]], 
                                          "optimize compares the architectures itself; restrict them with "
                                          "--set architectures=[cqrs] instead")])
     priced = base.cost is not None or any(a.path == "cost" or a.path.startswith("cost.") for a in axes)
-    for metric, source in [(minimize, f"--minimize {minimize}")] + [(s.metric, f"--slo {s.text}") for s in slos]:
-        if metric == "cost_per_hour" and not priced:
-            raise ScenarioError([Problem(source, 0, 0, "cost", "the scenario gives no prices, so there is no "
-                                         "cost_per_hour: add a cost: block, such as cost: {instance_hour: 0.5}, or "
-                                         "--set cost.instance_hour=0.5")])
+    check_priced([(minimize, f"--minimize {minimize}")] + [(s.metric, f"--slo {s.text}") for s in slos], priced)
     texts = list(vary) if vary else [_vary_text(axis) for axis in axes]
     # the architecture is one more axis of one value, last, so that each sweep's plots run along the first varied path
     grids = {arch: [text for axis, text in zip(axes, texts) if affects(axis.path, arch)] + [f"architectures=[{arch}]"]
@@ -254,8 +217,12 @@ def _designs(table: pd.DataFrame, directory: Path, arch: str, slos: list[SLO]) -
         metrics = {r.metric: {"mean": finite_or_none(r.mean), "ci_low": finite_or_none(r.ci_low),
                               "ci_high": finite_or_none(r.ci_high), "n": int(r.n)} for r in rows.itertuples()}
         settings = {path: _plain(first[path]) for path in paths}
-        design = Design(arch, settings, str(key), metrics, _stopped(directory / "points" / str(key)))
-        design.checks = [judge(slo, metrics.get(slo.metric)) for slo in slos]
+        runs = pd.read_csv(directory / "points" / str(key) / "replications.csv")
+        runs = runs[runs["architecture"] == arch]
+        stopped = _stopped(runs)
+        design = Design(arch, settings, str(key), metrics, stopped, n=len(runs))
+        design.checks = judge_all(slos, lambda metric: list(runs[metric]) if metric in runs else [math.nan] * len(runs),
+                                  stopped=stopped)
         designs.append(design)
     return designs
 
@@ -265,9 +232,8 @@ def _plain(value: Any) -> Any:
     return value.item() if hasattr(value, "item") else value
 
 
-def _stopped(point: Path) -> bool:
-    """Whether any run of a point was stopped by the runaway guard (its replications.csv says when)."""
-    runs = pd.read_csv(point / "replications.csv")
+def _stopped(runs: pd.DataFrame) -> bool:
+    """Whether any of these runs (rows of a point's replications.csv) was stopped by the runaway guard."""
     return "stopped_at" in runs and bool(runs["stopped_at"].notna().any())
 
 
@@ -282,7 +248,7 @@ def choose(directory: Path, scenario: str, minimize: str, slos: list[SLO], desig
     for slo in slos:
         if slo.metric in fronts or slo.metric == minimize:  # a metric against itself has no front
             continue
-        sign = 1.0 if slo.op in ("<", "<=") else -1.0
+        sign = 1.0 if slo.upper else -1.0
         front = pareto_front([(d.mean(minimize), sign * d.mean(slo.metric)) for d in candidates])
         fronts[slo.metric] = [candidates[k] for k in front]
     return Optimum(directory, scenario, minimize, slos, designs, best, ties, fronts, failures)
@@ -299,14 +265,13 @@ def designs_table(optimum: Optimum) -> pd.DataFrame:
             stats = design.metrics.get(metric, {})
             row.update({metric: stats.get("mean"), f"{metric}_ci_low": stats.get("ci_low"),
                         f"{metric}_ci_high": stats.get("ci_high")})
-        row.update({"meets_every_slo": design.meets, "incomplete": design.incomplete,
+        row.update({f"slo {c.slo.text}": c.status.value for c in design.checks})
+        row.update({"meets_every_slo": design.meets, "incomplete": design.incomplete, "n": design.n,
                     "answer": design is optimum.best, "point": design.point})
         for metric, front in optimum.fronts.items():
             row[f"pareto_{metric}"] = any(design is d for d in front)
         rows.append(row)
     return pd.DataFrame(rows)
-
-
 
 
 def answer_lines(optimum: Optimum) -> list[str]:
@@ -319,18 +284,19 @@ def answer_lines(optimum: Optimum) -> list[str]:
 
     lines = []
     best = optimum.best
+    replications = sorted({d.n for d in optimum.designs})
+    n = "n=" + "/".join(str(k) for k in replications) + " replications"
     if best is None:
-        lines.append(f"No design meets every SLO ({len(optimum.designs)} simulated; each SLO judged against the worse "
-                     "end of its 95% interval).")
+        counts = "; ".join(_status_counts(optimum, slo) for slo in optimum.slos)
+        lines.append(f"No design meets every SLO ({len(optimum.designs)} simulated, {n} each; {counts}).")
     else:
-        checks = "; ".join(f"{_metric_of(c.slo)} {shown(best, _metric_of(c.slo))} "
-                           f"({c.basis} {format_value(_metric_of(c.slo), c.judged)} meets {c.slo})" for c in best.checks)
+        checks = "; ".join(f"{c.slo.metric} {shown(best, c.slo.metric)} ({c.slo.text} {c.describe()})"
+                           for c in best.checks)
         lines.append(f"Cheapest design meeting every SLO: {best.label()}: {optimum.minimize} "
                      f"{shown(best, optimum.minimize)}; {checks}.")
-        if any(c.basis.startswith("mean") for c in best.checks):
-            lines.append("One replication gives no interval: the SLOs were judged on the means; run more replications.")
         if optimum.ties:
             lines.append("Equally cheap and meeting every SLO: " + "; ".join(d.label() for d in optimum.ties) + ".")
+    lines.append(f"Judged: {RULE}.")
     for metric, front in optimum.fronts.items():
         points = "; ".join(f"{d.label()} ({format_value(optimum.minimize, d.mean(optimum.minimize))}, "
                            f"{format_value(metric, d.mean(metric))})" for d in front)
@@ -342,9 +308,13 @@ def answer_lines(optimum: Optimum) -> list[str]:
     return lines
 
 
-def _metric_of(slo_text: str) -> str:
-    return parse_slo(slo_text).metric
+def _status_counts(optimum: Optimum, slo: SLO) -> str:
+    """``read_latency_p99<50ms met by 2, missed by 3, undecided for 1``."""
+    statuses = [c.status for d in optimum.designs for c in d.checks if c.slo == slo]
+    words = {Status.MET: "met by", Status.MISSED: "missed by", Status.UNDECIDED: "undecided for"}
+    parts = [f"{words[s]} {statuses.count(s)}" for s in Status if statuses.count(s)]
+    return f"{slo.text} {', '.join(parts) or 'not judged'}"
 
 
-__all__ = ["Check", "Design", "Optimum", "answer_lines", "check_optimize_dir", "choose", "designs_table", "judge",
-           "optimize", "pareto_front", "parse_slos", "plan"]
+__all__ = ["Design", "Optimum", "answer_lines", "check_optimize_dir", "choose", "designs_table", "optimize",
+           "pareto_front", "plan"]

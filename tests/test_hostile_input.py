@@ -25,11 +25,12 @@ from typer.testing import CliRunner
 import cqrs_sim
 from cqrs_sim import capacity as capacity_module
 from cqrs_sim.analytic import offered_loads
-from cqrs_sim.capacity import capacity_search, parse_slo
+from cqrs_sim.capacity import capacity_search
 from cqrs_sim.cli import _sweep_summary, app
 from cqrs_sim.errors import ScenarioError
 from cqrs_sim.loader import resolved_yaml
 from cqrs_sim.report import estimate_lines
+from cqrs_sim.slo import parse_slo
 from cqrs_sim.sweep import run_sweep
 from cqrs_sim.units import parse_duration
 
@@ -260,7 +261,7 @@ def test_distributions_with_one_mean_stay_two_points(tmp_path):
 
 DIURNAL = """\
 duration: 2s
-replications: 1
+replications: 2
 architectures: [crud]
 workload:
   reads:

@@ -1,4 +1,6 @@
-"""cqrs-sim optimize: SLO parsing, conservative judging, the Pareto front, the cheapest design on a grid, bad input."""
+"""cqrs-sim optimize: judging each design's replications, the Pareto front, the cheapest design on a grid, bad input.
+
+SLO parsing and the judging rule itself are tested in test_slo.py."""
 
 from __future__ import annotations
 
@@ -10,8 +12,8 @@ import pytest
 from typer.testing import CliRunner
 
 from cqrs_sim.cli import app
-from cqrs_sim.errors import ScenarioError
-from cqrs_sim.optimize import Design, answer_lines, choose, judge, pareto_front, parse_slos
+from cqrs_sim.optimize import Design, _designs, answer_lines, choose, pareto_front
+from cqrs_sim.slo import Status, judge, parse_slos
 
 runner = CliRunner()
 
@@ -41,46 +43,6 @@ def tiny(tmp_path):
     return path
 
 
-def test_slos_are_read_with_their_units():
-    slos = parse_slos(["read_latency_p99<50ms", "stale_read_fraction<1%", "read_throughput>=90/s", "cost_per_hour <= 4.5",
-                       "cost_per_hour<3/h"])
-    assert [(s.metric, s.op) for s in slos] == [("read_latency_p99", "<"), ("stale_read_fraction", "<"),
-                                                ("read_throughput", ">="), ("cost_per_hour", "<="), ("cost_per_hour", "<")]
-    assert [s.value for s in slos] == pytest.approx([0.05, 0.01, 90.0, 4.5, 3.0])
-    for bad in (["p99 below 50ms"], ["read_latency_p99<fast"], ["latency<50ms"]):
-        with pytest.raises(ScenarioError) as info:
-            parse_slos(bad)
-        assert len(info.value.problems) == 1
-    with pytest.raises(ScenarioError, match="at least one SLO"):
-        parse_slos([])
-
-
-@pytest.mark.parametrize("text, words", [
-    ("stale_read_fraction<abc", "cannot read the bound 'abc': write a fraction, such as 0.01 or 1%"),
-    ("stale_read_fraction<2x%", "cannot read the bound '2x%': write a fraction, such as 0.01 or 1%"),
-    ("cost_per_hour<cheap", "cannot read the bound 'cheap': write a price per hour, such as 4.5 or 4.5/h"),
-    ("reads_completed>many", "cannot read the bound 'many': write a number of reads, such as 1000"),
-])
-def test_a_bound_that_is_no_number_says_what_a_bound_looks_like(text, words):
-    with pytest.raises(ScenarioError) as info:
-        parse_slos([text])
-    (problem,) = info.value.problems
-    assert problem.message == words and "could not convert" not in str(info.value)
-
-
-def test_an_slo_is_judged_on_the_intervals_worse_end():
-    """Mean 40 ms with a 95% interval up to 55 ms does not meet < 50 ms; a > bound is held against the lower end."""
-    below, above = parse_slos(["read_latency_p99<50ms", "read_throughput>90/s"])
-    check = judge(below, {"mean": 0.040, "ci_low": 0.025, "ci_high": 0.055})
-    assert not check.met and check.judged == 0.055 and check.basis == "upper end of the 95% CI"
-    assert judge(below, {"mean": 0.040, "ci_low": 0.035, "ci_high": 0.045}).met
-    check = judge(above, {"mean": 95.0, "ci_low": 88.0, "ci_high": 102.0})
-    assert not check.met and check.judged == 88.0 and check.basis == "lower end of the 95% CI"
-    check = judge(below, {"mean": 0.040, "ci_low": None, "ci_high": None})  # one replication
-    assert check.met and check.basis == "mean (no interval)"
-    assert not judge(below, {"mean": None}).met and not judge(below, None).met
-
-
 def test_pareto_front_keeps_exactly_the_undominated_points():
     """(cost, latency): (1, 9) cheapest; (2, 5) and (4, 1) trade; (3, 6) is beaten by (2, 5); (2, 7) by (2, 5);
     (4, 1) twice: equal points are both kept; NaN is left out."""
@@ -90,9 +52,15 @@ def test_pareto_front_keeps_exactly_the_undominated_points():
 
 
 def _design(arch: str, cost: float, p99: float, incomplete: bool = False) -> Design:
+    """A design whose 3 replications all gave the same cost and p99 (intervals of zero width)."""
     stats = lambda v: {"mean": v, "ci_low": v, "ci_high": v, "n": 3}  # noqa: E731
     return Design(arch, {"x": cost}, f"{arch}{cost}", {"cost_per_hour": stats(cost), "read_latency_p99": stats(p99)},
-                  incomplete)
+                  incomplete, n=3)
+
+
+def _judged(design: Design, slos) -> Design:
+    design.checks = [judge(slo, [design.metrics[slo.metric]["mean"]] * 3, design.incomplete) for slo in slos]
+    return design
 
 
 def test_choose_the_cheapest_meeting_every_slo_ties_by_grid_order_and_skips_stopped_designs(tmp_path):
@@ -100,7 +68,7 @@ def test_choose_the_cheapest_meeting_every_slo_ties_by_grid_order_and_skips_stop
     designs = [_design("crud", 1.0, 0.020, incomplete=True), _design("crud", 2.0, 0.100), _design("crud", 3.0, 0.030),
                _design("cqrs", 3.0, 0.010), _design("cqrs", 4.0, 0.005)]
     for d in designs:
-        d.checks = [judge(slos[0], d.metrics["read_latency_p99"])]
+        _judged(d, slos)
     optimum = choose(tmp_path, "s", "cost_per_hour", slos, designs, [])
     assert optimum.best is designs[2] and optimum.ties == [designs[3]]
     # the stopped design is cheapest and fastest, but neither an answer nor on the front
@@ -113,7 +81,7 @@ def test_an_slo_on_the_minimised_metric_has_no_front_and_the_answer_says_so(tmp_
     slos = parse_slos(["cost_per_hour<3.5", "read_latency_p99<50ms"])
     designs = [_design("crud", 2.0, 0.100), _design("crud", 3.0, 0.030), _design("cqrs", 4.0, 0.005)]
     for d in designs:
-        d.checks = [judge(slos[0], d.metrics["cost_per_hour"]), judge(slos[1], d.metrics["read_latency_p99"])]
+        _judged(d, slos)
     optimum = choose(tmp_path, "s", "cost_per_hour", slos, designs, [])
     assert list(optimum.fronts) == ["read_latency_p99"] and optimum.best is designs[1]
     text = "\n".join(answer_lines(optimum))
@@ -144,8 +112,15 @@ def test_optimize_finds_the_cheapest_design_on_a_tiny_grid(tiny, tmp_path):
     assert answer["answer"] == 1 and answer["ties"] == [3]
     assert answer["pareto"]["read_latency_p99"] == [0, 1, 3]
     assert "Cheapest design meeting every SLO: crud crud.replicas=2: cost_per_hour 3.00/h" in result.output
+    # the answer says what it rests on: n, the interval end compared, and the rule
+    assert "read_latency_p99<50ms met (n=2): upper end of the 95% CI 25ms < 50ms" in result.output
+    assert "Judged: each SLO is judged on the two-sided 95% Student-t interval" in result.output
+    assert [d["n"] for d in answer["designs"]] == [2, 2, 2, 2]
+    assert answer["designs"][1]["checks"][0]["status"] == "met" and answer["designs"][0]["checks"][0]["status"] == "missed"
     table = pd.read_csv(out / "designs.csv")
     assert list(table["answer"]) == [False, True, False, False] and len(table) == 4
+    assert list(table["n"]) == [2, 2, 2, 2]
+    assert list(table["slo read_latency_p99<50ms"]) == ["missed", "met", "missed", "met"]
     assert (out / "plots" / "pareto.png").stat().st_size > 10_000
     assert (out / "crud" / "sweep.parquet").exists() and (out / "cqrs" / "sweep.parquet").exists()
     (out / "plots" / "pareto.png").unlink()
@@ -208,3 +183,47 @@ def test_a_design_stopped_by_the_runaway_guard_meets_no_slo(tiny, tmp_path):
     assert [d["meets"] for d in answer["designs"]] == [False, True, False, True]
     assert answer["answer"] == 1 and answer["pareto"]["read_latency_p99"] == [1, 3]
     assert "stopped" in result.output
+
+
+def _point(directory, key: str, values: list[float]) -> pd.DataFrame:
+    """A sweep point of one cqrs design whose replications gave ``values`` of visibility_t99 (NaN: no value),
+    and the sweep table's rows for it, summarised as summary.csv does (over the values there are)."""
+    point = directory / "points" / key
+    point.mkdir(parents=True)
+    pd.DataFrame({"architecture": "cqrs", "replication": range(len(values)),
+                  "visibility_t99": values}).to_csv(point / "replications.csv", index=False)
+    finite = [v for v in values if not math.isnan(v)]
+    return pd.DataFrame([{"point": key, "architecture": "cqrs", "metric": "visibility_t99", "mean": sum(finite) / len(finite),
+                          "ci_low": math.nan, "ci_high": math.nan, "n": len(finite), "cqrs.replicas.count": 2}])
+
+
+def test_a_replication_without_a_value_misses_the_slo(tmp_path):
+    """Replications giving visibility_t99 of 5 s, none, none (two runs never reached 99%): the summary keeps the
+    one value, but each run without a value failed the SLO, so the design misses visibility_t99<10s."""
+    slos = parse_slos(["visibility_t99<10s"])
+    (design,) = _designs(_point(tmp_path, "p1", [5.0, math.nan, math.nan]), tmp_path, "cqrs", slos)
+    (check,) = design.checks
+    assert not design.meets and check.status is Status.MISSED and (check.n, check.missing) == (3, 2)
+    assert "2 of 3 replications have no value of visibility_t99" in check.reason
+    (design,) = _designs(_point(tmp_path, "p2", [5.0, 5.5, 6.0]), tmp_path, "cqrs", slos)
+    assert design.meets and design.checks[0].end == "upper end" and design.n == 3
+
+
+def test_contradicting_slos_are_refused_before_anything_runs(tiny, tmp_path):
+    out = tmp_path / "never"
+    result = runner.invoke(app, ["optimize", str(tiny), *GRID, "--slo", "read_latency_p99<50ms", "--slo",
+                                 "read_latency_p99>1s", "-o", str(out), "-j", "1"])
+    assert result.exit_code == 2, result.output
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert lines == ["error: --slo read_latency_p99>1s: read_latency_p99: contradicts --slo 'read_latency_p99<50ms': "
+                     "no value is both > 1s and < 50ms"]
+    assert not out.exists()
+
+
+def test_one_replication_is_refused_before_anything_runs(tiny, tmp_path):
+    """One replication gives no interval, so every SLO would be undecided: said at once, not after the grid."""
+    out = tmp_path / "never"
+    result = runner.invoke(app, ["optimize", str(tiny), *GRID, "--slo", "read_latency_p99<50ms", "--set",
+                                 "replications=1", "-o", str(out), "-j", "1"])
+    assert result.exit_code == 2 and "replications: is 1: an SLO is judged on the 95% interval" in result.output
+    assert not out.exists()

@@ -21,12 +21,17 @@ over ``max_lag``) plus those being provisioned. Nothing changes while utilizatio
 1 ± ``tolerance``. More wanted, and ``scale_out_cooldown`` passed since the
 last scale-out: it provisions the difference, each new replica in the lowest
 free slot, ready ``provision_time`` later. Fewer wanted, and
-``scale_in_cooldown`` passed since the last scale-out or scale-in: it
-removes the difference from the replicas in the pool, highest slot first,
-leaving at least one there (replicas being provisioned, swapped, repaired
-after a failure or catching up are left alone: a failed replica is repaired
-as in a fixed pool and may be removed once back); a removed replica
-takes no new reads, finishes the ones routed to it (it drains, whatever
+``scale_in_cooldown`` passed since the last scale-out or scale-in: it first
+gives up replicas still being provisioned, the newest first (they serve
+nothing yet: a scale-in never takes a serving replica while capacity it no
+longer wants is still on its way), and removes the rest of the difference
+from the replicas in the pool, highest slot first, only when utilization is
+below the target (a pool running above it is never made smaller), leaving
+at least one there (replicas swapped, repaired after a failure or catching
+up are left alone: a failed replica is repaired as in a fixed pool and may
+be removed once back). A replica given up while provisioned never joins;
+its instance ran from its provisioning to then. A removed replica takes no
+new reads, finishes the ones routed to it (it drains, whatever
 ``sync.drain`` says) and then stops. Decisions happen at interval, 2 ×
 interval, … before the run's duration (a measurement falling at the duration
 itself is recorded, not acted on).
@@ -158,6 +163,14 @@ class MeteredPool(ReplicaPool):
         self._step()
         return r
 
+    def cancel(self, r: int) -> None:
+        """Give up slot ``r``'s replica while it is provisioned: it never joins, and its instance ends now."""
+        self.state[r] = ABSENT
+        self.provisioning -= 1
+        self.lifetimes[self._life[r]][1] = self.env.now
+        self._life[r] = -1
+        self._step()
+
     def remove(self, r: int) -> None:
         """Take member ``r`` (in the pool) out for good, now: it takes no new read, and stops once drained."""
         self.members.remove(r)
@@ -204,6 +217,7 @@ class Autoscaler:
         self._removed = removed
         #: one row per decision: t, in pool, provisioning (both before it), utilization, desired, change
         self.decisions: list[list] = []
+        self._pending: dict[int, simpy.Process] = {}  #: slot -> the process provisioning its replica, oldest first
         self.env.process(self._run())
 
     def _run(self):
@@ -229,21 +243,35 @@ class Autoscaler:
             if desired > have and now - last_out >= s.scale_out_cooldown:
                 add = min(desired - have, pool.size - have - pool.draining)
                 for _ in range(add):
-                    env.process(self._provision(pool.provision()))
+                    r = pool.provision()
+                    self._pending[r] = env.process(self._provision(r))
                 if add:
                     row[5] = add
                     last_out = last_change = now
             elif desired < have and now - last_change >= s.scale_in_cooldown:
-                gone = pool.pool[::-1][: min(have - desired, len(pool.pool) - 1)]  # one stays in the pool
+                excess = have - desired
+                given_up = list(self._pending)[::-1][:excess]  # the newest first: they serve nothing yet
+                for r in given_up:
+                    self._pending.pop(r).interrupt()
+                    pool.cancel(r)
+                excess -= len(given_up)
+                gone = []
+                if excess and utilization < s.target_utilization:  # a pool above its target never shrinks
+                    gone = pool.pool[::-1][: min(excess, len(pool.pool) - 1)]  # one stays in the pool
                 for r in gone:
                     pool.remove(r)
-                if gone:
-                    row[5] = -len(gone)
+                if given_up or gone:
+                    row[5] = -len(given_up) - len(gone)
                     last_change = now
+                if gone:
                     self._removed()
 
     def _provision(self, r: int):
-        yield self.env.timeout(float(self.provision_time.sample(self.rng, 1)[0]))
+        try:
+            yield self.env.timeout(float(self.provision_time.sample(self.rng, 1)[0]))
+        except simpy.Interrupt:
+            return  # given up by a scale-in (the pool has already let the slot go)
+        del self._pending[r]
         self._join(r)
 
     def decision_columns(self) -> dict[str, np.ndarray]:

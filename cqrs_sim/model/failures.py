@@ -116,8 +116,9 @@ def _cqrs_replica(model: "CqrsModel", r: int, instance: int, failures: Failures,
             return False
         out[0] = env.now
         if projections:
-            model.rollouts.stop(r)  # its projector stops; out of the pool from now
-        pool.fail(r)
+            model.rollouts.fail(r)  # and its projector stops: out of the pool until a rebuild
+        else:
+            pool.fail(r)
         return True
 
     def come_back():

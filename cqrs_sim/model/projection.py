@@ -21,8 +21,8 @@ is given to :meth:`Projections.rebuild`: it leaves the pool if it is in it
 log, at projection_time per event; events committed meanwhile join its
 queue. It rejoins the pool (cold, as any rejoining replica) the moment it
 has applied every delivered event, so a rebuild takes longer the longer
-the history. :meth:`Projections.stop` takes a replica out of the pool and
-stops its projector (a failure), until a rebuild. The time out of the
+the history. :meth:`Projections.fail` fails a replica (its running reads
+fail, drain or not) and stops its projector until a rebuild. The time out of the
 pool, from leaving (stop or rebuild) to rejoining, is recorded as a swap
 (replica, out, back, version) when the replica rejoins.
 
@@ -42,6 +42,7 @@ import simpy
 
 from ..scenario import Sync
 from ..streams import stream
+from .replicas import FAILED, SWAP
 
 if TYPE_CHECKING:
     from .frontend import Frontend
@@ -153,15 +154,23 @@ class Projections:
             self._rngs.append(stream(self._seed, self._replication, f"cqrs.projection_time.{n}"))
             self._draws.append([])
 
+    def fail(self, r: int) -> None:
+        """Replica ``r`` fails: the pool fails it (its running reads fail, its queued ones re-route, whatever
+        ``drain`` says), and it stops projecting until a :meth:`rebuild`."""
+        self.replicas.fail(r)
+        self.stop(r)
+
     def stop(self, r: int) -> None:
-        """Replica ``r`` stops projecting and serves no more reads (it leaves the pool if it is in it)."""
+        """Replica ``r`` stops projecting and serves no more reads: it is out of the pool (as a swap) until a
+        rebuild brings it back; with ``drain`` off, reads still on it re-route (a failure has failed them first)."""
         self._grow(r)
         self.epoch[r] += 1
         if r in self.projecting:
             self.projecting.remove(r)
-        if r in self.replicas.pool:
+        if not self.replicas.out[r] & SWAP:
+            if r in self.replicas.pool or self.replicas.out[r] == FAILED:
+                self._left_at[r] = self.env.now  # it leaves the pool now (or has failed this instant)
             self.replicas.leave(r)
-            self._left_at[r] = self.env.now
         if self.counted[r]:
             self.counted[r] = False
             self._members -= 1

@@ -13,8 +13,11 @@ FAMILY_COLORS = {"exponential": "#7570b3", "lognormal": "#1b9e77", "gamma": "#d9
 QQ_POINTS = 400  #: quantiles drawn per fit in the QQ panel
 
 
-def fit_plot(values: np.ndarray, fits: list, name: str) -> Figure:
-    """Left: the data's CDF and each fitted CDF (log time axis); right: fitted quantiles against measured ones."""
+def fit_plot(values: np.ndarray, fits: list, name: str, refused: frozenset[str] = frozenset(),
+             of: int | None = None) -> Figure:
+    """Left: the data's CDF and each fitted CDF (log time axis); right: fitted quantiles against measured ones.
+    A family in ``refused`` (the data refute it) is drawn dashed and says so; ``of``: the values ``values`` are a
+    random sample of."""
     x = np.sort(np.asarray(values, dtype=float))
     fig = Figure(figsize=(WIDTH, HEIGHT), dpi=DPI, layout="constrained")
     cdf_ax, qq_ax = fig.subplots(1, 2)
@@ -22,15 +25,19 @@ def fit_plot(values: np.ndarray, fits: list, name: str) -> Figure:
         ax.tick_params(labelsize=TICK_SIZE)
         ax.grid(True, which="major", alpha=0.3)
     steps = np.arange(1, len(x) + 1) / len(x)
-    cdf_ax.step(x, steps, where="post", color="black", linewidth=2.5, label=f"measured ({len(x):,})")
+    sampled = f", a random sample of {of:,}" if of and of > len(x) else ""
+    cdf_ax.step(x, steps, where="post", color="black", linewidth=2.5, label=f"measured ({len(x):,}{sampled})")
     grid = np.geomspace(x[0], x[-1], 400)
     probabilities = (np.arange(QQ_POINTS) + 0.5) / QQ_POINTS
     measured_q = np.quantile(x, probabilities)
     for rank, fit in enumerate(fits):
         color = FAMILY_COLORS.get(fit.family, "0.5")
-        label = f"{rank + 1}. {fit.family} (AIC {fit.aic:,.0f}, KS {fit.ks:.3f})"
-        cdf_ax.plot(grid, fit.distribution.cdf(grid), color=color, linewidth=1.6, label=label)
-        qq_ax.plot(measured_q, fit.distribution.ppf(probabilities), ".", color=color, markersize=3, label=fit.family)
+        no = fit.family in refused
+        label = f"{rank + 1}. {fit.family} (AIC {fit.aic:,.0f}, KS {fit.ks:.3f}{', refused' if no else ''})"
+        cdf_ax.plot(grid, fit.distribution.cdf(grid), color=color, linewidth=1.6, linestyle="--" if no else "-",
+                    label=label)
+        qq_ax.plot(measured_q, fit.distribution.ppf(probabilities), "x" if no else ".", color=color, markersize=3,
+                   label=fit.family + (" (refused)" if no else ""))
     qq_ax.plot([x[0], x[-1]], [x[0], x[-1]], color="black", linewidth=1, label="fitted = measured")
     cdf_ax.set_xscale("log")
     duration_axis(cdf_ax.xaxis, log=True)

@@ -13,7 +13,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.ticker import FuncFormatter
 
-from ..capacity import parse_slo
+from ..slo import parse_slo
 from ..metrics import METRICS
 from ..scenario import ARCHITECTURES
 from ..units import format_value
@@ -70,14 +70,14 @@ def _panel(ax, answer: dict[str, Any], metric: str) -> None:
     for text in answer["slos"]:
         slo = parse_slo(text)
         if slo.metric == metric:
-            ax.axhline(slo.value, color="#b00020", lw=1.2, ls=":", zorder=1)
-            ax.annotate(f"SLO {slo.op} {format_value(metric, slo.value)}", (1.0, slo.value), xycoords=("axes fraction", "data"),
+            ax.axhline(slo.bound, color="#b00020", lw=1.2, ls=":", zorder=1)
+            ax.annotate(f"SLO {slo.op} {format_value(metric, slo.bound)}", (1.0, slo.bound), xycoords=("axes fraction", "data"),
                         xytext=(-4, 3), textcoords="offset points", ha="right", va="bottom", fontsize=10, color="#b00020")
     if answer["answer"] is not None:
         best = designs[answer["answer"]]
         ax.plot([_stats(best, minimize)[0]], [_stats(best, metric)[0]], "*", ms=22, color="gold", markeredgecolor="black",
                 zorder=4, clip_on=False)
-    values = np.array([_stats(d, metric)[0] for d in shown] + [parse_slo(t).value for t in answer["slos"]
+    values = np.array([_stats(d, metric)[0] for d in shown] + [parse_slo(t).bound for t in answer["slos"]
                                                                if parse_slo(t).metric == metric])
     positive = values[np.isfinite(values) & (values > 0)]
     log = METRICS.get(metric, ("", ""))[0] == "s" and len(positive) > 0 and positive.max() / positive.min() > 50

@@ -177,3 +177,49 @@ def test_a_replica_provisioned_during_a_rollout_joins_with_the_newest_version(sc
     reads = results.requests[results.requests.kind == "read"]
     on_new = reads[reads.replica >= 2]
     assert len(on_new) > 0 and on_new.start.min() >= 80 and (on_new.version_seen == 2).all()
+
+
+@pytest.mark.parametrize("arch", ["cqrs", "crud"])
+def test_a_scale_in_during_a_scale_out_gives_up_the_replicas_still_being_provisioned(scenario_from, arch):
+    """Two replicas, scale-out and scale-in cooldowns 60 s, provision 150 s; 350/s, then 250/s from t = 60.
+
+    t = 60: [0, 60) held 7 busy on 8 connections (a hair less: the first 20 ms fill up), utilization
+    0.875, desired ceil(3.5) = 4: +2 (slots 2 and 3), ready at 210. t = 120: 5 busy on the 2 replicas
+    in the pool, utilization 0.625 (above the target), desired ceil(2.5) = 3 < 4 = 2 members + 2 being
+    provisioned, and 60 s have passed: one fewer. It gives up slot 3 (the newest, serving nothing yet)
+    and keeps both serving replicas, which hold the 5 busy connections without a queue (round-robin:
+    2.5 each of 4). t = 180: still 0.625, desired 3 = 2 + 1 provisioned: none. At 210 slot 2 joins.
+    t = 240: 300 connection-seconds over 2 × 30 + 3 × 30 replica-seconds: utilization 0.5, desired 3:
+    none; t = 300 (the end): 5/12, measured only. No read ever waits (latency 20 ms). Replica
+    instance-seconds: 2 × 300 + (300 − 60) + (120 − 60) for the one given up = 900."""
+    auto = ("{min: 1, max: 6, target_utilization: 0.5, tolerance: 0, interval: 60s, scale_out_cooldown: 60s, "
+            "scale_in_cooldown: 60s, provision_time: 150s}")
+    text = BASE.format(duration=300, arch=arch, rate="[[0s, 350/s], [60s, 250/s]]", process="uniform", count=2,
+                       auto=auto)
+    results = cqrs_sim.simulate(scenario_from(text))
+    scale = results.autoscale
+    np.testing.assert_allclose(scale.t, [60, 120, 180, 240, 300])
+    np.testing.assert_array_equal(scale.change, [2, -1, 0, 0, 0])
+    np.testing.assert_array_equal(scale.desired, [4, 3, 3, 3, 3])
+    np.testing.assert_array_equal(scale.replicas_in_pool, [2, 2, 2, 3, 3])  # before each decision
+    np.testing.assert_array_equal(scale.provisioning, [0, 2, 1, 0, 0])
+    np.testing.assert_allclose(scale.utilization, [0.875, 0.625, 0.625, 0.5, 5 / 12], rtol=1e-3)
+    assert metric(results, "read_latency_max") == pytest.approx(0.02)
+    assert metric(results, "replica_seconds") == pytest.approx(300 + 900, abs=1e-6)
+    reads = results.requests[results.requests.kind == "read"]
+    assert set(reads.replica) == {0, 1, 2}  # slot 3 never served
+
+
+@pytest.mark.parametrize("arch", ["cqrs", "crud"])
+def test_a_pool_above_its_target_never_loses_a_serving_replica(scenario_from, arch):
+    """As above, but 280/s from t = 60 and a scale-in cooldown of 0: t = 60 +2 (ready at 210); t = 120: 5.6 busy
+    on 2 replicas, utilization 0.7, desired ceil(2.8) = 3 < 4: slot 3 is given up; t = 180: desired 3 = 3: none.
+    The two serving replicas stay (removing one would leave 5.6 busy on 4 connections); t = 240: 5.6 busy over
+    2 × 30 + 3 × 30 replica-seconds, utilization 0.56, desired 3: none."""
+    auto = ("{min: 1, max: 6, target_utilization: 0.5, tolerance: 0, interval: 60s, scale_out_cooldown: 60s, "
+            "scale_in_cooldown: 0s, provision_time: 150s}")
+    text = BASE.format(duration=250, arch=arch, rate="[[0s, 350/s], [60s, 280/s]]", process="uniform", count=2,
+                       auto=auto)
+    results = cqrs_sim.simulate(scenario_from(text))
+    np.testing.assert_array_equal(results.autoscale.change, [2, -1, 0, 0])
+    assert metric(results, "read_latency_max") == pytest.approx(0.02)

@@ -265,3 +265,26 @@ cqrs:
     np.testing.assert_allclose(unlimited.start, unlimited.arrival, atol=1e-9)
     assert unlimited.index[unlimited.stale].tolist() == list(range(11, 18))
     assert unlimited.staleness[17] == pytest.approx(17 - 11.6)
+
+
+@pytest.mark.parametrize("drain", [True, False])
+def test_a_failing_projected_replica_fails_its_running_read_whether_or_not_it_drains(scenario_from, drain):
+    """CQRS with projections, one replica, no writes. It fails at 25.2 while read 25 runs [25, 25.4]: read 25
+    fails (latency 0.2) with drain on or off, since drain says what a replica leaving for a rebuild does with
+    its reads, not what a failure does. Down for mttr 5, it then starts empty and, with no event to replay,
+    rejoins at once, at 30.2: reads 26..30 wait and start then. The next failure would come 25.2 after 30.2,
+    past duration 50: none. Out of the pool [25.2, 30.2]."""
+    body = f"""
+cqrs:
+  replicas: {{count: 1, connections: 100, failures: {{mtbf: 25.2s, mttr: 5s}}}}
+  sync: {{strategy: projection, projection_time: 1s, drain: {str(drain).lower()}}}
+"""
+    results = run(scenario_from, "cqrs", body, duration=50)
+    r = reads(results)
+    assert r.index[r.timed_out].tolist() == [25] and r.latency[25] == pytest.approx(0.2)
+    waited = np.arange(26, 31)
+    np.testing.assert_allclose(r.start[waited], 30.2, atol=1e-9)
+    np.testing.assert_allclose(r.drop(index=[25, *waited]).latency, 0.4, atol=1e-9)
+    assert metric(results, "cqrs", "reads_failed") == 1
+    swaps = results.replicas
+    assert len(swaps) == 1 and (swaps.out.iloc[0], swaps.back.iloc[0]) == pytest.approx((25.2, 30.2))
