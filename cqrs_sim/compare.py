@@ -131,9 +131,10 @@ def compare_table(table: pd.DataFrame, labels: tuple[str, str]):
     the other's 95% interval, and the agreement target."""
     from rich.table import Table
 
+    from .safetext import rich_text
     from .units import format_value
 
-    out = Table(title=f"{labels[0]}  vs  {labels[1]}", title_justify="left")
+    out = Table(title=rich_text(f"{labels[0]}  vs  {labels[1]}"), title_justify="left")
     for name in ("arch", "metric", "A", "B", "B − A", "relative", "B in A", "A in B", "target"):
         out.add_column(name, justify="left" if name in ("arch", "metric") else "right", no_wrap=name == "metric")
     for row in table.itertuples(index=False):

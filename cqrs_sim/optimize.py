@@ -42,6 +42,7 @@ from .intervals import finite_or_none
 from .loader import load_scenario
 from .metrics import METRICS
 from .outdir import Lock, atomic_file, check_placement, output_error, write_text_atomic
+from .safetext import read_csv, write_csv
 from .scenario import ARCHITECTURES, Scenario
 from .sweep import Axis, axes_of, run_sweep
 
@@ -237,7 +238,7 @@ def optimize(scenario_file: str | Path, vary: list[str], slos: list[SLO], direct
         optimum.simulated, optimum.skipped = simulated, skipped
         write_text_atomic(directory / ANSWER_FILE, json.dumps(optimum.as_dict(), indent=2, default=str) + "\n")
         with atomic_file(directory / DESIGNS_FILE) as partial:
-            designs_table(optimum).to_csv(partial, index=False)
+            write_csv(designs_table(optimum), partial)
     return optimum
 
 
@@ -267,7 +268,7 @@ def _plain(value: Any) -> Any:
 
 def _stopped(point: Path) -> bool:
     """Whether any run of a point was stopped by the runaway guard (its replications.csv says when)."""
-    runs = pd.read_csv(point / "replications.csv")
+    runs = read_csv(point / "replications.csv")
     return "stopped_at" in runs and bool(runs["stopped_at"].notna().any())
 
 

@@ -19,6 +19,7 @@ from .errors import Problem, ScenarioError
 from .intervals import json_value
 from .metrics import differences, summarize
 from .outdir import Destination
+from .safetext import read_csv, write_csv
 from .scenario import Scenario
 
 TABLES = ("requests", "writes", "replicas", "timeseries", "visibility", "autoscale")
@@ -128,19 +129,18 @@ class Results:
 
     def _repr_html_(self) -> str:
         """In a notebook, Results shows as report.html's side-by-side table, with the verdict below it."""
-        import html
-
         from .htmlreport import _table
+        from .safetext import html_text
         from .units import format_duration
         from .verdict import verdict
 
         lines = verdict(self.summary(), self.differences(), self.incomplete)
-        caption = (f"<b>{html.escape(self.scenario.name)}</b>: mean ± half-width of the 95% interval over "
+        caption = (f"<b>{html_text(self.scenario.name)}</b>: mean ± half-width of the 95% interval over "
                    f"{self.scenario.replications} replication(s), seed {self.scenario.seed}, requests arriving in "
                    f"[{format_duration(self.scenario.warmup)}, {format_duration(self.scenario.duration)})")
-        notes = "".join(f"<li>{html.escape(text)}</li>" for _, _, text in lines)
-        stopped = "".join(f"<p><b>incomplete:</b> {html.escape(run['architecture'])} replication {run['replication'] + 1} "
-                          f"stopped: {html.escape(str(run['reason']))}</p>" for run in self.incomplete)
+        notes = "".join(f"<li>{html_text(text)}</li>" for _, _, text in lines)
+        stopped = "".join(f"<p><b>incomplete:</b> {html_text(run['architecture'])} replication {run['replication'] + 1} "
+                          f"stopped: {html_text(str(run['reason']))}</p>" for run in self.incomplete)
         return f"<div><p>{caption}</p>{stopped}{_table(self)}<ul>{notes}</ul></div>"
 
     def write_into(self, directory: str | Path) -> None:
@@ -151,8 +151,8 @@ class Results:
         (staging / "scenario.yaml").write_text(resolved_yaml(self.scenario), encoding="utf-8")
         (staging / "manifest.json").write_text(json.dumps(self.manifest, indent=2) + "\n", encoding="utf-8")
         (staging / "summary.json").write_text(json.dumps(self.summary_json(), indent=2) + "\n", encoding="utf-8")
-        self.summary().to_csv(staging / "summary.csv", index=False)
-        self.per_replication.to_csv(staging / "replications.csv", index=False)
+        write_csv(self.summary(), staging / "summary.csv")
+        write_csv(self.per_replication, staging / "replications.csv")
         for name in TABLES:
             getattr(self, name).to_parquet(staging / f"{name}.parquet", index=False)
 
@@ -196,7 +196,7 @@ def load_results(directory: str | Path, tables: Optional[Iterable[str]] = None,
             chosen = (columns or {}).get(name)
             frames[name] = pd.read_parquet(directory / part, columns=None if chosen is None else list(chosen))
         part = "replications.csv"
-        per_replication = pd.read_csv(directory / part)
+        per_replication = read_csv(directory / part)
         part = "manifest.json"
         manifest = json.loads((directory / part).read_text(encoding="utf-8"))
         if not isinstance(manifest, dict):

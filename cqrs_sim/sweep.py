@@ -28,6 +28,7 @@ from .executors import WorkerDied
 from .loader import load_scenario, parse_set, resolved_yaml
 from .metrics import METRICS, summarize
 from .outdir import Lock, atomic_file, check_placement, clean_stale, make_staging, output_error, swap_into_place, write_text_atomic
+from .safetext import read_csv, write_csv
 from .scenario import Scenario, SweepRange, over_limit, resolved_dict
 from .simulate import run_task
 from .units import parse_duration, parse_rate
@@ -213,8 +214,8 @@ def _write_point(directory: Path, point: Point) -> None:
         summary = summarize(per_replication)
         (staging / "scenario.yaml").write_text(resolved_yaml(point.scenario), encoding="utf-8")
         (staging / "point.json").write_text(json.dumps(point.overrides, indent=2, default=str) + "\n", encoding="utf-8")
-        per_replication.to_csv(staging / "replications.csv", index=False)
-        summary.to_csv(staging / "summary.csv", index=False)
+        write_csv(per_replication, staging / "replications.csv")
+        write_csv(summary, staging / "summary.csv")
         swap_into_place(staging, target, may_replace=lambda path: path.is_dir() and not path.is_symlink())
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
@@ -328,7 +329,7 @@ def _run_sweep(base: Scenario, axes: list, points: list[Point], directory: Path,
             continue
         summary_file = directory / "points" / point.key / "summary.csv"
         if summary_file.exists():
-            parts.append(_point_table(point, {path: values[k] for path, values in columns.items()}, pd.read_csv(summary_file)))
+            parts.append(_point_table(point, {path: values[k] for path, values in columns.items()}, read_csv(summary_file)))
     columns = ["point", "architecture", "metric", "mean", "ci_low", "ci_high", "n"] + [a.path for a in axes]
     table = pd.concat(parts, ignore_index=True)[columns] if parts else pd.DataFrame(columns=columns)
     directory.mkdir(parents=True, exist_ok=True)  # only now: an interrupted sweep leaves none if no point finished
