@@ -343,7 +343,9 @@ def plot(
                 _say(out, f"wrote {directory / 'plots' / path}")
             return
         if not (directory / "scenario.yaml").exists():
-            raise ScenarioError([Problem(str(directory), 0, 0, "(directory)", "not a result directory (no scenario.yaml)")])
+            from .results import not_a_result
+
+            raise ScenarioError([Problem(str(directory), 0, 0, "(directory)", not_a_result(directory))])
         with Lock(directory):
             paths = _draw_plots(load_plot_results(directory), directory, plot_format.value)
         for path in paths:
@@ -360,7 +362,9 @@ def report_command(
 
     def body() -> None:
         if not (directory / "scenario.yaml").exists():
-            raise ScenarioError([Problem(str(directory), 0, 0, "(directory)", "not a result directory (no scenario.yaml)")])
+            from .results import not_a_result
+
+            raise ScenarioError([Problem(str(directory), 0, 0, "(directory)", not_a_result(directory))])
         with Lock(directory):
             _say(out, f"wrote {write_report(directory)}")
 
@@ -423,10 +427,10 @@ def sweep(
                     def tick(done: float, total: int, label: str) -> None:
                         bar.update(task, completed=done, total=total, description=rich_text(f"{base.name} sweep: {label}"))
 
-                    result = run_sweep(scenario_file, list(vary or []), target, executor, sets, _with_ready(tick))
+                    result = run_sweep(scenario_file, list(vary or []), target, executor, sets, _with_ready(tick), _note)
             else:
                 lines = progress_lines(f"{base.name} sweep", lambda line: _say(err, line))
-                result = run_sweep(scenario_file, list(vary or []), target, executor, sets, _with_ready(lines))
+                result = run_sweep(scenario_file, list(vary or []), target, executor, sets, _with_ready(lines), _note)
         for failure in result.failures:
             err.print(f"[red]failed point[/red] {rich_text(failure['point'])}: {rich_text(failure['error'])}",
                       highlight=False, soft_wrap=True)
@@ -548,7 +552,8 @@ def optimize_command(
         check_optimize_dir(target)
         with _executor(jobs, scheduler) as executor:
             lines = progress_lines(f"{base.name} optimize", lambda line: _say(err, line))
-            result = optimize(scenario_file, list(vary or []), slos, target, executor, minimize, sets, _with_ready(lines))
+            result = optimize(scenario_file, list(vary or []), slos, target, executor, minimize, sets, _with_ready(lines),
+                              _note)
         if not no_plots:
             from .plots.pareto import save_pareto
 
@@ -660,13 +665,25 @@ def compare_command(
     """Side by side: each metric of two result directories, the difference, and whether it lies inside their intervals."""
 
     def body() -> None:
-        from .compare import PLOT_FILES, compare_results, compare_table, load_pair, pair_labels
+        from .compare import PLOT_FILES, compare_results, compare_table, load_pair, pair_labels, scenario_difference
 
         a, b = load_pair(dir_a, dir_b)
         labels = pair_labels(a, dir_a, b, dir_b)
         if plots is not None:
+            for directory, side in ((dir_a, a), (dir_b, b)):
+                if side.manifest.get("kind") == "sweep point":
+                    raise ScenarioError([Problem(str(directory), 0, 0, "(--plots)", "is a sweep point, which keeps "
+                                                 "summaries only: the overlays need the requests of two run results")])
             check_plot_dir(plots, PLOT_FILES)
-        out.print(compare_table(compare_results(a, b), labels))
+        difference = scenario_difference(a, b)
+        judged = difference is None or difference.same_model
+        table = compare_table(compare_results(a, b, targets=None if judged else {}), labels)
+        if difference is not None:
+            _warn(difference.message())
+            table.caption = rich_text("A and B: " + ("the same model, other random numbers or runs" if judged else
+                                                     "different scenarios; agreement targets not judged"))
+            table.caption_justify = "left"
+        out.print(table)
         if plots is None:
             return
         from .plots.overlay import latency_cdf_overlay, visibility_overlay

@@ -41,7 +41,7 @@ from .errors import Problem, ScenarioError
 from .intervals import finite_or_none
 from .loader import load_scenario
 from .metrics import METRICS
-from .outdir import Lock, atomic_file, check_placement, output_error, write_text_atomic
+from .outdir import Lock, atomic_file, check_outside_outputs, check_placement, kind_refusal, output_error, write_text_atomic
 from .safetext import read_csv, write_csv
 from .scenario import ARCHITECTURES, Scenario
 from .sweep import Axis, axes_of, run_sweep
@@ -171,10 +171,14 @@ def affects(path: str, architecture: str) -> bool:
 def check_optimize_dir(directory: Path) -> None:
     """Raise unless ``directory`` is missing, an empty directory, or one ``optimize`` wrote."""
     check_placement(directory)
+    check_outside_outputs(directory)
     if not os.path.lexists(directory):
         return
     if directory.is_symlink() or not directory.is_dir():
         raise output_error(directory, "exists and is not a directory; give a new or an optimize directory")
+    refusal = kind_refusal(directory, "optimize")
+    if refusal is not None:
+        raise output_error(directory, refusal)
     ours = (directory / ANSWER_FILE).is_file() or any((directory / a / "sweep.json").is_file() or (directory / a / "points").is_dir()
                                                       for a in ARCHITECTURES)
     if any(directory.iterdir()) and not ours:
@@ -215,7 +219,7 @@ def _vary_text(axis: Axis) -> str:
 
 def optimize(scenario_file: str | Path, vary: list[str], slos: list[SLO], directory: str | Path, executor: Executor,
              minimize: str = "cost_per_hour", sets: Optional[list[str]] = None,
-             progress: Optional[ProgressFn] = None) -> Optimum:
+             progress: Optional[ProgressFn] = None, notify: Optional[Callable[[str], None]] = None) -> Optimum:
     """Simulate every design not already in ``directory``, judge it, and write the answer there.
 
     ``vary``: ``PATH=V1,V2,...`` texts (empty: the scenario's ``sweep:`` block). Writes
@@ -230,7 +234,7 @@ def optimize(scenario_file: str | Path, vary: list[str], slos: list[SLO], direct
         designs, failures, simulated, skipped = [], [], 0, 0
         for arch, texts in grids.items():
             tick = None if progress is None else (lambda a: (lambda done, total, label: progress(done, total, f"{a}: {label}")))(arch)
-            result = run_sweep(scenario_file, texts, directory / arch, executor, sets, tick)
+            result = run_sweep(scenario_file, texts, directory / arch, executor, sets, tick, notify, inside=directory)
             designs += _designs(result.table, directory / arch, arch, slos)
             failures += [{"architecture": arch, **failure} for failure in result.failures]
             simulated, skipped = simulated + result.ran, skipped + result.skipped

@@ -18,6 +18,7 @@ import pandas as pd
 from .errors import Problem, ScenarioError
 from .intervals import json_value
 from .metrics import differences, summarize
+from .integrity import DATA_FILES, check_data_files, data_file_entries
 from .outdir import Destination
 from .safetext import read_csv, write_csv
 from .scenario import Scenario
@@ -25,6 +26,8 @@ from .scenario import Scenario
 TABLES = ("requests", "writes", "replicas", "timeseries", "visibility", "autoscale")
 #: tables a result written by an older version may lack: read as empty (such a run had no autoscaler)
 OPTIONAL_TABLES = ("autoscale",)
+#: the manifest's ``kind`` of a run's or a testbed's result (a sweep point's is ``sweep point``)
+RESULT_KIND = "result"
 PACKAGES = ("cqrs-sim", "simpy", "numpy", "pandas", "scipy", "pydantic", "pyarrow", "ruamel.yaml")
 
 
@@ -72,8 +75,10 @@ def measured_values(node: Any) -> Iterable[np.ndarray]:
 
 def build_manifest(scenario: Scenario, wall_time: float) -> dict[str, Any]:
     return {
+        "kind": RESULT_KIND,
         "scenario": scenario.name,
         "scenario_sha256": scenario_hash(scenario),
+        DATA_FILES: data_file_entries(scenario),
         "seed": scenario.seed,
         "replications": scenario.replications,
         "seed_derivation": "numpy PCG64(SeedSequence([seed, replication, sha256(stream name)[:8]]))",
@@ -183,6 +188,20 @@ def load_results(directory: str | Path, tables: Optional[Iterable[str]] = None,
     unknown = sorted(set(wanted).union(columns or {}) - set(TABLES))
     if unknown:
         raise ValueError(f"unknown table(s) {', '.join(unknown)}; the tables are {', '.join(TABLES)}")
+    if not (directory / "scenario.yaml").is_file():
+        raise ScenarioError([Problem(str(directory), 0, 0, "(directory)", not_a_result(directory))])
+    part = "manifest.json"
+    try:
+        manifest = json.loads((directory / part).read_text(encoding="utf-8"))
+        if not isinstance(manifest, dict):
+            raise ValueError("not a JSON object")
+    except (OSError, ValueError) as exc:
+        raise _not_a_result(directory, part, str(exc) or type(exc).__name__) from None
+    if manifest.get("kind") == "sweep point":
+        raise ScenarioError([Problem(str(directory), 0, 0, "(directory)", "is a sweep point, which keeps its summaries "
+                                     "only (replications.csv, summary.csv), not the tables plots and reports draw; "
+                                     f"run it for those: cqrs-sim run {directory}/scenario.yaml")])
+    check_data_files(manifest, directory)  # a moved or edited data file is named, never mixed in
     part = "scenario.yaml"
     try:
         scenario = load_scenario(directory / part)
@@ -197,15 +216,27 @@ def load_results(directory: str | Path, tables: Optional[Iterable[str]] = None,
             frames[name] = pd.read_parquet(directory / part, columns=None if chosen is None else list(chosen))
         part = "replications.csv"
         per_replication = read_csv(directory / part)
-        part = "manifest.json"
-        manifest = json.loads((directory / part).read_text(encoding="utf-8"))
-        if not isinstance(manifest, dict):
-            raise ValueError("not a JSON object")
     except ScenarioError as exc:
         raise _not_a_result(directory, part, "; ".join(p.message for p in exc.problems)) from None
     except (OSError, ValueError) as exc:  # pyarrow's ArrowInvalid is a ValueError
         raise _not_a_result(directory, part, str(exc) or type(exc).__name__) from None
     return Results(scenario=scenario, per_replication=per_replication, manifest=manifest, **frames)
+
+
+def not_a_result(directory: Path) -> str:
+    """Why ``directory`` (which holds no scenario.yaml) is not a result, and what to give instead."""
+    from .outdir import output_kind
+
+    kind = output_kind(directory)
+    if kind == "sweep":
+        return (f"is a sweep directory, not one result: each point is in {directory}/points/<key>/ (its point.json "
+                f"gives its values); compare two points with `cqrs-sim compare {directory}/points/KEY1 "
+                f"{directory}/points/KEY2`, or draw the sweep with `cqrs-sim plot {directory}`")
+    if kind == "optimize":
+        return (f"is an optimize directory, not one result: its designs are in {directory}/designs.csv and each "
+                f"design's point in {directory}/<architecture>/points/<key>/; compare two of those with "
+                "`cqrs-sim compare POINT_A POINT_B`")
+    return "is not a complete cqrs-sim result: scenario.yaml: missing"
 
 
 def _not_a_result(directory: Path, part: str, reason: str) -> ScenarioError:
