@@ -81,6 +81,40 @@ def parse_slo(text: str) -> SLO:
     return SLO(metric, op, value, text)
 
 
+def parse_slos(texts: list[str]) -> list[SLO]:
+    """Every ``--slo``; raises :class:`ScenarioError` with one problem per SLO that cannot be read and per pair that
+    contradicts itself (no value of the metric meets both), before anything is simulated."""
+    slos, problems = [], []
+    for text in texts:
+        try:
+            slos.append(parse_slo(text))
+        except ScenarioError as exc:
+            problems += exc.problems
+    problems += contradictions(slos)
+    if problems:
+        raise ScenarioError(problems)
+    return slos
+
+
+def contradictions(slos: list[SLO]) -> list[Problem]:
+    """One problem per pair of SLOs on one metric that no value meets together (``p99<50ms`` with ``p99>1s``)."""
+    problems = []
+    for k, upper in enumerate(slos):
+        if upper.op not in ("<", "<="):
+            continue
+        for lower in slos:
+            if lower.metric != upper.metric or lower.op not in (">", ">="):
+                continue
+            if lower.value > upper.value or (lower.value == upper.value and (lower.op, upper.op) != (">=", "<=")):
+                later, earlier = (lower, upper) if slos.index(lower) > k else (upper, lower)
+                problems.append(Problem(
+                    f"--slo {later.text}", 0, 0, later.metric,
+                    f"contradicts --slo {earlier.text}: no {later.metric} is both {upper.op} "
+                    f"{format_value(upper.metric, upper.value)} and {lower.op} {format_value(lower.metric, lower.value)}, "
+                    "so no design can meet both"))
+    return problems
+
+
 def parse_range(text: str) -> tuple[float, float]:
     lo, sep, hi = text.partition("..")
     try:

@@ -14,6 +14,7 @@ import sys
 import threading
 from contextlib import ExitStack, contextmanager
 from enum import Enum
+from functools import partial
 import tempfile
 import traceback
 from importlib import import_module
@@ -156,6 +157,21 @@ def _say(console: Console, text: str) -> None:
 
 def _warn(text: str) -> None:
     err.print(f"[yellow]warning:[/yellow] {rich_text(text)}", highlight=False, soft_wrap=True)
+
+
+def _checked(*steps: Callable[[], Any]) -> list[Any]:
+    """Each step's value (None for a step that failed); every problem of every step raised together, one line each."""
+    values: list[Any] = []
+    problems: list[Problem] = []
+    for step in steps:
+        try:
+            values.append(step())
+        except ScenarioError as exc:
+            problems += exc.problems
+            values.append(None)
+    if problems:
+        raise ScenarioError(problems)
+    return values
 
 
 def _overrides(sets: Optional[List[str]], seed: Optional[int] = None, replications: Optional[int] = None,
@@ -414,10 +430,10 @@ def sweep(
 ) -> None:
     """Run a parameter sweep; points already done in the directory are skipped."""
     from .plots.sweeps import save_sweep_plots
-    from .sweep import run_sweep
+    from .sweep import parse_vary, run_sweep
 
     def body() -> None:
-        base = load_scenario(scenario_file, sets)
+        *_, base = _checked(*[partial(parse_vary, text) for text in vary or []], partial(load_scenario, scenario_file, sets))
         target = output if output is not None else _default_target(base.name, "-sweep")
         with _executor(jobs, scheduler) as executor:
             if err.is_terminal:
@@ -492,13 +508,12 @@ def capacity(
     """Per architecture: the largest (or smallest) value of PATH at which every SLO holds, by bisection."""
     from rich.table import Table
 
-    from .capacity import capacity_search, parse_range, parse_slo
+    from .capacity import capacity_search, parse_range, parse_slos
 
     def body() -> None:
-        slos = [parse_slo(text) for text in slo]
-        bounds = parse_range(value_range) if value_range else None
-        if output is not None:
-            check_answer_file(output, force)  # before the search, not after it
+        slos, bounds, *_ = _checked(partial(parse_slos, list(slo)), lambda: parse_range(value_range) if value_range else None,
+                                    lambda: check_answer_file(output, force) if output is not None else None,
+                                    partial(load_scenario, scenario_file, sets))  # all before the search
 
         def show(arch: str, e) -> None:
             parts = ", ".join(f"{m} {format_value(m, v[0])}" for m, v in e.metrics.items())
@@ -543,10 +558,13 @@ def optimize_command(
     no_plots: bool = typer.Option(False, "--no-plots", help="Do not draw plots/pareto.png."),
 ) -> None:
     """The cheapest design (architecture × varied values) meeting every SLO, and the Pareto fronts against each SLO metric."""
-    from .optimize import answer_lines, check_optimize_dir, optimize, parse_slos, plan
+    from .optimize import answer_lines, check_metric, check_optimize_dir, optimize, parse_slos, plan
 
     def body() -> None:
-        slos = parse_slos(list(slo or []))
+        from .sweep import parse_vary
+
+        slos, *_ = _checked(lambda: parse_slos(list(slo or [])), *[partial(parse_vary, text) for text in vary or []],
+                            partial(check_metric, minimize, "--minimize"), partial(load_scenario, scenario_file, sets))
         base, _ = plan(scenario_file, list(vary or []), sets, minimize, slos)  # bad input: before anything runs
         target = output if output is not None else _default_target(base.name, "-optimize")
         check_optimize_dir(target)

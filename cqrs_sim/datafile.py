@@ -173,7 +173,7 @@ def read_lines(text: str, name: str = "-") -> np.ndarray:
         except ValueError:
             raise DataError(name, number, f"not a number: {line[:40]!r}") from None
         if not math.isfinite(value):
-            raise DataError(name, number, f"not a finite number: {line[:40]!r}")
+            raise DataError(name, number, f"not a {'' if math.isnan(value) else 'finite '}number: {line[:40]!r}")
         values.append(value)
         if len(values) > MAX_ROWS:
             raise DataError(name, number, f"more than {MAX_ROWS:,} values")
@@ -193,10 +193,23 @@ def numbers(column: Column) -> np.ndarray:
     bad = ~np.isfinite(out)
     if bad.any():
         row = int(np.argmax(bad))
-        shown = str(raw.iloc[row])
-        raise column.error(row, "empty value" if shown.strip() in ("", "nan", "None", "<NA>") else
-                           f"not a finite number: {shown[:40]!r}")
+        raise column.error(row, _not_finite(raw.iloc[row]))
     return out
+
+
+def _not_finite(cell) -> str:
+    """Why a cell is no finite number: empty (a blank CSV cell, a Parquet null), not a number (NaN, written out
+    or stored), or something else (text, infinity)."""
+    if cell is None or cell is pd.NA or (isinstance(cell, str) and not cell.strip()):
+        return "empty value"
+    if isinstance(cell, float) and math.isnan(cell):
+        return "not a number (NaN)"
+    shown = repr(cell.strip()[:40]) if isinstance(cell, str) else str(cell)
+    try:
+        literal_nan = isinstance(cell, str) and math.isnan(float(cell))
+    except ValueError:
+        literal_nan = False
+    return f"not a number: {shown}" if literal_nan else f"not a finite number: {shown}"
 
 
 def seconds_since(column: Column, start) -> np.ndarray:
@@ -208,8 +221,12 @@ def seconds_since(column: Column, start) -> np.ndarray:
         origin = pd.Timestamp(start)
     except (TypeError, ValueError) as exc:
         raise DataError(column.file, 0, f"start: not a timestamp or number: {start!r} ({exc})", "start") from None
-    stamps = pd.to_datetime(raw, errors="coerce", utc=origin.tzinfo is not None, format="ISO8601") \
-        if not pd.api.types.is_datetime64_any_dtype(raw) else raw
+    try:
+        stamps = pd.to_datetime(raw, errors="coerce", utc=origin.tzinfo is not None, format="ISO8601") \
+            if not pd.api.types.is_datetime64_any_dtype(raw) else raw
+    except (ValueError, TypeError):  # pandas refuses to compare offsets with a start that has none
+        raise DataError(column.file, 0, f"timestamps with a time zone (UTC offset) and a start without one ({start}): "
+                                        "give start a time zone too, such as 2026-01-05T09:00:00+01:00", "start") from None
     missing = np.asarray(pd.isna(stamps))
     if missing.any():
         row = int(np.argmax(missing))

@@ -36,6 +36,7 @@ from typing import Any, Callable, Optional
 
 import pandas as pd
 
+from . import capacity
 from .capacity import SLO, parse_slo
 from .errors import Problem, ScenarioError
 from .intervals import finite_or_none
@@ -131,7 +132,13 @@ def parse_slos(texts: list[str]) -> list[SLO]:
     """The ``--slo`` options (as ``capacity`` reads them: ``read_latency_p99<50ms``, ``stale_read_fraction<1%``)."""
     if not texts:
         raise ScenarioError([Problem("(--slo)", 0, 0, "(--slo)", "give at least one SLO, such as --slo 'read_latency_p99<50ms'")])
-    return [parse_slo(text) for text in texts]
+    return capacity.parse_slos(texts)
+
+
+def check_metric(metric: str, option: str) -> None:
+    """Raise unless ``metric`` (given with ``option``) is a metric's name."""
+    if metric not in METRICS:
+        raise ScenarioError([Problem(f"{option} {metric}", 0, 0, metric, f"unknown metric; use one of {', '.join(METRICS)}")])
 
 
 def judge(slo: SLO, stats: Optional[dict[str, Any]]) -> Check:
@@ -190,9 +197,7 @@ def plan(scenario_file: str | Path, vary: list[str], sets: Optional[list[str]], 
          slos: list[SLO]) -> tuple[Scenario, dict[str, list[str]]]:
     """(base scenario, architecture -> its sweep's --vary texts); raises ScenarioError for bad input."""
     base = load_scenario(scenario_file, sets)
-    if minimize not in METRICS:
-        raise ScenarioError([Problem(f"--minimize {minimize}", 0, 0, minimize,
-                                     f"unknown metric; use one of {', '.join(METRICS)}")])
+    check_metric(minimize, "--minimize")
     axes = axes_of(base, vary)
     for axis, text in zip(axes, vary or [None] * len(axes)):
         if axis.path == "architectures":

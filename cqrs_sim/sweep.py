@@ -16,7 +16,7 @@ import json
 import os
 import shutil
 from concurrent.futures import FIRST_COMPLETED, Executor, Future, wait
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable, Optional
 
@@ -72,7 +72,10 @@ def parse_vary(text: str) -> Axis:
     if not sep or not path.strip() or not values.strip():
         raise ScenarioError([Problem(f"--vary {text}", 0, 0, "(--vary)", "expected PATH=V1,V2,..., such as cqrs.replicas.count=4,8,16")])
     raw = _split_values(values)
-    parsed = [parse_set(f"{path}={value}")[1] for value in raw if value]
+    try:
+        parsed = [parse_set(f"{path}={value}")[1] for value in raw if value]
+    except ScenarioError as exc:  # said under the option given, not as the --set it is read like
+        raise ScenarioError([replace(p, file=f"--vary {text}") for p in exc.problems]) from None
     if parsed and len(parsed) < len(raw):
         raise ScenarioError([Problem(f"--vary {text}", 0, 0, path.strip(), "has an empty value between commas: "
                                                                            "give every value, such as 4,8,16")])
@@ -305,6 +308,8 @@ def plan_sweep(scenario_file: str | Path, vary: list[str], sets: Optional[list[s
     """(base scenario, axes, points) of a sweep; raises ScenarioError when no point could run."""
     base = load_scenario(scenario_file, sets)
     axes = axes_of(base, vary)
+    sources = {axis.path: f"--vary {text}" for axis, text in zip(axes, vary)} if vary else \
+        {axis.path: "(sweep)" for axis in axes}
     base_pairs = [parse_set(text) for text in sets or []]
     points: list[Point] = []
     for combo in itertools.product(*(axis.values for axis in axes)):
@@ -316,13 +321,23 @@ def plan_sweep(scenario_file: str | Path, vary: list[str], sets: Optional[list[s
             point.scenario = load_scenario(scenario_file, overrides)
             point.key = point_key(point.scenario)
         except ScenarioError as exc:
-            point.error = "; ".join(str(p) for p in exc.problems)
-            point.problems = exc.problems
+            point.problems = [_as_varied(p, sources) for p in exc.problems]
+            point.error = "; ".join(str(p) for p in point.problems)
         points.append(point)
     if all(p.scenario is None for p in points):  # nothing would run: an error, not a sweep of failures
         raise ScenarioError([Problem(p.file, p.line, p.col, p.path, f"{p.message} (at every point of the sweep, so none can run)")
                              for p in points[0].problems])
     return base, axes, points
+
+
+def _as_varied(problem: Problem, sources: dict[str, str]) -> Problem:
+    """A point's problem with a varied value, said under the ``--vary`` that gave it (a point's values are set like
+    ``--set``)."""
+    if problem.file.startswith("--set "):
+        key = problem.file.removeprefix("--set ").partition("=")[0]
+        if key in sources:
+            return replace(problem, file=sources[key])
+    return problem
 
 
 def _run_sweep(base: Scenario, axes: list, points: list[Point], directory: Path, executor: Executor,
