@@ -491,15 +491,21 @@ def is_capacity_answer(path: Path) -> bool:
             and all(isinstance(entry, dict) and set(CAPACITY_KEYS) <= set(entry) for entry in data))
 
 
-def check_answer_file(path: Path, force: bool) -> None:
-    """Raise unless ``path`` may be written as a capacity answer: new, or (with ``force``) a capacity answer."""
+def check_output_file(path: Path, force: bool, ours: Callable[[Path], bool], what: str) -> None:
+    """Raise unless a file the user named may be written: new, or (with ``force``) one the tool wrote for the same
+    command (``ours`` recognises it; ``what`` names it: "a cqrs-sim capacity answer"). See :func:`check_file_target`."""
     check_file_target(path)
     if not os.path.lexists(path):
         return
-    if not is_capacity_answer(path):
-        raise output_error(path, "exists and is not a cqrs-sim capacity answer; it is never replaced, even with --force")
+    if not ours(path):
+        raise output_error(path, f"exists and is not {what}; it is never replaced, even with --force")
     if not force:
         raise output_error(path, "already exists; pass --force to replace it, or -o for another file")
+
+
+def check_answer_file(path: Path, force: bool) -> None:
+    """Raise unless ``path`` may be written as a capacity answer: new, or (with ``force``) a capacity answer."""
+    check_output_file(path, force, is_capacity_answer, "a cqrs-sim capacity answer")
 
 
 @contextmanager
@@ -524,7 +530,7 @@ def write_text_atomic(path: Path, text: str) -> Path:
 
 
 __all__ = ["Destination", "KIND_NAMES", "Lock", "atomic_file", "check_answer_file", "check_file_target",
-           "check_outside_outputs", "check_placement", "check_plot_dir", "kind_refusal", "output_kind",
+           "check_output_file", "check_outside_outputs", "check_placement", "check_plot_dir", "kind_refusal", "output_kind",
            "check_replaceable", "clean_stale", "foreign_entries", "is_capacity_answer", "is_replaceable_result",
            "is_result_dir", "make_staging", "output_error", "safe_dirname", "staged_files", "swap_into_place",
            "write_text_atomic"]
