@@ -12,6 +12,7 @@ from __future__ import annotations
 import io
 import math
 import os
+import re
 import stat
 from pathlib import Path
 from typing import Optional
@@ -67,15 +68,37 @@ def _parquet(path: Path, data: bytes) -> pd.DataFrame:
 
     try:
         return pq.read_table(pa.BufferReader(data)).to_pandas()
-    except (pa.ArrowException, OSError, ValueError) as exc:
-        raise DataError(str(path), 0, f"cannot read as Parquet: {exc}") from None
+    except (pa.ArrowException, OSError, ValueError):  # pyarrow's words name its internals: say ours
+        raise DataError(str(path), 0, "cannot read as Parquet: not a Parquet file, or a damaged one (its name "
+                                      "ends in .parquet or .pq; name a CSV file .csv)") from None
 
 
 def _csv(path: Path, data: bytes) -> pd.DataFrame:
     try:
         return pd.read_csv(io.BytesIO(data), dtype=str, keep_default_na=False, skip_blank_lines=False)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, ValueError) as exc:
-        raise DataError(str(path), 0, f"cannot read as CSV: {' '.join(str(exc).split())}") from None
+    except UnicodeDecodeError:
+        at = _first_non_utf8(data)
+        raise DataError(str(path), data.count(b"\n", 0, at) + 1, f"cannot read as CSV: byte 0x{data[at]:02x} is not "
+                                                                 "UTF-8 text") from None
+    except pd.errors.EmptyDataError:
+        raise DataError(str(path), 0, "cannot read as CSV: the file is empty (a CSV starts with a line of column "
+                                      "names)") from None
+    except (pd.errors.ParserError, ValueError) as exc:  # pandas' words name its internals: say ours
+        fields = re.search(r"Expected (\d+) fields in line (\d+), saw (\d+)", str(exc))
+        if fields:
+            expected, line, saw = (int(g) for g in fields.groups())
+            raise DataError(str(path), line, f"cannot read as CSV: {saw} fields, where the first line names "
+                                             f"{expected} column(s)") from None
+        raise DataError(str(path), 0, "cannot read as CSV: not comma-separated values with a first line of "
+                                      "column names (an unclosed quote?)") from None
+
+
+def _first_non_utf8(data: bytes) -> int:
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return exc.start
+    return 0
 
 
 class Column:

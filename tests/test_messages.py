@@ -158,3 +158,19 @@ def test_trace_ids_past_their_count_name_the_file_and_line(tmp_path, column, lim
     line = _errors(_check(tmp_path, rows, f", {column}: {column}"), 1)[0]
     assert f"workload.reads.trace.{column}: {tmp_path / 'reads.csv'}:{row_line}: " in line
     assert "row " not in line and f"not below {limit}" in line
+
+
+@pytest.mark.parametrize("name, data, shown", [
+    ("reads.csv", b"time\n1\n2,3\n", "reads.csv:3: cannot read as CSV: 2 fields, where the first line names 1 column(s)"),
+    ("reads.csv", b"time\n\xff\xfe\n", "reads.csv:2: cannot read as CSV: byte 0xff is not UTF-8 text"),
+    ("reads.csv", b"", "reads.csv: cannot read as CSV: the file is empty"),
+    ("reads.csv", b'time\n1\n"2\n3\n', "reads.csv: cannot read as CSV: not comma-separated values"),
+    ("reads.parquet", b"PAR1garbage", "reads.parquet: cannot read as Parquet: not a Parquet file, or a damaged one"),
+])
+def test_unreadable_data_files_are_said_in_our_words(tmp_path, name, data, shown):
+    (tmp_path / name).write_bytes(data)
+    (tmp_path / "s.yaml").write_text(textwrap.dedent(SCENARIO.format(extra="")).replace("reads.csv", name),
+                                     encoding="utf-8")
+    line = _errors(runner.invoke(app, ["check", str(tmp_path / "s.yaml")]), 1)[0]
+    assert f"{tmp_path / shown}" in line
+    assert not any(word in line for word in ("tokenizing", "C error", "codec", "magic bytes", "Buffer", "parse from"))
