@@ -196,7 +196,7 @@ def load_results(directory: str | Path, tables: Optional[Iterable[str]] = None,
         if not isinstance(manifest, dict):
             raise ValueError("not a JSON object")
     except (OSError, ValueError) as exc:
-        raise _not_a_result(directory, part, str(exc) or type(exc).__name__) from None
+        raise _not_a_result(directory, part, unreadable(exc)) from None
     if manifest.get("kind") == "sweep point":
         raise ScenarioError([Problem(str(directory), 0, 0, "(directory)", "is a sweep point, which keeps its summaries "
                                      "only (replications.csv, summary.csv), not the tables plots and reports draw; "
@@ -219,7 +219,7 @@ def load_results(directory: str | Path, tables: Optional[Iterable[str]] = None,
     except ScenarioError as exc:
         raise _not_a_result(directory, part, "; ".join(p.message for p in exc.problems)) from None
     except (OSError, ValueError) as exc:  # pyarrow's ArrowInvalid is a ValueError
-        raise _not_a_result(directory, part, str(exc) or type(exc).__name__) from None
+        raise _not_a_result(directory, part, unreadable(exc)) from None
     return Results(scenario=scenario, per_replication=per_replication, manifest=manifest, **frames)
 
 
@@ -237,6 +237,15 @@ def not_a_result(directory: Path) -> str:
                 f"design's point in {directory}/<architecture>/points/<key>/; compare two of those with "
                 "`cqrs-sim compare POINT_A POINT_B`")
     return "is not a complete cqrs-sim result: scenario.yaml: missing"
+
+
+def unreadable(exc: BaseException) -> str:
+    """Why a saved file cannot be read, in our words (pyarrow's and json's name their internals)."""
+    if isinstance(exc, FileNotFoundError):
+        return "missing"
+    if isinstance(exc, PermissionError):
+        return "not readable (permission denied)"
+    return "damaged (it cannot be read; run again to write it anew)"
 
 
 def _not_a_result(directory: Path, part: str, reason: str) -> ScenarioError:

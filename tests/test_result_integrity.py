@@ -292,3 +292,18 @@ def test_a_user_folder_named_points_is_no_sweep(tmp_path):
                                  "--set", "warmup=1s", "--replications", "1", *QUICK])
     assert result.exit_code == 0, result.output
     assert os.path.isdir(out)
+
+
+@pytest.mark.parametrize("part", ["requests.parquet", "visibility.parquet", "manifest.json", "replications.csv"])
+@pytest.mark.parametrize("command", ["report", "compare"])
+def test_a_damaged_file_of_a_result_is_named_in_our_words(mmc_results, tmp_path, part, command):
+    import shutil
+
+    copy = tmp_path / "copy"
+    shutil.copytree(mmc_results["a"], copy)
+    data = (copy / part).read_bytes()
+    (copy / part).write_bytes(b'"' + data[: len(data) // 3])
+    args = [command, str(copy)] + ([str(mmc_results["a"])] if command == "compare" else [])
+    line = _one_error(runner.invoke(app, args))
+    assert line == f"error: {copy}: (directory): is not a complete cqrs-sim result: {part}: damaged (it cannot be read; " \
+                   "run again to write it anew)"
