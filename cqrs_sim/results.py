@@ -227,6 +227,10 @@ def not_a_result(directory: Path) -> str:
     """Why ``directory`` (which holds no scenario.yaml) is not a result, and what to give instead."""
     from .outdir import output_kind
 
+    if not directory.exists():
+        return "no such directory: not a result directory"
+    if not directory.is_dir():
+        return "is a file, not a result directory"
     kind = output_kind(directory)
     if kind == "sweep":
         return (f"is a sweep directory, not one result: each point is in {directory}/points/<key>/ (its point.json "
