@@ -92,13 +92,10 @@ def test_a_bad_vary_value_among_good_ones_is_reported_as_vary(tmp_path):
     assert "--vary cqrs.replicas.count=1,-3" in failed and "--set cqrs.replicas.count" not in failed
 
 
-@pytest.mark.parametrize("slos, shown", [
-    (["read_latency_p99<50ms", "read_latency_p99>1s"], "--slo read_latency_p99>1s: read_latency_p99: contradicts "
-                                                        "--slo read_latency_p99<50ms"),
-    (["stale_read_fraction<=1%", "stale_read_fraction>1%"], "contradicts --slo stale_read_fraction<=1%"),
-])
+@pytest.mark.parametrize("slos", [["read_latency_p99<50ms", "read_latency_p99>1s"],
+                                  ["stale_read_fraction<=1%", "stale_read_fraction>1%"]])
 @pytest.mark.parametrize("command", ["optimize", "capacity"])
-def test_contradicting_slos_are_refused_before_simulating(tmp_path, nothing_runs, slos, shown, command):
+def test_contradicting_slos_are_refused_before_simulating(tmp_path, nothing_runs, slos, command):
     args = [a for slo in slos for a in ("--slo", slo)]
     if command == "optimize":
         args = ["optimize", MMC, "--vary", "cqrs.replicas.count=1,2", "--set", "cost.instance_hour=1", *args,
@@ -106,14 +103,9 @@ def test_contradicting_slos_are_refused_before_simulating(tmp_path, nothing_runs
     else:
         args = ["capacity", MMC, "--search", "cqrs.replicas.count", *args]
     line = _errors(runner.invoke(app, args), 1)[0]
-    assert shown in line and "no design can meet both" in line
+    metric = slos[0].split("<")[0]
+    assert line.startswith(f"error: --slo {slos[1]}: {metric}: contradicts --slo ") and slos[0] in line, line
     assert not (tmp_path / "o").exists()
-
-
-def test_slos_that_meet_at_one_value_are_accepted():
-    from cqrs_sim.capacity import parse_slos
-
-    assert len(parse_slos(["read_latency_p99<=50ms", "read_latency_p99>=50ms", "stale_read_fraction<1%"])) == 3
 
 
 # data files: a literal nan, timestamps pandas cannot compare, trace ids located by line
