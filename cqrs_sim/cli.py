@@ -14,6 +14,7 @@ import sys
 import threading
 from contextlib import ExitStack, contextmanager
 from enum import Enum
+from functools import partial
 import tempfile
 import traceback
 from importlib import import_module
@@ -22,7 +23,6 @@ from typing import TYPE_CHECKING, Any, Callable, List, Optional
 
 import typer
 from rich.console import Console
-from rich.markup import escape
 
 from .analytic import offered_loads
 from .errors import Problem, ScenarioError
@@ -33,6 +33,7 @@ from .redact import command_line, guard_standard_streams, redact
 from .scenario import scenario_warnings
 from .report import comparison_table, estimate_lines, loads_table, table_caption
 from .estimate import estimate_run
+from .safetext import printable, rich_text
 from .executors import WorkerDied, default_jobs
 from .units import format_duration, format_interval, format_kind, format_value
 
@@ -136,21 +137,49 @@ def _guarded(body: Callable[[], None]) -> None:
         body()
     except ScenarioError as exc:
         for problem in exc.problems:
-            typer.echo(f"error: {problem}", err=True)
+            _error(str(problem))
         raise typer.Exit(2) from None
     except (typer.Exit, typer.Abort):
         raise
     except WorkerDied as exc:
         if not _received:  # not a worker killed with the process group: main() reports those
-            typer.echo(f"error: {exc}", err=True)
+            _error(str(exc))
         raise typer.Exit(1) from None
     except Exception as exc:  # a bug: one line for the user, the traceback for the report
         if _received:
             raise typer.Exit(1) from None  # main() reports the signal
         saved = _save_traceback()
-        typer.echo(f"error: internal error ({type(exc).__name__}: {redact(str(exc))}); traceback saved to {saved}",
-                   err=True)
+        _error(f"internal error ({type(exc).__name__}: {redact(str(exc))}); traceback saved to {saved}")
         raise typer.Exit(1) from None
+
+
+def _error(message: str) -> None:
+    """One ``error:`` line on stderr, whatever the message echoes (control characters escaped)."""
+    typer.echo(f"error: {printable(message)}", err=True)
+
+
+def _say(console: Console, text: str) -> None:
+    """One plain line (no markup, no highlighting), every control character in it escaped."""
+    console.print(printable(text), highlight=False, markup=False, soft_wrap=True)
+
+
+def _warn(text: str) -> None:
+    err.print(f"[yellow]warning:[/yellow] {rich_text(text)}", highlight=False, soft_wrap=True)
+
+
+def _checked(*steps: Callable[[], Any]) -> list[Any]:
+    """Each step's value (None for a step that failed); every problem of every step raised together, one line each."""
+    values: list[Any] = []
+    problems: list[Problem] = []
+    for step in steps:
+        try:
+            values.append(step())
+        except ScenarioError as exc:
+            problems += exc.problems
+            values.append(None)
+    if problems:
+        raise ScenarioError(problems)
+    return values
 
 
 def _overrides(sets: Optional[List[str]], seed: Optional[int] = None, replications: Optional[int] = None,
@@ -195,19 +224,19 @@ def run(
         target = output if output is not None else _default_target(scenario.name)
         destination = held.enter_context(Destination(target, force=force, notify=_note))  # checked before simulating
         for warning in _warnings(scenario):
-            err.print(f"[yellow]warning:[/yellow] {warning}", highlight=False, soft_wrap=True)
+            _warn(warning)
         workers = jobs if jobs is not None else default_jobs()
         if err.is_terminal:
             with _progress_bar() as bar:
-                task = bar.add_task(f"simulating {scenario.name}", total=scenario.replications * len(scenario.architectures))
+                task = bar.add_task(f"simulating {rich_text(scenario.name)}",
+                                    total=scenario.replications * len(scenario.architectures))
 
                 def tick(done: float, total: int, label: str) -> None:
-                    bar.update(task, completed=done, description=f"{scenario.name}: {label}")
+                    bar.update(task, completed=done, description=rich_text(f"{scenario.name}: {label}"))
 
                 results = simulate(scenario, progress=_with_ready(tick), jobs=workers)
         else:  # a log: plain lines, at each 10% and at least every 5 s
-            lines = progress_lines(scenario.name, lambda line: err.print(line, highlight=False, markup=False,
-                                                                          soft_wrap=True))
+            lines = progress_lines(scenario.name, lambda line: _say(err, line))
             results = simulate(scenario, progress=_with_ready(lines), jobs=workers)
         with err.status("writing results and plots", spinner="dots") if err.is_terminal else _nothing():
             results.write_into(destination.staging)
@@ -219,17 +248,18 @@ def run(
         table.caption = table_caption(scenario, results.incomplete)
         out.print(table)
         decision, *lines = format_headline(results)
-        out.print(f"[bold]Verdict:[/bold] {escape(decision)}", highlight=False, soft_wrap=True)
+        out.print(f"[bold]Verdict:[/bold] {rich_text(decision)}", highlight=False, soft_wrap=True)
         for line in lines:
-            out.print(f"  {line}", highlight=False, markup=False, soft_wrap=True)
+            _say(out, f"  {line}")
         if report:
-            failed.extend(_reported(lambda: out.print(f"wrote {write_report(target)}", highlight=False), target))
+            failed.extend(_reported(lambda: _say(out, f"wrote {write_report(target)}"), target))
         stopped.extend(results.incomplete)
         for run_ in results.incomplete:
-            err.print(f"[red]incomplete:[/red] {run_['architecture']} replication {run_['replication'] + 1} was stopped "
-                      f"at t = {format_duration(run_['stopped_at'])}: {run_['reason']}; the scenario is unstable (see `cqrs-sim check`) "
-                      "and its numbers cover only what finished before", highlight=False, soft_wrap=True)
-        out.print(f"wrote {target}/ (simulation took {results.manifest['wall_time_s']:.1f} s of wall time)", highlight=False)
+            err.print("[red]incomplete:[/red] " + rich_text(
+                f"{run_['architecture']} replication {run_['replication'] + 1} was stopped at t = "
+                f"{format_duration(run_['stopped_at'])}: {run_['reason']}; the scenario is unstable (see `cqrs-sim check`) "
+                "and its numbers cover only what finished before"), highlight=False, soft_wrap=True)
+        _say(out, f"wrote {target}/ (simulation took {results.manifest['wall_time_s']:.1f} s of wall time)")
 
     with held:
         _guarded(body)
@@ -248,7 +278,7 @@ def _default_target(name: str, suffix: str = "") -> Path:
 
 
 def _note(message: str) -> None:
-    err.print(f"note: {message}", highlight=False, markup=False, soft_wrap=True)
+    _say(err, f"note: {message}")
 
 
 def _draw_plots(results, directory: Path, fmt: str) -> list[Path]:
@@ -266,8 +296,8 @@ def _reported(step: Callable[[], object], directory: Path) -> list[str]:
         step()
     except Exception as exc:
         saved = _save_traceback()
-        typer.echo(f"error: plots or report failed ({type(exc).__name__}: {redact(str(exc))}); the results are saved "
-                   f"in {directory}/ (try `cqrs-sim plot {directory}`); traceback saved to {saved}", err=True)
+        _error(f"plots or report failed ({type(exc).__name__}: {redact(str(exc))}); the results are saved in "
+               f"{directory}/ (try `cqrs-sim plot {directory}`); traceback saved to {saved}")
         return [str(exc)]
     return []
 
@@ -284,24 +314,24 @@ def check(
 
     def body() -> None:
         scenario = load_scenario(scenario_file, _overrides(sets, record=record.value if record else None))
-        out.print(f"# {scenario_file}: valid. Resolved scenario (durations in seconds, rates per second):", highlight=False)
-        out.print(resolved_yaml(scenario), highlight=False, markup=False)
+        _say(out, f"# {scenario_file}: valid. Resolved scenario (durations in seconds, rates per second):")
+        out.print(printable(resolved_yaml(scenario), keep_newlines=True), highlight=False, markup=False)
         loads = offered_loads(scenario)
         out.print(loads_table(loads))
-        out.print("analytic estimates:", highlight=False)
+        _say(out, "analytic estimates:")
         for line in estimate_lines(loads):
-            out.print(f"  {line}", highlight=False, markup=False, soft_wrap=True)
+            _say(out, f"  {line}")
         cost = estimate_run(scenario, jobs if jobs is not None else default_jobs())
-        out.print("run estimate:", highlight=False)
+        _say(out, "run estimate:")
         for line in cost.lines():
-            out.print(f"  {line}", highlight=False, markup=False, soft_wrap=True)
+            _say(out, f"  {line}")
         warnings = _warnings(scenario)
         for warning in warnings:
-            err.print(f"[yellow]warning:[/yellow] {warning}", highlight=False, soft_wrap=True)
+            _warn(warning)
         if not warnings:
-            out.print("every tier is below utilisation 1.", highlight=False)
+            _say(out, "every tier is below utilisation 1.")
         if cost.warning:
-            err.print(f"[yellow]warning:[/yellow] {cost.warning}", highlight=False, soft_wrap=True)
+            _warn(cost.warning)
 
     _guarded(body)
 
@@ -323,7 +353,7 @@ def plot(
             answer = json.loads((directory / "optimize.json").read_text(encoding="utf-8"))
             with Lock(directory), staged_files(directory / "plots", notify=_note) as staging:
                 name = save_pareto(answer, staging, plot_format.value).name
-            out.print(f"wrote {directory / 'plots' / name}", highlight=False)
+            _say(out, f"wrote {directory / 'plots' / name}")
             return
         if (directory / "sweep.parquet").exists():
             from .plots.sweeps import save_sweep_plots
@@ -333,14 +363,16 @@ def plot(
             with Lock(directory), staged_files(directory / "plots", notify=_note) as staging:
                 names = [p.name for p in save_sweep_plots(table, parameters, name, staging, plot_format.value, all_plots)]
             for path in names:
-                out.print(f"wrote {directory / 'plots' / path}", highlight=False)
+                _say(out, f"wrote {directory / 'plots' / path}")
             return
         if not (directory / "scenario.yaml").exists():
-            raise ScenarioError([Problem(str(directory), 0, 0, "(directory)", "not a result directory (no scenario.yaml)")])
+            from .results import not_a_result
+
+            raise ScenarioError([Problem(str(directory), 0, 0, "(directory)", not_a_result(directory))])
         with Lock(directory):
             paths = _draw_plots(load_plot_results(directory), directory, plot_format.value)
         for path in paths:
-            out.print(f"wrote {path}", highlight=False)
+            _say(out, f"wrote {path}")
 
     _guarded(body)
 
@@ -353,9 +385,11 @@ def report_command(
 
     def body() -> None:
         if not (directory / "scenario.yaml").exists():
-            raise ScenarioError([Problem(str(directory), 0, 0, "(directory)", "not a result directory (no scenario.yaml)")])
+            from .results import not_a_result
+
+            raise ScenarioError([Problem(str(directory), 0, 0, "(directory)", not_a_result(directory))])
         with Lock(directory):
-            out.print(f"wrote {write_report(directory)}", highlight=False)
+            _say(out, f"wrote {write_report(directory)}")
 
     _guarded(body)
 
@@ -403,33 +437,33 @@ def sweep(
 ) -> None:
     """Run a parameter sweep; points already done in the directory are skipped."""
     from .plots.sweeps import save_sweep_plots
-    from .sweep import run_sweep
+    from .sweep import parse_vary, run_sweep
 
     def body() -> None:
-        base = load_scenario(scenario_file, sets)
+        *_, base = _checked(*[partial(parse_vary, text) for text in vary or []], partial(load_scenario, scenario_file, sets))
         target = output if output is not None else _default_target(base.name, "-sweep")
         with _executor(jobs, scheduler) as executor:
             if err.is_terminal:
                 with _progress_bar() as bar:
-                    task = bar.add_task(f"{base.name} sweep", total=None)
+                    task = bar.add_task(rich_text(f"{base.name} sweep"), total=None)
 
                     def tick(done: float, total: int, label: str) -> None:
-                        bar.update(task, completed=done, total=total, description=f"{base.name} sweep: {label}")
+                        bar.update(task, completed=done, total=total, description=rich_text(f"{base.name} sweep: {label}"))
 
-                    result = run_sweep(scenario_file, list(vary or []), target, executor, sets, _with_ready(tick))
+                    result = run_sweep(scenario_file, list(vary or []), target, executor, sets, _with_ready(tick), _note)
             else:
-                lines = progress_lines(f"{base.name} sweep", lambda line: err.print(line, highlight=False, markup=False,
-                                                                                    soft_wrap=True))
-                result = run_sweep(scenario_file, list(vary or []), target, executor, sets, _with_ready(lines))
+                lines = progress_lines(f"{base.name} sweep", lambda line: _say(err, line))
+                result = run_sweep(scenario_file, list(vary or []), target, executor, sets, _with_ready(lines), _note)
         for failure in result.failures:
-            err.print(f"[red]failed point[/red] {failure['point']}: {failure['error']}", highlight=False, soft_wrap=True)
+            err.print(f"[red]failed point[/red] {rich_text(failure['point'])}: {rich_text(failure['error'])}",
+                      highlight=False, soft_wrap=True)
         parameters = [c for c in result.table.columns if c not in ("point", "architecture", "metric", "mean", "ci_low", "ci_high", "n")]
         if not no_plots and len(result.table):
             with Lock(target), staged_files(target / "plots", notify=_note) as staging:
                 save_sweep_plots(result.table, parameters, base.name, staging, every_metric=all_plots)
         out.print(_sweep_summary(result.table, parameters), highlight=False)
-        out.print(f"wrote {target}/sweep.parquet: {result.ran} point(s) simulated, {result.skipped} already done, "
-                  f"{len(result.failures)} failed", highlight=False, soft_wrap=True)
+        _say(out, f"wrote {target}/sweep.parquet: {result.ran} point(s) simulated, {result.skipped} already done, "
+                  f"{len(result.failures)} failed")
 
     _guarded(body)
 
@@ -451,15 +485,16 @@ def _sweep_summary(table, parameters: list[str]):
                                                           sort=False)
     rich_table = Table(title="sweep: means (CIs in sweep.parquet)", title_justify="left")
     for name in _distinct_tails(parameters):  # a header is never cut: its last dotted parts tell the columns apart
-        rich_table.add_column(name, min_width=len(name), no_wrap=True)
+        rich_table.add_column(rich_text(name), min_width=len(printable(name)), no_wrap=True)
     if _distinct_tails(parameters) != parameters:
-        rich_table.caption = "; ".join(f"{t} = {p}" for t, p in zip(_distinct_tails(parameters), parameters) if t != p)
+        rich_table.caption = rich_text("; ".join(f"{t} = {p}" for t, p in zip(_distinct_tails(parameters), parameters)
+                                                 if t != p))
     short = {"read_latency_p99": "p99", "stale_read_fraction": "stale", "visibility_window_mean": "visible after"}
     for metric, arch in view.columns:
         rich_table.add_column(f"{arch} {short[metric]}", justify="right")
     for index, row in view.iterrows():
         keys = index if isinstance(index, tuple) else (index,)
-        rich_table.add_row(*[format_value(p, k) for p, k in zip(parameters, keys)],
+        rich_table.add_row(*[rich_text(format_value(p, k)) for p, k in zip(parameters, keys)],
                            *[format_value(m, v) for (m, _a), v in zip(view.columns, row)])
     return rich_table
 
@@ -484,21 +519,19 @@ def capacity(
     from .slo import RULE, parse_slos
 
     def body() -> None:
-        slos = parse_slos(slo)
-        bounds = parse_range(value_range) if value_range else None
-        if output is not None:
-            check_answer_file(output, force)  # before the search, not after it
+        slos, bounds, *_ = _checked(partial(parse_slos, list(slo)), lambda: parse_range(value_range) if value_range else None,
+                                    lambda: check_answer_file(output, force) if output is not None else None,
+                                    partial(load_scenario, scenario_file, sets))  # all before the search
 
         def show(arch: str, e) -> None:
             parts = "; ".join(f"{j.slo.text} {j.describe()}" for j in e.judgements)
             verdict = "holds" if e.holds else ("stopped (runaway)" if e.incomplete else "does not hold")
-            err.print(f"  {arch} {search}={format_value(search, e.value)}: {parts} -> {verdict}", highlight=False,
-                      markup=False, soft_wrap=True)
+            _say(err, f"  {arch} {search}={format_value(search, e.value)}: {parts} -> {verdict}")
 
         with _executor(jobs, scheduler) as executor:
             results = capacity_search(scenario_file, search, slos, executor, bounds, minimize, sets, report=_with_ready(show))
-        table = Table(title=f"capacity: {search} with {' and '.join(s.text for s in slos)}", title_justify="left",
-                      caption=f"Judged: {RULE}.", caption_justify="left")
+        table = Table(title=rich_text(f"capacity: {search} with {' and '.join(s.text for s in slos)}"), title_justify="left",
+                      caption=rich_text(f"Judged: {RULE}."), caption_justify="left")
         for name in ("architecture", "answer (± the search's resolution)", "SLOs at the answer (mean ± 95% CI, n)", "note"):
             table.add_column(name)
         for r in results:
@@ -510,7 +543,7 @@ def capacity(
                 for j in at.judgements)
             if at is not None and r.answer is None:
                 cells = f"at {format_value(search, at.value)}: {cells}"
-            table.add_row(r.architecture, _capacity_answer(search, r), escape(cells), escape(r.note))
+            table.add_row(r.architecture, *[rich_text(text) for text in (_capacity_answer(search, r), cells, r.note)])
         out.print(table)
         if output is not None:
             import json
@@ -541,18 +574,21 @@ def optimize_command(
     no_plots: bool = typer.Option(False, "--no-plots", help="Do not draw plots/pareto.png."),
 ) -> None:
     """The cheapest design (architecture × varied values) meeting every SLO, and the Pareto fronts against each SLO metric."""
-    from .optimize import answer_lines, check_optimize_dir, optimize, plan
+    from .optimize import answer_lines, check_metric, check_optimize_dir, optimize, plan
     from .slo import parse_slos
 
     def body() -> None:
-        slos = parse_slos(list(slo or []))
+        from .sweep import parse_vary
+
+        slos, *_ = _checked(lambda: parse_slos(list(slo or [])), *[partial(parse_vary, text) for text in vary or []],
+                            partial(check_metric, minimize, "--minimize"), partial(load_scenario, scenario_file, sets))
         base, _ = plan(scenario_file, list(vary or []), sets, minimize, slos)  # bad input: before anything runs
         target = output if output is not None else _default_target(base.name, "-optimize")
         check_optimize_dir(target)
         with _executor(jobs, scheduler) as executor:
-            lines = progress_lines(f"{base.name} optimize", lambda line: err.print(line, highlight=False, markup=False,
-                                                                                   soft_wrap=True))
-            result = optimize(scenario_file, list(vary or []), slos, target, executor, minimize, sets, _with_ready(lines))
+            lines = progress_lines(f"{base.name} optimize", lambda line: _say(err, line))
+            result = optimize(scenario_file, list(vary or []), slos, target, executor, minimize, sets, _with_ready(lines),
+                              _note)
         if not no_plots:
             from .plots.pareto import save_pareto
 
@@ -560,9 +596,9 @@ def optimize_command(
                 save_pareto(result.as_dict(), staging)
         out.print(_designs_table(result), highlight=False)
         for line in answer_lines(result):
-            out.print(line, highlight=False, markup=False, soft_wrap=True)
-        out.print(f"wrote {target}/optimize.json and designs.csv: {result.simulated} point(s) simulated, "
-                  f"{result.skipped} already done", highlight=False, soft_wrap=True)
+            _say(out, line)
+        _say(out, f"wrote {target}/optimize.json and designs.csv: {result.simulated} point(s) simulated, "
+                  f"{result.skipped} already done")
 
     _guarded(body)
 
@@ -579,20 +615,20 @@ def _designs_table(result, rows: int = 12):
                         "judged on the CI's worse end)",
                   title_justify="left")
     for name in ["architecture", *(_distinct_tails(paths) if paths else []), "n", result.minimize, *metrics, "meets SLOs"]:
-        table.add_column(name, justify="left" if name == "architecture" else "right")
+        table.add_column(rich_text(name), justify="left" if name == "architecture" else "right")
     order = sorted(result.designs, key=lambda d: (not math.isfinite(d.mean(result.minimize)), d.mean(result.minimize)))
     for design in order[:rows]:
         met = {c.slo.text: c.met for c in design.checks}
 
         def cell(metric: str) -> str:
             stats = design.metrics.get(metric, {})
-            text = escape(format_interval(metric, stats.get("mean"), stats.get("ci_low"), stats.get("ci_high")))
+            text = rich_text(format_interval(metric, stats.get("mean"), stats.get("ci_low"), stats.get("ci_high")))
             verdicts = [met[s.text] for s in result.slos if s.metric == metric]
             return text if not verdicts else f"[{'green' if all(verdicts) else 'red'}]{text}[/]"
 
         star = " ★" if design is result.best else ""
-        table.add_row(design.architecture + star, *[format_value(p, design.settings[p]) if p in design.settings else "any"
-                                                    for p in paths],
+        table.add_row(design.architecture + star, *[rich_text(format_value(p, design.settings[p])) if p in design.settings
+                                                    else "any" for p in paths],
                       str(design.n), cell(result.minimize), *[cell(m) for m in metrics],
                       "stopped" if design.incomplete else ("yes" if design.meets else "no"))
     notes = ["★ the answer", "any: the path does not affect that architecture"]
@@ -600,7 +636,7 @@ def _designs_table(result, rows: int = 12):
     notes += [f"{t} = {p}" for t, p in zip(tails, paths) if t != p]
     if len(order) > rows:
         notes.append(f"{len(order) - rows} more in designs.csv")
-    table.caption = "; ".join(notes)
+    table.caption = rich_text("; ".join(notes))
     table.caption_justify = "left"
     return table
 
@@ -633,11 +669,11 @@ def testbed(
         scenario = load_scenario(scenario_file, _overrides(sets))
         target = output if output is not None else _default_target(scenario.name, "-testbed")
         destination = held.enter_context(Destination(target, force=force, notify=_note))
-        say = lambda line: err.print(line, highlight=False, markup=False, soft_wrap=True)  # noqa: E731
+        say = lambda line: _say(err, line)  # noqa: E731
         try:
             results = run_testbed(scenario, dsn=dsn, say=_with_ready(say), source=str(scenario_file))
         except ServerError as exc:
-            typer.echo(f"error: testbed: {redact(str(exc))}", err=True)
+            _error(f"testbed: {redact(str(exc))}")
             raise typer.Exit(2) from None
         results.write_into(destination.staging)
         destination.commit()
@@ -646,7 +682,7 @@ def testbed(
             failed.extend(_reported(lambda: _draw_plots(results, target, "png"), target))
         table = comparison_table(results.summary(), results.differences(), f"{scenario.name} (testbed)")
         out.print(table)
-        out.print(f"wrote {target}/ (databases {results.manifest['testbed']['databases']}, dropped)", highlight=False)
+        _say(out, f"wrote {target}/ (databases {results.manifest['testbed']['databases']}, dropped)")
 
     failed: list[str] = []
     with held:
@@ -665,13 +701,25 @@ def compare_command(
     """Side by side: each metric of two result directories, the difference, and whether it lies inside their intervals."""
 
     def body() -> None:
-        from .compare import PLOT_FILES, compare_results, compare_table, load_pair, pair_labels
+        from .compare import PLOT_FILES, compare_results, compare_table, load_pair, pair_labels, scenario_difference
 
         a, b = load_pair(dir_a, dir_b)
         labels = pair_labels(a, dir_a, b, dir_b)
         if plots is not None:
+            for directory, side in ((dir_a, a), (dir_b, b)):
+                if side.manifest.get("kind") == "sweep point":
+                    raise ScenarioError([Problem(str(directory), 0, 0, "(--plots)", "is a sweep point, which keeps "
+                                                 "summaries only: the overlays need the requests of two run results")])
             check_plot_dir(plots, PLOT_FILES)
-        out.print(compare_table(compare_results(a, b), labels))
+        difference = scenario_difference(a, b)
+        judged = difference is None or difference.same_model
+        table = compare_table(compare_results(a, b, targets=None if judged else {}), labels)
+        if difference is not None:
+            _warn(difference.message())
+            table.caption = rich_text("A and B: " + ("the same model, other random numbers or runs" if judged else
+                                                     "different scenarios; agreement targets not judged"))
+            table.caption_justify = "left"
+        out.print(table)
         if plots is None:
             return
         from .plots.overlay import latency_cdf_overlay, visibility_overlay
@@ -682,7 +730,7 @@ def compare_command(
             with staged_files(plots, notify=_note) as staging:
                 latency_cdf_overlay(a, b, labels).savefig(staging / PLOT_FILES[0])
                 visibility_overlay(a, b, labels).savefig(staging / PLOT_FILES[1])
-        out.print(f"wrote {plots}/{PLOT_FILES[0]} and {PLOT_FILES[1]}", highlight=False)
+        _say(out, f"wrote {plots}/{PLOT_FILES[0]} and {PLOT_FILES[1]}")
 
     _guarded(body)
 
@@ -713,7 +761,7 @@ def validate() -> None:
             checks = run_checks(show)
         out.print(table)
         failed.extend(c for c in checks if not c.passed)
-        out.print(f"{len(checks) - len(failed)} passed, {len(failed)} failed", highlight=False)
+        _say(out, f"{len(checks) - len(failed)} passed, {len(failed)} failed")
 
     _guarded(body)
     if failed:
@@ -743,7 +791,7 @@ def fit(
         from .fitcheck import check_fits, fits_table, recommendation_lines, subsample, yaml_lines
         from .fitio import plot_target, read_measurements, save_fit_plot
 
-        say = lambda line: err.print(line, highlight=False, markup=False, soft_wrap=True)  # noqa: E731
+        say = lambda line: _say(err, line)  # noqa: E731
         name = "stdin" if data_file == "-" else Path(data_file).stem
         plot = plot_target(output, name, force)
         measured = read_measurements(data_file, column, unit, sys.stdin, say)
@@ -753,18 +801,17 @@ def fit(
             raise ScenarioError([Problem(data_file, 0, 0, column or "(data)", f"no family fits: {reason}")])
         out.print(fits_table(report))
         for line in yaml_lines(report):
-            out.print(line, highlight=False, markup=False, soft_wrap=True)
+            _say(out, line)
         for family, reason in report.skipped:
-            out.print(f"not fitted: {family} ({reason})", highlight=False, markup=False)
+            _say(out, f"not fitted: {family} ({reason})")
         if measured.headerless:
-            out.print(f"{data_file} has no header line: every line, the first too, was read as a value",
-                      highlight=False, markup=False, soft_wrap=True)
+            _say(out, f"{data_file} has no header line: every line, the first too, was read as a value")
         for line in recommendation_lines(report, measured):
-            out.print(line, highlight=False, markup=False, soft_wrap=True)
+            _say(out, line)
         refused = frozenset(c.fit.family for c in report.checked if c.refused)
         save_fit_plot(subsample(measured.values), [c.fit for c in report.checked], name, plot, refused,
                       len(measured.values))
-        out.print(f"wrote {plot}", highlight=False)
+        _say(out, f"wrote {plot}")
 
     _guarded(body)
 
@@ -800,8 +847,9 @@ def main() -> int:
     if _received:
         name = signal.Signals(_received[0]).name
         if _saved:
-            typer.echo(f"interrupted ({name}) after the results were saved: {_saved[0]}/ is complete, but its plots or "
-                       f"report may be missing or partial (draw them with `cqrs-sim plot {_saved[0]}`)", err=True)
+            typer.echo(printable(f"interrupted ({name}) after the results were saved: {_saved[0]}/ is complete, but its "
+                                 f"plots or report may be missing or partial (draw them with `cqrs-sim plot {_saved[0]}`)"),
+                       err=True)
         else:
             typer.echo(f"interrupted ({name}): stopped; no partial result directory was left", err=True)
         _exit_now(128 + _received[0])

@@ -16,11 +16,16 @@ would have it.
 
 from __future__ import annotations
 
+import json
 import math
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Optional
 
 import pandas as pd
 
+from .errors import ScenarioError
+from .integrity import DATA_FILES
 from .intervals import contains, finite_or_none
 from .results import Results, load_results
 
@@ -58,10 +63,94 @@ def lateness_allowance(metric: str, *manifests: dict) -> float:
     return total
 
 
+#: scenario keys that change the random numbers, the number of runs or what is recorded, not the model compared
+NOISE_KEYS = ("name", "description", "seed", "replications", "record", "record_sample", "limits")
+
+
 def load_pair(a: str | Path, b: str | Path) -> tuple[Results, Results]:
-    """Two result directories, with the tables the comparison and its plots need."""
+    """Two result directories (or sweep points), with the tables the comparison and its plots need; raises
+    :class:`ScenarioError` with the problems of both when either cannot be read."""
+    sides, problems = [], []
+    for directory in (a, b):
+        try:
+            sides.append(load_side(directory))
+        except ScenarioError as exc:
+            problems += [problem for problem in exc.problems if problem not in problems]
+    if problems:
+        raise ScenarioError(problems)
+    return sides[0], sides[1]
+
+
+def load_side(directory: str | Path) -> Results:
+    """A run's or testbed's result with the requests and visibility tables, or a sweep point (summaries only)."""
+    from .outdir import output_kind
+
+    if output_kind(Path(directory)) == "sweep point":
+        from .sweep import load_point
+
+        return load_point(directory)
     columns = {"requests": ["architecture", "replication", "kind", "arrival", "latency"]}
-    return tuple(load_results(d, tables=("requests", "visibility"), columns=columns) for d in (a, b))  # type: ignore[return-value]
+    return load_results(directory, tables=("requests", "visibility"), columns=columns)
+
+
+@dataclass(frozen=True)
+class ScenarioDifference:
+    """How the scenarios of two results differ (their hashes do)."""
+
+    hashes: tuple[str, str]
+    keys: list[tuple[str, Any, Any]]  #: (dotted key, A's value, B's value) of each resolved value that differs
+    files: list[str]  #: data files (by key) whose contents differ
+
+    @property
+    def same_model(self) -> bool:
+        """Whether only the random numbers, the number of replications or the recording differ."""
+        return not self.files and all(key.split(".")[0] in NOISE_KEYS for key, _, _ in self.keys) and bool(self.keys)
+
+    def message(self) -> str:
+        """The difference in one plain sentence."""
+        shown = [f"{key} ({_brief(va)} vs {_brief(vb)})" for key, va, vb in self.keys[:5]]
+        shown += [f"the contents of the data file of {key}" for key in self.files]
+        more = len(self.keys) - 5
+        what = ", ".join(shown) + (f" and {more} more key(s)" if more > 0 else "") if shown else \
+            "the contents of their data files"
+        hashes = f"scenario sha256 A {self.hashes[0][:12]}…, B {self.hashes[1][:12]}…"
+        if self.same_model:
+            return (f"A and B are the same model with other random numbers or runs ({hashes}; they differ only in "
+                    f"{what}): the differences below are noise, to be judged by the intervals")
+        return (f"A and B were made from different scenarios ({hashes}); they differ in {what}. The differences "
+                "below come from the scenarios, not from a disagreement of the two; agreement targets are not judged")
+
+
+def _brief(value: Any) -> str:
+    text = json.dumps(value, default=str) if not isinstance(value, str) else value
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _flat(node: Any, prefix: str = "") -> dict[str, Any]:
+    if isinstance(node, dict) and node:
+        out: dict[str, Any] = {}
+        for key, value in node.items():
+            out.update(_flat(value, f"{prefix}.{key}" if prefix else str(key)))
+        return out
+    return {prefix: node}
+
+
+def scenario_difference(a: Results, b: Results) -> Optional[ScenarioDifference]:
+    """How the scenarios of A and B differ, or None when they are the same scenario (same hash, data included)."""
+    from .results import scenario_hash
+    from .scenario import resolved_dict
+
+    hash_a = a.manifest.get("scenario_sha256") or scenario_hash(a.scenario)
+    hash_b = b.manifest.get("scenario_sha256") or scenario_hash(b.scenario)
+    if hash_a == hash_b:
+        return None
+    flat_a, flat_b = _flat(resolved_dict(a.scenario)), _flat(resolved_dict(b.scenario))
+    keys = [(key, flat_a.get(key), flat_b.get(key)) for key in dict.fromkeys([*flat_a, *flat_b])
+            if flat_a.get(key) != flat_b.get(key)]
+    data_a = {e.get("key"): e.get("sha256") for e in a.manifest.get(DATA_FILES) or [] if isinstance(e, dict)}
+    data_b = {e.get("key"): e.get("sha256") for e in b.manifest.get(DATA_FILES) or [] if isinstance(e, dict)}
+    files = [str(key) for key in data_a if key in data_b and data_a[key] != data_b[key]]
+    return ScenarioDifference((hash_a, hash_b), keys, files)
 
 
 def _within(kind: str, limit: float, a: float | None, b: float | None, allowance: float = 0.0) -> bool | None:
@@ -126,6 +215,8 @@ def source_label(results: Results) -> str:
     manifest = results.manifest
     if manifest.get("source") == "testbed":
         return f"testbed on {manifest.get('server', 'PostgreSQL')}"
+    if manifest.get("kind") == "sweep point":
+        return "simulation, sweep point"
     return "simulation"
 
 
@@ -164,9 +255,10 @@ def compare_table(table: pd.DataFrame, labels: tuple[str, str]):
     the other's 95% interval, and the agreement target."""
     from rich.table import Table
 
+    from .safetext import rich_text
     from .units import format_value
 
-    out = Table(title=f"{labels[0]}  vs  {labels[1]}", title_justify="left")
+    out = Table(title=rich_text(f"{labels[0]}  vs  {labels[1]}"), title_justify="left")
     for name in ("arch", "metric", "A", "B", "B − A", "relative", "B in A", "A in B", "target"):
         out.add_column(name, justify="left" if name in ("arch", "metric") else "right", no_wrap=name == "metric")
     for row in table.itertuples(index=False):

@@ -12,6 +12,7 @@ from __future__ import annotations
 import io
 import math
 import os
+import re
 import stat
 from pathlib import Path
 from typing import Optional
@@ -67,15 +68,37 @@ def _parquet(path: Path, data: bytes) -> pd.DataFrame:
 
     try:
         return pq.read_table(pa.BufferReader(data)).to_pandas()
-    except (pa.ArrowException, OSError, ValueError) as exc:
-        raise DataError(str(path), 0, f"cannot read as Parquet: {exc}") from None
+    except (pa.ArrowException, OSError, ValueError):  # pyarrow's words name its internals: say ours
+        raise DataError(str(path), 0, "cannot read as Parquet: not a Parquet file, or a damaged one (its name "
+                                      "ends in .parquet or .pq; name a CSV file .csv)") from None
 
 
 def _csv(path: Path, data: bytes) -> pd.DataFrame:
     try:
         return pd.read_csv(io.BytesIO(data), dtype=str, keep_default_na=False, skip_blank_lines=False)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, ValueError) as exc:
-        raise DataError(str(path), 0, f"cannot read as CSV: {' '.join(str(exc).split())}") from None
+    except UnicodeDecodeError:
+        at = _first_non_utf8(data)
+        raise DataError(str(path), data.count(b"\n", 0, at) + 1, f"cannot read as CSV: byte 0x{data[at]:02x} is not "
+                                                                 "UTF-8 text") from None
+    except pd.errors.EmptyDataError:
+        raise DataError(str(path), 0, "cannot read as CSV: the file is empty (a CSV starts with a line of column "
+                                      "names)") from None
+    except (pd.errors.ParserError, ValueError) as exc:  # pandas' words name its internals: say ours
+        fields = re.search(r"Expected (\d+) fields in line (\d+), saw (\d+)", str(exc))
+        if fields:
+            expected, line, saw = (int(g) for g in fields.groups())
+            raise DataError(str(path), line, f"cannot read as CSV: {saw} fields, where the first line names "
+                                             f"{expected} column(s)") from None
+        raise DataError(str(path), 0, "cannot read as CSV: not comma-separated values with a first line of "
+                                      "column names (an unclosed quote?)") from None
+
+
+def _first_non_utf8(data: bytes) -> int:
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return exc.start
+    return 0
 
 
 class Column:
@@ -173,7 +196,7 @@ def read_lines(text: str, name: str = "-") -> np.ndarray:
         except ValueError:
             raise DataError(name, number, f"not a number: {line[:40]!r}") from None
         if not math.isfinite(value):
-            raise DataError(name, number, f"not a finite number: {line[:40]!r}")
+            raise DataError(name, number, f"not a {'' if math.isnan(value) else 'finite '}number: {line[:40]!r}")
         values.append(value)
         if len(values) > MAX_ROWS:
             raise DataError(name, number, f"more than {MAX_ROWS:,} values")
@@ -193,10 +216,23 @@ def numbers(column: Column) -> np.ndarray:
     bad = ~np.isfinite(out)
     if bad.any():
         row = int(np.argmax(bad))
-        shown = str(raw.iloc[row])
-        raise column.error(row, "empty value" if shown.strip() in ("", "nan", "None", "<NA>") else
-                           f"not a finite number: {shown[:40]!r}")
+        raise column.error(row, _not_finite(raw.iloc[row]))
     return out
+
+
+def _not_finite(cell) -> str:
+    """Why a cell is no finite number: empty (a blank CSV cell, a Parquet null), not a number (NaN, written out
+    or stored), or something else (text, infinity)."""
+    if cell is None or cell is pd.NA or (isinstance(cell, str) and not cell.strip()):
+        return "empty value"
+    if isinstance(cell, float) and math.isnan(cell):
+        return "not a number (NaN)"
+    shown = repr(cell.strip()[:40]) if isinstance(cell, str) else str(cell)
+    try:
+        literal_nan = isinstance(cell, str) and math.isnan(float(cell))
+    except ValueError:
+        literal_nan = False
+    return f"not a number: {shown}" if literal_nan else f"not a finite number: {shown}"
 
 
 def seconds_since(column: Column, start) -> np.ndarray:
@@ -208,8 +244,12 @@ def seconds_since(column: Column, start) -> np.ndarray:
         origin = pd.Timestamp(start)
     except (TypeError, ValueError) as exc:
         raise DataError(column.file, 0, f"start: not a timestamp or number: {start!r} ({exc})", "start") from None
-    stamps = pd.to_datetime(raw, errors="coerce", utc=origin.tzinfo is not None, format="ISO8601") \
-        if not pd.api.types.is_datetime64_any_dtype(raw) else raw
+    try:
+        stamps = pd.to_datetime(raw, errors="coerce", utc=origin.tzinfo is not None, format="ISO8601") \
+            if not pd.api.types.is_datetime64_any_dtype(raw) else raw
+    except (ValueError, TypeError):  # pandas refuses to compare offsets with a start that has none
+        raise DataError(column.file, 0, f"timestamps with a time zone (UTC offset) and a start without one ({start}): "
+                                        "give start a time zone too, such as 2026-01-05T09:00:00+01:00", "start") from None
     missing = np.asarray(pd.isna(stamps))
     if missing.any():
         row = int(np.argmax(missing))

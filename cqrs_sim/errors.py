@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .safetext import printable
+
 
 @dataclass(frozen=True)
 class Problem:
@@ -16,14 +18,10 @@ class Problem:
     message: str
 
     def __str__(self) -> str:
-        """One line, whatever the input held (keys with newlines, multi-line parser messages)."""
+        """One line, whatever the input held (keys with newlines, multi-line parser messages, control characters)."""
         where = f"{self.file}:{self.line}:{self.col}" if self.line > 0 else self.file
         message = " ".join(self.message.split())
-        return f"{_one_line(where)}: {_one_line(self.path)}: {message}"
-
-
-def _one_line(text: str) -> str:
-    return text.encode("unicode_escape").decode("ascii") if not text.isprintable() else text
+        return printable(f"{where}: {self.path}: {message}")
 
 
 class ScenarioError(ValueError):

@@ -213,29 +213,10 @@ def plot_target(output: Optional[Path], name: str, force: bool) -> Path:
     plot = Path(output) if output is not None else Path(f"fit-{safe_dirname(name, 'data')}.png")
     if plot.suffix.lower() not in PLOT_SUFFIXES:
         raise output_error(plot, "give a .png, .svg or .pdf file")
-    held = result_holding(plot)
-    if held is not None:
-        directory, kind = held
-        raise output_error(plot, f"is inside {directory}, which holds {kind}: a plot there would make it no longer "
-                                 "a complete result; write it outside")
-    check_file_target(plot)
+    check_file_target(plot)  # outside every cqrs-sim output
     if os.path.lexists(plot) and not force:
         raise output_error(plot, "already exists; pass --force to replace it, or -o for another file")
     return plot
-
-
-def result_holding(path: Path) -> Optional[tuple[Path, str]]:
-    """(directory, what it holds) for the nearest directory above ``path`` that holds another command's result."""
-    from .outdir import is_result_dir
-
-    parent = Path(os.path.abspath(path)).parent
-    for directory in dict.fromkeys([parent, *parent.parents, parent.resolve(), *parent.resolve().parents]):
-        if is_result_dir(directory):
-            return directory, "a cqrs-sim result"
-        for marker, kind in RESULT_MARKERS.items():
-            if (directory / marker).is_file():
-                return directory, kind
-    return None
 
 
 def save_fit_plot(values: np.ndarray, fits: list, name: str, path: Path, refused: frozenset[str] = frozenset(),
@@ -249,4 +230,4 @@ def save_fit_plot(values: np.ndarray, fits: list, name: str, path: Path, refused
         figure.savefig(temporary, format=path.suffix.lstrip(".") or "png")
 
 
-__all__ = ["Measurements", "PLOT_SUFFIXES", "PROGRESS_BYTES", "UNITS", "plot_target", "read_measurements", "result_holding", "save_fit_plot"]
+__all__ = ["Measurements", "PLOT_SUFFIXES", "PROGRESS_BYTES", "UNITS", "plot_target", "read_measurements", "save_fit_plot"]

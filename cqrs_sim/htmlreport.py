@@ -7,7 +7,6 @@ fetched from the network, so the file can be mailed or archived as is.
 from __future__ import annotations
 
 import base64
-import html
 import io
 from pathlib import Path
 
@@ -17,6 +16,7 @@ from .outdir import write_text_atomic
 from .report import cell_states, incomplete_note, shown_metrics
 from .plotdata import load_plot_results
 from .results import Results
+from .safetext import html_text
 from .scenario import ARCHITECTURES, resolved_dict
 from .units import format_duration, format_interval, with_units
 from .verdict import decision, stopped_architectures, verdict
@@ -51,7 +51,7 @@ def _png(fig) -> str:
 def _cell(metric: str, row) -> str:
     if row is None:
         return "-"
-    return html.escape(format_interval(metric, row["mean"], row["ci_low"], row["ci_high"]))
+    return html_text(format_interval(metric, row["mean"], row["ci_low"], row["ci_high"]))
 
 
 def _table(results: Results) -> str:
@@ -64,7 +64,7 @@ def _table(results: Results) -> str:
     rows = []
     for metric in shown_metrics(summary):
         state = states.get(metric)
-        cells = [f"<td title='{html.escape(METRICS[metric][1])}'>{metric}</td>"]
+        cells = [f"<td title='{html_text(METRICS[metric][1])}'>{metric}</td>"]
         for arch in archs:
             hit = summary[(summary["architecture"] == arch) & (summary["metric"] == metric)]
             row = None if hit.empty else hit.iloc[0].to_dict()
@@ -75,7 +75,7 @@ def _table(results: Results) -> str:
             cells.append(f"<td{css}>{_cell(metric, None if hit.empty else hit.iloc[0].to_dict())}</td>")
         rows.append(f"<tr{' class=significant' if state else ''}>" + "".join(cells) + "</tr>")
     note = incomplete_note(results.incomplete)
-    caption = f"<caption class='incomplete'>{html.escape(note)}.</caption>" if note else ""
+    caption = f"<caption class='incomplete'>{html_text(note)}.</caption>" if note else ""
     return f"<table>{caption}<tr><th>metric</th>{head}</tr>{''.join(rows)}</table>"
 
 
@@ -87,7 +87,7 @@ def render(results: Results) -> str:
     summary, diff = results.summary(), results.differences()
     lines = verdict(summary, diff, results.incomplete)
     items = "".join(f"<li><span class='win-{w if w in ('crud', 'cqrs') else 'none'}'>"
-                    f"{'cqrs' if w == 'cqrs' else 'crud' if w == 'crud' else '—'}</span> {html.escape(text)}</li>"
+                    f"{'cqrs' if w == 'cqrs' else 'crud' if w == 'crud' else '—'}</span> {html_text(text)}</li>"
                     for _, w, text in lines)
     figures = "".join(
         f"<figure><img alt='{name}' src='data:image/png;base64,{_png(plot(results))}'></figure>"
@@ -95,13 +95,13 @@ def render(results: Results) -> str:
     manifest = results.manifest
     packages = ", ".join(f"{k} {v}" for k, v in manifest.get("packages", {}).items())
     note = incomplete_note(results.incomplete)
-    banner = f"<p class='incomplete'>{html.escape(note)}.</p>" if note else ""
+    banner = f"<p class='incomplete'>{html_text(note)}.</p>" if note else ""
     wall = manifest.get("wall_time_s")
     return f"""<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><title>cqrs-sim: {html.escape(scenario.name)}{' (incomplete)' if note else ''}</title>
+<html lang="en"><head><meta charset="utf-8"><title>cqrs-sim: {html_text(scenario.name)}{' (incomplete)' if note else ''}</title>
 <style>{STYLE}</style></head><body>
-<h1>{html.escape(scenario.name)}{' <span class=incomplete>(incomplete)</span>' if note else ''}</h1>
-<p class="sub">{html.escape(scenario.description)}</p>
+<h1>{html_text(scenario.name)}{' <span class=incomplete>(incomplete)</span>' if note else ''}</h1>
+<p class="sub">{html_text(scenario.description)}</p>
 {banner}
 <p>{scenario.replications} replication(s), seed {scenario.seed}; requests arriving in
 [{format_duration(scenario.warmup)}, {format_duration(scenario.duration)}); record: {scenario.record}.
@@ -111,15 +111,15 @@ replication. The last column is the difference cqrs − crud paired by replicati
 Highlighted: every significant difference (the paired 95% interval excludes 0 and the difference is at least 1%):
 green where cqrs is better, orange where it is worse, grey for a metric that is neither better nor worse.</p>
 <h2>Verdict</h2>
-<p class="decision{' stopped' if note else ''}">{html.escape(decision(summary, diff, results.incomplete, results.scenario))}</p>
+<p class="decision{' stopped' if note else ''}">{html_text(decision(summary, diff, results.incomplete, results.scenario))}</p>
 <ul class="verdict">{items}</ul>
 <h2>Metrics</h2>
 {_table(results)}
 <h2>Plots</h2>
 {figures}
 <h2>Scenario (resolved)</h2>
-<pre>{html.escape(dump_yaml(with_units(resolved_dict(scenario))))}</pre>
-<p class="sub">{html.escape(packages)}; simulated in {format_duration(wall) if wall is not None else "?"} of wall time.</p>
+<pre>{html_text(dump_yaml(with_units(resolved_dict(scenario))), keep_newlines=True)}</pre>
+<p class="sub">{html_text(packages)}; simulated in {format_duration(wall) if wall is not None else "?"} of wall time.</p>
 </body></html>
 """
 

@@ -93,8 +93,15 @@ def parse_set(assignment: str) -> tuple[str, Any]:
         raise ScenarioError([Problem("--set " + assignment, 0, 0, "(--set)", "expected PATH=VALUE, such as cqrs.replicas.count=16")])
     try:
         value = YAML(typ="safe", pure=True).load(text) if text.strip() else ""
-    except YAMLError as exc:
-        raise ScenarioError([Problem("--set " + assignment, 0, 0, path, f"cannot read value: {exc}")]) from None
+    except MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        where = f" at character {mark.column + 1}" if mark is not None and mark.line == 0 else ""
+        what = " ".join(str(x) for x in (exc.context, exc.problem) if x).replace("'<stream end>'", "the end")
+        raise ScenarioError([Problem("--set " + assignment, 0, 0, path,
+                                     f"cannot read the value as YAML: {what}{where} (quote a text value)")]) from None
+    except (YAMLError, ValueError, RecursionError):
+        raise ScenarioError([Problem("--set " + assignment, 0, 0, path, "cannot read the value as YAML "
+                                                                        "(quote a text value)")]) from None
     return path, value
 
 
@@ -341,14 +348,18 @@ def parse_scenario(text: str, source: str = "<string>", overrides: Mapping[str, 
     root = _parse_yaml(text, source)
     sources: dict[str, str] = {}
     pairs: list[tuple[str, Any, str]] = []
+    problems: list[Problem] = []  # every --set that cannot be read or applied, reported together
     if overrides is not None:
         if isinstance(overrides, Mapping):
             pairs = [(str(k), v, f"--set {k}={v}") for k, v in overrides.items()]
         else:
             for assignment in overrides:
-                key, value = parse_set(assignment)
+                try:
+                    key, value = parse_set(assignment)
+                except ScenarioError as exc:
+                    problems += exc.problems
+                    continue
                 pairs.append((key, value, f"--set {assignment}"))
-    problems: list[Problem] = []
     for key, value, origin in pairs:
         problem = _apply_override(root, key, value, origin)
         if problem is not None:

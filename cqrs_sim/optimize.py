@@ -40,7 +40,8 @@ from .errors import Problem, ScenarioError
 from .intervals import finite_or_none
 from .loader import load_scenario
 from .metrics import METRICS
-from .outdir import Lock, atomic_file, check_placement, output_error, write_text_atomic
+from .outdir import Lock, atomic_file, check_outside_outputs, check_placement, kind_refusal, output_error, write_text_atomic
+from .safetext import read_csv, write_csv
 from .scenario import ARCHITECTURES, Scenario
 from .slo import RULE, SLO, Judgement, Status, all_met, check_priced, judge_all, needs_interval
 from .sweep import Axis, axes_of, run_sweep
@@ -112,6 +113,12 @@ def _design_dict(design: Design) -> dict[str, Any]:
             "checks": [c.as_dict() for c in design.checks], "metrics": design.metrics}
 
 
+def check_metric(metric: str, option: str) -> None:
+    """Raise unless ``metric`` (given with ``option``) is a metric's name."""
+    if metric not in METRICS:
+        raise ScenarioError([Problem(f"{option} {metric}", 0, 0, metric, f"unknown metric; use one of {', '.join(METRICS)}")])
+
+
 def pareto_front(points: list[tuple[float, float]]) -> list[int]:
     """Indices of the points no other point dominates, both coordinates minimised; by x, then y.
 
@@ -136,10 +143,14 @@ def affects(path: str, architecture: str) -> bool:
 def check_optimize_dir(directory: Path) -> None:
     """Raise unless ``directory`` is missing, an empty directory, or one ``optimize`` wrote."""
     check_placement(directory)
+    check_outside_outputs(directory)
     if not os.path.lexists(directory):
         return
     if directory.is_symlink() or not directory.is_dir():
         raise output_error(directory, "exists and is not a directory; give a new or an optimize directory")
+    refusal = kind_refusal(directory, "optimize")
+    if refusal is not None:
+        raise output_error(directory, refusal)
     ours = (directory / ANSWER_FILE).is_file() or any((directory / a / "sweep.json").is_file() or (directory / a / "points").is_dir()
                                                       for a in ARCHITECTURES)
     if any(directory.iterdir()) and not ours:
@@ -152,9 +163,7 @@ def plan(scenario_file: str | Path, vary: list[str], sets: Optional[list[str]], 
     """(base scenario, architecture -> its sweep's --vary texts); raises ScenarioError for bad input."""
     base = load_scenario(scenario_file, sets)
     needs_interval(base.replications)
-    if minimize not in METRICS:
-        raise ScenarioError([Problem(f"--minimize {minimize}", 0, 0, minimize,
-                                     f"unknown metric; use one of {', '.join(METRICS)}")])
+    check_metric(minimize, "--minimize")
     axes = axes_of(base, vary)
     for axis, text in zip(axes, vary or [None] * len(axes)):
         if axis.path == "architectures":
@@ -177,7 +186,7 @@ def _vary_text(axis: Axis) -> str:
 
 def optimize(scenario_file: str | Path, vary: list[str], slos: list[SLO], directory: str | Path, executor: Executor,
              minimize: str = "cost_per_hour", sets: Optional[list[str]] = None,
-             progress: Optional[ProgressFn] = None) -> Optimum:
+             progress: Optional[ProgressFn] = None, notify: Optional[Callable[[str], None]] = None) -> Optimum:
     """Simulate every design not already in ``directory``, judge it, and write the answer there.
 
     ``vary``: ``PATH=V1,V2,...`` texts (empty: the scenario's ``sweep:`` block). Writes
@@ -192,7 +201,7 @@ def optimize(scenario_file: str | Path, vary: list[str], slos: list[SLO], direct
         designs, failures, simulated, skipped = [], [], 0, 0
         for arch, texts in grids.items():
             tick = None if progress is None else (lambda a: (lambda done, total, label: progress(done, total, f"{a}: {label}")))(arch)
-            result = run_sweep(scenario_file, texts, directory / arch, executor, sets, tick)
+            result = run_sweep(scenario_file, texts, directory / arch, executor, sets, tick, notify, inside=directory)
             designs += _designs(result.table, directory / arch, arch, slos)
             failures += [{"architecture": arch, **failure} for failure in result.failures]
             simulated, skipped = simulated + result.ran, skipped + result.skipped
@@ -200,7 +209,7 @@ def optimize(scenario_file: str | Path, vary: list[str], slos: list[SLO], direct
         optimum.simulated, optimum.skipped = simulated, skipped
         write_text_atomic(directory / ANSWER_FILE, json.dumps(optimum.as_dict(), indent=2, default=str) + "\n")
         with atomic_file(directory / DESIGNS_FILE) as partial:
-            designs_table(optimum).to_csv(partial, index=False)
+            write_csv(designs_table(optimum), partial)
     return optimum
 
 
@@ -217,7 +226,7 @@ def _designs(table: pd.DataFrame, directory: Path, arch: str, slos: list[SLO]) -
         metrics = {r.metric: {"mean": finite_or_none(r.mean), "ci_low": finite_or_none(r.ci_low),
                               "ci_high": finite_or_none(r.ci_high), "n": int(r.n)} for r in rows.itertuples()}
         settings = {path: _plain(first[path]) for path in paths}
-        runs = pd.read_csv(directory / "points" / str(key) / "replications.csv")
+        runs = read_csv(directory / "points" / str(key) / "replications.csv")
         runs = runs[runs["architecture"] == arch]
         stopped = _stopped(runs)
         design = Design(arch, settings, str(key), metrics, stopped, n=len(runs))

@@ -6,7 +6,13 @@ complete cqrs-sim output (it has our manifest) holding nothing but what
 cqrs-sim writes there (:func:`foreign_entries`) — never a file, a device, a
 symlink, the working directory or one of its parents, any other directory,
 or a new result inside an existing one. A file written by ``capacity -o`` is
-replaced (with ``--force``) only if it is a capacity answer. While a process writes a destination it holds an exclusive lock
+replaced (with ``--force``) only if it is a capacity answer.
+
+Every command writes only the kind of directory it makes (:func:`output_kind`:
+a run's or testbed's result, a sweep, an optimize directory) and never puts
+anything inside a directory of another kind, nor a file the user named
+(``capacity -o``, ``fit -o``) inside any of them: it would be foreign there.
+While a process writes a destination it holds an exclusive lock
 on a lock file beside it, so two writers never interleave; every staging
 directory holds a marker file, so the next writer can recognise the
 leftovers of a killed one as its own and remove them. Single files
@@ -62,15 +68,85 @@ def safe_dirname(label: str, fallback: str = "scenario") -> str:
     return text or fallback
 
 
-def is_result_dir(path: Path) -> bool:
-    """A directory written complete by cqrs-sim: a real directory with our manifest and scenario."""
-    if path.is_symlink() or not path.is_dir() or not (path / "scenario.yaml").is_file():
-        return False
+def _manifest(path: Path) -> Optional[dict]:
     try:
         manifest = json.loads((path / "manifest.json").read_text(encoding="utf-8"))
     except (OSError, ValueError):
+        return None
+    return manifest if isinstance(manifest, dict) else None
+
+
+def is_result_dir(path: Path) -> bool:
+    """A directory written complete by ``run`` or ``testbed``: a real directory with our manifest and scenario."""
+    if path.is_symlink() or not path.is_dir() or not (path / "scenario.yaml").is_file():
         return False
-    return isinstance(manifest, dict) and "scenario_sha256" in manifest
+    manifest = _manifest(path)
+    return manifest is not None and "scenario_sha256" in manifest and manifest.get("kind", "result") == "result"
+
+
+#: what each kind of directory the tool writes is called in messages
+KIND_NAMES = {"result": "result", "sweep point": "sweep point", "sweep": "sweep directory",
+              "optimize": "optimize directory"}
+
+
+def output_kind(path: Path) -> Optional[str]:
+    """Which kind of cqrs-sim output ``path`` is: ``result`` (run, testbed), ``sweep point``, ``sweep``,
+    ``optimize``, or None (not a directory the tool wrote)."""
+    if path.is_symlink() or not path.is_dir():
+        return None
+    if is_result_dir(path):
+        return "result"
+    if _is_point(path):
+        return "sweep point"
+    if (path / "optimize.json").is_file() or any(_is_sweep(path / arch) for arch in ("crud", "cqrs")):
+        return "optimize"
+    if _is_sweep(path):
+        return "sweep"
+    return None
+
+
+def _is_point(path: Path) -> bool:
+    return not path.is_symlink() and (path / "point.json").is_file() and (path / "scenario.yaml").is_file()
+
+
+def _is_sweep(path: Path) -> bool:
+    """A sweep directory: its sweep.json, or (interrupted before writing it) a finished point in points/."""
+    if path.is_symlink() or not path.is_dir():
+        return False
+    if (path / "sweep.json").is_file():
+        return True
+    points = path / "points"
+    if points.is_symlink() or not points.is_dir():
+        return False
+    with os.scandir(points) as entries:
+        return any(_is_point(Path(entry.path)) for entry in entries)
+
+
+def check_outside_outputs(target: Path, allowed: Optional[Path] = None, what: str = "directory") -> None:
+    """Refuse a target inside any directory cqrs-sim wrote (a result, a sweep, an optimize directory): a file or
+    directory put there would be foreign to it (and block its ``--force``). ``allowed`` is the one such directory a
+    command may write inside (an optimize directory holding its own sweeps)."""
+    parent = Path(os.path.abspath(target)).parent
+    exempt = None if allowed is None else Path(os.path.abspath(allowed))
+    for directory in dict.fromkeys([parent, *parent.parents, parent.resolve(), *parent.resolve().parents]):
+        if directory == exempt:
+            continue
+        kind = output_kind(directory)
+        if kind is not None:
+            raise output_error(target, f"is inside the cqrs-sim {KIND_NAMES[kind]} {directory}; give a {what} outside it")
+
+
+def kind_refusal(target: Path, wanted: str) -> Optional[str]:
+    """Why an existing, non-empty ``target`` is not a directory the tool wrote for a command writing ``wanted``
+    outputs, or None when it is."""
+    kind = output_kind(target)
+    if kind == wanted:
+        return None
+    if kind is not None:
+        article = "an" if KIND_NAMES[wanted][0] in "aeiou" else "a"
+        return (f"is a cqrs-sim {KIND_NAMES[kind]}, not {article} {KIND_NAMES[wanted]}; it is never written into or "
+                "replaced by this command, even with --force: give another directory")
+    return None
 
 
 def _own_names() -> tuple[set[str], set[str]]:
@@ -130,27 +206,20 @@ def check_placement(target: Path) -> None:
             return
 
 
-def _check_outside_results(target: Path) -> None:
-    """Refuse a target inside a cqrs-sim result directory."""
-    parent = Path(os.path.abspath(target)).parent
-    for directory in dict.fromkeys([parent, *parent.parents, parent.resolve(), *parent.resolve().parents]):
-        if is_result_dir(directory):
-            raise output_error(target, f"is inside the cqrs-sim result {directory}; give a directory outside it")
-
-
 def check_plot_dir(target: Path, names: tuple[str, ...]) -> None:
     """Raise unless the plot files ``names`` may be written into ``target``: a directory outside every result,
     missing, empty, or holding nothing but files of those names (which are replaced)."""
     check_placement(target)
-    _check_outside_results(target)
+    check_outside_outputs(target)
     if not os.path.lexists(target):
         return
     if target.is_symlink():
         raise output_error(target, "is a symlink; give the directory itself (a symlink is never written through)")
     if not target.is_dir():
         raise output_error(target, "exists and is not a directory")
-    if is_result_dir(target):
-        raise output_error(target, "is a cqrs-sim result; give a directory outside it")
+    kind = output_kind(target)
+    if kind is not None:
+        raise output_error(target, f"is a cqrs-sim {KIND_NAMES[kind]}; give a directory outside it")
     foreign = [e.name + ("/" if e.is_dir() else "") for e in sorted(target.iterdir())
                if e.name not in names or e.is_symlink() or not e.is_file()]
     if foreign:
@@ -165,7 +234,7 @@ def check_replaceable(target: Path, force: bool) -> None:
     A result holding anything cqrs-sim did not write is refused, and so is a target inside a result.
     """
     check_placement(target)
-    _check_outside_results(target)
+    check_outside_outputs(target)
     if not os.path.lexists(target):
         return
     if target.is_symlink():
@@ -174,6 +243,9 @@ def check_replaceable(target: Path, force: bool) -> None:
         raise output_error(target, "exists and is not a directory; it is never replaced")
     if _is_empty_dir(target):
         return
+    refusal = kind_refusal(target, "result")
+    if refusal is not None:
+        raise output_error(target, refusal)
     if not is_result_dir(target):
         raise output_error(target, "exists and is not a complete cqrs-sim result (no cqrs-sim manifest.json); "
                                    "it is never replaced, even with --force")
@@ -385,6 +457,13 @@ def staged_files(directory: Path, notify: Optional[Callable[[str], None]] = None
 
 
 def check_file_target(path: Path) -> None:
+    """Raise unless ``path``, a file the user named (``capacity -o``, ``fit -o``), can be written now: outside
+    every directory cqrs-sim wrote, in a directory that exists and is writable, and no special file."""
+    check_outside_outputs(path, what="file")
+    _check_writable_file(path)
+
+
+def _check_writable_file(path: Path) -> None:
     """Raise unless ``path`` can be written as a file now: its directory exists and is writable, it is no special file."""
     check_placement(path)
     parent = Path(os.path.abspath(path)).parent
@@ -412,21 +491,27 @@ def is_capacity_answer(path: Path) -> bool:
             and all(isinstance(entry, dict) and set(CAPACITY_KEYS) <= set(entry) for entry in data))
 
 
-def check_answer_file(path: Path, force: bool) -> None:
-    """Raise unless ``path`` may be written as a capacity answer: new, or (with ``force``) a capacity answer."""
+def check_output_file(path: Path, force: bool, ours: Callable[[Path], bool], what: str) -> None:
+    """Raise unless a file the user named may be written: new, or (with ``force``) one the tool wrote for the same
+    command (``ours`` recognises it; ``what`` names it: "a cqrs-sim capacity answer"). See :func:`check_file_target`."""
     check_file_target(path)
     if not os.path.lexists(path):
         return
-    if not is_capacity_answer(path):
-        raise output_error(path, "exists and is not a cqrs-sim capacity answer; it is never replaced, even with --force")
+    if not ours(path):
+        raise output_error(path, f"exists and is not {what}; it is never replaced, even with --force")
     if not force:
         raise output_error(path, "already exists; pass --force to replace it, or -o for another file")
+
+
+def check_answer_file(path: Path, force: bool) -> None:
+    """Raise unless ``path`` may be written as a capacity answer: new, or (with ``force``) a capacity answer."""
+    check_output_file(path, force, is_capacity_answer, "a cqrs-sim capacity answer")
 
 
 @contextmanager
 def atomic_file(path: Path) -> Iterator[Path]:
     """A hidden temporary path beside ``path``, renamed over it when the block ends normally."""
-    check_file_target(path)
+    _check_writable_file(path)
     fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".partial", dir=Path(os.path.abspath(path)).parent)
     os.close(fd)
     temporary = Path(name)
@@ -444,8 +529,8 @@ def write_text_atomic(path: Path, text: str) -> Path:
     return path
 
 
-__all__ = ["Destination", "Lock", "atomic_file", "check_answer_file", "check_file_target", "check_placement",
-           "check_plot_dir",
+__all__ = ["Destination", "KIND_NAMES", "Lock", "atomic_file", "check_answer_file", "check_file_target",
+           "check_output_file", "check_outside_outputs", "check_placement", "check_plot_dir", "kind_refusal", "output_kind",
            "check_replaceable", "clean_stale", "foreign_entries", "is_capacity_answer", "is_replaceable_result",
            "is_result_dir", "make_staging", "output_error", "safe_dirname", "staged_files", "swap_into_place",
            "write_text_atomic"]

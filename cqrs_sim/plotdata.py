@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 
-from .results import TABLES, Results, _not_a_result, load_results
+from .results import TABLES, Results, _not_a_result, load_results, unreadable
 from .tables import ARCHITECTURES, KINDS
 
 #: the requests columns the plots use (one row per read)
@@ -35,7 +35,7 @@ def load_plot_results(directory: str | Path) -> Results:
     try:
         results.requests = read_reads(path, PLOTTED_REQUEST_COLUMNS)
     except (OSError, ValueError) as exc:  # pyarrow's ArrowInvalid is a ValueError
-        raise _not_a_result(directory, path.name, str(exc) or type(exc).__name__) from None
+        raise _not_a_result(directory, path.name, unreadable(exc)) from None
     return results
 
 

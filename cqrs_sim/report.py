@@ -10,6 +10,7 @@ from rich.table import Table
 
 from .analytic import TierLoad
 from .metrics import METRICS
+from .safetext import rich_text
 from .scenario import ARCHITECTURES
 from .units import format_duration, format_interval
 from .verdict import stopped_architectures, winner
@@ -72,6 +73,7 @@ def comparison_table(summary: pd.DataFrame, diff: pd.DataFrame, title: str, inco
     incomplete = list(incomplete)
     archs = [a for a in ARCHITECTURES if a in set(summary["architecture"])]
     note = incomplete_note(incomplete)
+    title = rich_text(title)  # the scenario's name: the user's text
     table = Table(title=f"{title}\n[bold red]{note}[/bold red]" if note else title, title_justify="left", caption_justify="left")
     table.add_column("metric")
     for arch in archs:

@@ -17,13 +17,17 @@ import pandas as pd
 from .errors import Problem, ScenarioError
 from .intervals import json_value
 from .metrics import differences, summarize
+from .integrity import DATA_FILES, check_data_files, data_file_entries
 from .outdir import Destination
 from .redact import command_line
+from .safetext import read_csv, write_csv
 from .scenario import Scenario
 
 TABLES = ("requests", "writes", "replicas", "timeseries", "visibility", "autoscale")
 #: tables a result written by an older version may lack: read as empty (such a run had no autoscaler)
 OPTIONAL_TABLES = ("autoscale",)
+#: the manifest's ``kind`` of a run's or a testbed's result (a sweep point's is ``sweep point``)
+RESULT_KIND = "result"
 PACKAGES = ("cqrs-sim", "simpy", "numpy", "pandas", "scipy", "pydantic", "pyarrow", "ruamel.yaml")
 
 
@@ -71,8 +75,10 @@ def measured_values(node: Any) -> Iterable[np.ndarray]:
 
 def build_manifest(scenario: Scenario, wall_time: float) -> dict[str, Any]:
     return {
+        "kind": RESULT_KIND,
         "scenario": scenario.name,
         "scenario_sha256": scenario_hash(scenario),
+        DATA_FILES: data_file_entries(scenario),
         "seed": scenario.seed,
         "replications": scenario.replications,
         "seed_derivation": "numpy PCG64(SeedSequence([seed, replication, sha256(stream name)[:8]]))",
@@ -128,19 +134,18 @@ class Results:
 
     def _repr_html_(self) -> str:
         """In a notebook, Results shows as report.html's side-by-side table, with the verdict below it."""
-        import html
-
         from .htmlreport import _table
+        from .safetext import html_text
         from .units import format_duration
         from .verdict import verdict
 
         lines = verdict(self.summary(), self.differences(), self.incomplete)
-        caption = (f"<b>{html.escape(self.scenario.name)}</b>: mean ± half-width of the 95% interval over "
+        caption = (f"<b>{html_text(self.scenario.name)}</b>: mean ± half-width of the 95% interval over "
                    f"{self.scenario.replications} replication(s), seed {self.scenario.seed}, requests arriving in "
                    f"[{format_duration(self.scenario.warmup)}, {format_duration(self.scenario.duration)})")
-        notes = "".join(f"<li>{html.escape(text)}</li>" for _, _, text in lines)
-        stopped = "".join(f"<p><b>incomplete:</b> {html.escape(run['architecture'])} replication {run['replication'] + 1} "
-                          f"stopped: {html.escape(str(run['reason']))}</p>" for run in self.incomplete)
+        notes = "".join(f"<li>{html_text(text)}</li>" for _, _, text in lines)
+        stopped = "".join(f"<p><b>incomplete:</b> {html_text(run['architecture'])} replication {run['replication'] + 1} "
+                          f"stopped: {html_text(str(run['reason']))}</p>" for run in self.incomplete)
         return f"<div><p>{caption}</p>{stopped}{_table(self)}<ul>{notes}</ul></div>"
 
     def write_into(self, directory: str | Path) -> None:
@@ -151,8 +156,8 @@ class Results:
         (staging / "scenario.yaml").write_text(resolved_yaml(self.scenario), encoding="utf-8")
         (staging / "manifest.json").write_text(json.dumps(self.manifest, indent=2) + "\n", encoding="utf-8")
         (staging / "summary.json").write_text(json.dumps(self.summary_json(), indent=2) + "\n", encoding="utf-8")
-        self.summary().to_csv(staging / "summary.csv", index=False)
-        self.per_replication.to_csv(staging / "replications.csv", index=False)
+        write_csv(self.summary(), staging / "summary.csv")
+        write_csv(self.per_replication, staging / "replications.csv")
         for name in TABLES:
             getattr(self, name).to_parquet(staging / f"{name}.parquet", index=False)
 
@@ -183,6 +188,20 @@ def load_results(directory: str | Path, tables: Optional[Iterable[str]] = None,
     unknown = sorted(set(wanted).union(columns or {}) - set(TABLES))
     if unknown:
         raise ValueError(f"unknown table(s) {', '.join(unknown)}; the tables are {', '.join(TABLES)}")
+    if not (directory / "scenario.yaml").is_file():
+        raise ScenarioError([Problem(str(directory), 0, 0, "(directory)", not_a_result(directory))])
+    part = "manifest.json"
+    try:
+        manifest = json.loads((directory / part).read_text(encoding="utf-8"))
+        if not isinstance(manifest, dict):
+            raise ValueError("not a JSON object")
+    except (OSError, ValueError) as exc:
+        raise _not_a_result(directory, part, unreadable(exc)) from None
+    if manifest.get("kind") == "sweep point":
+        raise ScenarioError([Problem(str(directory), 0, 0, "(directory)", "is a sweep point, which keeps its summaries "
+                                     "only (replications.csv, summary.csv), not the tables plots and reports draw; "
+                                     f"run it for those: cqrs-sim run {directory}/scenario.yaml")])
+    check_data_files(manifest, directory)  # a moved or edited data file is named, never mixed in
     part = "scenario.yaml"
     try:
         scenario = load_scenario(directory / part)
@@ -196,16 +215,41 @@ def load_results(directory: str | Path, tables: Optional[Iterable[str]] = None,
             chosen = (columns or {}).get(name)
             frames[name] = pd.read_parquet(directory / part, columns=None if chosen is None else list(chosen))
         part = "replications.csv"
-        per_replication = pd.read_csv(directory / part)
-        part = "manifest.json"
-        manifest = json.loads((directory / part).read_text(encoding="utf-8"))
-        if not isinstance(manifest, dict):
-            raise ValueError("not a JSON object")
+        per_replication = read_csv(directory / part)
     except ScenarioError as exc:
         raise _not_a_result(directory, part, "; ".join(p.message for p in exc.problems)) from None
     except (OSError, ValueError) as exc:  # pyarrow's ArrowInvalid is a ValueError
-        raise _not_a_result(directory, part, str(exc) or type(exc).__name__) from None
+        raise _not_a_result(directory, part, unreadable(exc)) from None
     return Results(scenario=scenario, per_replication=per_replication, manifest=manifest, **frames)
+
+
+def not_a_result(directory: Path) -> str:
+    """Why ``directory`` (which holds no scenario.yaml) is not a result, and what to give instead."""
+    from .outdir import output_kind
+
+    if not directory.exists():
+        return "no such directory: not a result directory"
+    if not directory.is_dir():
+        return "is a file, not a result directory"
+    kind = output_kind(directory)
+    if kind == "sweep":
+        return (f"is a sweep directory, not one result: each point is in {directory}/points/<key>/ (its point.json "
+                f"gives its values); compare two points with `cqrs-sim compare {directory}/points/KEY1 "
+                f"{directory}/points/KEY2`, or draw the sweep with `cqrs-sim plot {directory}`")
+    if kind == "optimize":
+        return (f"is an optimize directory, not one result: its designs are in {directory}/designs.csv and each "
+                f"design's point in {directory}/<architecture>/points/<key>/; compare two of those with "
+                "`cqrs-sim compare POINT_A POINT_B`")
+    return "is not a complete cqrs-sim result: scenario.yaml: missing"
+
+
+def unreadable(exc: BaseException) -> str:
+    """Why a saved file cannot be read, in our words (pyarrow's and json's name their internals)."""
+    if isinstance(exc, FileNotFoundError):
+        return "missing"
+    if isinstance(exc, PermissionError):
+        return "not readable (permission denied)"
+    return "damaged (it cannot be read; run again to write it anew)"
 
 
 def _not_a_result(directory: Path, part: str, reason: str) -> ScenarioError:

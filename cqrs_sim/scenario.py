@@ -119,6 +119,7 @@ class Trace(_Section):
     """Unit of the file's numeric times (and query times)."""
     _times: Optional[_Measured] = PrivateAttr(default=None)
     _extra: dict = PrivateAttr(default_factory=dict)
+    _first_line: Optional[int] = PrivateAttr(default=None)  #: the line of the first value (None: Parquet, no lines)
 
     @field_validator("file")
     @classmethod
@@ -143,6 +144,7 @@ class Trace(_Section):
         names = [self.column, *self._columns()]
         try:
             columns = read_columns(self.file, names)
+            self._first_line = columns[0].first_line
             self._times = _Measured(arrival_times(columns[0], self.start, factor))
             for name, column in zip(names[1:], columns[1:]):
                 if name not in self._timed():
@@ -165,6 +167,10 @@ class Trace(_Section):
     def times(self) -> np.ndarray:
         """Arrival times in seconds from the start, sorted."""
         return self._times.values  # type: ignore[union-attr]
+
+    def where(self, row: int) -> str:
+        """``FILE:LINE`` of a row (0-based) of the file, as data-file errors name it (``FILE: row N`` for Parquet)."""
+        return f"{self.file}:{self._first_line + row}" if self._first_line is not None else f"{self.file}: row {row + 1}"
 
 
 class ReadTrace(Trace):
@@ -689,23 +695,23 @@ def key_problems(scenario: Scenario) -> list[tuple[str, str]]:
         if workload.keys is None:
             found.append(("workload.reads.trace.key", "needs workload.keys (the keys reads are counted over)"))
         elif write_keys is None or write_keys.choose != "new":
-            found += _trace_ids("workload.reads.trace.key", trace.keys, workload.keys.count, "workload.keys.count")
+            found += _trace_ids("workload.reads.trace.key", trace, trace.keys, workload.keys.count, "workload.keys.count")
     if trace is not None and trace.client is not None:
         if workload.reads.clients is None:
             found.append(("workload.reads.trace.client", "needs workload.reads.clients (the clients reads belong to)"))
         else:
-            found += _trace_ids("workload.reads.trace.client", trace.clients, workload.reads.clients,
+            found += _trace_ids("workload.reads.trace.client", trace, trace.clients, workload.reads.clients,
                                 "workload.reads.clients")
     return found
 
 
-def _trace_ids(path: str, values: np.ndarray, count: int, limit: str) -> list[tuple[str, str]]:
-    """A located problem when a trace column names an id at or past ``count`` (ids run from 0)."""
+def _trace_ids(path: str, trace: Trace, values: np.ndarray, count: int, limit: str) -> list[tuple[str, str]]:
+    """A problem at the first row (``FILE:LINE``) of a trace column naming an id at or past ``count`` (ids run from 0)."""
     over = np.flatnonzero(values >= count)
     if not len(over):
         return []
-    return [(path, f"row {over[0] + 1} of the trace gives {values[over[0]]}, not below {limit} ({count}); "
-                   f"{len(over):,} row(s) do")]
+    return [(path, f"{trace.where(int(over[0]))}: {values[over[0]]} is not below {limit} ({count}); "
+                   f"{len(over):,} row(s) of the file are not")]
 
 
 def failure_problems(scenario: Scenario) -> list[tuple[str, str]]:

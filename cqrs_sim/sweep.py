@@ -16,7 +16,7 @@ import json
 import os
 import shutil
 from concurrent.futures import FIRST_COMPLETED, Executor, Future, wait
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable, Optional
 
@@ -25,12 +25,22 @@ import pandas as pd
 
 from .errors import Problem, ScenarioError
 from .executors import WorkerDied
+from .integrity import FILES, damaged_files, file_hashes
 from .loader import load_scenario, parse_set, resolved_yaml
 from .metrics import METRICS, summarize
-from .outdir import Lock, atomic_file, check_placement, clean_stale, make_staging, output_error, swap_into_place, write_text_atomic
+from .outdir import (Lock, atomic_file, check_outside_outputs, check_placement, clean_stale, kind_refusal, make_staging,
+                     output_error, swap_into_place, write_text_atomic)
+from .results import scenario_hash
+from .safetext import read_csv, write_csv
 from .scenario import Scenario, SweepRange, over_limit, resolved_dict
 from .simulate import run_task
 from .units import parse_duration, parse_rate
+
+
+#: the files of a finished point (``points/<key>/``), each hashed in its manifest.json
+POINT_FILES = ("scenario.yaml", "point.json", "replications.csv", "summary.csv")
+#: the manifest's ``kind`` of a sweep point
+POINT_KIND = "sweep point"
 
 
 @dataclass(frozen=True)
@@ -62,7 +72,10 @@ def parse_vary(text: str) -> Axis:
     if not sep or not path.strip() or not values.strip():
         raise ScenarioError([Problem(f"--vary {text}", 0, 0, "(--vary)", "expected PATH=V1,V2,..., such as cqrs.replicas.count=4,8,16")])
     raw = _split_values(values)
-    parsed = [parse_set(f"{path}={value}")[1] for value in raw if value]
+    try:
+        parsed = [parse_set(f"{path}={value}")[1] for value in raw if value]
+    except ScenarioError as exc:  # said under the option given, not as the --set it is read like
+        raise ScenarioError([replace(p, file=f"--vary {text}") for p in exc.problems]) from None
     if parsed and len(parsed) < len(raw):
         raise ScenarioError([Problem(f"--vary {text}", 0, 0, path.strip(), "has an empty value between commas: "
                                                                            "give every value, such as 4,8,16")])
@@ -122,8 +135,6 @@ def axes_of(scenario: Scenario, vary: list[str]) -> list[Axis]:
 
 
 def point_key(scenario: Scenario) -> str:
-    from .results import scenario_hash
-
     return scenario_hash(scenario)[:16]
 
 
@@ -213,12 +224,37 @@ def _write_point(directory: Path, point: Point) -> None:
         summary = summarize(per_replication)
         (staging / "scenario.yaml").write_text(resolved_yaml(point.scenario), encoding="utf-8")
         (staging / "point.json").write_text(json.dumps(point.overrides, indent=2, default=str) + "\n", encoding="utf-8")
-        per_replication.to_csv(staging / "replications.csv", index=False)
-        summary.to_csv(staging / "summary.csv", index=False)
+        write_csv(per_replication, staging / "replications.csv")
+        write_csv(summary, staging / "summary.csv")
+        manifest = {"kind": POINT_KIND, "scenario": point.scenario.name, "scenario_sha256": scenario_hash(point.scenario),
+                    FILES: file_hashes(staging, POINT_FILES)}
+        (staging / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
         swap_into_place(staging, target, may_replace=lambda path: path.is_dir() and not path.is_symlink())
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
+
+
+def point_damage(where: Path) -> Optional[str]:
+    """What is wrong with a finished point's directory (``summary.csv damaged``), or None when every file is as
+    its manifest says it was written."""
+    try:
+        manifest = json.loads((where / "manifest.json").read_text(encoding="utf-8"))
+        hashes = manifest[FILES]
+        if not isinstance(hashes, dict) or set(hashes) != set(POINT_FILES):
+            raise ValueError
+    except FileNotFoundError:
+        return "manifest.json missing"
+    except (OSError, ValueError, KeyError, TypeError):
+        return "manifest.json damaged"
+    found = damaged_files(where, hashes)
+    return ", ".join(f"{name} {what}" for name, what in found) or None
+
+
+def point_label(point: Point) -> str:
+    """``cqrs.replicas.count=8, cqrs.replicas.connections=4``: the point's varied values."""
+    return ", ".join(f"{path}={json.dumps(value, default=str) if not isinstance(value, str) else value}"
+                     for path, value in point.overrides.items())
 
 
 def _point_table(point: Point, values: dict[str, Any], summary: pd.DataFrame) -> pd.DataFrame:
@@ -233,28 +269,36 @@ ProgressFn = Callable[[float, int, str], None]
 
 
 def run_sweep(scenario_file: str | Path, vary: list[str], directory: str | Path, executor: Executor,
-              sets: Optional[list[str]] = None, progress: Optional[ProgressFn] = None) -> SweepResult:
+              sets: Optional[list[str]] = None, progress: Optional[ProgressFn] = None,
+              notify: Optional[Callable[[str], None]] = None, inside: Optional[Path] = None) -> SweepResult:
     """Run every point × replication × architecture not already in ``directory``; write sweep.parquet.
 
-    ``directory`` must be new, empty, or a sweep directory; it is locked while the sweep runs.
+    ``directory`` must be new, empty, or a sweep directory; it is locked while the sweep runs. A finished
+    point whose files are not as its manifest says they were written is run again, and ``notify`` is told.
+    ``inside``: the optimize directory this sweep belongs to (the one cqrs-sim output it may be inside).
     """
     directory = Path(directory)
-    check_sweep_dir(directory)
+    check_sweep_dir(directory, inside)
     base, axes, points = plan_sweep(scenario_file, vary, sets)  # a sweep that cannot run writes nothing
     directory.parent.mkdir(parents=True, exist_ok=True)  # for the lock beside it; the directory comes with its first point
     with Lock(directory):
-        check_sweep_dir(directory)
+        check_sweep_dir(directory, inside)
         clean_stale(directory / "points")
-        return _run_sweep(base, axes, points, directory, executor, progress)
+        return _run_sweep(base, axes, points, directory, executor, progress, notify or (lambda _message: None))
 
 
-def check_sweep_dir(directory: Path) -> None:
-    """Raise unless ``directory`` is missing, an empty directory, or a sweep directory (sweep.json or points/)."""
+def check_sweep_dir(directory: Path, inside: Optional[Path] = None) -> None:
+    """Raise unless ``directory`` is missing, an empty directory, or a sweep directory (sweep.json or points/),
+    and outside every other cqrs-sim output (but ``inside``, the optimize directory whose sweep it is)."""
     check_placement(directory)
+    check_outside_outputs(directory, allowed=inside)
     if not os.path.lexists(directory):
         return
     if directory.is_symlink() or not directory.is_dir():
         raise output_error(directory, "exists and is not a directory; give a new or a sweep directory")
+    refusal = kind_refusal(directory, "sweep")
+    if refusal is not None:
+        raise output_error(directory, refusal)
     if any(directory.iterdir()) and not ((directory / "sweep.json").is_file() or (directory / "points").is_dir()):
         raise output_error(directory, "exists and is not a cqrs-sim sweep directory (no sweep.json); "
                                       "give a new or an empty directory")
@@ -264,6 +308,8 @@ def plan_sweep(scenario_file: str | Path, vary: list[str], sets: Optional[list[s
     """(base scenario, axes, points) of a sweep; raises ScenarioError when no point could run."""
     base = load_scenario(scenario_file, sets)
     axes = axes_of(base, vary)
+    sources = {axis.path: f"--vary {text}" for axis, text in zip(axes, vary)} if vary else \
+        {axis.path: "(sweep)" for axis in axes}
     base_pairs = [parse_set(text) for text in sets or []]
     points: list[Point] = []
     for combo in itertools.product(*(axis.values for axis in axes)):
@@ -275,8 +321,8 @@ def plan_sweep(scenario_file: str | Path, vary: list[str], sets: Optional[list[s
             point.scenario = load_scenario(scenario_file, overrides)
             point.key = point_key(point.scenario)
         except ScenarioError as exc:
-            point.error = "; ".join(str(p) for p in exc.problems)
-            point.problems = exc.problems
+            point.problems = [_as_varied(p, sources) for p in exc.problems]
+            point.error = "; ".join(str(p) for p in point.problems)
         points.append(point)
     if all(p.scenario is None for p in points):  # nothing would run: an error, not a sweep of failures
         raise ScenarioError([Problem(p.file, p.line, p.col, p.path, f"{p.message} (at every point of the sweep, so none can run)")
@@ -284,9 +330,30 @@ def plan_sweep(scenario_file: str | Path, vary: list[str], sets: Optional[list[s
     return base, axes, points
 
 
+def _as_varied(problem: Problem, sources: dict[str, str]) -> Problem:
+    """A point's problem with a varied value, said under the ``--vary`` that gave it (a point's values are set like
+    ``--set``)."""
+    if problem.file.startswith("--set "):
+        key = problem.file.removeprefix("--set ").partition("=")[0]
+        if key in sources:
+            return replace(problem, file=sources[key])
+    return problem
+
+
 def _run_sweep(base: Scenario, axes: list, points: list[Point], directory: Path, executor: Executor,
-               progress: Optional[ProgressFn]) -> SweepResult:
-    todo = [p for p in points if p.scenario is not None and not (directory / "points" / p.key / "summary.csv").exists()]
+               progress: Optional[ProgressFn], notify: Callable[[str], None]) -> SweepResult:
+    todo = []
+    for point in points:
+        if point.scenario is None:
+            continue
+        where = directory / "points" / point.key
+        if not os.path.lexists(where):
+            todo.append(point)
+            continue
+        damage = point_damage(where)
+        if damage is not None:
+            notify(f"point {point_label(point)}: {damage}, running it again")
+            todo.append(point)
     skipped = sum(1 for p in points if p.scenario is not None) - len(todo)
     tasks = [(p, arch, rep) for p in todo for rep in range(p.scenario.replications) for arch in p.scenario.architectures]  # type: ignore[union-attr]
     remaining = {id(p): p.scenario.replications * len(p.scenario.architectures) for p in todo}  # type: ignore[union-attr]
@@ -328,7 +395,7 @@ def _run_sweep(base: Scenario, axes: list, points: list[Point], directory: Path,
             continue
         summary_file = directory / "points" / point.key / "summary.csv"
         if summary_file.exists():
-            parts.append(_point_table(point, {path: values[k] for path, values in columns.items()}, pd.read_csv(summary_file)))
+            parts.append(_point_table(point, {path: values[k] for path, values in columns.items()}, read_csv(summary_file)))
     columns = ["point", "architecture", "metric", "mean", "ci_low", "ci_high", "n"] + [a.path for a in axes]
     table = pd.concat(parts, ignore_index=True)[columns] if parts else pd.DataFrame(columns=columns)
     directory.mkdir(parents=True, exist_ok=True)  # only now: an interrupted sweep leaves none if no point finished
@@ -340,6 +407,27 @@ def _run_sweep(base: Scenario, axes: list, points: list[Point], directory: Path,
     return SweepResult(directory, table, failures, skipped, len(todo))
 
 
+def load_point(directory: str | Path):
+    """A finished sweep point as :class:`~cqrs_sim.results.Results` holding its scenario and its replications only
+    (a point keeps no requests); a damaged point raises :class:`ScenarioError`."""
+    from .results import Results
+
+    directory = Path(directory)
+    damage = point_damage(directory)
+    if damage is not None:
+        raise ScenarioError([Problem(str(directory), 0, 0, "(directory)", f"is a damaged sweep point: {damage}; "
+                                                                          "run the sweep again to redo it")])
+    manifest = json.loads((directory / "manifest.json").read_text(encoding="utf-8"))
+    try:
+        scenario = load_scenario(directory / "scenario.yaml")
+    except ScenarioError as exc:
+        raise ScenarioError([Problem(str(directory), 0, 0, "(directory)", "its scenario.yaml cannot be read again: "
+                                     + "; ".join(str(p) for p in exc.problems))]) from None
+    empty = pd.DataFrame()
+    return Results(scenario=scenario, requests=empty, writes=empty, replicas=empty, timeseries=empty,
+                   per_replication=read_csv(directory / "replications.csv"), manifest=manifest)
+
+
 def load_sweep(directory: str | Path) -> tuple[pd.DataFrame, list[str], str]:
     """(sweep table, varied paths, scenario name) of a sweep directory."""
     directory = Path(directory)
@@ -347,4 +435,4 @@ def load_sweep(directory: str | Path) -> tuple[pd.DataFrame, list[str], str]:
     return pd.read_parquet(directory / "sweep.parquet"), [a["path"] for a in meta["axes"]], meta["scenario"]
 
 
-__all__ = ["Axis", "METRICS", "SweepResult", "axes_of", "load_sweep", "parse_vary", "range_values", "run_sweep"]
+__all__ = ["Axis", "METRICS", "POINT_FILES", "SweepResult", "axes_of", "load_point", "load_sweep", "point_damage", "parse_vary", "range_values", "run_sweep"]

@@ -276,9 +276,9 @@ def _run_result(directory):
 
 
 @pytest.mark.parametrize("kind, make", [
-    ("a cqrs-sim result", _run_result),
-    ("a cqrs-sim sweep", lambda d: (d.mkdir(), (d / "sweep.json").write_text("{}"))),
-    ("a cqrs-sim optimize answer", lambda d: (d.mkdir(), (d / "optimize.json").write_text("{}"))),
+    ("result", _run_result),
+    ("sweep directory", lambda d: (d.mkdir(), (d / "sweep.json").write_text("{}"))),
+    ("optimize directory", lambda d: (d.mkdir(), (d / "optimize.json").write_text("{}"))),
 ])
 def test_fit_never_writes_its_plot_into_another_commands_result(tmp_path, kind, make):
     """Not into the result directory, nor below it: one line, exit 2, the directory untouched."""
@@ -289,9 +289,8 @@ def test_fit_never_writes_its_plot_into_another_commands_result(tmp_path, kind, 
     for target in (tmp_path / "res" / "fit.png", tmp_path / "res" / "plots" / "fit.png"):
         result = runner.invoke(app, ["fit", "-", "-o", str(target)], input=data)
         assert result.exit_code == 2
-        assert result.stderr.splitlines() == [f"error: {target}: (output): is inside {tmp_path / 'res'}, which holds "
-                                              f"{kind}: a plot there would make it no longer a complete result; write it "
-                                              "outside"]
+        assert result.stderr.splitlines() == [f"error: {target}: (output): is inside the cqrs-sim {kind} "
+                                              f"{tmp_path / 'res'}; give a file outside it"]
     assert sorted(p.name for p in (tmp_path / "res").rglob("*")) == before
 
 

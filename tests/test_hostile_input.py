@@ -314,7 +314,7 @@ def test_vary_with_no_values_is_an_error(tmp_path):
 def test_a_sweep_where_every_point_fails_is_an_error(tmp_path):
     result = cli("sweep", scenario_file(tmp_path, TINY), "-j", "1", "--no-plots", "-o", tmp_path / "out",
                  "--vary", "workload.reads.nope=1,2")
-    one_error(result, "--set workload.reads.nope=1: workload.reads.nope: ",
+    one_error(result, "--vary workload.reads.nope=1,2: workload.reads.nope: ",
               "unknown key 'nope' (at every point of the sweep, so none can run)")
     assert not (tmp_path / "out").exists()
 

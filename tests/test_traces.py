@@ -247,8 +247,8 @@ def test_trace_keys_and_clients_are_replayed_in_order(tmp_path):
 
 
 @pytest.mark.parametrize("change, path, words", [
-    ("    clients: 3\n", "workload.reads.trace.client", "row 4 of the trace gives 2, not below workload.reads.clients (2)"),
-    ("  keys: {count: 5}\n", "workload.reads.trace.key", "row 1 of the trace gives 4, not below workload.keys.count (4)"),
+    ("    clients: 3\n", "workload.reads.trace.client", "reads.csv:5: 2 is not below workload.reads.clients (2)"),
+    ("  keys: {count: 5}\n", "workload.reads.trace.key", "reads.csv:2: 4 is not below workload.keys.count (4)"),
 ])
 def test_trace_ids_past_the_counts_are_located(tmp_path, change, path, words):
     pd.DataFrame({"time": READ_TIMES, "title": KEYS, "user": CLIENTS}).to_csv(tmp_path / "reads.csv", index=False)

@@ -8,6 +8,7 @@ import math
 import numpy as np
 from matplotlib.figure import Figure
 
+from ..safetext import plot_text
 from .style import COLORS, DPI, LABEL_SIZE, TICK_SIZE, TITLE_SIZE, WIDTH, duration_axis, percent_axis
 
 #: (metric, panel title, log scale); a metric missing from the table leaves its bars out
@@ -41,7 +42,7 @@ def designs_side_by_side(table, title: str = "") -> Figure:
             color = _color(design, row["architecture"])
             ax.barh(y[k], mean, color=color, alpha=0.85, height=0.6)
             ax.errorbar([mean], [y[k]], xerr=[[mean - low], [high - mean]], fmt="none", ecolor="0.2", capsize=3, lw=1)
-        ax.set_yticks(y, designs, fontsize=TICK_SIZE)
+        ax.set_yticks(y, [plot_text(d) for d in designs], fontsize=TICK_SIZE)
         ax.set_title(label, fontsize=LABEL_SIZE, loc="left")
         ax.tick_params(axis="x", labelsize=TICK_SIZE)
         if log:
@@ -50,7 +51,7 @@ def designs_side_by_side(table, title: str = "") -> Figure:
         else:
             percent_axis(ax.xaxis)
         ax.grid(axis="x", alpha=0.3)
-    fig.suptitle(title or "designs side by side (bars: mean over replications; whiskers: 95% interval)",
+    fig.suptitle(plot_text(title) or "designs side by side (bars: mean over replications; whiskers: 95% interval)",
                  fontsize=TITLE_SIZE)
     return fig
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 from matplotlib.figure import Figure
 
+from ..safetext import plot_text
 from .style import DPI, HEIGHT, LABEL_SIZE, TICK_SIZE, TITLE_SIZE, WIDTH, duration_axis, percent_axis
 
 #: one colour per family, in ranking-independent order
@@ -55,5 +56,5 @@ def fit_plot(values: np.ndarray, fits: list, name: str, refused: frozenset[str] 
     qq_ax.set_xlabel("measured quantile", fontsize=LABEL_SIZE)
     qq_ax.set_ylabel("fitted quantile", fontsize=LABEL_SIZE)
     qq_ax.legend(loc="upper left", fontsize=9)
-    fig.suptitle(f"{name}: fitted distributions, best first", fontsize=TITLE_SIZE)
+    fig.suptitle(f"{plot_text(name)}: fitted distributions, best first", fontsize=TITLE_SIZE)
     return fig

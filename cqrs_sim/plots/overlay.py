@@ -8,6 +8,7 @@ from __future__ import annotations
 import numpy as np
 from matplotlib.figure import Figure
 
+from ..safetext import plot_text
 from .freshness import visibility_axes
 from .latency import cdf_points, latency_cdf_axes
 from .style import COLORS, LABEL_SIZE, architectures, figure, legend_outside, window_reads
@@ -23,8 +24,14 @@ def _title(fig: Figure, what: str, labels: tuple[str, str]) -> None:
     fig.suptitle(f"{what}: {labels[0]} (solid) vs {labels[1]} (dashed)", fontsize=14)
 
 
+def _shown(labels: tuple[str, str]) -> tuple[str, str]:
+    """The labels (they name the user's directories) as plot text."""
+    return plot_text(labels[0]), plot_text(labels[1])
+
+
 def latency_cdf_overlay(a, b, labels: tuple[str, str] = ("A", "B")) -> Figure:
     """The read-latency CDFs of A and B, pooled over replications; log time, logit probability."""
+    labels = _shown(labels)
     fig, (ax,) = figure()
     positive = []
     for arch in _both(a, b):
@@ -47,6 +54,7 @@ def latency_cdf_overlay(a, b, labels: tuple[str, str] = ("A", "B")) -> Figure:
 
 def visibility_overlay(a, b, labels: tuple[str, str] = ("A", "B")) -> Figure:
     """P(a read sees a write) against time since its commit, for A and B."""
+    labels = _shown(labels)
     fig, (ax,) = figure()
     drawn = False
     for arch in _both(a, b):

@@ -15,6 +15,7 @@ from matplotlib.ticker import FuncFormatter
 
 from ..slo import parse_slo
 from ..metrics import METRICS
+from ..safetext import plot_text
 from ..scenario import ARCHITECTURES
 from ..units import format_value
 from .style import COLORS, DPI, LABEL_SIZE, TICK_SIZE, TITLE_SIZE, WIDTH, duration_axis, empty_note, percent_axis
@@ -65,7 +66,7 @@ def _panel(ax, answer: dict[str, Any], metric: str) -> None:
                 stack = seen[x, y] = seen.get((x, y), -1) + 1
                 text = ", ".join(f"{path.rsplit('.', 1)[-1]}={format_value(path, value)}"
                                  for path, value in design["settings"].items()) or design["architecture"]
-                ax.annotate(text, (x, y), xytext=(6, 6 + 12 * stack), textcoords="offset points", fontsize=9,
+                ax.annotate(plot_text(text), (x, y), xytext=(6, 6 + 12 * stack), textcoords="offset points", fontsize=9,
                             color=COLORS.get(design["architecture"], "0.3"))
     for text in answer["slos"]:
         slo = parse_slo(text)
@@ -125,7 +126,8 @@ def pareto_fronts(answer: dict[str, Any]) -> Figure:
         what = f"answer: {best['label']}, {format_value(answer['minimize'], _stats(best, answer['minimize'])[0])}"
     else:
         what = "no design meets every SLO"
-    fig.suptitle(f"{answer['scenario']}: {len(answer['designs'])} designs, SLOs {', '.join(answer['slos'])}\n{what}",
+    fig.suptitle(plot_text(f"{answer['scenario']}: {len(answer['designs'])} designs, SLOs {', '.join(answer['slos'])}")
+                 + f"\n{plot_text(what)}",
                  fontsize=TITLE_SIZE)
     return fig
 

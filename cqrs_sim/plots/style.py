@@ -13,6 +13,7 @@ from matplotlib.ticker import Formatter, FuncFormatter, Locator, MaxNLocator, Nu
 
 from ..units import DISPLAY_UNITS, duration_unit, format_duration, format_in_unit, format_percent, format_rate
 
+from ..safetext import plot_text
 from ..scenario import ARCHITECTURES
 
 #: one colour per architecture, used in every plot
@@ -41,7 +42,7 @@ def titled(fig: Figure, results, what: str, note: str) -> None:
     import textwrap
 
     lines = textwrap.wrap(note, width=100, break_long_words=False) or [""]  # a long note takes two lines, not the margins
-    fig.suptitle("\n".join([f"{results.scenario.name}: {what}", *lines]), fontsize=TITLE_SIZE)
+    fig.suptitle("\n".join([f"{plot_text(results.scenario.name)}: {what}", *lines]), fontsize=TITLE_SIZE)
 
 
 def architectures(results) -> list[str]:

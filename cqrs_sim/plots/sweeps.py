@@ -12,6 +12,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
 from ..metrics import METRICS
+from ..safetext import plot_text
 from ..scenario import ARCHITECTURES
 from ..units import format_duration, format_percent
 from .style import COLORS, DPI, LABEL_SIZE, TICK_SIZE, TITLE_SIZE, WIDTH, duration_axis, empty_note, percent_axis
@@ -38,7 +39,7 @@ def _numeric(series: pd.Series) -> bool:
 def _text(value) -> str:
     """A varied path's value as a label: numbers without a trailing .0."""
     number = pd.to_numeric(pd.Series([value]), errors="coerce").iloc[0]
-    return f"{number:g}" if pd.notna(number) else str(value)
+    return f"{number:g}" if pd.notna(number) else plot_text(value)
 
 
 def _value_ticks(ax, table: pd.DataFrame, parameter: str) -> None:
@@ -78,12 +79,12 @@ def _lines(ax, table: pd.DataFrame, metric: str, parameter: str) -> list[str]:
     styles = []
     for k, (key, group) in enumerate(groups):
         key = key if isinstance(key, tuple) else (key,)
-        styles.append(", ".join(f"{o}={_text(v)}" for o, v in zip(others, key)))
+        styles.append(", ".join(f"{plot_text(o)}={_text(v)}" for o, v in zip(others, key)))
         for arch in ARCHITECTURES:
             line = group[group["architecture"] == arch].sort_values(parameter)
             if line.empty or line["mean"].isna().all():
                 continue
-            x = pd.to_numeric(line[parameter]) if _numeric(line[parameter]) else line[parameter].astype(str)
+            x = pd.to_numeric(line[parameter]) if _numeric(line[parameter]) else line[parameter].map(_text)
             wide = arch == "crud"  # drawn first and wider, so that equal lines both show
             ax.plot(x, line["mean"], STYLES[k % len(STYLES)], marker="s" if wide else "o", ms=6 if wide else 4,
                     color=COLORS.get(arch, "0.3"), lw=3.2 if wide else 1.6)
@@ -105,7 +106,7 @@ def _handles(table: pd.DataFrame, styles: list[str]) -> list[Line2D]:
 
 def _panel(ax, table: pd.DataFrame, metric: str, parameter: str) -> list[str]:
     rows = table[table["metric"] == metric]
-    ax.set_xlabel(parameter, fontsize=LABEL_SIZE - 1)
+    ax.set_xlabel(plot_text(parameter), fontsize=LABEL_SIZE - 1)
     if rows.empty or rows["mean"].isna().all():
         empty_note(ax, WHY_EMPTY.get(metric, f"{metric}: no value at any point"))
         ax.set_xticks([])
@@ -131,8 +132,8 @@ def overview(table: pd.DataFrame, parameters: list[str], name: str) -> Figure:
     handles = _handles(table, styles)
     fig.legend(handles=handles, loc="outside lower center", ncols=len(handles), fontsize=10, frameon=False)
     bands = "mean over replications, 95% CI band"
-    fig.suptitle(f"{name}: sweep of {parameter}" + (f" (lines: {', '.join(parameters[1:])})" if len(parameters) > 1 else "")
-                 + f"\n{bands}; {table['point'].nunique()} point(s)", fontsize=TITLE_SIZE)
+    lines = f" (lines: {', '.join(parameters[1:])})" if len(parameters) > 1 else ""
+    fig.suptitle(plot_text(f"{name}: sweep of {parameter}{lines}") + f"\n{bands}; {table['point'].nunique()} point(s)", fontsize=TITLE_SIZE)
     return fig
 
 
@@ -146,7 +147,7 @@ def metric_vs_parameter(table: pd.DataFrame, metric: str, parameter: str, name: 
                   fontsize=10, frameon=False)
     clip = "[0, 100%]" if _unit(metric) == "" else "≥ 0"
     ax.set_ylabel(f"{metric}\n(mean; 95% CI band, clipped to {clip})", fontsize=LABEL_SIZE)
-    fig.suptitle(f"{name}: {metric} against {parameter}", fontsize=TITLE_SIZE)
+    fig.suptitle(plot_text(f"{name}: {metric} against {parameter}"), fontsize=TITLE_SIZE)
     return fig
 
 
@@ -184,10 +185,10 @@ def heatmap(table: pd.DataFrame, metric: str, x: str, y: str, name: str) -> Figu
                         fontsize=10)
         if not np.isfinite(data).any():
             empty_note(ax, WHY_EMPTY.get(metric, "no value at any point"))
-        ax.set_xlabel(x, fontsize=LABEL_SIZE)
-        ax.set_ylabel(y, fontsize=LABEL_SIZE)
+        ax.set_xlabel(plot_text(x), fontsize=LABEL_SIZE)
+        ax.set_ylabel(plot_text(y), fontsize=LABEL_SIZE)
         ax.set_title(arch, color=COLORS[arch], fontsize=LABEL_SIZE)
-    title = f"{name}: {metric} over {x} × {y}"
+    title = plot_text(f"{name}: {metric} over {x} × {y}")
     if constant:
         title += f"\n{metric} is {_cell_text(metric, lo)} at every point: no colour scale"
     elif image is not None and len(finite):
