@@ -38,6 +38,7 @@ p.decision.stopped { background: #fdecea; border-left-color: #b00020; }
 ul.verdict li { margin: 0.35rem 0; } .win-cqrs { color: #1b9e77; font-weight: 600; }
 .win-crud { color: #d95f02; font-weight: 600; } .win-none { color: #555; font-weight: 600; }
 figure { margin: 1.5rem 0; } figure img { width: 100%; max-width: 1200px; border: 1px solid #eee; }
+td.definition, th.definition { text-align: left; max-width: 60rem; }
 pre { background: #f7f7f7; padding: 0.8rem; overflow-x: auto; font-size: 0.85rem; }
 """
 
@@ -64,7 +65,7 @@ def _table(results: Results) -> str:
     rows = []
     for metric in shown_metrics(summary):
         state = states.get(metric)
-        cells = [f"<td title='{html.escape(METRICS[metric][1])}'>{metric}</td>"]
+        cells = [f"<td title='{html.escape(METRICS[metric].text())}'>{metric}</td>"]
         for arch in archs:
             hit = summary[(summary["architecture"] == arch) & (summary["metric"] == metric)]
             row = None if hit.empty else hit.iloc[0].to_dict()
@@ -77,6 +78,13 @@ def _table(results: Results) -> str:
     note = incomplete_note(results.incomplete)
     caption = f"<caption class='incomplete'>{html.escape(note)}.</caption>" if note else ""
     return f"<table>{caption}<tr><th>metric</th>{head}</tr>{''.join(rows)}</table>"
+
+
+def _definitions(results: Results) -> str:
+    """What each metric in the table means (its one definition, :mod:`cqrs_sim.definitions`)."""
+    rows = "".join(f"<tr><td>{metric}</td><td class=definition>{html.escape(METRICS[metric].text())}</td></tr>"
+                   for metric in shown_metrics(results.summary()))
+    return f"<table class=definitions><tr><th>metric</th><th class=definition>definition</th></tr>{rows}</table>"
 
 
 def render(results: Results) -> str:
@@ -115,6 +123,8 @@ green where cqrs is better, orange where it is worse, grey for a metric that is 
 <ul class="verdict">{items}</ul>
 <h2>Metrics</h2>
 {_table(results)}
+<h2>What the metrics mean</h2>
+{_definitions(results)}
 <h2>Plots</h2>
 {figures}
 <h2>Scenario (resolved)</h2>

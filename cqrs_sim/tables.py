@@ -80,6 +80,7 @@ def requests_table(records: list[RunRecord]) -> pd.DataFrame:
     columns["version_latest"] = build(np.int64, reads("version_latest"), lambda rec, m: rec.writes["version"])
     columns["stale"] = build(bool, lambda rec, stale, _t: stale, const(False))
     columns["timed_out"] = build(bool, reads("timed_out"), const(False))
+    columns["waited_for_pool"] = build(bool, reads("waited_for_pool"), const(False))
     columns["staleness"] = build(float, lambda rec, _s, staleness: staleness, const(0.0))
     if all("key" in record.reads for record, *_ in parts) and parts:
         columns["stale_version"] = columns["version_seen"] < columns["version_latest"]
@@ -141,7 +142,8 @@ def bin_edges(duration: float, bin_width: float) -> np.ndarray:
 
 
 def timeseries_table(record: RunRecord, duration: float, bin_width: float) -> pd.DataFrame:
-    """Per time bin over [0, duration): reads completed in the bin; latency and staleness of reads arriving in it.
+    """Per time bin over [0, duration): reads served and failed in the bin; latency and staleness of the served
+    reads arriving in it.
 
     Full recording: exact percentiles. Summary recording: from the per-bin
     log histograms (within 1%).
@@ -150,18 +152,21 @@ def timeseries_table(record: RunRecord, duration: float, bin_width: float) -> pd
     rows = len(edges) - 1
     if record.aggregates is not None:
         agg = record.aggregates
-        completed = agg.bin_completed
+        completed, failed = agg.bin_completed, agg.bin_failed
         p50 = histogram.quantiles(agg.bin_hist, 0.50, agg.bin_latency_min, agg.bin_latency_max)
         p99 = histogram.quantiles(agg.bin_hist, 0.99, agg.bin_latency_min, agg.bin_latency_max)
         with np.errstate(invalid="ignore", divide="ignore"):
             stale_fraction = np.where(agg.bin_reads > 0, agg.bin_stale / np.maximum(agg.bin_reads, 1), np.nan)
     else:
         reads = record.reads
-        arrival, finish = reads["arrival"], reads["finish"]
+        lost = reads["timed_out"]
+        failed = np.histogram(reads["finish"][lost & (reads["finish"] < duration)], bins=edges)[0]
+        served = ~lost
+        arrival, finish = reads["arrival"][served], reads["finish"][served]
         latency = finish - arrival
-        stale, _ = read_staleness(record)
+        stale = read_staleness(record)[0][served]
         cut = np.searchsorted(arrival, edges)  # reads are in id order, which is arrival order
-        completed = np.histogram(finish, bins=edges)[0]
+        completed = np.histogram(finish[finish < duration], bins=edges)[0]
         p50 = np.full(rows, np.nan)
         p99 = np.full(rows, np.nan)
         stale_fraction = np.full(rows, np.nan)
@@ -176,6 +181,7 @@ def timeseries_table(record: RunRecord, duration: float, bin_width: float) -> pd
         {
             "t": edges[:-1],
             "reads_completed": np.asarray(completed, dtype=np.int64),
+            "reads_failed": np.asarray(failed, dtype=np.int64),
             "read_latency_p50": p50,
             "read_latency_p99": p99,
             "stale_fraction": stale_fraction,

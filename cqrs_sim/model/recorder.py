@@ -2,7 +2,7 @@
 
 The model appends each finished read's list (:mod:`.read`) to one flat list (the
 cheapest thing Python can do per read); every ``CHUNK`` reads it is turned
-into numpy columns at once. In ``full`` mode the columns are kept (57 bytes
+into numpy columns at once. In ``full`` mode the columns are kept (58 bytes
 a read; 13 more with keys and clients); in ``summary`` mode they are folded into exact counts, sums and
 maxima, log-bucketed histograms (quantiles within 1%), per-bin timeseries
 histograms, and a bounded sample, then dropped, so memory does not grow
@@ -24,7 +24,7 @@ import numpy as np
 
 from .. import histogram
 from ..keys import KeyIndex, Sessions, key_staleness
-from .read import ARRIVAL, CLIENT, FINISH, HANDLER, ID, KEY, LATEST, REPLICA, SEEN, START, TIMED_OUT, WIDTH
+from .read import ARRIVAL, CLIENT, FINISH, HANDLER, ID, KEY, LATEST, REPLICA, SEEN, START, TIMED_OUT, WAITED, WIDTH
 
 CHUNK = 1 << 16  #: reads per conversion to numpy
 
@@ -38,6 +38,7 @@ COLUMNS = {  # output column -> (position, dtype)
     "version_seen": (SEEN, np.int64),
     "version_latest": (LATEST, np.int64),
     "timed_out": (TIMED_OUT, np.bool_),
+    "waited_for_pool": (WAITED, np.bool_),
 }
 VIOLATION = WIDTH  #: a column the recorder adds to each block when reads have clients: monotonic_read_violations
 KEY_COLUMNS = {"key": (KEY, np.int64)}  #: kept with workload.keys
@@ -55,9 +56,13 @@ def _mix(x: np.ndarray) -> np.ndarray:
 
 @dataclass
 class ReadAggregates:
-    """Exact counts, sums and maxima and 1%-histograms of the reads arriving in [warmup, duration)."""
+    """Exact counts, sums and maxima and 1%-histograms of the reads arriving in [warmup, duration).
 
-    count: int = 0
+    Latency, staleness and session statistics are over the served reads; a
+    failed read counts in ``failed`` and ``failure_time_sum`` only.
+    """
+
+    count: int = 0  #: reads served
     latency_sum: float = 0.0
     latency_min: float = math.inf
     latency_max: float = -math.inf
@@ -69,14 +74,18 @@ class ReadAggregates:
     staleness_max: float = 0.0
     staleness_hist: np.ndarray = field(default_factory=lambda: np.zeros(histogram.BUCKETS, np.int64))
     busy: float = 0.0  #: connection-seconds of queries inside the window
-    timed_out: int = 0  #: reads in the window whose client gave up on every attempt
-    #: per timeseries bin (by arrival): reads, stale reads, latency histogram; completions by finish bin
+    timed_out: int = 0  #: reads in the window that failed (their client gave up, or their server failed)
+    failure_time_sum: float = 0.0  #: seconds from arrival to failure, summed over the failed reads
+    waited: int = 0  #: reads in the window that found no server to read from and waited for one
+    #: per timeseries bin: served reads, stale ones and their latency histogram (by arrival); served and failed
+    #: reads by finish bin
     bin_reads: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
     bin_stale: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
     bin_hist: np.ndarray = field(default_factory=lambda: np.zeros((0, histogram.BUCKETS), np.int32))
     bin_latency_min: np.ndarray = field(default_factory=lambda: np.zeros(0))
     bin_latency_max: np.ndarray = field(default_factory=lambda: np.zeros(0))
     bin_completed: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    bin_failed: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
     total_reads: int = 0  #: every read recorded, in the window or not
 
 
@@ -111,7 +120,7 @@ class ReadRecorder:
                 bin_reads=np.zeros(bins, np.int64), bin_stale=np.zeros(bins, np.int64),
                 bin_hist=np.zeros((bins, histogram.BUCKETS), np.int32),
                 bin_latency_min=np.full(bins, math.inf), bin_latency_max=np.full(bins, -math.inf),
-                bin_completed=np.zeros(bins, np.int64))
+                bin_completed=np.zeros(bins, np.int64), bin_failed=np.zeros(bins, np.int64))
 
     def flush(self) -> None:
         if not self.flat:
@@ -133,16 +142,31 @@ class ReadRecorder:
     # --- summary mode ---------------------------------------------------------
     def _fold(self, block: np.ndarray, index: Optional[KeyIndex]) -> None:
         agg = self.agg
+        agg.total_reads += len(block)
+        arrival, start, finish = block[:, ARRIVAL], block[:, START], block[:, FINISH]
+        # connection time: every query that ran, served or not (a read refused at once never started)
+        ran = np.isfinite(start)
+        agg.busy += float(np.clip(np.minimum(finish[ran], self.hi) - np.maximum(start[ran], self.lo), 0, None).sum())
+        failed = block[:, TIMED_OUT] != 0
+        inside = (arrival >= self.lo) & (arrival < self.hi)
+        lost = inside & failed
+        agg.timed_out += int(lost.sum())
+        agg.failure_time_sum += float((finish - arrival)[lost].sum())
+        agg.waited += int(block[inside, WAITED].sum())
+        bins = len(self.edges) - 1
+        done = np.searchsorted(self.edges, finish, side="right") - 1
+        counted = (done >= 0) & (done < bins) & (finish < self.hi)
+        agg.bin_failed += np.bincount(done[counted & failed], minlength=bins)
+        agg.bin_completed += np.bincount(done[counted & ~failed], minlength=bins)
+        block = block[~failed]  # from here on: the served reads
         arrival, start, finish = block[:, ARRIVAL], block[:, START], block[:, FINISH]
         seen = block[:, SEEN].astype(np.int64)
         latest = block[:, LATEST].astype(np.int64)
         latency = finish - arrival
         key = block[:, KEY].astype(np.int64) if index is not None else seen
         stale, staleness = key_staleness(index, key, seen, latest, start, np.asarray(self.commit_time))
-        agg.total_reads += len(block)
         inside = (arrival >= self.lo) & (arrival < self.hi)
         if inside.any():
-            agg.timed_out += int(block[inside, TIMED_OUT].sum())
             lat = latency[inside]
             agg.count += len(lat)
             agg.latency_sum += float(lat.sum())
@@ -157,8 +181,6 @@ class ReadRecorder:
             agg.staleness_sum += float(st.sum())
             agg.staleness_max = max(agg.staleness_max, float(st.max()))
             agg.staleness_hist += histogram.counts(st)
-        agg.busy += float(np.clip(np.minimum(finish, self.hi) - np.maximum(start, self.lo), 0, None).sum())
-        bins = len(self.edges) - 1
         b = np.searchsorted(self.edges, arrival, side="right") - 1
         ok = (b >= 0) & (b < bins)
         b, lat_b = b[ok], latency[ok]
@@ -168,9 +190,6 @@ class ReadRecorder:
         agg.bin_hist += np.bincount(flat_index, minlength=bins * histogram.BUCKETS).reshape(bins, -1).astype(np.int32)
         np.minimum.at(agg.bin_latency_min, b, lat_b)
         np.maximum.at(agg.bin_latency_max, b, lat_b)
-        done = np.searchsorted(self.edges, finish, side="right") - 1
-        done = done[(done >= 0) & (done < bins) & (finish < self.hi)]
-        agg.bin_completed += np.bincount(done, minlength=bins)
 
     def _sample(self, block: np.ndarray) -> None:
         keys = _mix(block[:, ID].astype(np.uint64) ^ self.salt)
