@@ -168,7 +168,7 @@ def run(
     replications: Optional[int] = typer.Option(None, "--replications", help="Override the number of replications."),
     sets: Optional[List[str]] = SetOption,
     record: Optional[Record] = typer.Option(None, "--record",
-                                            help="full: keep every request; summary: counts, 1% histograms and a sample."),
+                                            help="full: keep every request; summary: counts, 0.1% histograms and a sample."),
     jobs: Optional[int] = typer.Option(None, "-j", "--jobs", min=1, help="Processes to run on (default: every local core)."),
     no_plots: bool = typer.Option(False, "--no-plots", help="Do not draw plots."),
     plot_format: Format = PlotFormat,

@@ -30,7 +30,7 @@ def _safe(values: np.ndarray, fn) -> float:
 
 
 def replication_metrics(record: RunRecord, scenario: Scenario) -> dict[str, float]:
-    """Every metric of one run but visibility_t* (exact with full recording; percentiles within 1% in summary mode)."""
+    """Every metric of one run but visibility_t* (exact with full recording; percentiles within 0.1% in summary mode)."""
     from .tables import in_pool_time, member_time
 
     lo, hi = scenario.warmup, scenario.duration
@@ -127,7 +127,7 @@ def _summary_reads(record: RunRecord, lo: float, hi: float, clients: bool) -> di
         return {**counts, **{name: math.nan for name in _SERVED_READ_METRICS}}
 
     def q(p: float) -> float:
-        return float(histogram.quantiles(agg.latency_hist, p, agg.latency_min, agg.latency_max)[0])
+        return float(histogram.SUMMARY.quantiles(agg.latency_hist, p, agg.latency_min, agg.latency_max)[0])
 
     return {
         **counts,
@@ -141,7 +141,7 @@ def _summary_reads(record: RunRecord, lo: float, hi: float, clients: bool) -> di
         "stale_version_fraction": agg.stale_version / n,
         "monotonic_read_violations": agg.monotonic / n if clients else math.nan,
         "staleness_mean": agg.staleness_sum / n,
-        "staleness_p99": float(histogram.quantiles(agg.staleness_hist, 0.99, 0.0, agg.staleness_max)[0]),
+        "staleness_p99": float(histogram.SUMMARY.quantiles(agg.staleness_hist, 0.99, 0.0, agg.staleness_max)[0]),
         "staleness_max": agg.staleness_max,
     }
 

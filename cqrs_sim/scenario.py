@@ -549,7 +549,7 @@ class Scenario(_Section):
     architectures: list[Architecture] = Field(default=list(ARCHITECTURES), min_length=1)
     """Which designs to simulate."""
     record: Literal["full", "summary"] = "summary"
-    """`summary` keeps exact counts, sums and maxima, 1%-accurate percentiles, every write and a paired sample of reads (a run with at most record_sample reads keeps them all and is exact); `full` keeps every request (about 37 bytes each on disk)."""
+    """`summary` keeps exact counts, sums and maxima, percentiles within 0.1%, every write and a paired sample of reads (a run with at most record_sample reads keeps them all and is exact); `full` keeps every request (about 37 bytes each on disk)."""
     record_sample: Count = 100_000
     """Reads kept per run in summary mode (the same reads in every architecture)."""
     bin: Optional[Seconds] = Field(default=None, gt=0)

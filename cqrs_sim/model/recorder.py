@@ -4,8 +4,8 @@ The model appends each finished read's list (:mod:`.read`) to one flat list (the
 cheapest thing Python can do per read); every ``CHUNK`` reads it is turned
 into numpy columns at once. In ``full`` mode the columns are kept (58 bytes
 a read; 13 more with keys and clients); in ``summary`` mode they are folded into exact counts, sums and
-maxima, log-bucketed histograms (quantiles within 1%), per-bin timeseries
-histograms, and a bounded sample, then dropped, so memory does not grow
+maxima, log-linear histograms (percentiles within 0.1%), per-bin timeseries
+histograms (within 0.8%), and a bounded sample, then dropped, so memory does not grow
 with the number of reads.
 
 The sample is a bottom-k sample on a hash of the read id: the ``sample_size``
@@ -56,7 +56,8 @@ def _mix(x: np.ndarray) -> np.ndarray:
 
 @dataclass
 class ReadAggregates:
-    """Exact counts, sums and maxima and 1%-histograms of the reads arriving in [warmup, duration).
+    """Exact counts, sums and maxima, and histograms (percentiles within 0.1%), of the reads arriving in
+    [warmup, duration).
 
     Latency, staleness and session statistics are over the served reads; a
     failed read counts in ``failed`` and ``failure_time_sum`` only.
@@ -66,13 +67,13 @@ class ReadAggregates:
     latency_sum: float = 0.0
     latency_min: float = math.inf
     latency_max: float = -math.inf
-    latency_hist: np.ndarray = field(default_factory=lambda: np.zeros(histogram.BUCKETS, np.int64))
+    latency_hist: np.ndarray = field(default_factory=lambda: np.zeros(histogram.SUMMARY.buckets, np.int64))
     stale: int = 0  #: reads whose replica lacked a committed write to their key
     stale_version: int = 0  #: reads whose replica lacked a committed version (whatever key they read)
     monotonic: int = 0  #: reads that violated monotonic reads (with clients)
     staleness_sum: float = 0.0
     staleness_max: float = 0.0
-    staleness_hist: np.ndarray = field(default_factory=lambda: np.zeros(histogram.BUCKETS, np.int64))
+    staleness_hist: np.ndarray = field(default_factory=lambda: np.zeros(histogram.SUMMARY.buckets, np.int64))
     busy: float = 0.0  #: connection-seconds of queries inside the window
     timed_out: int = 0  #: reads in the window that failed (their client gave up, or their server failed)
     failure_time_sum: float = 0.0  #: seconds from arrival to failure, summed over the failed reads
@@ -81,7 +82,7 @@ class ReadAggregates:
     #: reads by finish bin
     bin_reads: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
     bin_stale: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
-    bin_hist: np.ndarray = field(default_factory=lambda: np.zeros((0, histogram.BUCKETS), np.int32))
+    bin_hist: np.ndarray = field(default_factory=lambda: np.zeros((0, histogram.TIMESERIES.buckets), np.int32))
     bin_latency_min: np.ndarray = field(default_factory=lambda: np.zeros(0))
     bin_latency_max: np.ndarray = field(default_factory=lambda: np.zeros(0))
     bin_completed: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
@@ -118,7 +119,7 @@ class ReadRecorder:
             bins = len(self.edges) - 1
             self.agg = ReadAggregates(
                 bin_reads=np.zeros(bins, np.int64), bin_stale=np.zeros(bins, np.int64),
-                bin_hist=np.zeros((bins, histogram.BUCKETS), np.int32),
+                bin_hist=np.zeros((bins, histogram.TIMESERIES.buckets), np.int32),
                 bin_latency_min=np.full(bins, math.inf), bin_latency_max=np.full(bins, -math.inf),
                 bin_completed=np.zeros(bins, np.int64), bin_failed=np.zeros(bins, np.int64))
 
@@ -172,7 +173,7 @@ class ReadRecorder:
             agg.latency_sum += float(lat.sum())
             agg.latency_min = min(agg.latency_min, float(lat.min()))
             agg.latency_max = max(agg.latency_max, float(lat.max()))
-            agg.latency_hist += histogram.counts(lat)
+            agg.latency_hist += histogram.SUMMARY.counts(lat)
             st = staleness[inside]
             agg.stale += int(stale[inside].sum())
             agg.stale_version += int((seen < latest)[inside].sum())
@@ -180,14 +181,15 @@ class ReadRecorder:
                 agg.monotonic += int(block[inside, VIOLATION].sum())
             agg.staleness_sum += float(st.sum())
             agg.staleness_max = max(agg.staleness_max, float(st.max()))
-            agg.staleness_hist += histogram.counts(st)
+            agg.staleness_hist += histogram.SUMMARY.counts(st)
         b = np.searchsorted(self.edges, arrival, side="right") - 1
         ok = (b >= 0) & (b < bins)
         b, lat_b = b[ok], latency[ok]
         agg.bin_reads += np.bincount(b, minlength=bins)
         agg.bin_stale += np.bincount(b, weights=stale[ok], minlength=bins).astype(np.int64)
-        flat_index = b * histogram.BUCKETS + histogram.bucket(lat_b)
-        agg.bin_hist += np.bincount(flat_index, minlength=bins * histogram.BUCKETS).reshape(bins, -1).astype(np.int32)
+        per_bin = histogram.TIMESERIES
+        flat_index = b * per_bin.buckets + per_bin.bucket(lat_b)
+        agg.bin_hist += np.bincount(flat_index, minlength=bins * per_bin.buckets).reshape(bins, -1).astype(np.int32)
         np.minimum.at(agg.bin_latency_min, b, lat_b)
         np.maximum.at(agg.bin_latency_max, b, lat_b)
 
