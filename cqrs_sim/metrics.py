@@ -160,14 +160,29 @@ def _span_time(spans: dict[str, np.ndarray], lo: float, hi: float) -> float:
 
 
 def _read_back_misses(record: RunRecord, lo: float, hi: float) -> float:
+    """Share of read-backs (of writes committed in the window) that missed the writer's own last write to the key
+    read, committed by the time the read-back was sent (:mod:`.sessions`)."""
     backs = record.read_backs
     if not backs or not len(backs["version"]):
         return math.nan
-    commit = record.commit_time[backs["version"]]
-    inside = (commit >= lo) & (commit < hi)
+    version = backs["version"]
+    inside = (record.commit_time[version] >= lo) & (record.commit_time[version] < hi)
     if not inside.any():
         return math.nan
-    return float((backs["version_seen"][inside] < backs["version"][inside]).mean())
+    own = version
+    if record.write_client is not None:  # a writer is a client: its later writes to the key count too
+        from .sessions import own_last_writes
+
+        writes = record.writes
+        write_of = np.zeros(len(record.commit_time), dtype=np.int64)  # by version, the write that made it
+        committed = writes["version"] > 0
+        write_of[writes["version"][committed]] = np.flatnonzero(committed)
+        j = write_of[version]
+        keys = record.write_keys if record.write_keys is not None else np.zeros((len(writes["version"]), 1), np.int64)
+        sent = np.searchsorted(record.commit_time, backs["arrival"], side="right") - 1  # the newest commit by then
+        own = np.maximum(version, own_last_writes(keys, writes["version"], record.write_client, keys[j, 0],
+                                                  record.write_client[j], sent))
+    return float((backs["version_seen"][inside] < own[inside]).mean())
 
 
 def _instance_seconds(record: RunRecord, lo: float, hi: float) -> float:

@@ -526,7 +526,7 @@ class Limits(_Section):
     max_keys: Count = 10_000_000
     """Keys in workload.keys (a Zipf popularity holds 8 bytes per key); a larger scenario is refused."""
     max_clients: Count = 10_000_000
-    """Clients in workload.reads.clients (each holds its last answer's version); more are refused."""
+    """Clients in workload.reads.clients (each holds the newest version it has read of each key it reads); more are refused."""
     max_replications: Count = 10_000
     """Replications of one scenario (each a full run of every architecture); more are refused before the first starts."""
     max_sweep_points: Count = 1_000

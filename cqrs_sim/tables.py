@@ -137,6 +137,29 @@ def in_pool_time(record: RunRecord, lo: float, hi: float) -> float:
     return record.replica_count * (hi - lo) - float(away)
 
 
+def empty_spans(swaps: dict[str, np.ndarray], replica_count: int) -> dict[str, np.ndarray]:
+    """start, end of each time every one of ``replica_count`` replicas was out of the pool, from their swaps
+    (replica, out, back): for a record that does not keep its pool's empty spans itself (the testbed's)."""
+    out, back = np.asarray(swaps.get("out", []), float), np.asarray(swaps.get("back", []), float)
+    times = np.concatenate([out, back])
+    step = np.concatenate([-np.ones(len(out), np.int64), np.ones(len(back), np.int64)])
+    order = np.lexsort((-step, times))  # at one instant, a replica coming back before one leaving
+    in_pool = replica_count + np.cumsum(step[order])
+    times = times[order]
+    starts = times[in_pool == 0]
+    ends = times[np.flatnonzero(in_pool == 0) + 1] if len(starts) else np.empty(0)
+    return {"start": starts, "end": ends}
+
+
+def within(t: np.ndarray, spans: dict[str, np.ndarray]) -> np.ndarray:
+    """Which times fall inside one of the (start, end) spans."""
+    t = np.asarray(t, float)
+    if not spans or not len(spans["start"]):
+        return np.zeros(len(t), bool)
+    k = np.searchsorted(spans["start"], t, side="right") - 1
+    return (k >= 0) & (t < spans["end"][np.maximum(k, 0)])
+
+
 def bin_edges(duration: float, bin_width: float) -> np.ndarray:
     return np.append(np.arange(0.0, duration, bin_width), duration)
 

@@ -352,6 +352,8 @@ class Frontend:
             extra_instances=self.extra_instance_columns(),
             write_keys=self.write_keys if self.scenario.workload.keys is not None else None,
             empty_pool=self.empty_pool_columns(),
+            write_client=(np.asarray(self.write_client, dtype=np.int64)
+                          if self.scenario.workload.reads.clients is not None else None),
         )
 
     # What each architecture provides for its record:

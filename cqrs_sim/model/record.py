@@ -42,6 +42,7 @@ class RunRecord:
     #: elastic pool: per autoscaler decision, t, replicas_in_pool, provisioning, utilization, desired, change
     autoscale: dict[str, np.ndarray] = field(default_factory=dict)
     write_keys: Optional[np.ndarray] = None  #: per write, the keys it writes (None without workload.keys)
+    write_client: Optional[np.ndarray] = None  #: per write, its writer's client (None without workload.reads.clients)
     #: start, end of each time reads had no server to go to: no replica in the pool, or the one database down
     empty_pool: dict[str, np.ndarray] = field(default_factory=dict)
 

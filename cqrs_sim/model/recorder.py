@@ -23,7 +23,8 @@ from typing import Callable, Optional
 import numpy as np
 
 from .. import histogram
-from ..keys import KeyIndex, Sessions, key_staleness
+from ..keys import KeyIndex, key_staleness
+from ..sessions import Sessions
 from .read import ARRIVAL, CLIENT, FINISH, HANDLER, ID, KEY, LATEST, REPLICA, SEEN, START, TIMED_OUT, WAITED, WIDTH
 
 CHUNK = 1 << 16  #: reads per conversion to numpy
@@ -100,7 +101,7 @@ class ReadRecorder:
         how many clients reads belong to (monotonic reads are checked per client)."""
         self.mode = mode
         self.key_index = key_index
-        self.sessions = Sessions(clients) if clients is not None else None
+        self.sessions = Sessions() if clients is not None else None
         self.columns_kept = dict(COLUMNS)
         if key_index is not None:
             self.columns_kept.update(KEY_COLUMNS)
