@@ -206,7 +206,8 @@ def run(
             _saved.append(target)
             if not no_plots:
                 failed.extend(_reported(lambda: _draw_plots(results, target, plot_format.value), target))
-        table = comparison_table(results.summary(), results.differences(), scenario.name, results.incomplete)
+        table = comparison_table(results.summary(), results.differences(), scenario.name, results.incomplete,
+                                 scenario.verdict.min_difference)
         table.caption = table_caption(scenario, results.incomplete)
         out.print(table)
         decision, *lines = format_headline(results)
@@ -625,7 +626,8 @@ def testbed(
         _saved.append(target)
         if not no_plots:
             failed.extend(_reported(lambda: _draw_plots(results, target, "png"), target))
-        table = comparison_table(results.summary(), results.differences(), f"{scenario.name} (testbed)")
+        table = comparison_table(results.summary(), results.differences(), f"{scenario.name} (testbed)",
+                                 min_difference=scenario.verdict.min_difference)
         out.print(table)
         out.print(f"wrote {target}/ (databases {results.manifest['testbed']['databases']}, dropped)", highlight=False)
 

@@ -19,7 +19,7 @@ from .plotdata import load_plot_results
 from .results import Results
 from .scenario import ARCHITECTURES, resolved_dict
 from .units import format_duration, format_interval, with_units
-from .verdict import decision, stopped_architectures, verdict
+from .verdict import decision, stopped_architectures, thresholds_sentence, verdict
 
 STYLE = """
 body { font-family: -apple-system, "Segoe UI", Helvetica, Arial, sans-serif; margin: 2rem auto; max-width: 1240px;
@@ -61,7 +61,7 @@ def _table(results: Results) -> str:
     stopped = stopped_architectures(results.incomplete)
     head = "".join(f"<th>{a}{' (stopped)' if a in stopped else ''}</th>" for a in archs)
     head += "<th>cqrs − crud (paired)</th>" if len(archs) == 2 else ""
-    states = cell_states(summary, diff, results.incomplete) if len(archs) == 2 else {}
+    states = cell_states(summary, diff, results.incomplete, results.scenario.verdict.min_difference) if len(archs) == 2 else {}
     rows = []
     for metric in shown_metrics(summary):
         state = states.get(metric)
@@ -93,7 +93,7 @@ def render(results: Results) -> str:
 
     scenario = results.scenario
     summary, diff = results.summary(), results.differences()
-    lines = verdict(summary, diff, results.incomplete)
+    lines = verdict(summary, diff, results.incomplete, scenario.verdict.min_difference)
     items = "".join(f"<li><span class='win-{w if w in ('crud', 'cqrs') else 'none'}'>"
                     f"{'cqrs' if w == 'cqrs' else 'crud' if w == 'crud' else '—'}</span> {html.escape(text)}</li>"
                     for _, w, text in lines)
@@ -116,8 +116,8 @@ def render(results: Results) -> str:
 Each cell is the mean over replications ± the half-width of its 95% Student-t interval; for a percentile (p50, p99, …)
 that is the mean over replications of each run's percentile, while the latency CDF plot pools every read of every
 replication. The last column is the difference cqrs − crud paired by replication (both saw the same random numbers).
-Highlighted: every significant difference (the paired 95% interval excludes 0 and the difference is at least 1%):
-green where cqrs is better, orange where it is worse, grey for a metric that is neither better nor worse.</p>
+Highlighted: every significant difference: green where cqrs is better, orange where it is worse, grey for a metric
+that is neither better nor worse. {html.escape(thresholds_sentence(scenario.verdict.min_difference))}</p>
 <h2>Verdict</h2>
 <p class="decision{' stopped' if note else ''}">{html.escape(decision(summary, diff, results.incomplete, results.scenario))}</p>
 <ul class="verdict">{items}</ul>
@@ -144,7 +144,8 @@ def write_report(directory: str | Path) -> Path:
 def format_headline(results: Results) -> list[str]:
     """The verdict for the terminal: the decision paragraph, then one sentence per headline metric."""
     summary, diff = results.summary(), results.differences()
-    return [decision(summary, diff, results.incomplete, results.scenario)] + [text for _, _, text in verdict(summary, diff, results.incomplete)]
+    lines = verdict(summary, diff, results.incomplete, results.scenario.verdict.min_difference)
+    return [decision(summary, diff, results.incomplete, results.scenario)] + [text for _, _, text in lines]
 
 
 __all__ = ["format_headline", "render", "write_report"]
