@@ -12,10 +12,10 @@ read saw nothing). Computed from the runs' recorded reads, so with
 ``visibility_t99`` and ``visibility_t999`` are quantiles of the
 write-to-read lag: the first time the curve reaches 99% (99.9%). The binned
 proportions are noisy, more so in the tail where few pairs fall, so the
-time is read off the curve's monotone fit (pooling adjacent violators, the
-maximum-likelihood distribution function for such data), linear between
-the fit's blocks, in bins of 1/2000 of the horizon; the last time the raw
-curve is below the level would let one noisy tail bin push the time late.
+time is where the curve's monotone fit (pooling adjacent violators, the
+maximum-likelihood distribution function for such data) first reaches the
+level, in bins of 1/2000 of the horizon; the last time the raw curve is
+below the level would let one noisy tail bin push the time late.
 """
 
 from __future__ import annotations
@@ -86,46 +86,46 @@ def visibility_from_records(records, writes: pd.DataFrame) -> pd.DataFrame:
     return table
 
 
-def monotone_blocks(n: np.ndarray, hits: np.ndarray, t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def monotone_fit(n: np.ndarray, hits: np.ndarray) -> np.ndarray:
     """The isotonic (non-decreasing) fit of the binned proportions hits / n, weighted by n, by pooling adjacent
-    violators: (centre, value) of each pooled block, its centre the n-weighted mean of its bins' ``t``.
+    violators; NaN for a bin without observations (skipped).
 
     The fit is the maximum-likelihood estimate of a distribution function from such current-status data
-    (each pair says only whether the lag was below its t): noise in one bin cannot cross the level alone.
-    Bins without observations are skipped.
+    (each pair says only whether the lag was below its t): noise in one bin cannot cross a level alone.
     """
-    keep = n > 0
-    n, hits, t = n[keep].astype(float), hits[keep].astype(float), t[keep]
-    weight, success, moment = [], [], []  # per block: observations, successes, sum of n·t
-    for k in range(len(n)):
+    n, hits = np.asarray(n, dtype=float), np.asarray(hits, dtype=float)
+    kept = np.flatnonzero(n > 0)
+    weight, success, size = [], [], []  # per pooled block: observations, successes, bins
+    for k in kept:
         weight.append(n[k])
         success.append(hits[k])
-        moment.append(n[k] * t[k])
+        size.append(1)
         while len(weight) > 1 and success[-2] * weight[-1] >= success[-1] * weight[-2]:  # a violator: pool it
-            w, h, m = weight.pop(), success.pop(), moment.pop()
+            w, h, b = weight.pop(), success.pop(), size.pop()
             weight[-1] += w
             success[-1] += h
-            moment[-1] += m
-    weight_a = np.asarray(weight)
-    return np.asarray(moment) / weight_a, np.asarray(success) / weight_a
+            size[-1] += b
+    fit = np.full(len(n), np.nan)
+    fit[kept] = np.repeat(np.asarray(success) / np.asarray(weight), size) if kept.size else []
+    return fit
 
 
 def level_time(t: np.ndarray, n: np.ndarray, hits: np.ndarray, level: float) -> float:
-    """The first time the visibility curve reaches ``level``: its monotone fit (:func:`monotone_blocks`), linear
-    between block centres, crosses the level. ``t``: each bin's centre; ``n``, ``hits``: its read–write pairs
-    and those that saw the write. 0 when the curve starts at or above the level; NaN when it never reaches it,
-    or without data."""
-    centre, value = monotone_blocks(np.asarray(n), np.asarray(hits), np.asarray(t, dtype=float))
-    if not len(value):
-        return math.nan
-    reached = np.nonzero(value >= level)[0]
+    """The first time the visibility curve reaches ``level``: where its monotone fit (:func:`monotone_fit`) first
+    reaches it, linear between the centres ``t`` of that bin and the bin before (so within a bin of a step).
+    ``n``, ``hits``: each bin's read–write pairs and those that saw the write. 0 when the curve starts at or
+    above the level; NaN when it never reaches it, or without data."""
+    fit = monotone_fit(n, hits)
+    kept = np.flatnonzero(~np.isnan(fit))
+    t, fit = np.asarray(t, dtype=float)[kept], fit[kept]
+    reached = np.flatnonzero(fit >= level)
     if not len(reached):
         return math.nan
     j = reached[0]
     if j == 0:
         return 0.0
-    a, b = value[j - 1], value[j]
-    return float(centre[j - 1] + (level - a) / (b - a) * (centre[j] - centre[j - 1]))
+    a, b = fit[j - 1], fit[j]
+    return float(t[j - 1] + (level - a) / (b - a) * (t[j] - t[j - 1]))
 
 
 def time_to(t: np.ndarray, probability: np.ndarray, reads: np.ndarray, level: float) -> float:

@@ -19,7 +19,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from cqrs_sim.visibility import level_time, monotone_blocks, run_visibility_times
+from cqrs_sim.visibility import level_time, monotone_fit, run_visibility_times
 
 WRITES, GAP, REPLICAS, READ_RATE = 200, 60.0, 100, 200.0
 
@@ -44,7 +44,8 @@ def synthetic_run(seed: int) -> tuple[SimpleNamespace, np.ndarray]:
 
 def test_visibility_times_are_the_lag_quantiles():
     """Each run's times are within 3% (t99) and 10% (t999: 20 of the 20,000 lags lie beyond it) of the law's
-    quantiles, and their means over six runs within 1% and 5%."""
+    quantiles, and their means over six runs within 1.5% and 5% (the first time the fitted curve reaches a
+    level comes a little early when few pairs fall near it, less so with more reads)."""
     law = np.array([math.log(100), math.log(1000)])
     got = []
     for seed in range(6):
@@ -56,7 +57,7 @@ def test_visibility_times_are_the_lag_quantiles():
     got = np.array(got)
     np.testing.assert_allclose(got[:, 0], law[0], rtol=0.03)
     np.testing.assert_allclose(got[:, 1], law[1], rtol=0.10)
-    assert got[:, 0].mean() == pytest.approx(law[0], rel=0.01)
+    assert got[:, 0].mean() == pytest.approx(law[0], rel=0.015)
     assert got[:, 1].mean() == pytest.approx(law[1], rel=0.05)
 
 
@@ -70,17 +71,26 @@ def test_failed_reads_do_not_count():
 
 
 def test_level_time_reads_the_monotone_fit():
-    t = np.array([0.5, 1.5, 2.5, 3.5, 4.5])
-    # a noisy tail: the raw proportions dip below 0.99 after first reaching it
-    n = np.array([100, 100, 1000, 1000, 1000])
-    hits = np.array([50, 90, 992, 985, 1000])
-    centre, value = monotone_blocks(n, hits, t)
-    assert (np.diff(value) > 0).all()
-    np.testing.assert_allclose(value, [0.5, 0.9, (992 + 985) / 2000, 1.0])
-    np.testing.assert_allclose(centre, [0.5, 1.5, 3.0, 4.5])
-    # between the block at 1.5 (0.9) and the pooled block at 3.0 (0.9885) the fit stays below 0.99: it reaches
-    # it between 3.0 and 4.5
-    assert level_time(t, n, hits, 0.99) == pytest.approx(3.0 + (0.99 - 0.9885) / (1 - 0.9885) * 1.5)
+    t = np.array([0.5, 1.5, 2.5, 3.5, 4.5, 5.5])
+    # a noisy tail: the raw proportions dip below 0.99 after first reaching it; an empty bin is skipped
+    n = np.array([100, 100, 1000, 1000, 0, 1000])
+    hits = np.array([50, 90, 992, 985, 0, 1000])
+    fit = monotone_fit(n, hits)
+    np.testing.assert_allclose(fit, [0.5, 0.9, 0.9885, 0.9885, np.nan, 1.0])
+    # the fit first reaches 0.99 in the bin at 5.5, after 0.9885 at 3.5: linear between the two centres
+    assert level_time(t, n, hits, 0.99) == pytest.approx(3.5 + (0.99 - 0.9885) / (1 - 0.9885) * 2.0)
     assert level_time(t, n, hits, 0.5) == 0.0  # the curve starts there
     assert math.isnan(level_time(t, n, np.minimum(hits, 980), 0.99))  # never reaches it
-    assert math.isnan(level_time(t, np.zeros(5, int), np.zeros(5, int), 0.99))  # no data
+    assert math.isnan(level_time(t, np.zeros(6, int), np.zeros(6, int), 0.99))  # no data
+
+
+def test_a_step_is_found_within_a_bin():
+    """Four writes whose curves jump to 1 at 150, 152, 155 and 154.8 s (the last replica leaving the pool): the
+    pooled curve reaches 0.99 at the last jump, 155 s, whatever the level above the last plateau (0.95)."""
+    edges = np.linspace(0.0, 200.0, 2001)
+    centre = (edges[:-1] + edges[1:]) / 2
+    jumps = [150.0, 152.0, 155.0, 154.8]
+    n = np.full(2000, 400)
+    hits = sum(np.where(centre >= jump, 100, 80) for jump in jumps)
+    for level in (0.99, 0.999):
+        assert level_time(centre, n, hits, level) == pytest.approx(155.0, abs=0.1)

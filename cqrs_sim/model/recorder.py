@@ -160,7 +160,8 @@ class ReadRecorder:
         counted = (done >= 0) & (done < bins) & (finish < self.hi)
         agg.bin_failed += np.bincount(done[counted & failed], minlength=bins)
         agg.bin_completed += np.bincount(done[counted & ~failed], minlength=bins)
-        block = block[~failed]  # from here on: the served reads
+        if failed.any():
+            block = block[~failed]  # from here on: the served reads
         arrival, start, finish = block[:, ARRIVAL], block[:, START], block[:, FINISH]
         seen = block[:, SEEN].astype(np.int64)
         latest = block[:, LATEST].astype(np.int64)
