@@ -47,16 +47,17 @@ def replication_metrics(record: RunRecord, scenario: Scenario) -> dict[str, floa
     reads = _summary_reads(record, lo, hi, clients) if record.aggregates is not None else _exact_reads(record, lo, hi)
     busy = reads.pop("_busy")
     served, failed = reads.pop("count"), reads.pop("failed")
+    failure_time, waited = reads.pop("failure_time_sum"), reads.pop("waited")
     finished = served + failed
     out: dict[str, float] = {
         "reads_completed": served,
         "read_throughput": finished / window,
         "read_goodput": served / window,
         "reads_failed": failed,
-        "read_failure_time_mean": reads.pop("failure_time_sum") / failed if failed else math.nan,
+        "read_failure_time_mean": failure_time / failed if failed else math.nan,
         "read_availability": served / finished if finished else math.nan,
         "pool_empty_fraction": _span_time(record.empty_pool, lo, hi) / window,
-        "reads_waited_for_pool": reads.pop("waited"),
+        "reads_waited_for_pool": waited,
         "read_timeouts": float(((record.timeout_times >= lo) & (record.timeout_times < hi)).sum()),
         "read_retries": float(((record.retry_times >= lo) & (record.retry_times < hi)).sum()),
         **reads,
@@ -120,8 +121,8 @@ def _exact_reads(record: RunRecord, lo: float, hi: float) -> dict[str, float]:
 def _summary_reads(record: RunRecord, lo: float, hi: float, clients: bool) -> dict[str, float]:
     agg = record.aggregates
     assert agg is not None
-    n = agg.count
-    counts = {"count": float(n), "failed": float(agg.timed_out), "failure_time_sum": agg.failure_time_sum,
+    n = agg.served
+    counts = {"count": float(n), "failed": float(agg.failed), "failure_time_sum": agg.failure_time_sum,
               "waited": float(agg.waited), "_busy": agg.busy}
     if n == 0:
         return {**counts, **{name: math.nan for name in _SERVED_READ_METRICS}}

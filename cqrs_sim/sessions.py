@@ -87,13 +87,15 @@ class Sessions:
         return np.where(self.pairs[at] == pairs, self.newest[at], -1)
 
     def _remember(self, pairs: np.ndarray, newest: np.ndarray) -> None:
-        """Merge the pairs' newest versions (``pairs`` sorted and distinct) into the state."""
-        codes = np.concatenate([self.pairs, pairs])
-        values = np.concatenate([self.newest, newest])
-        order = np.argsort(codes, kind="stable")
-        codes, values = codes[order], values[order]
-        start = np.flatnonzero(np.concatenate([[True], codes[1:] != codes[:-1]]))
-        self.pairs, self.newest = codes[start], np.maximum.reduceat(values, start)
+        """Record the pairs' newest versions (``pairs`` sorted and distinct; each value already includes what
+        the state held): pairs known are updated in place, new ones inserted in order."""
+        at = np.searchsorted(self.pairs, pairs)
+        known = at < len(self.pairs)
+        known[known] = self.pairs[at[known]] == pairs[known]
+        self.newest[at[known]] = newest[known]
+        fresh = ~known
+        self.pairs = np.insert(self.pairs, at[fresh], pairs[fresh])
+        self.newest = np.insert(self.newest, at[fresh], newest[fresh])
 
 
 def own_last_writes(write_keys: np.ndarray, write_version: np.ndarray, write_client: np.ndarray,

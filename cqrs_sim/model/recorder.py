@@ -64,7 +64,7 @@ class ReadAggregates:
     failed read counts in ``failed`` and ``failure_time_sum`` only.
     """
 
-    count: int = 0  #: reads served
+    served: int = 0  #: reads served
     latency_sum: float = 0.0
     latency_min: float = math.inf
     latency_max: float = -math.inf
@@ -76,7 +76,7 @@ class ReadAggregates:
     staleness_max: float = 0.0
     staleness_hist: np.ndarray = field(default_factory=lambda: np.zeros(histogram.SUMMARY.buckets, np.int64))
     busy: float = 0.0  #: connection-seconds of queries inside the window
-    timed_out: int = 0  #: reads in the window that failed (their client gave up, or their server failed)
+    failed: int = 0  #: reads in the window that failed (their client gave up, or their server failed)
     failure_time_sum: float = 0.0  #: seconds from arrival to failure, summed over the failed reads
     waited: int = 0  #: reads in the window that found no server to read from and waited for one
     #: per timeseries bin: served reads, stale ones and their latency histogram (by arrival); served and failed
@@ -152,7 +152,7 @@ class ReadRecorder:
         failed = block[:, TIMED_OUT] != 0
         inside = (arrival >= self.lo) & (arrival < self.hi)
         lost = inside & failed
-        agg.timed_out += int(lost.sum())
+        agg.failed += int(lost.sum())
         agg.failure_time_sum += float((finish - arrival)[lost].sum())
         agg.waited += int(block[inside, WAITED].sum())
         bins = len(self.edges) - 1
@@ -171,7 +171,7 @@ class ReadRecorder:
         inside = (arrival >= self.lo) & (arrival < self.hi)
         if inside.any():
             lat = latency[inside]
-            agg.count += len(lat)
+            agg.served += len(lat)
             agg.latency_sum += float(lat.sum())
             agg.latency_min = min(agg.latency_min, float(lat.min()))
             agg.latency_max = max(agg.latency_max, float(lat.max()))
