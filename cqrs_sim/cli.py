@@ -206,7 +206,7 @@ def run(
     replications: Optional[int] = typer.Option(None, "--replications", help="Override the number of replications."),
     sets: Optional[List[str]] = SetOption,
     record: Optional[Record] = typer.Option(None, "--record",
-                                            help="full: keep every request; summary: counts, 1% histograms and a sample."),
+                                            help="full: keep every request; summary: counts, 0.1% histograms and a sample."),
     jobs: Optional[int] = typer.Option(None, "-j", "--jobs", min=1, help="Processes to run on (default: every local core)."),
     no_plots: bool = typer.Option(False, "--no-plots", help="Do not draw plots."),
     plot_format: Format = PlotFormat,
@@ -244,7 +244,8 @@ def run(
             _saved.append(target)
             if not no_plots:
                 failed.extend(_reported(lambda: _draw_plots(results, target, plot_format.value), target))
-        table = comparison_table(results.summary(), results.differences(), scenario.name, results.incomplete)
+        table = comparison_table(results.summary(), results.differences(), scenario.name, results.incomplete,
+                                 scenario.verdict.min_difference)
         table.caption = table_caption(scenario, results.incomplete)
         out.print(table)
         decision, *lines = format_headline(results)
@@ -680,7 +681,8 @@ def testbed(
         _saved.append(target)
         if not no_plots:
             failed.extend(_reported(lambda: _draw_plots(results, target, "png"), target))
-        table = comparison_table(results.summary(), results.differences(), f"{scenario.name} (testbed)")
+        table = comparison_table(results.summary(), results.differences(), f"{scenario.name} (testbed)",
+                                 min_difference=scenario.verdict.min_difference)
         out.print(table)
         _say(out, f"wrote {target}/ (databases {results.manifest['testbed']['databases']}, dropped)")
 

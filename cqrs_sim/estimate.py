@@ -49,7 +49,7 @@ class RunEstimate:
     def warning(self) -> str | None:
         if self.output_bytes <= WARN_BYTES:
             return None
-        hint = " (record: summary keeps exact counts and 1% percentiles in a few MB)" if self.record == "full" else ""
+        hint = " (record: summary keeps exact counts and 0.1% percentiles in a few MB)" if self.record == "full" else ""
         return f"the results will take about {format_bytes(self.output_bytes)} on disk{hint}"
 
     def lines(self) -> list[str]:
@@ -58,7 +58,7 @@ class RunEstimate:
         elif self.reads_per_run <= self.sample:
             kept = f"every request: a run's reads fit in record_sample = {self.sample:,}, so its numbers are exact"
         else:
-            kept = f"exact counts, 1% percentiles, every write and a sample of {self.sample:,} reads per run"
+            kept = f"exact counts, 0.1% percentiles, every write and a sample of {self.sample:,} reads per run"
         return [
             f"reads: about {self.reads_per_run:,.0f} per run × {self.runs} run(s) = {self.reads:,.0f}",
             f"run time: about {format_duration(self.seconds)} of simulation on {self.jobs} process(es) "

@@ -19,7 +19,7 @@ from .results import Results
 from .safetext import html_text
 from .scenario import ARCHITECTURES, resolved_dict
 from .units import format_duration, format_interval, with_units
-from .verdict import decision, stopped_architectures, verdict
+from .verdict import decision, stopped_architectures, thresholds_sentence, verdict
 
 STYLE = """
 body { font-family: -apple-system, "Segoe UI", Helvetica, Arial, sans-serif; margin: 2rem auto; max-width: 1240px;
@@ -38,6 +38,7 @@ p.decision.stopped { background: #fdecea; border-left-color: #b00020; }
 ul.verdict li { margin: 0.35rem 0; } .win-cqrs { color: #1b9e77; font-weight: 600; }
 .win-crud { color: #d95f02; font-weight: 600; } .win-none { color: #555; font-weight: 600; }
 figure { margin: 1.5rem 0; } figure img { width: 100%; max-width: 1200px; border: 1px solid #eee; }
+td.definition, th.definition { text-align: left; max-width: 60rem; }
 pre { background: #f7f7f7; padding: 0.8rem; overflow-x: auto; font-size: 0.85rem; }
 """
 
@@ -60,11 +61,11 @@ def _table(results: Results) -> str:
     stopped = stopped_architectures(results.incomplete)
     head = "".join(f"<th>{a}{' (stopped)' if a in stopped else ''}</th>" for a in archs)
     head += "<th>cqrs − crud (paired)</th>" if len(archs) == 2 else ""
-    states = cell_states(summary, diff, results.incomplete) if len(archs) == 2 else {}
+    states = cell_states(summary, diff, results.incomplete, results.scenario.verdict.min_difference) if len(archs) == 2 else {}
     rows = []
     for metric in shown_metrics(summary):
         state = states.get(metric)
-        cells = [f"<td title='{html_text(METRICS[metric][1])}'>{metric}</td>"]
+        cells = [f"<td title='{html_text(METRICS[metric].text())}'>{metric}</td>"]
         for arch in archs:
             hit = summary[(summary["architecture"] == arch) & (summary["metric"] == metric)]
             row = None if hit.empty else hit.iloc[0].to_dict()
@@ -79,13 +80,20 @@ def _table(results: Results) -> str:
     return f"<table>{caption}<tr><th>metric</th>{head}</tr>{''.join(rows)}</table>"
 
 
+def _definitions(results: Results) -> str:
+    """What each metric in the table means (its one definition, :mod:`cqrs_sim.definitions`)."""
+    rows = "".join(f"<tr><td>{metric}</td><td class=definition>{html_text(METRICS[metric].text())}</td></tr>"
+                   for metric in shown_metrics(results.summary()))
+    return f"<table class=definitions><tr><th>metric</th><th class=definition>definition</th></tr>{rows}</table>"
+
+
 def render(results: Results) -> str:
     """The report as one HTML string."""
     from .plots import available  # matplotlib: only when a report is drawn, not for `run --no-plots`
 
     scenario = results.scenario
     summary, diff = results.summary(), results.differences()
-    lines = verdict(summary, diff, results.incomplete)
+    lines = verdict(summary, diff, results.incomplete, scenario.verdict.min_difference)
     items = "".join(f"<li><span class='win-{w if w in ('crud', 'cqrs') else 'none'}'>"
                     f"{'cqrs' if w == 'cqrs' else 'crud' if w == 'crud' else '—'}</span> {html_text(text)}</li>"
                     for _, w, text in lines)
@@ -108,13 +116,15 @@ def render(results: Results) -> str:
 Each cell is the mean over replications ± the half-width of its 95% Student-t interval; for a percentile (p50, p99, …)
 that is the mean over replications of each run's percentile, while the latency CDF plot pools every read of every
 replication. The last column is the difference cqrs − crud paired by replication (both saw the same random numbers).
-Highlighted: every significant difference (the paired 95% interval excludes 0 and the difference is at least 1%):
-green where cqrs is better, orange where it is worse, grey for a metric that is neither better nor worse.</p>
+Highlighted: every significant difference: green where cqrs is better, orange where it is worse, grey for a metric
+that is neither better nor worse. {html_text(thresholds_sentence(scenario.verdict.min_difference))}</p>
 <h2>Verdict</h2>
 <p class="decision{' stopped' if note else ''}">{html_text(decision(summary, diff, results.incomplete, results.scenario))}</p>
 <ul class="verdict">{items}</ul>
 <h2>Metrics</h2>
 {_table(results)}
+<h2>What the metrics mean</h2>
+{_definitions(results)}
 <h2>Plots</h2>
 {figures}
 <h2>Scenario (resolved)</h2>
@@ -134,7 +144,8 @@ def write_report(directory: str | Path) -> Path:
 def format_headline(results: Results) -> list[str]:
     """The verdict for the terminal: the decision paragraph, then one sentence per headline metric."""
     summary, diff = results.summary(), results.differences()
-    return [decision(summary, diff, results.incomplete, results.scenario)] + [text for _, _, text in verdict(summary, diff, results.incomplete)]
+    lines = verdict(summary, diff, results.incomplete, results.scenario.verdict.min_difference)
+    return [decision(summary, diff, results.incomplete, results.scenario)] + [text for _, _, text in lines]
 
 
 __all__ = ["format_headline", "render", "write_report"]

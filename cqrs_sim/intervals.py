@@ -1,9 +1,11 @@
 """Reading summary numbers and intervals: a missing value (NaN -> None), whether an interval holds a value, and when a difference counts.
 
 A difference cqrs − crud counts (is *significant*) only when its paired 95%
-interval excludes zero and it is at least 1% of the larger of the two
-values: a CRUD write that waits 3 ms for running queries is slower, but not
-in a way that matters.
+interval excludes zero and it reaches a threshold: a share of the larger of
+the two values, or an amount. The verdict passes each metric's own, from
+the scenario's ``verdict.min_difference`` by the metric's kind (see
+:func:`cqrs_sim.verdict.threshold_for`); without one, 1% of the larger
+value.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-#: a difference smaller than this share of the larger value is practically the same
+#: without a threshold of its own, a difference smaller than this share of the larger value is practically the same
 RELEVANT = 0.01
 
 
@@ -42,9 +44,11 @@ def contains(low: Any, high: Any, value: float) -> bool:
     return low is not None and high is not None and low <= value <= high
 
 
-def compare(crud: Any, cqrs: Any, mean: Any, low: Any, high: Any) -> str:
+def compare(crud: Any, cqrs: Any, mean: Any, low: Any, high: Any,
+            threshold: tuple[float, float] = (RELEVANT, 0.0)) -> str:
     """How cqrs − crud reads: 'unknown' (no interval), 'same' (identical), 'unclear' (the interval holds 0),
-    'negligible' (under 1% of the larger value) or 'significant'."""
+    'negligible' (under the ``threshold``: (share of the larger value, amount), the larger of the two) or
+    'significant'."""
     crud, cqrs, mean = finite_or_none(crud), finite_or_none(cqrs), finite_or_none(mean)
     low, high = finite_or_none(low), finite_or_none(high)
     if crud is None or cqrs is None or mean is None or low is None or high is None:
@@ -53,11 +57,13 @@ def compare(crud: Any, cqrs: Any, mean: Any, low: Any, high: Any) -> str:
         return "same"
     if low <= 0 <= high:
         return "unclear"
-    if abs(mean) < RELEVANT * max(abs(crud), abs(cqrs)):
+    share, amount = threshold
+    if abs(mean) < max(share * max(abs(crud), abs(cqrs)), amount):
         return "negligible"
     return "significant"
 
 
-def significant(crud: Any, cqrs: Any, mean: Any, low: Any, high: Any) -> bool:
+def significant(crud: Any, cqrs: Any, mean: Any, low: Any, high: Any,
+                threshold: tuple[float, float] = (RELEVANT, 0.0)) -> bool:
     """Whether the paired difference counts (see :func:`compare`)."""
-    return compare(crud, cqrs, mean, low, high) == "significant"
+    return compare(crud, cqrs, mean, low, high, threshold) == "significant"

@@ -1,4 +1,4 @@
-"""Keys and clients: which key each read and write touches, and what a key-aware read counts as stale.
+"""Keys: which key each read and write touches, and what a key-aware read counts as stale.
 
 Keys are drawn by rank: rank 0 is the most popular key. Uniform popularity
 gives every rank 1/N; ``{zipf: s}`` gives rank i (from 0) weight
@@ -15,7 +15,8 @@ A replica at version v holds every write with version ≤ v (commits apply in
 order), so a read with (seen s, latest l, key k) is stale for its key when
 some write with version in (s, l] wrote k; :class:`KeyIndex` finds the first
 such version for many reads at once (sorted codes ``key × stride +
-version``, one binary search per read).
+version``, one binary search per read). Session guarantees (monotonic
+reads, read-your-writes) are in :mod:`.sessions`.
 """
 
 from __future__ import annotations
@@ -103,6 +104,15 @@ class KeyIndex:
         codes = keys[done].reshape(-1) * self.stride + np.repeat(version[done], per_write)
         self.codes = np.unique(codes)  # sorted; a key written twice by one write counts once
 
+    def last_write(self, key: np.ndarray, upto: np.ndarray) -> np.ndarray:
+        """Per read: the last version at or before ``upto`` that wrote ``key``, or 0 if none did."""
+        if not len(self.codes) or not len(key):
+            return np.zeros(len(key), dtype=np.int64)
+        i = np.searchsorted(self.codes, key * self.stride + upto, side="right") - 1
+        code = self.codes[np.maximum(i, 0)]
+        hit = (i >= 0) & (code // self.stride == key)
+        return np.where(hit, code % self.stride, 0)
+
     def first_write(self, key: np.ndarray, after: np.ndarray, upto: np.ndarray) -> np.ndarray:
         """Per read: the first version in (after, upto] that wrote ``key``, or 0 if none did."""
         if not len(self.codes) or not len(key):
@@ -133,40 +143,3 @@ def key_staleness(index: Optional[KeyIndex], key: np.ndarray, seen: np.ndarray, 
     stale[rows[hit]] = True
     staleness[rows[hit]] = start[rows[hit]] - commit_time[first[hit]]
     return stale, staleness
-
-
-class Sessions:
-    """Monotonic reads per client, over reads taken in the order their clients got the answers.
-
-    A read violates monotonic reads when its replica lacks a write to the key
-    it reads (any write, without keys) that the replica of the same client's
-    previous answered read already held: a title the user saw disappears.
-    Reads that never ran or whose client gave up show nothing and are skipped.
-    """
-
-    def __init__(self, clients: int):
-        self.last_seen = np.full(clients, -1, dtype=np.int64)  #: version seen by each client's last answered read
-
-    def violations(self, client: np.ndarray, seen: np.ndarray, key: np.ndarray, answered: np.ndarray,
-                   index: Optional[KeyIndex]) -> np.ndarray:
-        """Per read (in answer order, continuing from the previous call), whether it violates monotonic reads."""
-        out = np.zeros(len(client), dtype=bool)
-        rows = np.flatnonzero(answered)
-        if not len(rows):
-            return out
-        order = rows[np.argsort(client[rows], kind="stable")]
-        c, s = client[order], seen[order]
-        first = np.ones(len(c), dtype=bool)
-        first[1:] = c[1:] != c[:-1]
-        previous = np.empty(len(c), dtype=np.int64)
-        previous[1:] = s[:-1]
-        previous[first] = self.last_seen[c[first]]
-        last = np.ones(len(c), dtype=bool)
-        last[:-1] = first[1:]
-        self.last_seen[c[last]] = s[last]
-        older = previous > s
-        if index is not None and older.any():
-            at = np.flatnonzero(older)
-            older[at] = index.first_write(key[order[at]], s[at], previous[at]) > 0
-        out[order] = older
-        return out

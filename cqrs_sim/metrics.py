@@ -13,56 +13,16 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from . import histogram
+from .definitions import CONDITIONAL, LOWER_IS_BETTER, METRICS, NEUTRAL, Metric
 from .scenario import ARCHITECTURES, Cost, Scenario
 
-if TYPE_CHECKING:  # pandas, SciPy and the model load where they are used: `cqrs-sim check` needs only METRICS
+if TYPE_CHECKING:  # pandas, SciPy and the model load where they are used
     import pandas as pd
 
     from .model import RunRecord
 
-#: metric name -> (unit, one-line meaning), in report order
-METRICS: dict[str, tuple[str, str]] = {
-    "reads_completed": ("reads", "reads arriving in the window (all are served)"),
-    "read_throughput": ("1/s", "reads completed / (duration - warmup)"),
-    "read_goodput": ("1/s", "reads that succeeded within the timeout / (duration - warmup)"),
-    "reads_failed": ("reads", "reads whose client gave up on every attempt (with a timeout), or whose server failed under the last one"),
-    "read_availability": ("", "share of reads served: 1 - reads_failed / reads_completed"),
-    "read_timeouts": ("reads", "attempts a client gave up on (reads arriving in the window)"),
-    "read_retries": ("reads", "retry attempts sent (reads arriving in the window)"),
-    "read_latency_mean": ("s", "mean of finish - arrival (a failed read: until the client gave up)"),
-    "read_latency_p50": ("s", "median read latency"),
-    "read_latency_p95": ("s", "95th percentile read latency"),
-    "read_latency_p99": ("s", "99th percentile read latency"),
-    "read_latency_p999": ("s", "99.9th percentile read latency"),
-    "read_latency_max": ("s", "longest read latency"),
-    "writes_committed": ("writes", "writes arriving in the window"),
-    "write_latency_mean": ("s", "mean of commit - arrival"),
-    "write_latency_max": ("s", "longest write latency"),
-    "stale_read_fraction": ("", "reads whose replica lacked a committed write to the key they read (without workload.keys: any committed write)"),
-    "stale_version_fraction": ("", "reads whose replica lacked a committed version, whatever key they read (without workload.keys: stale_read_fraction)"),
-    "staleness_mean": ("s", "mean staleness over all reads (fresh reads count 0)"),
-    "staleness_p99": ("s", "99th percentile staleness over all reads"),
-    "staleness_max": ("s", "largest staleness"),
-    "first_visible_mean": ("s", "mean time from commit until a replica in the pool holds the write"),
-    "visibility_window_mean": ("s", "mean time from commit until every replica holds the write"),
-    "visibility_window_max": ("s", "longest such window"),
-    "visibility_t99": ("s", "time after commit from which at least 99% of reads see the write (null if the run ends first)"),
-    "visibility_t999": ("s", "time after commit from which at least 99.9% of reads see the write (null if the run ends first)"),
-    "replica_availability": ("", "time-averaged fraction of replicas in the pool (elastic pool: of its member replicas)"),
-    "db_utilization": ("", "time-averaged fraction of database (crud) or replica (cqrs) connections busy"),
-    "read_your_writes_violations": ("", "share of writers' read-backs that did not see their own write (if read_back is set)"),
-    "monotonic_read_violations": ("", "share of reads whose replica lacked a write to their key that the replica of the same client's previous read held (if workload.reads.clients is set)"),
-    "replica_seconds": ("s", "database instance-seconds in the window, instances built beside the old ones and autoscaled ones included (the cost)"),
-    "cost_per_hour": ("/h", "price per hour of the window: the write instance, every replica instance-second, the snapshot (if cost: is set)"),
-}
-
-#: metrics a run reports only when the scenario asks for them (the others are always there)
-CONDITIONAL = {"cost_per_hour": "a cost: block"}
-
-#: metrics where a smaller value is better (the rest: larger is better, or neutral)
-LOWER_IS_BETTER = {m for m in METRICS if "latency" in m or "stale" in m or "visib" in m or "violations" in m
-                   or m in ("reads_failed", "read_timeouts", "read_retries", "replica_seconds", "cost_per_hour")}
-NEUTRAL = {"reads_completed", "read_throughput", "writes_committed", "db_utilization", "read_goodput"}
+__all__ = ["CONDITIONAL", "LOWER_IS_BETTER", "METRICS", "NEUTRAL", "Metric", "differences", "interval",
+           "replication_metrics", "summarize"]
 
 
 def _safe(values: np.ndarray, fn) -> float:
@@ -70,7 +30,7 @@ def _safe(values: np.ndarray, fn) -> float:
 
 
 def replication_metrics(record: RunRecord, scenario: Scenario) -> dict[str, float]:
-    """Every §7 metric for one run (exact with full recording; percentiles within 1% in summary mode)."""
+    """Every metric of one run but visibility_t* (exact with full recording; percentiles within 0.1% in summary mode)."""
     from .tables import in_pool_time, member_time
 
     lo, hi = scenario.warmup, scenario.duration
@@ -86,15 +46,21 @@ def replication_metrics(record: RunRecord, scenario: Scenario) -> dict[str, floa
     clients = scenario.workload.reads.clients is not None
     reads = _summary_reads(record, lo, hi, clients) if record.aggregates is not None else _exact_reads(record, lo, hi)
     busy = reads.pop("_busy")
+    served, failed = reads.pop("count"), reads.pop("failed")
+    failure_time, waited = reads.pop("failure_time_sum"), reads.pop("waited")
+    finished = served + failed
     out: dict[str, float] = {
-        "reads_completed": reads["count"],
-        "read_throughput": reads["count"] / window,
-        "read_goodput": (reads["count"] - reads["failed"]) / window,
-        "reads_failed": reads["failed"],
-        "read_availability": 1.0 - reads["failed"] / reads["count"] if reads["count"] else math.nan,
+        "reads_completed": served,
+        "read_throughput": finished / window,
+        "read_goodput": served / window,
+        "reads_failed": failed,
+        "read_failure_time_mean": failure_time / failed if failed else math.nan,
+        "read_availability": served / finished if finished else math.nan,
+        "pool_empty_fraction": _span_time(record.empty_pool, lo, hi) / window,
+        "reads_waited_for_pool": waited,
         "read_timeouts": float(((record.timeout_times >= lo) & (record.timeout_times < hi)).sum()),
         "read_retries": float(((record.retry_times >= lo) & (record.retry_times < hi)).sum()),
-        **{k: v for k, v in reads.items() if k not in ("count", "failed")},
+        **reads,
         "writes_committed": float(len(w_latency)),
         "write_latency_mean": _safe(w_latency, np.mean),
         "write_latency_max": _safe(w_latency, np.max),
@@ -114,21 +80,28 @@ def replication_metrics(record: RunRecord, scenario: Scenario) -> dict[str, floa
 
 
 def _exact_reads(record: RunRecord, lo: float, hi: float) -> dict[str, float]:
+    """The read metrics from every recorded read: latency, staleness and sessions over the served ones."""
     from .tables import read_staleness
 
     reads = record.reads
     arrival = reads["arrival"]
     inside = (arrival >= lo) & (arrival < hi)
+    lost = reads["timed_out"]
+    failed = inside & lost
+    inside &= ~lost  # from here on: the served reads
     latency = (reads["finish"] - arrival)[inside]
     stale, staleness = read_staleness(record)
     stale, staleness = stale[inside], staleness[inside]
     stale_version = (reads["version_seen"] < reads["version_latest"])[inside]
     violations = reads["monotonic_violation"][inside] if "monotonic_violation" in reads else np.empty(0)
     q = np.percentile(latency, [50, 95, 99, 99.9]) if len(latency) else [math.nan] * 4
-    busy = np.nansum(np.clip(np.minimum(reads["finish"], hi) - np.maximum(reads["start"], lo), 0, None))
+    ran = np.isfinite(reads["start"])  # connection time: every query that ran, served or not
+    busy = np.clip(np.minimum(reads["finish"][ran], hi) - np.maximum(reads["start"][ran], lo), 0, None).sum()
     return {
         "count": float(len(latency)),
-        "failed": float(reads["timed_out"][inside].sum()) if "timed_out" in reads else 0.0,
+        "failed": float(failed.sum()),
+        "failure_time_sum": float((reads["finish"] - arrival)[failed].sum()),
+        "waited": float(reads["waited_for_pool"][(arrival >= lo) & (arrival < hi)].sum()),
         "read_latency_mean": _safe(latency, np.mean),
         "read_latency_p50": float(q[0]),
         "read_latency_p95": float(q[1]),
@@ -148,19 +121,17 @@ def _exact_reads(record: RunRecord, lo: float, hi: float) -> dict[str, float]:
 def _summary_reads(record: RunRecord, lo: float, hi: float, clients: bool) -> dict[str, float]:
     agg = record.aggregates
     assert agg is not None
-    n = agg.count
+    n = agg.served
+    counts = {"count": float(n), "failed": float(agg.failed), "failure_time_sum": agg.failure_time_sum,
+              "waited": float(agg.waited), "_busy": agg.busy}
     if n == 0:
-        nan = math.nan
-        return {"count": 0.0, "failed": 0.0, "read_latency_mean": nan, "read_latency_p50": nan, "read_latency_p95": nan,
-                "read_latency_p99": nan, "read_latency_p999": nan, "read_latency_max": nan, "stale_read_fraction": nan,
-                "stale_version_fraction": nan, "monotonic_read_violations": nan, "staleness_mean": nan, "staleness_p99": nan, "staleness_max": nan, "_busy": agg.busy}
+        return {**counts, **{name: math.nan for name in _SERVED_READ_METRICS}}
 
     def q(p: float) -> float:
-        return float(histogram.quantiles(agg.latency_hist, p, agg.latency_min, agg.latency_max)[0])
+        return float(histogram.SUMMARY.quantiles(agg.latency_hist, p, agg.latency_min, agg.latency_max)[0])
 
     return {
-        "count": float(n),
-        "failed": float(agg.timed_out),
+        **counts,
         "read_latency_mean": agg.latency_sum / n,
         "read_latency_p50": q(0.50),
         "read_latency_p95": q(0.95),
@@ -171,21 +142,48 @@ def _summary_reads(record: RunRecord, lo: float, hi: float, clients: bool) -> di
         "stale_version_fraction": agg.stale_version / n,
         "monotonic_read_violations": agg.monotonic / n if clients else math.nan,
         "staleness_mean": agg.staleness_sum / n,
-        "staleness_p99": float(histogram.quantiles(agg.staleness_hist, 0.99, 0.0, agg.staleness_max)[0]),
+        "staleness_p99": float(histogram.SUMMARY.quantiles(agg.staleness_hist, 0.99, 0.0, agg.staleness_max)[0]),
         "staleness_max": agg.staleness_max,
-        "_busy": agg.busy,
     }
 
 
+#: the metrics over served reads (null when no read was served)
+_SERVED_READ_METRICS = ("read_latency_mean", "read_latency_p50", "read_latency_p95", "read_latency_p99",
+                        "read_latency_p999", "read_latency_max", "stale_read_fraction", "stale_version_fraction",
+                        "monotonic_read_violations", "staleness_mean", "staleness_p99", "staleness_max")
+
+
+def _span_time(spans: dict[str, np.ndarray], lo: float, hi: float) -> float:
+    """Seconds of [lo, hi) covered by the (start, end) spans (which do not overlap)."""
+    if not spans or not len(spans["start"]):
+        return 0.0
+    return float(np.clip(np.minimum(spans["end"], hi) - np.maximum(spans["start"], lo), 0, None).sum())
+
+
 def _read_back_misses(record: RunRecord, lo: float, hi: float) -> float:
+    """Share of read-backs (of writes committed in the window) that missed the writer's own last write to the key
+    read, committed by the time the read-back was sent (:mod:`.sessions`)."""
     backs = record.read_backs
     if not backs or not len(backs["version"]):
         return math.nan
-    commit = record.commit_time[backs["version"]]
-    inside = (commit >= lo) & (commit < hi)
+    version = backs["version"]
+    inside = (record.commit_time[version] >= lo) & (record.commit_time[version] < hi)
     if not inside.any():
         return math.nan
-    return float((backs["version_seen"][inside] < backs["version"][inside]).mean())
+    own = version
+    if record.write_client is not None:  # a writer is a client: its later writes to the key count too
+        from .sessions import own_last_writes
+
+        writes = record.writes
+        write_of = np.zeros(len(record.commit_time), dtype=np.int64)  # by version, the write that made it
+        committed = writes["version"] > 0
+        write_of[writes["version"][committed]] = np.flatnonzero(committed)
+        j = write_of[version]
+        keys = record.write_keys if record.write_keys is not None else np.zeros((len(writes["version"]), 1), np.int64)
+        sent = np.searchsorted(record.commit_time, backs["arrival"], side="right") - 1  # the newest commit by then
+        own = np.maximum(version, own_last_writes(keys, writes["version"], record.write_client, keys[j, 0],
+                                                  record.write_client[j], sent))
+    return float((backs["version_seen"][inside] < own[inside]).mean())
 
 
 def _instance_seconds(record: RunRecord, lo: float, hi: float) -> float:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Iterable
+from typing import TYPE_CHECKING, Iterable, Optional
 
 from rich.markup import escape
 from rich.table import Table
@@ -11,9 +11,9 @@ from rich.table import Table
 from .analytic import TierLoad
 from .metrics import METRICS
 from .safetext import rich_text
-from .scenario import ARCHITECTURES
+from .scenario import ARCHITECTURES, MinDifference
 from .units import format_duration, format_interval
-from .verdict import stopped_architectures, winner
+from .verdict import stopped_architectures, thresholds_sentence, winner
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -47,12 +47,14 @@ def table_caption(scenario, incomplete: Iterable[dict] = ()) -> str:
             f"seed {scenario.seed}; a percentile such as p99 is the mean over replications of each run's p99 "
             f"(the latency CDF plot pools the reads of all replications instead); requests arriving in [{format_duration(scenario.warmup)}, "
             f"{format_duration(scenario.duration)}); differences paired by replication; "
-            "green/red: cqrs significantly better/worse (paired 95% interval excludes 0 and the difference is at "
-            "least 1%), bold: a significant difference in a metric that is neither better nor worse")
+            "green/red: cqrs significantly better/worse, bold: a significant difference in a metric that is "
+            "neither better nor worse. " + thresholds_sentence(scenario.verdict.min_difference))
 
 
-def cell_states(summary: pd.DataFrame, diff: pd.DataFrame, incomplete: Iterable[dict] = ()) -> dict[str, str]:
-    """metric -> 'crud' | 'cqrs' (significantly better) | 'differs' (significant, neutral metric); others absent."""
+def cell_states(summary: pd.DataFrame, diff: pd.DataFrame, incomplete: Iterable[dict] = (),
+                min_difference: Optional[MinDifference] = None) -> dict[str, str]:
+    """metric -> 'crud' | 'cqrs' (significantly better) | 'differs' (significant, neutral metric); others absent.
+    A difference counts from ``min_difference`` (the scenario's ``verdict.min_difference``; default: the schema's)."""
     if stopped_architectures(incomplete):
         return {}
     states = {}
@@ -62,13 +64,14 @@ def cell_states(summary: pd.DataFrame, diff: pd.DataFrame, incomplete: Iterable[
         row = _row_of(diff, metric)
         if crud is None or cqrs is None or row is None:
             continue
-        state = winner(metric, crud["mean"], cqrs["mean"], row["mean"], row["ci_low"], row["ci_high"])
+        state = winner(metric, crud["mean"], cqrs["mean"], row["mean"], row["ci_low"], row["ci_high"], min_difference)
         if state in ("crud", "cqrs", "differs"):
             states[metric] = state
     return states
 
 
-def comparison_table(summary: pd.DataFrame, diff: pd.DataFrame, title: str, incomplete: Iterable[dict] = ()) -> Table:
+def comparison_table(summary: pd.DataFrame, diff: pd.DataFrame, title: str, incomplete: Iterable[dict] = (),
+                     min_difference: Optional[MinDifference] = None) -> Table:
     """metric | crud | cqrs | cqrs − crud, each mean ± the 95% interval's half-width; significant differences in colour."""
     incomplete = list(incomplete)
     archs = [a for a in ARCHITECTURES if a in set(summary["architecture"])]
@@ -80,7 +83,7 @@ def comparison_table(summary: pd.DataFrame, diff: pd.DataFrame, title: str, inco
         table.add_column(arch + (" (stopped)" if arch in stopped_architectures(incomplete) else ""), justify="right")
     if len(archs) == 2:
         table.add_column("cqrs − crud (paired)", justify="right")
-    states = cell_states(summary, diff, incomplete) if len(archs) == 2 else {}
+    states = cell_states(summary, diff, incomplete, min_difference) if len(archs) == 2 else {}
     for metric in shown_metrics(summary):
         state = states.get(metric)
         cells = [f"[bold]{metric}[/bold]" if state else metric]

@@ -139,7 +139,7 @@ class Results:
         from .units import format_duration
         from .verdict import verdict
 
-        lines = verdict(self.summary(), self.differences(), self.incomplete)
+        lines = verdict(self.summary(), self.differences(), self.incomplete, self.scenario.verdict.min_difference)
         caption = (f"<b>{html_text(self.scenario.name)}</b>: mean ± half-width of the 95% interval over "
                    f"{self.scenario.replications} replication(s), seed {self.scenario.seed}, requests arriving in "
                    f"[{format_duration(self.scenario.warmup)}, {format_duration(self.scenario.duration)})")

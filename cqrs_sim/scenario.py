@@ -488,6 +488,68 @@ class Cost(_Section):
         return self
 
 
+def _threshold(parse):
+    """A smallest difference that counts: "N%" (a share of the larger of the two values, kept as written) or an
+    amount in the metric's unit (read by ``parse``: a duration, a rate, or a plain number)."""
+
+    def check(value: Any) -> Any:
+        if isinstance(value, str) and value.strip().endswith("%"):
+            try:
+                share = float(value.strip()[:-1])
+            except ValueError:
+                raise ValueError(f"expected a share such as 5% or an amount, got {value!r}") from None
+            if not math.isfinite(share) or share < 0:
+                raise ValueError(f"a share must be 0% or more, got {value!r}")
+            return f"{share:g}%"
+        if isinstance(value, bool):
+            raise ValueError("expected a share such as 5% or an amount, not true/false")
+        amount = parse(value)
+        if not math.isfinite(amount) or amount < 0:
+            raise ValueError(f"must be 0 or more, got {value!r}")
+        return amount
+
+    return check
+
+
+def _plain_number(value: Any) -> float:
+    if isinstance(value, str):
+        try:
+            return float(value)
+        except ValueError:
+            raise ValueError(f"expected a share such as 5% or a number, got {value!r}") from None
+    if not isinstance(value, (int, float)):
+        raise ValueError(f"expected a share such as 5% or a number, got {value!r}")
+    return float(value)
+
+
+def threshold_parts(value: Union[float, str]) -> tuple[float, float]:
+    """(share of the larger value, amount) of a threshold: "5%" is (0.05, 0), 0.001 is (0, 0.001)."""
+    if isinstance(value, str):
+        return float(value[:-1]) / 100, 0.0
+    return 0.0, float(value)
+
+
+class MinDifference(_Section):
+    """The smallest difference cqrs − crud that counts in the verdict and the table's highlights, per kind of
+    metric: a share of the larger of the two values ("5%") or an amount in the metric's unit."""
+
+    time: Annotated[Union[float, str], BeforeValidator(_threshold(parse_duration))] = "5%"
+    """Latencies, staleness and visibility times: a share ("5%") or a duration ("1ms")."""
+    fraction: Annotated[Union[float, str], BeforeValidator(_threshold(_plain_number))] = 0.001
+    """Shares (stale reads, availability, violations, utilisation): an amount (0.001: a tenth of a percentage point) or a share of the larger value ("10%")."""
+    rate: Annotated[Union[float, str], BeforeValidator(_threshold(parse_rate))] = "5%"
+    """Throughput and goodput: a share ("5%") or a rate ("10/s")."""
+    count: Annotated[Union[float, str], BeforeValidator(_threshold(_plain_number))] = "5%"
+    """Counts (reads, failed reads, timeouts, writes): a share ("5%") or a number of them."""
+    cost: Annotated[Union[float, str], BeforeValidator(_threshold(_plain_number))] = "5%"
+    """Cost (replica_seconds, cost_per_hour): a share ("5%") or an amount in the metric's unit."""
+
+
+class Verdict(_Section):
+    min_difference: MinDifference = MinDifference()
+    """The smallest difference that counts, per kind of metric; a difference counts when its paired 95% interval excludes 0 and it reaches this."""
+
+
 class SweepRange(_Section):
     from_: Number = Field(alias="from", allow_inf_nan=False)
     """First value (a number; durations and rates in seconds and per second)."""
@@ -532,7 +594,7 @@ class Limits(_Section):
     max_keys: Count = 10_000_000
     """Keys in workload.keys (a Zipf popularity holds 8 bytes per key); a larger scenario is refused."""
     max_clients: Count = 10_000_000
-    """Clients in workload.reads.clients (each holds its last answer's version); more are refused."""
+    """Clients in workload.reads.clients (each holds the newest version it has read of each key it reads); more are refused."""
     max_replications: Count = 10_000
     """Replications of one scenario (each a full run of every architecture); more are refused before the first starts."""
     max_sweep_points: Count = 1_000
@@ -555,7 +617,7 @@ class Scenario(_Section):
     architectures: list[Architecture] = Field(default=list(ARCHITECTURES), min_length=1)
     """Which designs to simulate."""
     record: Literal["full", "summary"] = "summary"
-    """`summary` keeps exact counts, sums and maxima, 1%-accurate percentiles, every write and a paired sample of reads (a run with at most record_sample reads keeps them all and is exact); `full` keeps every request (about 37 bytes each on disk)."""
+    """`summary` keeps exact counts, sums and maxima, percentiles within 0.1%, every write and a paired sample of reads (a run with at most record_sample reads keeps them all and is exact); `full` keeps every request (about 37 bytes each on disk)."""
     record_sample: Count = 100_000
     """Reads kept per run in summary mode (the same reads in every architecture)."""
     bin: Optional[Seconds] = Field(default=None, gt=0)
@@ -572,6 +634,8 @@ class Scenario(_Section):
     """The write image, read replicas and rollouts of the CQRS design."""
     limits: Limits = Limits()
     """Guards against runaway (unstable) scenarios and against sizes a run cannot hold; each is checked before a run starts, and the error names the limit to raise."""
+    verdict: Verdict = Verdict()
+    """What the verdict counts as a difference."""
     cost: Optional[Cost] = None
     """Prices, for the metric cost_per_hour (per design: the write instance, the replicas' instance-seconds, the snapshot); none: no cost_per_hour."""
     sweep: Optional[dict[str, SweepSpec]] = None

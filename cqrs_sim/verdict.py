@@ -5,7 +5,9 @@ fresh data, reliability, write latency, cost: per hour at the scenario's
 prices when it gives them, else in instance-hours) and which
 one wins for which priority. Only significant differences count
 (:func:`cqrs_sim.intervals.compare`: the paired 95% interval of cqrs − crud
-excludes zero and the difference is at least 1% of the larger value).
+excludes zero and the difference reaches the smallest difference that
+counts for the metric's kind, the scenario's ``verdict.min_difference``),
+and the verdict says which threshold it used.
 An architecture stopped by the runaway guard (``limits.max_in_system``)
 has numbers that cover only what finished before: no conclusion is drawn.
 """
@@ -14,10 +16,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Iterable, Optional
 
-from .intervals import compare, finite_or_none
-from .metrics import LOWER_IS_BETTER, NEUTRAL
-from .scenario import ARCHITECTURES
-from .units import format_duration, format_value
+from .definitions import LOWER_IS_BETTER, METRICS, NEUTRAL
+from .intervals import RELEVANT, compare, finite_or_none
+from .scenario import ARCHITECTURES, MinDifference, threshold_parts
+from .units import format_duration, format_rate, format_value
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -61,6 +63,45 @@ PRICED = "cost_per_hour"  #: the cost at the scenario's prices, when it gives th
 NAMES = {"crud": "CRUD", "cqrs": "CQRS"}
 
 
+#: what each kind of metric is called in a sentence
+KIND_NAMES = {"time": "times", "fraction": "shares", "rate": "rates", "count": "counts", "cost": "costs"}
+DEFAULT_MIN_DIFFERENCE = MinDifference()
+
+
+def threshold_for(metric: str, min_difference: Optional[MinDifference] = None) -> tuple[float, float]:
+    """(share of the larger value, amount) below which a difference in ``metric`` does not count."""
+    if metric not in METRICS:
+        return RELEVANT, 0.0
+    return threshold_parts(getattr(min_difference or DEFAULT_MIN_DIFFERENCE, METRICS[metric].kind))
+
+
+def describe_threshold(kind: str, min_difference: Optional[MinDifference] = None) -> str:
+    """A kind's threshold in words: "5% of the larger value", "1ms", "0.1 percentage points"."""
+    value = getattr(min_difference or DEFAULT_MIN_DIFFERENCE, kind)
+    share, amount = threshold_parts(value)
+    if share or not amount:
+        return f"{value} of the larger value" if isinstance(value, str) else "any amount"
+    if kind == "time":
+        return format_duration(amount)
+    if kind == "rate":
+        return format_rate(amount)
+    if kind == "fraction":
+        points = amount * 100
+        return f"{points:g} percentage point{'' if points == 1 else 's'}"
+    return f"{amount:g}"
+
+
+def thresholds_sentence(min_difference: Optional[MinDifference] = None) -> str:
+    """Which thresholds the verdict used, kinds sharing one grouped: "... 5% of the larger value for times,
+    rates, counts and costs; 0.1 percentage points for shares (verdict.min_difference)."."""
+    groups: dict[str, list[str]] = {}
+    for kind, name in KIND_NAMES.items():
+        groups.setdefault(describe_threshold(kind, min_difference), []).append(name)
+    said = "; ".join(f"{text} for {_join(names)}" for text, names in groups.items())
+    return (f"A difference counts when its paired 95% interval excludes 0 and it reaches {said} "
+            "(verdict.min_difference).")
+
+
 def _values(summary: pd.DataFrame, diff: pd.DataFrame, metric: str) -> tuple | None:
     """(crud, cqrs, mean, low, high) of one metric, or None when it is missing."""
     means = summary[summary["metric"] == metric].set_index("architecture")["mean"]
@@ -72,10 +113,11 @@ def _values(summary: pd.DataFrame, diff: pd.DataFrame, metric: str) -> tuple | N
             finite_or_none(row.get("ci_low")), finite_or_none(row.get("ci_high")))
 
 
-def winner(metric: str, crud: Any, cqrs: Any, mean: Any, low: Any, high: Any) -> str:
+def winner(metric: str, crud: Any, cqrs: Any, mean: Any, low: Any, high: Any,
+           min_difference: Optional[MinDifference] = None) -> str:
     """'crud' or 'cqrs' when the difference is significant and the metric has a better direction;
     'differs' for a significant difference in a neutral metric; else what :func:`compare` says."""
-    state = compare(crud, cqrs, mean, low, high)
+    state = compare(crud, cqrs, mean, low, high, threshold_for(metric, min_difference))
     if state != "significant":
         return state
     if metric in NEUTRAL:
@@ -87,8 +129,10 @@ def stopped_architectures(incomplete: Iterable[dict]) -> list[str]:
     return sorted({run["architecture"] for run in incomplete})
 
 
-def verdict(summary: pd.DataFrame, diff: pd.DataFrame, incomplete: Iterable[dict] = ()) -> list[tuple[str, str, str]]:
-    """(metric, winner: 'crud' | 'cqrs' | 'none' | 'unknown', sentence) per headline metric.
+def verdict(summary: pd.DataFrame, diff: pd.DataFrame, incomplete: Iterable[dict] = (),
+            min_difference: Optional[MinDifference] = None) -> list[tuple[str, str, str]]:
+    """(metric, winner: 'crud' | 'cqrs' | 'none' | 'unknown', sentence) per headline metric, a difference
+    counting from ``min_difference`` (default: the schema's).
 
     With a stopped architecture every line only reports the numbers (winner 'unknown').
     """
@@ -109,7 +153,7 @@ def verdict(summary: pd.DataFrame, diff: pd.DataFrame, incomplete: Iterable[dict
         if stopped:
             out.append((metric, "unknown", f"{title}: {both} (incomplete: {' and '.join(stopped)} stopped, no verdict)."))
             continue
-        state = winner(metric, crud, cqrs, mean, low, high)
+        state = winner(metric, crud, cqrs, mean, low, high, min_difference)
         if state == "unknown":
             out.append((metric, "unknown", f"{title}: {both}; one replication gives no interval, so no verdict."))
             continue
@@ -119,8 +163,11 @@ def verdict(summary: pd.DataFrame, diff: pd.DataFrame, incomplete: Iterable[dict
         elif state == "unclear":
             out.append((metric, "none", f"{title}: no clear difference ({both}; {interval})."))
         elif state == "negligible":
+            kind = METRICS[metric].kind
             out.append((metric, "none", f"{title}: practically the same ({both}; the difference, "
-                                        f"{format_value(metric, mean)}, is under 1%)."))
+                                        f"{format_value(metric, mean)}, is under "
+                                        f"{describe_threshold(kind, min_difference)}, the smallest that counts for "
+                                        f"{KIND_NAMES[kind]}: verdict.min_difference.{kind})."))
         elif state == "differs":
             busier = "cqrs" if mean > 0 else "crud"
             out.append((metric, "none", f"{title}: {busier} keeps its connections busier ({both}; {interval}); "
@@ -147,8 +194,10 @@ def _times(a: float, b: float) -> str:
 def decision(summary: pd.DataFrame, diff: pd.DataFrame, incomplete: Iterable[dict] = (),
              scenario: Optional[Scenario] = None) -> str:
     """One paragraph: what each design buys and pays, and which wins for which priority
-    (and, given the ``scenario``, what drives it: see :func:`reasons`)."""
+    (and, given the ``scenario``, what drives it: see :func:`reasons`; its ``verdict.min_difference`` says
+    what counts as a difference), ending with the thresholds used."""
     incomplete = list(incomplete)
+    min_difference = scenario.verdict.min_difference if scenario is not None else None
     archs = [a for a in ARCHITECTURES if a in set(summary["architecture"])]
     stopped = stopped_architectures(incomplete)
     if stopped:
@@ -164,7 +213,7 @@ def decision(summary: pd.DataFrame, diff: pd.DataFrame, incomplete: Iterable[dic
         crud, cqrs = values[0], values[1]
         if metric == "reads_failed" and crud == 0 and cqrs == 0:
             continue
-        state = winner(metric, *values)
+        state = winner(metric, *values, min_difference)
         if state in ARCHITECTURES:
             mine, theirs = (crud, cqrs) if state == "crud" else (cqrs, crud)
             detail = f"{template.format(format_value(metric, mine))} vs {format_value(metric, theirs)}"
@@ -173,7 +222,7 @@ def decision(summary: pd.DataFrame, diff: pd.DataFrame, incomplete: Iterable[dic
             (unknown if state == "unknown" else even).append(priority)
     metric = PRICED if _values(summary, diff, PRICED) is not None else COST
     cost = _values(summary, diff, metric)
-    cost_state = winner(metric, *cost) if cost is not None and None not in cost[:2] else "missing"
+    cost_state = winner(metric, *cost, min_difference) if cost is not None and None not in cost[:2] else "missing"
     cost_note = ""
     if cost_state in ARCHITECTURES:
         cheap, dear = (cost_state, "cqrs" if cost_state == "crud" else "crud")
@@ -207,6 +256,7 @@ def decision(summary: pd.DataFrame, diff: pd.DataFrame, incomplete: Iterable[dic
     if unknown:
         sentences.append(f"One replication gives no interval, so nothing is decided on {_join(unknown)}: "
                          "run more replications.")
+    sentences.append(thresholds_sentence(min_difference))
     if scenario is not None:
         why = reasons(scenario, summary)
         if why:

@@ -5,8 +5,17 @@ measured by simulation. Every (read, version) pair with the read's query
 starting at or after the version's commit contributes one Bernoulli
 observation at t = start − commit: did the read see it? Pairs are counted in
 fixed bins of t up to a horizon a little beyond the longest visibility
-window, where every read sees the write. Computed from the runs' recorded
-reads, so with ``record: summary`` it rests on the sample of reads.
+window, where every read sees the write. Only served reads count (a failed
+read saw nothing). Computed from the runs' recorded reads, so with
+``record: summary`` it rests on the sample of reads.
+
+``visibility_t99`` and ``visibility_t999`` are quantiles of the
+write-to-read lag: the first time the curve reaches 99% (99.9%). The binned
+proportions are noisy, more so in the tail where few pairs fall, so the
+time is where the curve's monotone fit (pooling adjacent violators, the
+maximum-likelihood distribution function for such data) first reaches the
+level, in bins of 1/2000 of the horizon; the last time the raw curve is
+below the level would let one noisy tail bin push the time late.
 """
 
 from __future__ import annotations
@@ -64,7 +73,9 @@ def visibility_from_records(records, writes: pd.DataFrame) -> pd.DataFrame:
         hits = np.zeros(BINS, np.int64)
         for record in mine:
             w = writes[(writes["architecture"] == arch) & (writes["replication"] == record.replication)]
-            a, b = curve_counts(record.reads, w, edges)
+            keep = served(record.reads)
+            a, b = curve_counts({"start": record.reads["start"][keep],
+                                 "version_seen": record.reads["version_seen"][keep]}, w, edges)
             n += a
             hits += b
         with np.errstate(invalid="ignore", divide="ignore"):
@@ -75,31 +86,78 @@ def visibility_from_records(records, writes: pd.DataFrame) -> pd.DataFrame:
     return table
 
 
-def time_to(t: np.ndarray, probability: np.ndarray, level: float) -> float:
-    """The first bin start from which the probability stays at or above ``level``; NaN without data."""
-    known = ~np.isnan(probability)
-    if not known.any():
+def monotone_fit(n: np.ndarray, hits: np.ndarray) -> np.ndarray:
+    """The isotonic (non-decreasing) fit of the binned proportions hits / n, weighted by n, by pooling adjacent
+    violators; NaN for a bin without observations (skipped).
+
+    The fit is the maximum-likelihood estimate of a distribution function from such current-status data
+    (each pair says only whether the lag was below its t): noise in one bin cannot cross a level alone.
+    """
+    n, hits = np.asarray(n, dtype=float), np.asarray(hits, dtype=float)
+    kept = np.flatnonzero(n > 0)
+    weight, success, size = [], [], []  # per pooled block: observations, successes, bins
+    for k in kept:
+        weight.append(n[k])
+        success.append(hits[k])
+        size.append(1)
+        while len(weight) > 1 and success[-2] * weight[-1] >= success[-1] * weight[-2]:  # a violator: pool it
+            w, h, b = weight.pop(), success.pop(), size.pop()
+            weight[-1] += w
+            success[-1] += h
+            size[-1] += b
+    fit = np.full(len(n), np.nan)
+    fit[kept] = np.repeat(np.asarray(success) / np.asarray(weight), size) if kept.size else []
+    return fit
+
+
+def level_time(t: np.ndarray, n: np.ndarray, hits: np.ndarray, level: float) -> float:
+    """The first time the visibility curve reaches ``level``: where its monotone fit (:func:`monotone_fit`) first
+    reaches it, linear between the centres ``t`` of that bin and the bin before (so within a bin of a step).
+    ``n``, ``hits``: each bin's read–write pairs and those that saw the write. 0 when the curve starts at or
+    above the level; NaN when it never reaches it, or without data."""
+    fit = monotone_fit(n, hits)
+    kept = np.flatnonzero(~np.isnan(fit))
+    t, fit = np.asarray(t, dtype=float)[kept], fit[kept]
+    reached = np.flatnonzero(fit >= level)
+    if not len(reached):
         return math.nan
-    t, probability = t[known], probability[known]
-    below = np.nonzero(probability < level)[0]
-    if len(below) == 0:
-        return float(t[0])
-    if below[-1] + 1 >= len(t):
-        return math.nan  # never stays above within the horizon
-    return float(t[below[-1] + 1])
+    j = reached[0]
+    if j == 0:
+        return 0.0
+    a, b = fit[j - 1], fit[j]
+    return float(t[j - 1] + (level - a) / (b - a) * (t[j] - t[j - 1]))
+
+
+def time_to(t: np.ndarray, probability: np.ndarray, reads: np.ndarray, level: float) -> float:
+    """:func:`level_time` of a visibility table's rows (``t``: bin starts, equally wide; probability; reads)."""
+    t = np.asarray(t, dtype=float)
+    width = float(np.min(np.diff(t))) if len(t) > 1 else 0.0
+    reads = np.nan_to_num(np.asarray(reads, dtype=float))
+    hits = np.nan_to_num(np.asarray(probability, dtype=float)) * reads
+    return level_time(t + width / 2, reads, np.round(hits), level)
+
+
+#: bins of the curve that visibility_t99 and visibility_t999 are read from (finer than the plotted one)
+QUANTILE_BINS = 2000
+
+
+def served(reads) -> np.ndarray:
+    """Which recorded reads were served (a failed read saw nothing)."""
+    started = np.isfinite(np.asarray(reads["start"], dtype=float))
+    return started & ~np.asarray(reads["timed_out"], dtype=bool) if "timed_out" in reads else started
 
 
 def run_visibility_times(record) -> dict[str, float]:
-    """visibility_t99 and visibility_t999 of one run, from its own reads and writes (its own horizon)."""
+    """visibility_t99 and visibility_t999 of one run, from its own reads and writes (its own horizon): the
+    quantiles of the write-to-read lag, read off its curve in :data:`QUANTILE_BINS` bins."""
     writes = record.writes
     version = writes["version"]
     committed = np.isfinite(writes["commit"])
     table = pd.DataFrame({"version": version[committed], "commit": writes["commit"][committed],
                           "all_visible": record.all_visible[version[committed]] if committed.any() else np.empty(0)})
-    reads = pd.DataFrame({"start": record.reads["start"], "version_seen": record.reads["version_seen"]})
-    reads = reads[np.isfinite(reads["start"])]
-    edges = np.linspace(0.0, horizon(table), BINS + 1)
+    keep = served(record.reads)
+    reads = {"start": record.reads["start"][keep], "version_seen": record.reads["version_seen"][keep]}
+    edges = np.linspace(0.0, horizon(table), QUANTILE_BINS + 1)
     n, hits = curve_counts(reads, table, edges)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        p = np.where(n > 0, hits / np.maximum(n, 1), np.nan)
-    return {"visibility_t99": time_to(edges[:-1], p, 0.99), "visibility_t999": time_to(edges[:-1], p, 0.999)}
+    centre = (edges[:-1] + edges[1:]) / 2
+    return {"visibility_t99": level_time(centre, n, hits, 0.99), "visibility_t999": level_time(centre, n, hits, 0.999)}

@@ -9,6 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from cqrs_sim.cli import app
+from cqrs_sim.errors import ScenarioError
 
 from .conftest import SCENARIOS
 
@@ -227,3 +228,26 @@ def test_a_lag_limit_shorter_than_a_rollout_is_warned_about(scenario_from):
     assert "a rollout takes about 40s, longer than max_lag (5s)" in warning
     scenario = scenario_from(VALID, overrides={"cqrs.replicas.max_lag": "1m", "cqrs.sync.replace_time": "20s"})
     assert not [w for w in scenario_warnings(scenario) if w.startswith("cqrs.replicas.max_lag")]
+
+
+def test_verdict_thresholds_read_shares_and_amounts(scenario_from):
+    """verdict.min_difference: "N%" is a share of the larger value, anything else an amount in the kind's unit;
+    the resolved scenario writes them back as they load."""
+    from cqrs_sim.loader import dump_yaml, parse_scenario
+    from cqrs_sim.scenario import resolved_dict
+    from cqrs_sim.units import with_units
+
+    text = """
+    duration: 10s
+    workload: {reads: {rate: 1/s, query_time: 1ms}}
+    verdict: {min_difference: {time: 2ms, fraction: 1%, rate: 10/s, count: 3}}
+    """
+    scenario = scenario_from(text)
+    m = scenario.verdict.min_difference
+    assert (m.time, m.fraction, m.rate, m.count, m.cost) == (0.002, "1%", 10.0, 3.0, "5%")
+    again = parse_scenario(dump_yaml(with_units(resolved_dict(scenario))))
+    assert again.verdict == scenario.verdict
+    for bad, message in (("fast", "cannot read duration 'fast'"), ("-5%", "a share must be 0% or more"),
+                         ("x%", "expected a share such as 5% or an amount"), ("-1ms", "duration must not be negative")):
+        with pytest.raises(ScenarioError, match=f"verdict.min_difference.time: {message}"):
+            scenario_from(text.replace("time: 2ms", f"time: {bad}"))

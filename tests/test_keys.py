@@ -8,7 +8,8 @@ from typer.testing import CliRunner
 
 import cqrs_sim
 from cqrs_sim.cli import app
-from cqrs_sim.keys import KeyIndex, Sessions, key_staleness, popularity, popularity_cdf, ranks
+from cqrs_sim.keys import KeyIndex, key_staleness, popularity, popularity_cdf, ranks
+from cqrs_sim.sessions import Sessions, own_last_writes
 from cqrs_sim.model.routing import rendezvous_order, router
 from cqrs_sim.scenario import Keys
 from cqrs_sim.workload import write_workload
@@ -39,21 +40,75 @@ def test_key_staleness_is_from_the_first_missing_write_to_the_key():
     np.testing.assert_allclose(staleness, [30.0, 30.0, 20.0, 0.0])
 
 
-def test_sessions_compare_each_read_with_its_clients_previous_answer_across_calls():
-    sessions = Sessions(clients=2)
-    client = np.array([0, 1, 0, 0, 1])
-    seen = np.array([2, 1, 1, 3, 0])
-    answered = np.array([True, True, True, True, False])  # the last one was given up on: not compared
+def test_monotonic_reads_compare_with_the_newest_version_the_client_has_read():
+    """Hand-derived, without keys: versions 10, 5, 7 are two violations (5 and 7 both older than 10), not one."""
+    sessions = Sessions()
+    got = sessions.violations(np.zeros(3, np.int64), np.array([10, 5, 7]), np.zeros(3, np.int64), np.ones(3, bool), None)
+    np.testing.assert_array_equal(got, [False, True, True])
+    # per client; a read the client gave up on shows nothing and is skipped (client 1's 0 is not compared)
+    client = np.array([1, 0, 1, 1, 1])
+    seen = np.array([4, 11, 3, 0, 5])
+    answered = np.array([True, True, True, False, True])
     got = sessions.violations(client, seen, np.zeros(5, np.int64), answered, None)
     np.testing.assert_array_equal(got, [False, False, True, False, False])
-    # the next block continues from each client's last answered read (client 0 saw 3, client 1 saw 1)
-    got = sessions.violations(np.array([1, 0]), np.array([0, 3]), np.zeros(2, np.int64), np.ones(2, bool), None)
-    np.testing.assert_array_equal(got, [True, False])
-    # by key: a drop from version 3 to 1 matters only if a write in (1, 3] wrote the key read
-    keyed = Sessions(clients=1)
-    index = KeyIndex(np.array([[4], [5], [6]]), [1, 2, 3], commits=3)
-    got = keyed.violations(np.zeros(4, np.int64), np.array([3, 1, 3, 1]), np.array([0, 4, 0, 6]), np.ones(4, bool), index)
-    np.testing.assert_array_equal(got, [False, False, False, True])
+    # the next block goes on from each client's newest version: client 0 has read 11, client 1 read 5
+    got = sessions.violations(np.array([1, 0, 0]), np.array([4, 10, 12]), np.zeros(3, np.int64), np.ones(3, bool), None)
+    np.testing.assert_array_equal(got, [True, True, False])
+
+
+def test_monotonic_reads_are_per_key():
+    """Hand-derived, with keys. Writes: v1 writes key 7, v2 key 4, v3 key 7, v4 key 9. One client reads, in order:
+    key 4 at version 3 (key 4's version 2: fine); key 7 at version 2 (key 7's version 1; the client has read key 7
+    never, so the older snapshot does not count: fine, though a key-blind check would flag it); key 7 at version 3
+    (version 3: fine); key 7 at version 2 (version 1 < 3: a violation); key 4 at version 1 (version 0, the key
+    not written yet, < 2: a violation); key 4 at version 2 (2: fine); key 9 at version 3 (not written, version 0:
+    fine); key 7 at version 4 (3: fine); in a second call, key 7 at version 2 (1 < 3: a violation)."""
+    index = KeyIndex(np.array([[7], [4], [7], [9]]), [1, 2, 3, 4], commits=4)
+    np.testing.assert_array_equal(index.last_write(np.array([7, 7, 4, 4, 9, 5]), np.array([2, 4, 1, 3, 4, 4])),
+                                  [1, 3, 0, 2, 4, 0])
+    keyed = Sessions()
+    key = np.array([4, 7, 7, 7, 4, 4, 9, 7])
+    seen = np.array([3, 2, 3, 2, 1, 2, 3, 4])
+    got = keyed.violations(np.zeros(8, np.int64), seen, key, np.ones(8, bool), index)
+    np.testing.assert_array_equal(got, [False, False, False, True, True, False, False, False])
+    got = keyed.violations(np.zeros(1, np.int64), np.array([2]), np.array([7]), np.ones(1, bool), index)
+    np.testing.assert_array_equal(got, [True])
+
+
+def test_monotonic_reads_match_a_plain_loop_on_random_sequences():
+    """Many clients, Zipf keys, blocks of answers: the vectorised count equals a plain loop over the definition."""
+    rng = np.random.default_rng(4)
+    writes = 300
+    keys_of_writes = rng.zipf(1.5, (writes, 1)) % 50
+    index = KeyIndex(keys_of_writes, np.arange(1, writes + 1), commits=writes)
+    sessions, newest = Sessions(), {}
+    for _ in range(5):
+        n = 4000
+        client, key = rng.integers(0, 30, n), rng.zipf(1.5, n) % 50
+        seen, answered = rng.integers(0, writes + 1, n), rng.random(n) < 0.95
+        got = sessions.violations(client, seen, key, answered, index)
+        expected = np.zeros(n, bool)
+        for i in range(n):
+            if not answered[i]:
+                continue
+            written = [v for v in range(1, seen[i] + 1) if keys_of_writes[v - 1, 0] == key[i]]
+            version = written[-1] if written else 0
+            pair = (client[i], key[i])
+            expected[i] = version < newest.get(pair, -1)
+            newest[pair] = max(newest.get(pair, -1), version)
+        np.testing.assert_array_equal(got, expected)
+
+
+def test_a_read_back_must_reflect_the_writers_own_last_write():
+    """Writes (key, client, version): (3, 0, 1), (5, 1, 2), (3, 0, 3), (3, 1, 4), (3, 0, 5, not committed: 0).
+    Client 0's read-back of key 3 sent once versions up to 4 have committed: its own last write to key 3 is
+    version 3 (version 4 is client 1's, version 5 not committed). Up to 2: version 1. Client 1, key 5, up to 4:
+    version 2; client 1, key 7 (never written by it): 0."""
+    keys = np.array([[3], [5], [3], [3], [3]])
+    version = np.array([1, 2, 3, 4, 0])
+    client = np.array([0, 1, 0, 1, 0])
+    got = own_last_writes(keys, version, client, np.array([3, 3, 5, 7]), np.array([0, 0, 1, 1]), np.array([4, 2, 4, 4]))
+    np.testing.assert_array_equal(got, [3, 1, 2, 0])
 
 
 def test_popularity_ranks_follow_zipf():

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import simpy
 
+from cqrs_sim.model.read import WAITED, new_read
 from cqrs_sim.model.replicas import FAILED, LAGGING, SWAP, ReplicaPool
 from cqrs_sim.streams import stream
 
@@ -79,11 +80,11 @@ def test_lag_limit_follows_joins_and_replacements():
 def test_a_failed_replica_fails_its_running_reads_and_reroutes_its_queue():
     owner = Owner()
     p = pool(owner, count=2)
-    reads = [[i, 0.0, 0.0, 1.0, 0, -1, float("nan"), 0, 0, float("nan"), 0, 1, 0] for i in range(4)]
+    reads = [new_read(i, 0.0, 0.0, 1.0, 0, 0) for i in range(4)]
     for read in reads:
         p.query(read)  # round robin: reads 0, 2 on replica 0; 1, 3 on replica 1 (two connections each)
     p.leave(1, SWAP)  # replica 1 leaves for a swap (drain on: its reads stay)
-    p.query(extra := [9, 0.0, 0.0, 1.0, 0, -1, float("nan"), 0, 0, float("nan"), 0, 1, 0])
+    p.query(extra := new_read(9, 0.0, 0.0, 1.0, 0, 0))
     assert p.conns[0].queued == 1  # replica 0's connections are busy: the fifth read queues there
     at(owner, 0.5, lambda: p.fail(0))
     owner.env.run()
@@ -91,3 +92,30 @@ def test_a_failed_replica_fails_its_running_reads_and_reroutes_its_queue():
     assert [r[0] for r in owner.done] == [1, 3]  # replica 1's reads drained
     assert extra not in owner.done and extra not in owner.failed  # nowhere to go: it waits for a replica to rejoin
     assert p.waiting and p.waiting[0] is extra
+
+
+def test_the_pool_records_when_it_is_empty_and_which_reads_wait():
+    """Replica 0 leaves at 1 (a swap), replica 1 fails at 2, so the pool is empty from 2; replica 1 is
+    repaired at 5, replica 0 rejoins at 6: empty [2, 5). It empties again from 8 to the end (both leave).
+    A read routed at 3 waits (and is flagged), one at 7 does not. The spans agree with those derived from the
+    replicas' times out of the pool (what the testbed uses)."""
+    from cqrs_sim.tables import empty_spans, within
+
+    owner = Owner()
+    p = pool(owner, count=2)
+    reads = {t: new_read(int(t), t, 0.0, 0.1, 0, 0) for t in (3.0, 7.0)}
+    at(owner, 1, lambda: p.leave(0, SWAP))
+    at(owner, 2, lambda: p.fail(1))
+    for t, read in reads.items():
+        at(owner, t, lambda read=read: p.query(read))
+    at(owner, 5, lambda: p.repaired(1, 0))
+    at(owner, 6, lambda: p.join(0, 1))
+    at(owner, 8, lambda: (p.leave(0, SWAP), p.leave(1, SWAP)))
+    owner.env.run(until=10)
+    spans = p.empty_columns()
+    assert spans["start"].tolist() == [2.0, 8.0] and spans["end"].tolist() == [5.0, 10.0]
+    assert [reads[t][WAITED] for t in (3.0, 7.0)] == [1, 0]
+    swaps = {"out": [1.0, 2.0, 8.0, 8.0], "back": [6.0, 5.0, 10.0, 10.0]}
+    derived = empty_spans(swaps, replica_count=2)
+    assert derived["start"].tolist() == [2.0, 8.0] and derived["end"].tolist() == [5.0, 10.0]
+    assert within([1.9, 2.0, 4.99, 5.0, 9.0], derived).tolist() == [False, True, True, False, True]

@@ -75,6 +75,46 @@ def test_verdict_rules():
     assert winner == "unknown" and "no verdict" in text
 
 
+def test_a_difference_must_reach_the_smallest_that_counts_for_its_kind():
+    """An 85 µs (1.07%) write-latency gap whose interval excludes 0 is not "faster writes" by default (5% for
+    times), and the line says which threshold it used; with the scenario's own thresholds it counts."""
+    from cqrs_sim.scenario import MinDifference
+
+    frames = _frames(0.007944, 0.008029, 0.00005, 0.00012, metric="write_latency_mean")
+    (_, winner, text), = verdict(*frames)
+    assert winner == "none"
+    assert text == ("Mean write latency: practically the same (crud 7.94ms, cqrs 8.03ms; the difference, 85us, is "
+                    "under 5% of the larger value, the smallest that counts for times: verdict.min_difference.time).")
+    assert "write_latency_mean" not in cell_states(*frames)
+    for strict in (MinDifference(time="1%"), MinDifference(time="50us")):
+        (_, winner, _), = verdict(*frames, min_difference=strict)
+        assert winner == "crud"
+        assert cell_states(*frames, min_difference=strict) == {"write_latency_mean": "crud"}
+    (_, winner, text), = verdict(*frames, min_difference=MinDifference(time="100us"))
+    assert winner == "none" and "under 100us, the smallest that counts for times" in text
+    # shares: an amount by default, a tenth of a percentage point
+    shares = _frames(0.0, 0.0006, 0.0002, 0.001, metric="stale_read_fraction")
+    (_, winner, text), = verdict(*shares)
+    assert winner == "none" and "under 0.1 percentage points, the smallest that counts for shares" in text
+    (_, winner, _), = verdict(*shares, min_difference=MinDifference(fraction=0.0001))
+    assert winner == "crud"
+
+
+def test_the_decision_says_which_thresholds_it_used(scenario_from):
+    summary, diff = _summary({"read_latency_p99": (2.0, 0.02, 0.5)})
+    assert decision(summary, diff).endswith(
+        "A difference counts when its paired 95% interval excludes 0 and it reaches 5% of the larger value for "
+        "times, rates, counts and costs; 0.1 percentage points for shares (verdict.min_difference).")
+    scenario = scenario_from("""
+        duration: 10s
+        workload: {reads: {rate: 1/s, query_time: 1ms}}
+        verdict: {min_difference: {time: 2ms, fraction: 1%}}
+    """)
+    assert decision(summary, diff, scenario=scenario).endswith(
+        "it reaches 2ms for times; 1% of the larger value for shares; 5% of the larger value for rates, counts and "
+        "costs (verdict.min_difference).")
+
+
 def _summary(rows: dict[str, tuple[float, float, float]]):
     """Synthetic frames from metric -> (crud, cqrs, half-width of the paired interval); arch intervals ±1%."""
     summary, diff = [], []

@@ -165,6 +165,13 @@ class CrudModel(Frontend):
         """The database's time down, as a swap of the one server reads go to (none without failures)."""
         return failures.outage_columns(self.primary_outages)
 
+    def empty_pool_columns(self) -> dict[str, np.ndarray]:
+        """The database's time down, where it serves the reads: they have no server to go to."""
+        if not self.reads_on_primary:
+            return {}
+        return {"start": np.asarray([o[1] for o in self.primary_outages], dtype=float),
+                "end": np.asarray([o[2] for o in self.primary_outages], dtype=float)}
+
     # --- results --------------------------------------------------------------
     def visibility(self) -> tuple[np.ndarray, np.ndarray]:
         """first_visible and all_visible by version: a commit is visible at once."""

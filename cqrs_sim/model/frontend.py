@@ -26,7 +26,7 @@ from ..streams import stream
 from ..workload import ReadSource, WriteWorkload
 from ..keys import KeyIndex
 from .read import (ARRIVAL, ATTEMPT, CLIENT, FINISH, HANDLER, HANDLER_TIME, ID, KEY, NAN, QUERY_TIME, READ_BACK, SEEN,
-                   START, TIMED_OUT, WIDTH, new_read)
+                   START, TIMED_OUT, WAITED, WIDTH, new_read)
 from .record import RunRecord
 from .recorder import CHUNK, ReadRecorder
 from .routing import router
@@ -230,6 +230,7 @@ class Frontend:
             self.retry_times.append(client[0])
             retry = new_read(i, NAN, attempt[HANDLER_TIME], attempt[QUERY_TIME], attempt[KEY], attempt[CLIENT],
                              attempt=client[1])
+            retry[WAITED] = attempt[WAITED]  # the read waited for an empty pool if any attempt did
             if delay > 0:
                 self.env.timeout(delay, retry).callbacks.append(lambda e: self._send_retry(e.value))
             else:
@@ -350,6 +351,9 @@ class Frontend:
             retry_times=np.asarray(self.retry_times, dtype=float),
             extra_instances=self.extra_instance_columns(),
             write_keys=self.write_keys if self.scenario.workload.keys is not None else None,
+            empty_pool=self.empty_pool_columns(),
+            write_client=(np.asarray(self.write_client, dtype=np.int64)
+                          if self.scenario.workload.reads.clients is not None else None),
         )
 
     # What each architecture provides for its record:
@@ -384,6 +388,10 @@ class Frontend:
 
     def extra_instance_columns(self) -> dict[str, np.ndarray]:
         """start, end of database instances built beside the running ones (none unless rollouts build them)."""
+        return {}
+
+    def empty_pool_columns(self) -> dict[str, np.ndarray]:
+        """start, end of each time reads had no server to go to (none unless servers leave)."""
         return {}
 
     def read_back_columns(self) -> dict[str, np.ndarray]:

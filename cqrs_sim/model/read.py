@@ -26,7 +26,8 @@ ATTEMPT = 11  #: 1 for the client's first try, 2 for its first retry, …
 READ_BACK = 12  #: for a writer reading its own write back: that write's version; 0 for a client's read
 KEY = 13  #: the key it reads (0 without workload.keys: the one shared item)
 CLIENT = 14  #: the client it belongs to (0 without workload.reads.clients)
-WIDTH = 15  #: values in a read
+WAITED = 15  #: 1 once it found no server to read from and waited for one (the client's last attempt), else 0
+WIDTH = 16  #: values in a read
 
 NAN = math.nan
 
@@ -34,4 +35,4 @@ NAN = math.nan
 def new_read(i: int, arrival: float, handler_time: float, query_time: float, key: int, client: int,
              attempt: int = 1, read_back: int = 0) -> list:
     """A read that has just arrived: not yet routed, started or finished."""
-    return [i, arrival, handler_time, query_time, 0, -1, NAN, 0, 0, NAN, 0, attempt, read_back, key, client]
+    return [i, arrival, handler_time, query_time, 0, -1, NAN, 0, 0, NAN, 0, attempt, read_back, key, client, 0]

@@ -16,7 +16,7 @@ class RunRecord:
 
     architecture: str
     replication: int
-    #: id, arrival, start, finish, handler, replica, version_seen, version_latest, timed_out (and key with keys;
+    #: id, arrival, start, finish, handler, replica, version_seen, version_latest, timed_out, waited_for_pool (and key with keys;
     #: client, monotonic_violation with clients): every read, or the sample
     reads: dict[str, np.ndarray]
     aggregates: Optional[ReadAggregates]  #: summary mode only
@@ -42,6 +42,9 @@ class RunRecord:
     #: elastic pool: per autoscaler decision, t, replicas_in_pool, provisioning, utilization, desired, change
     autoscale: dict[str, np.ndarray] = field(default_factory=dict)
     write_keys: Optional[np.ndarray] = None  #: per write, the keys it writes (None without workload.keys)
+    write_client: Optional[np.ndarray] = None  #: per write, its writer's client (None without workload.reads.clients)
+    #: start, end of each time reads had no server to go to: no replica in the pool, or the one database down
+    empty_pool: dict[str, np.ndarray] = field(default_factory=dict)
 
     @property
     def sampled(self) -> bool:

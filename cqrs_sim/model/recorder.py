@@ -2,10 +2,10 @@
 
 The model appends each finished read's list (:mod:`.read`) to one flat list (the
 cheapest thing Python can do per read); every ``CHUNK`` reads it is turned
-into numpy columns at once. In ``full`` mode the columns are kept (57 bytes
+into numpy columns at once. In ``full`` mode the columns are kept (58 bytes
 a read; 13 more with keys and clients); in ``summary`` mode they are folded into exact counts, sums and
-maxima, log-bucketed histograms (quantiles within 1%), per-bin timeseries
-histograms, and a bounded sample, then dropped, so memory does not grow
+maxima, log-linear histograms (percentiles within 0.1%), per-bin timeseries
+histograms (within 0.8%), and a bounded sample, then dropped, so memory does not grow
 with the number of reads.
 
 The sample is a bottom-k sample on a hash of the read id: the ``sample_size``
@@ -23,8 +23,9 @@ from typing import Callable, Optional
 import numpy as np
 
 from .. import histogram
-from ..keys import KeyIndex, Sessions, key_staleness
-from .read import ARRIVAL, CLIENT, FINISH, HANDLER, ID, KEY, LATEST, REPLICA, SEEN, START, TIMED_OUT, WIDTH
+from ..keys import KeyIndex, key_staleness
+from ..sessions import Sessions
+from .read import ARRIVAL, CLIENT, FINISH, HANDLER, ID, KEY, LATEST, REPLICA, SEEN, START, TIMED_OUT, WAITED, WIDTH
 
 CHUNK = 1 << 16  #: reads per conversion to numpy
 
@@ -38,6 +39,7 @@ COLUMNS = {  # output column -> (position, dtype)
     "version_seen": (SEEN, np.int64),
     "version_latest": (LATEST, np.int64),
     "timed_out": (TIMED_OUT, np.bool_),
+    "waited_for_pool": (WAITED, np.bool_),
 }
 VIOLATION = WIDTH  #: a column the recorder adds to each block when reads have clients: monotonic_read_violations
 KEY_COLUMNS = {"key": (KEY, np.int64)}  #: kept with workload.keys
@@ -55,28 +57,37 @@ def _mix(x: np.ndarray) -> np.ndarray:
 
 @dataclass
 class ReadAggregates:
-    """Exact counts, sums and maxima and 1%-histograms of the reads arriving in [warmup, duration)."""
+    """Exact counts, sums and maxima, and histograms (percentiles within 0.1%), of the reads arriving in
+    [warmup, duration).
 
-    count: int = 0
+    Latency, staleness and session statistics are over the served reads; a
+    failed read counts in ``failed`` and ``failure_time_sum`` only.
+    """
+
+    served: int = 0  #: reads served
     latency_sum: float = 0.0
     latency_min: float = math.inf
     latency_max: float = -math.inf
-    latency_hist: np.ndarray = field(default_factory=lambda: np.zeros(histogram.BUCKETS, np.int64))
+    latency_hist: np.ndarray = field(default_factory=lambda: np.zeros(histogram.SUMMARY.buckets, np.int64))
     stale: int = 0  #: reads whose replica lacked a committed write to their key
     stale_version: int = 0  #: reads whose replica lacked a committed version (whatever key they read)
     monotonic: int = 0  #: reads that violated monotonic reads (with clients)
     staleness_sum: float = 0.0
     staleness_max: float = 0.0
-    staleness_hist: np.ndarray = field(default_factory=lambda: np.zeros(histogram.BUCKETS, np.int64))
+    staleness_hist: np.ndarray = field(default_factory=lambda: np.zeros(histogram.SUMMARY.buckets, np.int64))
     busy: float = 0.0  #: connection-seconds of queries inside the window
-    timed_out: int = 0  #: reads in the window whose client gave up on every attempt
-    #: per timeseries bin (by arrival): reads, stale reads, latency histogram; completions by finish bin
+    failed: int = 0  #: reads in the window that failed (their client gave up, or their server failed)
+    failure_time_sum: float = 0.0  #: seconds from arrival to failure, summed over the failed reads
+    waited: int = 0  #: reads in the window that found no server to read from and waited for one
+    #: per timeseries bin: served reads, stale ones and their latency histogram (by arrival); served and failed
+    #: reads by finish bin
     bin_reads: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
     bin_stale: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
-    bin_hist: np.ndarray = field(default_factory=lambda: np.zeros((0, histogram.BUCKETS), np.int32))
+    bin_hist: np.ndarray = field(default_factory=lambda: np.zeros((0, histogram.TIMESERIES.buckets), np.int32))
     bin_latency_min: np.ndarray = field(default_factory=lambda: np.zeros(0))
     bin_latency_max: np.ndarray = field(default_factory=lambda: np.zeros(0))
     bin_completed: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    bin_failed: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
     total_reads: int = 0  #: every read recorded, in the window or not
 
 
@@ -90,7 +101,7 @@ class ReadRecorder:
         how many clients reads belong to (monotonic reads are checked per client)."""
         self.mode = mode
         self.key_index = key_index
-        self.sessions = Sessions(clients) if clients is not None else None
+        self.sessions = Sessions() if clients is not None else None
         self.columns_kept = dict(COLUMNS)
         if key_index is not None:
             self.columns_kept.update(KEY_COLUMNS)
@@ -109,9 +120,9 @@ class ReadRecorder:
             bins = len(self.edges) - 1
             self.agg = ReadAggregates(
                 bin_reads=np.zeros(bins, np.int64), bin_stale=np.zeros(bins, np.int64),
-                bin_hist=np.zeros((bins, histogram.BUCKETS), np.int32),
+                bin_hist=np.zeros((bins, histogram.TIMESERIES.buckets), np.int32),
                 bin_latency_min=np.full(bins, math.inf), bin_latency_max=np.full(bins, -math.inf),
-                bin_completed=np.zeros(bins, np.int64))
+                bin_completed=np.zeros(bins, np.int64), bin_failed=np.zeros(bins, np.int64))
 
     def flush(self) -> None:
         if not self.flat:
@@ -133,22 +144,38 @@ class ReadRecorder:
     # --- summary mode ---------------------------------------------------------
     def _fold(self, block: np.ndarray, index: Optional[KeyIndex]) -> None:
         agg = self.agg
+        agg.total_reads += len(block)
+        arrival, start, finish = block[:, ARRIVAL], block[:, START], block[:, FINISH]
+        # connection time: every query that ran, served or not (a read refused at once never started)
+        ran = np.isfinite(start)
+        agg.busy += float(np.clip(np.minimum(finish[ran], self.hi) - np.maximum(start[ran], self.lo), 0, None).sum())
+        failed = block[:, TIMED_OUT] != 0
+        inside = (arrival >= self.lo) & (arrival < self.hi)
+        lost = inside & failed
+        agg.failed += int(lost.sum())
+        agg.failure_time_sum += float((finish - arrival)[lost].sum())
+        agg.waited += int(block[inside, WAITED].sum())
+        bins = len(self.edges) - 1
+        done = np.searchsorted(self.edges, finish, side="right") - 1
+        counted = (done >= 0) & (done < bins) & (finish < self.hi)
+        agg.bin_failed += np.bincount(done[counted & failed], minlength=bins)
+        agg.bin_completed += np.bincount(done[counted & ~failed], minlength=bins)
+        if failed.any():
+            block = block[~failed]  # from here on: the served reads
         arrival, start, finish = block[:, ARRIVAL], block[:, START], block[:, FINISH]
         seen = block[:, SEEN].astype(np.int64)
         latest = block[:, LATEST].astype(np.int64)
         latency = finish - arrival
         key = block[:, KEY].astype(np.int64) if index is not None else seen
         stale, staleness = key_staleness(index, key, seen, latest, start, np.asarray(self.commit_time))
-        agg.total_reads += len(block)
         inside = (arrival >= self.lo) & (arrival < self.hi)
         if inside.any():
-            agg.timed_out += int(block[inside, TIMED_OUT].sum())
             lat = latency[inside]
-            agg.count += len(lat)
+            agg.served += len(lat)
             agg.latency_sum += float(lat.sum())
             agg.latency_min = min(agg.latency_min, float(lat.min()))
             agg.latency_max = max(agg.latency_max, float(lat.max()))
-            agg.latency_hist += histogram.counts(lat)
+            agg.latency_hist += histogram.SUMMARY.counts(lat)
             st = staleness[inside]
             agg.stale += int(stale[inside].sum())
             agg.stale_version += int((seen < latest)[inside].sum())
@@ -156,21 +183,17 @@ class ReadRecorder:
                 agg.monotonic += int(block[inside, VIOLATION].sum())
             agg.staleness_sum += float(st.sum())
             agg.staleness_max = max(agg.staleness_max, float(st.max()))
-            agg.staleness_hist += histogram.counts(st)
-        agg.busy += float(np.clip(np.minimum(finish, self.hi) - np.maximum(start, self.lo), 0, None).sum())
-        bins = len(self.edges) - 1
+            agg.staleness_hist += histogram.SUMMARY.counts(st)
         b = np.searchsorted(self.edges, arrival, side="right") - 1
         ok = (b >= 0) & (b < bins)
         b, lat_b = b[ok], latency[ok]
         agg.bin_reads += np.bincount(b, minlength=bins)
         agg.bin_stale += np.bincount(b, weights=stale[ok], minlength=bins).astype(np.int64)
-        flat_index = b * histogram.BUCKETS + histogram.bucket(lat_b)
-        agg.bin_hist += np.bincount(flat_index, minlength=bins * histogram.BUCKETS).reshape(bins, -1).astype(np.int32)
+        per_bin = histogram.TIMESERIES
+        flat_index = b * per_bin.buckets + per_bin.bucket(lat_b)
+        agg.bin_hist += np.bincount(flat_index, minlength=bins * per_bin.buckets).reshape(bins, -1).astype(np.int32)
         np.minimum.at(agg.bin_latency_min, b, lat_b)
         np.maximum.at(agg.bin_latency_max, b, lat_b)
-        done = np.searchsorted(self.edges, finish, side="right") - 1
-        done = done[(done >= 0) & (done < bins) & (finish < self.hi)]
-        agg.bin_completed += np.bincount(done, minlength=bins)
 
     def _sample(self, block: np.ndarray) -> None:
         keys = _mix(block[:, ID].astype(np.uint64) ^ self.salt)

@@ -43,7 +43,7 @@ from typing import TYPE_CHECKING, Callable, Optional
 import numpy as np
 import simpy
 
-from .read import ATTEMPT, ID, LATEST, QUERY_TIME, READ_BACK, REPLICA, SEEN, START
+from .read import ATTEMPT, ID, LATEST, QUERY_TIME, READ_BACK, REPLICA, SEEN, START, WAITED
 from .routing import Ties, router
 from .slots import Slots
 
@@ -87,6 +87,7 @@ class ServedByReplicas:
         """The owner's record, with an elastic pool's membership over time and its autoscaler's decisions."""
         record = super().record()  # type: ignore[misc]
         record.pool_steps = self.replicas.step_columns()
+        record.empty_pool = self.replicas.empty_columns()
         if self.autoscaler is not None:
             record.autoscale = self.autoscaler.decision_columns()
         return record
@@ -127,6 +128,8 @@ class ReplicaPool:
         #: drain off or failures: per replica, the end event of each query running there, and its read
         self.running: list[dict[simpy.Event, list]] = [{} for _ in range(size)]
         self._drained: list[simpy.Event | None] = [None] * size  #: drain on: events for leaving replicas
+        self.empty_since = math.nan  #: when the pool last became empty
+        self.empty_spans: list[tuple[float, float]] = []  #: (start, end) of each time the pool was empty
         self._done = model._read_done
         for name in ("query", "_query_start", "_query_end"):  # bound once: these run for every read
             setattr(self, name, getattr(self, name))
@@ -143,6 +146,12 @@ class ReplicaPool:
     def lifetime_columns(self) -> dict[str, np.ndarray]:
         """start, end of each replica instance not counted in ``always_running`` (none here)."""
         return {}
+
+    def empty_columns(self) -> dict[str, np.ndarray]:
+        """start, end of each time the pool held no replica (one still empty ends now)."""
+        spans = self.empty_spans + ([] if self.pool else [(self.empty_since, self.env.now)])
+        return {"start": np.asarray([s[0] for s in spans], dtype=float),
+                "end": np.asarray([s[1] for s in spans], dtype=float)}
 
     def step_columns(self) -> dict[str, np.ndarray]:
         """t, in_pool, members, provisioning after each change of membership (a fixed pool keeps none: its
@@ -166,6 +175,7 @@ class ReplicaPool:
     def query(self, read: list) -> None:
         """Route ``read`` to a replica in the pool and queue for one of its connections."""
         if not self.pool:
+            read[WAITED] = 1
             self.waiting.append(read)
             return
         r = self._route(read)
@@ -213,6 +223,8 @@ class ReplicaPool:
         """Replica r leaves the pool (if in it) for reason ``why``; drain off, a swap evicts its reads."""
         if not self.out[r]:
             self.pool.remove(r)
+            if not self.pool:
+                self.empty_since = self.env.now
         self.out[r] |= why
         if why == SWAP and not self.drain:
             self._evict(r)
@@ -237,6 +249,8 @@ class ReplicaPool:
         if self.out[r]:
             return
         bisect.insort(self.pool, r)
+        if len(self.pool) == 1:
+            self.empty_spans.append((self.empty_since, self.env.now))
         waiting = self.waiting
         while waiting and self.pool:
             self.query(waiting.popleft())

@@ -35,7 +35,7 @@ def visibility_curve(results) -> Figure:
         ax.step(t, p, where="post", color=COLORS[arch], lw=WIDTHS[arch], label=f"{arch} ({int(known['reads'].sum()):,} read-write pairs)")
         marks = []
         for level, name, style in ((0.99, "99%", "--"), (0.999, "99.9%", ":")):
-            at = time_to(t, p, level)
+            at = time_to(t, p, known["reads"].to_numpy(), level)
             if np.isfinite(at):
                 ax.axvline(at, color=COLORS[arch], ls=style, lw=1)
                 marks.append(f"{name} by {format_duration(at)}")

@@ -23,6 +23,7 @@ from ..model.record import RunRecord
 from ..model.routing import router
 from ..scenario import Scenario
 from ..streams import stream
+from ..tables import empty_spans, within
 from ..workload import ReadSource, WriteWorkload
 from .measure import probe_timer
 from .slots import Slots
@@ -176,7 +177,10 @@ class Client:
         writes = {"arrival": np.asarray(w[0], dtype=float), "start": np.asarray(w[1], dtype=float),
                   "commit": np.asarray(w[2], dtype=float), "version": np.asarray(w[3], dtype=np.int64)}
         end = float(np.nanmax(np.concatenate([[0.0], reads["finish"], writes["commit"]])))
+        parts = self.backend.record_parts()
+        parts["empty_pool"] = empty_spans(parts["swaps"], parts["replica_count"])
+        reads["waited_for_pool"] = within(reads["arrival"], parts["empty_pool"])  # arrived with no replica in the pool
         return RunRecord(
             architecture=self.backend.architecture, replication=self.replication, reads=reads, aggregates=None,
             reads_recorded=count, writes=writes, commit_time=np.asarray(self.backend.commit_time, dtype=float),
-            end_time=end, **self.backend.record_parts())
+            end_time=end, **parts)

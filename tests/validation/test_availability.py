@@ -19,6 +19,7 @@ no queueing) no read is staler than it, while without it reads are.
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 import cqrs_sim
@@ -63,6 +64,34 @@ def test_long_run_availability_is_mtbf_over_cycle(scenario_from, arch, body, exp
         # when a failure strikes (0.1/s × 10 ms each)
         mean, low, high = t_interval(per_replication(results, arch, "read_availability"))
         assert low <= expected <= high, f"read availability {mean:.4f} [{low:.4f}, {high:.4f}], theory {expected:.4f}"
+
+
+def test_the_pool_is_empty_when_every_replica_is_down(scenario_from):
+    """Two CQRS replicas failing independently, each down a share 3/13 of the time (MTTR
+    2 min + replace_time 1 min of a 13 min cycle): no replica is in the pool a share
+    (3/13)² = 0.0533 of the time. Reads have no timeout, so one that comes meanwhile
+    waits for a replica and is served late: by PASTA the share of reads that waited is
+    0.0533 too, while the share served stays about 1 (only the few reads running when a
+    replica fails are lost: 0.25/s × 10 ms each). Over 40 h.. The single database (MTBF 10 min, MTTR
+    2 min) is down 2/12 of the time: its empty-pool share, with no read waiting."""
+    body = (f"cqrs:\n  replicas: {{count: 2, connections: 100, failures: {FAILURES}}}\n  sync: {{replace_time: 1m}}\n"
+            f"crud: {{failures: {FAILURES}}}\n")
+    text = BASE.format(arch="crud, cqrs").replace("rate: 0.1/s", "rate: 0.25/s").replace("duration: 10h", "duration: 40h")
+    results = cqrs_sim.simulate(scenario_from(text + body))
+    empty = (3 / 13) ** 2
+    mean, low, high = t_interval(per_replication(results, "cqrs", "pool_empty_fraction"))
+    print(f"pool empty: {mean:.4f} [{low:.4f}, {high:.4f}], theory {empty:.4f}")
+    assert low <= empty <= high and high - low < empty / 2
+    reads = per_replication(results, "cqrs", "reads_completed") + per_replication(results, "cqrs", "reads_failed")
+    mean, low, high = t_interval(per_replication(results, "cqrs", "reads_waited_for_pool") / reads)
+    print(f"reads that waited: {mean:.4f} [{low:.4f}, {high:.4f}], theory {empty:.4f}")
+    assert low <= empty <= high and high - low < empty / 2
+    assert (per_replication(results, "cqrs", "read_availability") > 0.999).all()
+    mean, low, high = t_interval(per_replication(results, "crud", "pool_empty_fraction"))
+    assert low <= 2 / 12 <= high and high - low < 0.06
+    np.testing.assert_allclose(per_replication(results, "crud", "pool_empty_fraction"),
+                               1 - per_replication(results, "crud", "replica_availability"), rtol=1e-9)
+    assert (per_replication(results, "crud", "reads_waited_for_pool") == 0).all()
 
 
 STALLS = """

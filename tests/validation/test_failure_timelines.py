@@ -64,8 +64,9 @@ def test_cqrs_replica_fails_and_is_rebuilt(scenario_from):
     Reads 26..40 arrive meanwhile and wait; at 40.2 they all start (100 connections)
     and end at 40.6, latency 40.6 − k. The next failure would come 25.2 after 40.2, past
     duration 60: none. So read_availability = 59/60, replica_availability = 1 − 15/60 =
-    0.75, and the mean latency is (0.2 + Σ_{k=26}^{40} (40.6 − k) + 44 × 0.4) / 60 =
-    (0.2 + 114 + 17.6) / 60 = 131.8 / 60."""
+    0.75, the pool is empty 15/60 of the time and 15 reads waited for it; the mean
+    latency, over the 59 served reads, is (Σ_{k=26}^{40} (40.6 − k) + 44 × 0.4) / 59 =
+    (114 + 17.6) / 59, and read 25 failed 0.2 after it arrived."""
     results = run(scenario_from, "cqrs", CQRS_ONE_REPLICA)
     r = reads(results)
     assert r.timed_out.sum() == 1 and bool(r.timed_out[25])
@@ -81,7 +82,11 @@ def test_cqrs_replica_fails_and_is_rebuilt(scenario_from):
     assert metric(results, "cqrs", "reads_failed") == 1
     assert metric(results, "cqrs", "read_availability") == pytest.approx(59 / 60)
     assert metric(results, "cqrs", "replica_availability") == pytest.approx(0.75)
-    assert metric(results, "cqrs", "read_latency_mean") == pytest.approx(131.8 / 60)
+    assert metric(results, "cqrs", "read_latency_mean") == pytest.approx(131.6 / 59)
+    assert metric(results, "cqrs", "read_failure_time_mean") == pytest.approx(0.2)
+    assert metric(results, "cqrs", "pool_empty_fraction") == pytest.approx(15 / 60)
+    assert metric(results, "cqrs", "reads_waited_for_pool") == 15
+    assert r.waited_for_pool.sum() == 15 and r.waited_for_pool[waited].all()
 
 
 def test_failed_reads_retry_through_the_timeout_path(scenario_from):
@@ -133,6 +138,10 @@ def test_crud_primary_failure_stops_writes_and_reads(scenario_from):
     assert metric(results, "crud", "reads_failed") == 6
     assert metric(results, "crud", "read_availability") == pytest.approx(44 / 50)
     assert metric(results, "crud", "replica_availability") == pytest.approx(0.9)
+    assert metric(results, "crud", "pool_empty_fraction") == pytest.approx(0.1)
+    # 25 failed at 25.2, 0.2 after it arrived; 26..30 were refused as they came
+    assert metric(results, "crud", "read_failure_time_mean") == pytest.approx(0.2 / 6)
+    assert metric(results, "crud", "read_latency_mean") == pytest.approx((42 * 0.4 + 1.6 + 0.6) / 44)
     assert (results.replicas.out.iloc[0], results.replicas.back.iloc[0]) == pytest.approx((25.2, 30.2))
 
 
