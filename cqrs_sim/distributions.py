@@ -454,7 +454,7 @@ class Empirical(_Dist):
 
     @model_validator(mode="after")
     def _one_source(self) -> "Empirical":
-        from .datafile import DataError, numbers, read_column
+        from .datafile import DataError, durations, read_column
 
         if (self.samples is None) == (self.file is None):
             raise ValueError("give samples (a list) or file and column (measured values), not both")
@@ -462,13 +462,9 @@ class Empirical(_Dist):
             if self.column is None:
                 raise ValueError("file needs column: the column holding the values")
             try:
-                column = read_column(self.file, self.column)
-                values = numbers(column) * _UNITS[self.unit or "s"]
+                self._data = _Measured(durations(read_column(self.file, self.column), self.unit or "s"))
             except DataError as exc:
                 raise data_error(self, exc) from None
-            if (values < 0).any():
-                raise data_error(self, column.error(int(np.argmax(values < 0)), "a negative time"))
-            self._data = _Measured(values)
         elif self.column is not None or self.unit is not None:
             raise ValueError("column and unit go with file (samples carry their own units)")
         else:
@@ -506,9 +502,6 @@ class Empirical(_Dist):
     @property
     def has_atoms(self) -> bool:
         return True
-
-
-_UNITS = {"s": 1.0, "ms": 1e-3, "us": 1e-6}
 
 
 def data_error(model: BaseModel, error: Exception) -> ValidationError:

@@ -24,7 +24,7 @@ import numpy as np
 from pydantic import TypeAdapter, ValidationError
 from scipy import special, stats
 
-from .datafile import MAX_DATA_BYTES, ColumnsError, DataError, numbers, read_column, read_lines
+from .datafile import MAX_DATA_BYTES, ColumnsError, DataError, durations, read_column, read_lines
 from .distributions import Distribution, _Dist
 from .errors import Problem, ScenarioError
 from .units import duration_unit, format_in_unit
@@ -260,7 +260,7 @@ def read_measurements(source: str, column: str | None = None, unit: str = "s", s
         else:
             data = read_column(source, column)
             where = str(data.values.name)
-            values, lines = numbers(data), data
+            values, lines = durations(data, unit), data
     except ColumnsError as exc:
         raise ScenarioError([Problem(exc.file, exc.line, 1, where, f"{exc.message} with --column NAME")]) from None
     except DataError as exc:
@@ -274,7 +274,8 @@ def read_measurements(source: str, column: str | None = None, unit: str = "s", s
         else:
             place, prefix = lines.where(row)
         raise ScenarioError([Problem(source, place, 1, where, f"{prefix}a time must be positive to fit, got {values[row]:g}")])
-    values = values * UNITS[unit]
+    if lines is None:  # a file's values are in seconds already
+        values = values * UNITS[unit]
     problem = check_values(values)
     if problem is not None:
         raise ScenarioError([Problem(source, 0, 0, where, problem)])

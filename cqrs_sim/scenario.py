@@ -112,11 +112,11 @@ class Trace(_Section):
     file: str
     """Data file of measured arrivals (CSV with a header line, or Parquet), relative to the scenario file."""
     column: str = "time"
-    """Column of arrival times: seconds from the start (in unit), or timestamps (then give start). Sorted, never negative."""
+    """Column of arrival times: numbers (seconds from the start, in unit), Parquet durations (from the start, in their own unit), or timestamps (then give start). Sorted, never negative; each a valid duration (at most 1e9s)."""
     start: Optional[Union[float, datetime, str]] = None
-    """The instant that counts as 0s: a timestamp such as `2026-01-05T09:00:00` for a column of timestamps, or a number (in unit) subtracted from a numeric column; none: the column holds times from the start."""
+    """The instant that counts as 0s: a timestamp such as `2026-01-05T09:00:00` for a column of timestamps (the two both with a time zone or both without), or a number (in unit) subtracted from a numeric column; none: the column holds times from the start."""
     unit: Literal["s", "ms", "us"] = "s"
-    """Unit of the file's numeric times (and query times)."""
+    """Unit of the file's numeric times (and query times); a Parquet column of durations carries its own."""
     _times: Optional[_Measured] = PrivateAttr(default=None)
     _extra: dict = PrivateAttr(default_factory=dict)
 
@@ -137,26 +137,22 @@ class Trace(_Section):
 
     @model_validator(mode="after")
     def _load(self) -> "Trace":
-        from .datafile import DataError, arrival_times, numbers, read_columns
+        from .datafile import DataError, arrival_times, durations, numbers, read_columns
 
-        factor = {"s": 1.0, "ms": 1e-3, "us": 1e-6}[self.unit]
         names = [self.column, *self._columns()]
         try:
             columns = read_columns(self.file, names)
-            self._times = _Measured(arrival_times(columns[0], self.start, factor))
+            self._times = _Measured(arrival_times(columns[0], self.start, self.unit))
             for name, column in zip(names[1:], columns[1:]):
-                if name not in self._timed():
-                    values = numbers(column)
-                    bad = (values < 0) | (values != np.floor(values)) | (values >= 2**31)
-                    if bad.any():
-                        raise column.error(int(np.argmax(bad)), f"not a whole number from 0 to 2^31 - 1: "
-                                                                f"{values[bad][0]:g}")
-                    self._extra[name] = _Measured(values.astype(np.int64))
+                if name in self._timed():
+                    self._extra[name] = _Measured(durations(column, self.unit))
                     continue
-                values = numbers(column) * factor
-                if (values < 0).any():
-                    raise column.error(int(np.argmax(values < 0)), f"a negative time: {values[values < 0][0]:g}s")
-                self._extra[name] = _Measured(values)
+                values = numbers(column)
+                bad = (values < 0) | (values != np.floor(values)) | (values >= 2**31)
+                if bad.any():
+                    raise column.error(int(np.argmax(bad)), f"not a whole number from 0 to 2^31 - 1: "
+                                                            f"{column.shown(int(np.argmax(bad)))}")
+                self._extra[name] = _Measured(values.astype(np.int64))
         except DataError as exc:
             raise data_error(self, exc) from None
         return self
