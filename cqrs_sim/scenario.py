@@ -631,6 +631,8 @@ def cross_field_problems(scenario: Scenario) -> list[tuple[str, str]]:
     problems += key_problems(scenario)
     if scenario.warmup >= scenario.duration:
         problems.append(("warmup", f"must be shorter than duration ({scenario.duration:g}s), got {scenario.warmup:g}s"))
+    else:
+        problems += window_problems(scenario)
     if len(set(scenario.architectures)) != len(scenario.architectures):
         problems.append(("architectures", "lists an architecture twice"))
     sync = scenario.cqrs.sync
@@ -693,6 +695,23 @@ def key_problems(scenario: Scenario) -> list[tuple[str, str]]:
             found += _trace_ids("workload.reads.trace.client", trace.clients, workload.reads.clients,
                                 "workload.reads.clients")
     return found
+
+
+def window_problems(scenario: Scenario) -> list[tuple[str, str]]:
+    """Reads that cannot arrive in the measured window [warmup, duration): every metric would be measured on none."""
+    reads = scenario.workload.reads
+    window = f"the measured window [{scenario.warmup:g}s, {scenario.duration:g}s) (warmup to duration)"
+    if reads.trace is not None:
+        times = reads.trace.times
+        if not ((times >= scenario.warmup) & (times < scenario.duration)).any():
+            return [("workload.reads.trace", f"none of its {len(times):,} reads arrives in {window}: its times run "
+                                             f"from {times[0]:g}s to {times[-1]:g}s after the start (is start right?)")]
+    elif isinstance(reads.rate, list):
+        bounds = [start for start, _ in reads.rate[1:]] + [math.inf]
+        if not any(rate > 0 and start < scenario.duration and end > scenario.warmup
+                   for (start, rate), end in zip(reads.rate, bounds)):
+            return [("workload.reads.rate", f"no read arrives in {window}: the rate is 0 there")]
+    return []
 
 
 def _trace_ids(path: str, values: np.ndarray, count: int, limit: str) -> list[tuple[str, str]]:

@@ -236,3 +236,30 @@ def test_timestamps_across_a_change_of_offset_are_read(tmp_path):
     (tmp_path / "t.csv").write_text("time\n2026-03-29T01:59:59+01:00\n2026-03-29T03:00:01+02:00\n", encoding="utf-8")
     traced = load_scenario(_scenario(tmp_path, TRACED.format(file="t.csv", extra=", start: '2026-03-29T00:59:00Z'").replace("10s", "100s")))
     assert traced.workload.reads.trace.times.tolist() == [59.0, 61.0]
+
+
+# --- no verdict from no reads ---
+
+@pytest.mark.parametrize("reads, times, key", [
+    ("trace: {file: t.csv}", "25\n30", "workload.reads.trace"),  # every read after duration
+    ("trace: {file: t.csv}", "1\n3\n4.5", "workload.reads.trace"),  # every read before the warmup ends
+    ("rate: [[0s, 5/s], [2s, 0/s]]", "", "workload.reads.rate"),  # the rate falls to 0 before the warmup ends
+])
+def test_reads_that_cannot_arrive_in_the_measured_window_are_refused(tmp_path, reads, times, key):
+    (tmp_path / "t.csv").write_text(f"time\n{times}\n", encoding="utf-8")
+    text = f"duration: 20s\nwarmup: 5s\nworkload:\n  reads:\n    {reads}\n    query_time: 1ms\n"
+    line = _one_error(tmp_path, _scenario(tmp_path, text))
+    assert f": {key}: " in line and "measured window [5s, 20s)" in line, line
+
+
+def test_a_run_whose_replications_measured_no_read_gives_no_verdict(tmp_path):
+    """Reads drawn so rarely that none arrives: the table shows no numbers, and the answer says why instead of
+    declaring a winner on cost."""
+    from cqrs_sim.htmlreport import format_headline
+
+    path = _scenario(tmp_path, "duration: 2s\nreplications: 2\nworkload:\n  reads:\n    rate: 1e-9/s\n"
+                               "    query_time: 1ms\n")
+    results = cqrs_sim.simulate(load_scenario(path))
+    headline = format_headline(results)
+    assert headline[0].startswith("No verdict: no read arrived in the measured window"), headline
+    assert len(headline) == 1 and "wins" not in headline[0]
