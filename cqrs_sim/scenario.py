@@ -19,7 +19,7 @@ from pydantic import (BaseModel, BeforeValidator, ConfigDict, Discriminator, Fie
                       field_validator, model_validator)
 
 from .distributions import Constant, Distribution, Number, Empirical, _Measured, data_error, located_error
-from .units import parse_duration, parse_rate, parse_signed_duration
+from .units import parse_amount, parse_duration, parse_rate, parse_signed_duration
 
 
 def _strict_int(value: Any) -> Any:
@@ -459,14 +459,22 @@ class Cqrs(_Section):
     """Add and remove read replicas with the load (replicas.count is the count it starts with); none: a fixed count."""
 
 
+#: a price per hour, and a size in GB: 0, or from 1e-12 to 1e9, as every duration and rate (so no product of
+#: them, nor their sum over 10,000 replicas for a year, can overflow)
+PricePerHour = Annotated[float, BeforeValidator(lambda value: parse_amount(value, "price", "/h"),
+                                                json_schema_input_type=Union[float, str])]
+Gigabytes = Annotated[float, BeforeValidator(lambda value: parse_amount(value, "size", " GB"),
+                                             json_schema_input_type=Union[float, str])]
+
+
 class Cost(_Section):
-    instance_hour: Number = Field(default=1.0, ge=0, allow_inf_nan=False)
+    instance_hour: PricePerHour = 1.0
     """Price of one read replica (CQRS replica, CRUD streaming replica, or one built beside the old ones) per hour; default 1, which counts the cost in instance-hours."""
-    write_instance_hour: Optional[Number] = Field(default=None, ge=0, allow_inf_nan=False)
+    write_instance_hour: Optional[PricePerHour] = None
     """Price per hour of the instance that takes the writes (CRUD's database or primary, CQRS's write image; write_servers apply on that one instance); default: instance_hour."""
-    snapshot_gb: Number = Field(default=0.0, ge=0, allow_inf_nan=False)
+    snapshot_gb: Gigabytes = 0.0
     """Size of the write image's snapshot in GB (CQRS refreshed by snapshots builds replicas from it and keeps the newest one at all times; projections keep none); give it with snapshot_gb_hour."""
-    snapshot_gb_hour: Number = Field(default=0.0, ge=0, allow_inf_nan=False)
+    snapshot_gb_hour: PricePerHour = 0.0
     """Price of storing one GB of snapshot for an hour (CQRS only: CRUD's replicas stream from the primary)."""
 
     @model_validator(mode="after")

@@ -135,6 +135,18 @@ def parse_signed_duration(value: object) -> float:
     return _parse(value, "duration", _DURATION_EXAMPLE, _duration_text, "s", signed=True)
 
 
+def _plain_number_text(value: str) -> float:
+    if not re.fullmatch(rf"\s*{_NUMBER}\s*", value):
+        raise ValueError(f"expected a number, got {_short(value)}")
+    return float(value)
+
+
+def parse_amount(value: object, kind: str, unit: str) -> float:
+    """A plain number that is not a time or a rate (a price, a size), under the same magnitude rule: 0, or from
+    SMALLEST to LARGEST, never negative; ``unit`` is only shown in messages."""
+    return _parse(value, kind, "0.5", _plain_number_text, unit)
+
+
 def parse_rate(value: object) -> float:
     """Events per second from a number (already per second) or ``N/unit``."""
     return _parse(value, "rate", _RATE_EXAMPLE, _rate_text, "/s")
