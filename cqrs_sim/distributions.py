@@ -526,12 +526,16 @@ def located_error(model: BaseModel, field: str, message: str) -> ValidationError
 
 
 def _weighted(cls: type[_Dist]) -> type[_Dist]:
-    """``cls`` with a ``weight``: one component of a mixture."""
-    return type(cls.__name__ + "Part", (cls,), {
+    """``cls`` with a ``weight``: one component of a mixture, bound to its name in this module (``UniformPart``),
+    so that pickle finds the class by name as it finds every other one (a parallel run pickles the scenario)."""
+    name = cls.__name__ + "Part"
+    part = type(name, (cls,), {
         "__annotations__": {"weight": Number},
         "weight": Field(gt=0, le=1, allow_inf_nan=False, description="Share of draws from this component."),
-        "__module__": __name__, "__doc__": cls.__doc__,
+        "__module__": __name__, "__qualname__": name, "__doc__": cls.__doc__,
     })
+    globals()[name] = part
+    return part
 
 
 _PARTS = tuple(_weighted(c) for c in (Constant, Exponential, Uniform, Normal, Lognormal, Gamma, Weibull, Pareto, Empirical))
