@@ -92,7 +92,7 @@ def parse_set(assignment: str) -> tuple[str, Any]:
         raise ScenarioError([Problem("--set " + assignment, 0, 0, "(--set)", "expected PATH=VALUE, such as cqrs.replicas.count=16")])
     try:
         value = YAML(typ="safe", pure=True).load(text) if text.strip() else ""
-    except YAMLError as exc:
+    except (YAMLError, ValueError, RecursionError) as exc:  # ruamel raises ValueError for a date such as 2026-13-45
         raise ScenarioError([Problem("--set " + assignment, 0, 0, path, f"cannot read value: {exc}")]) from None
     return path, value
 

@@ -11,14 +11,15 @@ loader can point at the offending line.
 from __future__ import annotations
 
 import math
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated, Any, ClassVar, Literal, Optional, Union, get_args
 
 import numpy as np
-from pydantic import (BaseModel, BeforeValidator, ConfigDict, Discriminator, Field, PrivateAttr, Tag, ValidationInfo,
-                      field_validator, model_validator)
+from pydantic import (BaseModel, BeforeValidator, ConfigDict, Discriminator, Field, PlainValidator, PrivateAttr, Tag,
+                      ValidationInfo, field_validator, model_validator)
 
 from .distributions import Constant, Distribution, Number, Empirical, _Measured, data_error, located_error
+from .timebins import bin_edges
 from .units import parse_amount, parse_duration, parse_rate, parse_signed_duration
 
 
@@ -108,12 +109,31 @@ ReadRate = Annotated[
 ]
 
 
+def _trace_start(value: Any) -> Union[float, datetime, str, None]:
+    """A number (finite, not true/false), a timestamp, or text to read as one."""
+    if value is None or isinstance(value, (datetime, str)):
+        return value
+    if isinstance(value, date):
+        return datetime.combine(value, datetime.min.time())
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        number = float(value) if abs(value) < 1e308 else math.inf
+        if not math.isfinite(number):
+            raise ValueError(f"a number start must be finite, got {value!r}")
+        return number
+    raise ValueError(f"expected a timestamp such as 2026-01-05T09:00:00, or a number, got {value!r}")
+
+
+#: the instant a trace's times count from: a number, or a timestamp
+TraceStart = Annotated[Union[float, datetime, str], PlainValidator(_trace_start,
+                                                                   json_schema_input_type=Union[float, datetime, str])]
+
+
 class Trace(_Section):
     file: str
     """Data file of measured arrivals (CSV with a header line, or Parquet), relative to the scenario file."""
     column: str = "time"
     """Column of arrival times: numbers (seconds from the start, in unit), Parquet durations (from the start, in their own unit), or timestamps (then give start). Sorted, never negative; each a valid duration (at most 1e9s)."""
-    start: Optional[Union[float, datetime, str]] = None
+    start: Optional[TraceStart] = None
     """The instant that counts as 0s: a timestamp such as `2026-01-05T09:00:00` for a column of timestamps (the two both with a time zone or both without), or a number (in unit) subtracted from a numeric column; none: the column holds times from the start."""
     unit: Literal["s", "ms", "us"] = "s"
     """Unit of the file's numeric times (and query times); a Parquet column of durations carries its own."""
@@ -585,7 +605,7 @@ class Scenario(_Section):
         if trace is not None:  # the trace's arrivals per bin, for the estimates and the offered-load plots
             arrived = trace.times[trace.times < self.duration]
             if self.duration / self.bin_width <= self.limits.max_bins:
-                edges = np.append(np.arange(0.0, self.duration, self.bin_width), self.duration)
+                edges = bin_edges(self.duration, self.bin_width)
                 counts, _ = np.histogram(arrived, bins=edges)
                 steps = [(float(a), float(c) / (b - a)) for a, b, c in zip(edges[:-1], edges[1:], counts)]
             else:  # too many bins: the run is refused (limits.max_bins), and the mean rate serves until then

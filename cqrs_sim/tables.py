@@ -9,6 +9,7 @@ from . import histogram
 from .keys import KeyIndex, key_staleness
 from .model import RunRecord
 from .scenario import ARCHITECTURES
+from .timebins import bin_edges
 
 KINDS = ["read", "write"]
 
@@ -134,10 +135,6 @@ def in_pool_time(record: RunRecord, lo: float, hi: float) -> float:
     out, back = record.swaps["out"], record.swaps["back"]
     away = np.clip(np.minimum(back, hi) - np.maximum(out, lo), 0, None).sum() if len(out) else 0.0
     return record.replica_count * (hi - lo) - float(away)
-
-
-def bin_edges(duration: float, bin_width: float) -> np.ndarray:
-    return np.append(np.arange(0.0, duration, bin_width), duration)
 
 
 def timeseries_table(record: RunRecord, duration: float, bin_width: float) -> pd.DataFrame:

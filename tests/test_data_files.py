@@ -263,3 +263,25 @@ def test_a_run_whose_replications_measured_no_read_gives_no_verdict(tmp_path):
     headline = format_headline(results)
     assert headline[0].startswith("No verdict: no read arrived in the measured window"), headline
     assert len(headline) == 1 and "wins" not in headline[0]
+
+
+# --- a trace's start ---
+
+@pytest.mark.parametrize("start, words", [
+    (".inf", "workload.reads.trace.start: a number start must be finite, got inf"),
+    (".nan", "workload.reads.trace.start: a number start must be finite, got nan"),
+    ("true", "workload.reads.trace.start: expected a timestamp such as 2026-01-05T09:00:00, or a number, got True"),
+    ("2026-13-45", "workload.reads.trace.start: cannot read value: month must be in 1..12"),
+])
+def test_a_start_that_is_no_instant_is_one_error_at_start(tmp_path, start, words):
+    """true was read as the number 1 and a date past December was an internal error (ruamel's ValueError)."""
+    (tmp_path / "t.csv").write_text("time\n1\n2\n", encoding="utf-8")
+    path = _scenario(tmp_path, TRACED.format(file="t.csv", extra=""))
+    line = _one_error(tmp_path, path, "--set", f"workload.reads.trace.start={start}")
+    assert line == f"error: --set workload.reads.trace.start={start}: {words}", line
+
+
+def test_a_numeric_start_counts_in_the_trace_unit(tmp_path):
+    (tmp_path / "t.csv").write_text("time\n1500\n2000\n", encoding="utf-8")
+    traced = load_scenario(_scenario(tmp_path, TRACED.format(file="t.csv", extra=", unit: ms, start: 1000")))
+    assert traced.workload.reads.trace.times.tolist() == [0.5, 1.0]
