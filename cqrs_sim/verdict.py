@@ -92,9 +92,10 @@ READ_COUNTS = ("reads_completed", "reads_failed")
 
 
 def unmeasured(summary: pd.DataFrame) -> list[str]:
-    """Architectures that measured no read in any replication: nothing about reads can be judged from them."""
+    """Architectures that measured no read in any replication: nothing about reads can be judged from them
+    (a summary without the counts says nothing either way)."""
     counted = summary[summary["metric"].isin(READ_COUNTS)]
-    totals = counted.groupby("architecture")["mean"].sum(min_count=1)
+    totals = counted.groupby("architecture")["mean"].sum(min_count=len(READ_COUNTS))
     return [arch for arch in ARCHITECTURES if arch in totals.index and totals[arch] == 0]
 
 
