@@ -39,6 +39,7 @@ class DataError(ValueError):
     def __init__(self, file: str, line: int, message: str, column: Optional[str] = None):
         self.file, self.line, self.message = file, line, message
         self.column = column  #: the column at fault, if one is
+        self.row: Optional[int] = None  #: the row at fault (0-based), if one is
         super().__init__(f"{file}:{line}: {message}" if line > 0 else f"{file}: {message}")
 
 
@@ -118,7 +119,9 @@ class Column:
 
     def error(self, row: int, message: str) -> DataError:
         line, prefix = self.where(row)
-        return DataError(self.file, line, prefix + message, str(self.values.name))
+        error = DataError(self.file, line, prefix + message, str(self.values.name))
+        error.row = row
+        return error
 
     def shown(self, row: int) -> str:
         """The value at ``row`` as the file gives it, shortened."""
@@ -228,7 +231,7 @@ def arrival_times(column: Column, start=None, unit: str = "s") -> np.ndarray:
         try:
             values = numbers(column)
         except DataError as exc:
-            row = exc.line - column.first_line if column.first_line is not None and exc.line else 0
+            row = exc.row or 0
             if kind == TEXT and not pd.isna(pd.to_datetime(column.values.iloc[row], errors="coerce", format="ISO8601")):
                 raise column.error(row, "a timestamp: give start, the instant that counts as 0s") from None
             raise
