@@ -190,10 +190,10 @@ def run(
         workers = jobs if jobs is not None else default_jobs()
         if err.is_terminal:
             with _progress_bar() as bar:
-                task = bar.add_task(f"simulating {scenario.name}", total=scenario.replications * len(scenario.architectures))
+                task = bar.add_task(f"simulating {escape(scenario.name)}", total=scenario.replications * len(scenario.architectures))
 
                 def tick(done: float, total: int, label: str) -> None:
-                    bar.update(task, completed=done, description=f"{scenario.name}: {label}")
+                    bar.update(task, completed=done, description=f"{escape(scenario.name)}: {label}")
 
                 results = simulate(scenario, progress=_with_ready(tick), jobs=workers)
         else:  # a log: plain lines, at each 10% and at least every 5 s
@@ -403,10 +403,10 @@ def sweep(
         with _executor(jobs, scheduler) as executor:
             if err.is_terminal:
                 with _progress_bar() as bar:
-                    task = bar.add_task(f"{base.name} sweep", total=None)
+                    task = bar.add_task(f"{escape(base.name)} sweep", total=None)
 
                     def tick(done: float, total: int, label: str) -> None:
-                        bar.update(task, completed=done, total=total, description=f"{base.name} sweep: {label}")
+                        bar.update(task, completed=done, total=total, description=f"{escape(base.name)} sweep: {label}")
 
                     result = run_sweep(scenario_file, list(vary or []), target, executor, sets, _with_ready(tick))
             else:

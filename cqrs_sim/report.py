@@ -72,6 +72,7 @@ def comparison_table(summary: pd.DataFrame, diff: pd.DataFrame, title: str, inco
     incomplete = list(incomplete)
     archs = [a for a in ARCHITECTURES if a in set(summary["architecture"])]
     note = incomplete_note(incomplete)
+    title = escape(title)  # the scenario's name, as written: never read as markup
     table = Table(title=f"{title}\n[bold red]{note}[/bold red]" if note else title, title_justify="left", caption_justify="left")
     table.add_column("metric")
     for arch in archs:

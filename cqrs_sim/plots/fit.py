@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from matplotlib.figure import Figure
 
-from .style import DPI, HEIGHT, LABEL_SIZE, TICK_SIZE, TITLE_SIZE, WIDTH, duration_axis, percent_axis
+from .style import DPI, HEIGHT, LABEL_SIZE, TICK_SIZE, TITLE_SIZE, WIDTH, duration_axis, literal, percent_axis
 
 #: one colour per family, in ranking-independent order
 FAMILY_COLORS = {"exponential": "#7570b3", "lognormal": "#1b9e77", "gamma": "#d95f02", "weibull": "#e7298a",
@@ -48,5 +48,5 @@ def fit_plot(values: np.ndarray, fits: list, name: str) -> Figure:
     qq_ax.set_xlabel("measured quantile", fontsize=LABEL_SIZE)
     qq_ax.set_ylabel("fitted quantile", fontsize=LABEL_SIZE)
     qq_ax.legend(loc="upper left", fontsize=9)
-    fig.suptitle(f"{name}: fitted distributions, best first", fontsize=TITLE_SIZE)
+    fig.suptitle(f"{literal(name)}: fitted distributions, best first", fontsize=TITLE_SIZE)
     return fig

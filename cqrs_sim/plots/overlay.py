@@ -10,7 +10,7 @@ from matplotlib.figure import Figure
 
 from .freshness import visibility_axes
 from .latency import cdf_points, latency_cdf_axes
-from .style import COLORS, LABEL_SIZE, architectures, figure, legend_outside, window_reads
+from .style import COLORS, LABEL_SIZE, architectures, figure, legend_outside, literal, window_reads
 
 STYLES = ("-", "--")
 
@@ -20,7 +20,7 @@ def _both(a, b) -> list[str]:
 
 
 def _title(fig: Figure, what: str, labels: tuple[str, str]) -> None:
-    fig.suptitle(f"{what}: {labels[0]} (solid) vs {labels[1]} (dashed)", fontsize=14)
+    fig.suptitle(f"{what}: {literal(labels[0])} (solid) vs {literal(labels[1])} (dashed)", fontsize=14)
 
 
 def latency_cdf_overlay(a, b, labels: tuple[str, str] = ("A", "B")) -> Figure:
@@ -34,7 +34,7 @@ def latency_cdf_overlay(a, b, labels: tuple[str, str] = ("A", "B")) -> Figure:
                 continue
             positive.append(latency[latency > 0])
             x, p = cdf_points(latency)
-            ax.plot(x, p, ls=style, color=COLORS[arch], lw=2, label=f"{arch}, {label} ({len(latency):,} reads)")
+            ax.plot(x, p, ls=style, color=COLORS[arch], lw=2, label=f"{arch}, {literal(label)} ({len(latency):,} reads)")
     values = np.concatenate(positive) if positive else np.empty(0)
     if len(values):
         latency_cdf_axes(ax, values)
@@ -58,7 +58,7 @@ def visibility_overlay(a, b, labels: tuple[str, str] = ("A", "B")) -> Figure:
             if curve.empty:
                 continue
             ax.step(curve["t"], curve["probability"], where="post", ls=style, color=COLORS[arch], lw=2,
-                    label=f"{arch}, {label}")
+                    label=f"{arch}, {literal(label)}")
             drawn = True
     visibility_axes(ax)
     if drawn:

@@ -17,7 +17,7 @@ from ..capacity import parse_slo
 from ..metrics import METRICS
 from ..scenario import ARCHITECTURES
 from ..units import format_value
-from .style import COLORS, DPI, LABEL_SIZE, TICK_SIZE, TITLE_SIZE, WIDTH, duration_axis, empty_note, percent_axis
+from .style import COLORS, DPI, LABEL_SIZE, TICK_SIZE, TITLE_SIZE, WIDTH, duration_axis, empty_note, literal, percent_axis
 
 
 def _stats(design: dict, metric: str) -> tuple[float, float, float]:
@@ -122,10 +122,11 @@ def pareto_fronts(answer: dict[str, Any]) -> Figure:
     fig.legend(handles=handles, loc="outside lower center", ncols=len(handles), fontsize=10, frameon=False)
     if answer["answer"] is not None:
         best = answer["designs"][answer["answer"]]
-        what = f"answer: {best['label']}, {format_value(answer['minimize'], _stats(best, answer['minimize'])[0])}"
+        what = f"answer: {literal(best['label'])}, {format_value(answer['minimize'], _stats(best, answer['minimize'])[0])}"
     else:
         what = "no design meets every SLO"
-    fig.suptitle(f"{answer['scenario']}: {len(answer['designs'])} designs, SLOs {', '.join(answer['slos'])}\n{what}",
+    fig.suptitle(f"{literal(answer['scenario'])}: {len(answer['designs'])} designs, "
+                 f"SLOs {literal(', '.join(answer['slos']))}\n{what}",
                  fontsize=TITLE_SIZE)
     return fig
 

@@ -36,12 +36,18 @@ def figure(rows: int = 1, height: float = HEIGHT, sharex: bool = False, height_r
     return fig, axes
 
 
+def literal(text: object) -> str:
+    """A user's words as a figure shows them: matplotlib reads text between two $ as TeX (and fails on bad TeX),
+    so every $ is escaped."""
+    return str(text).replace("$", r"\$")
+
+
 def titled(fig: Figure, results, what: str, note: str) -> None:
     """Title naming the scenario and what is shown; a second line says how replications are used."""
     import textwrap
 
     lines = textwrap.wrap(note, width=100, break_long_words=False) or [""]  # a long note takes two lines, not the margins
-    fig.suptitle("\n".join([f"{results.scenario.name}: {what}", *lines]), fontsize=TITLE_SIZE)
+    fig.suptitle("\n".join([f"{literal(results.scenario.name)}: {what}", *lines]), fontsize=TITLE_SIZE)
 
 
 def architectures(results) -> list[str]:
