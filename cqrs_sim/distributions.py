@@ -10,8 +10,9 @@ A bare number or duration string means a constant.
 
 from __future__ import annotations
 
+import functools
 import math
-from typing import Annotated, Any, Literal, Optional, Union
+from typing import Annotated, Any, Callable, Literal, Optional, Union
 
 import numpy as np
 from pydantic import (BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr, ValidationError, ValidationInfo,
@@ -33,8 +34,30 @@ def _not_bool(value: Any) -> Any:
 Number = Annotated[float, BeforeValidator(_not_bool)]
 
 
+def _at_the_limits(method: Callable) -> Callable:
+    """``method`` (a cdf or inverse cdf) with numpy's overflow, underflow and division warnings silenced: with
+    valid but extreme parameters (a Weibull of cv 1e-6 has shape 1.3e6) or extreme arguments (a heavy tail's draw
+    mapped through another distribution), the float arithmetic reaches inf or 0 where the function's value is its
+    limit, 1 or 0, which is the right answer; a warning would only reach the user's terminal. An invalid result
+    (NaN) still warns."""
+
+    @functools.wraps(method)
+    def quiet(self, x):
+        with np.errstate(over="ignore", under="ignore", divide="ignore"):
+            return method(self, x)
+
+    return quiet
+
+
 class _Dist(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+    @classmethod
+    def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
+        super().__pydantic_init_subclass__(**kwargs)
+        for name in ("cdf", "cdf_below", "ppf"):
+            if name in cls.__dict__:
+                setattr(cls, name, _at_the_limits(cls.__dict__[name]))
 
     @property
     def mean(self) -> float:
