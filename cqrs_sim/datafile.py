@@ -66,8 +66,10 @@ def _parquet(path: Path, data: bytes, columns: list[Optional[str]]) -> pd.DataFr
         if rows > MAX_ROWS:
             raise DataError(str(path), 0, f"has {rows:,} rows, more than {MAX_ROWS:,}")
         names = parquet.schema_arrow.names
-        wanted = None if None in columns else [c for c in dict.fromkeys(columns) if c in names]
-        return parquet.read(columns=wanted).to_pandas()
+        for column in columns:
+            if column is not None and column not in names:
+                raise _no_column(path, 0, column, names)
+        return parquet.read(columns=None if None in columns else list(dict.fromkeys(columns))).to_pandas()
     except (pa.ArrowException, OSError, ValueError) as exc:
         if isinstance(exc, DataError):
             raise
@@ -150,10 +152,14 @@ def read_columns(path: str | Path, columns: list[Optional[str]]) -> list[Column]
                 raise ColumnsError(str(path), 0 if parquet else 1, f"has {len(frame.columns)} columns ({names}): name one")
             column = str(frame.columns[0])
         if column not in frame.columns:
-            names = ", ".join(str(c) for c in frame.columns[:20]) or "none"
-            raise DataError(str(path), 0 if parquet else 1, f"has no column {column!r} (columns: {names})", column)
+            raise _no_column(path, 1, column, frame.columns)
         found.append(Column(str(path), frame[column].reset_index(drop=True), None if parquet else 2))
     return found
+
+
+def _no_column(path: Path, line: int, column: str, names) -> DataError:
+    shown = ", ".join(str(c) for c in list(names)[:20]) or "none"
+    return DataError(str(path), line, f"has no column {column!r} (columns: {shown})", column)
 
 
 def read_column(path: str | Path, column: Optional[str]) -> Column:

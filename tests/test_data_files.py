@@ -192,6 +192,13 @@ def test_a_parquet_duration_column_with_start_is_refused(tmp_path):
     assert ": workload.reads.trace.start: " in line and "durations, which count from 0s themselves" in line, line
 
 
+def test_a_parquet_file_without_the_column_names_the_columns_it_has(tmp_path):
+    """Only the columns asked for are read from a Parquet file; a missing one is named with those the file has."""
+    _parquet(tmp_path, "t.parquet", when=[1.0, 2.0], other=[0, 1])
+    line = _one_error(tmp_path, _scenario(tmp_path, TRACED.format(file="t.parquet", extra="")))
+    assert ": workload.reads.trace.column: " in line and "has no column 'time' (columns: when, other)" in line, line
+
+
 def test_true_false_values_are_not_numbers(tmp_path):
     _parquet(tmp_path, "t.parquet", q=[True, False, True])
     line = _one_error(tmp_path, _scenario(tmp_path, EMPIRICAL.format(file="t.parquet", unit="s")))
