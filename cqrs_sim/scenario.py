@@ -725,21 +725,33 @@ def key_problems(scenario: Scenario) -> list[tuple[str, str]]:
     return found
 
 
+def _window(scenario: Scenario) -> str:
+    return f"the measured window [{scenario.warmup:g}s, {scenario.duration:g}s) (warmup to duration)"
+
+
 def window_problems(scenario: Scenario) -> list[tuple[str, str]]:
-    """Reads that cannot arrive in the measured window [warmup, duration): every metric would be measured on none."""
-    reads = scenario.workload.reads
-    window = f"the measured window [{scenario.warmup:g}s, {scenario.duration:g}s) (warmup to duration)"
-    if reads.trace is not None:
-        times = reads.trace.times
-        if not ((times >= scenario.warmup) & (times < scenario.duration)).any():
-            return [("workload.reads.trace", f"none of its {len(times):,} reads arrives in {window}: its times run "
-                                             f"from {times[0]:g}s to {times[-1]:g}s after the start (is start right?)")]
-    elif isinstance(reads.rate, list):
-        bounds = [start for start, _ in reads.rate[1:]] + [math.inf]
-        if not any(rate > 0 and start < scenario.duration and end > scenario.warmup
-                   for (start, rate), end in zip(reads.rate, bounds)):
-            return [("workload.reads.rate", f"no read arrives in {window}: the rate is 0 there")]
+    """A read trace none of whose reads arrives in the measured window [warmup, duration): a start off by a time
+    zone, say; every read metric would be measured on none."""
+    trace = scenario.workload.reads.trace
+    if trace is not None and not ((trace.times >= scenario.warmup) & (trace.times < scenario.duration)).any():
+        times = trace.times
+        return [("workload.reads.trace", f"none of its {len(times):,} reads arrives in {_window(scenario)}: its "
+                                         f"times run from {times[0]:g}s to {times[-1]:g}s after the start "
+                                         "(is start right?)")]
     return []
+
+
+def no_read_warning(scenario: Scenario) -> Optional[str]:
+    """A read rate of 0 over the whole measured window: valid (a write-only study of rollouts and cost), but
+    there is no read to measure, and no verdict."""
+    rate = scenario.workload.reads.rate
+    if scenario.workload.reads.trace is not None or not isinstance(rate, list) or scenario.warmup >= scenario.duration:
+        return None
+    ends = [start for start, _ in rate[1:]] + [math.inf]
+    if any(r > 0 and start < scenario.duration and end > scenario.warmup for (start, r), end in zip(rate, ends)):
+        return None
+    return (f"workload.reads.rate: no read arrives in {_window(scenario)} (the rate is 0 there): every read metric "
+            "stays empty, and no verdict is given")
 
 
 def _trace_ids(path: str, values: np.ndarray, count: int, limit: str) -> list[tuple[str, str]]:
@@ -838,7 +850,7 @@ def size_problems(scenario: "Scenario") -> list[tuple[str, str]]:
 
 def scenario_warnings(scenario: Scenario) -> list[str]:
     """Things that are valid but probably not meant (printed by ``check`` and ``run``)."""
-    warnings = []
+    warnings = [warning for warning in (no_read_warning(scenario),) if warning is not None]
     for i, (start, _) in enumerate(scenario.workload.reads.rate if isinstance(scenario.workload.reads.rate, list) else []):
         if start >= scenario.duration:
             warnings.append(f"workload.reads.rate.{i}: the step at {start:g}s starts after duration "

@@ -144,6 +144,8 @@ def _plain_number_text(value: str) -> float:
 def parse_amount(value: object, kind: str, unit: str) -> float:
     """A plain number that is not a time or a rate (a price, a size), under the same magnitude rule: 0, or from
     SMALLEST to LARGEST, never negative; ``unit`` is only shown in messages."""
+    if isinstance(value, bool):  # YAML's true/false, refused as every plain number refuses it
+        raise ValueError("expected a number, not true/false")
     return _parse(value, kind, "0.5", _plain_number_text, unit)
 
 

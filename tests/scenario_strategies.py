@@ -177,7 +177,8 @@ def _reads(draw, drawn: Drawn, length: float, warmup: float, keys, clients, writ
         reads["rate"] = draw(st.sampled_from([rate, f"{rate:.4g}/s", f"{rate * 60:.4g}/m"]))
     elif kind == "steps":
         starts = sorted(set(draw(st.lists(st.floats(0.01, length * 0.5), max_size=3))))
-        rates = [draw(reals(0.0, 40.0)) for _ in starts] + [draw(st.floats(1.0, 40.0))]
+        last = draw(st.one_of(st.floats(1.0, 40.0), st.just(0.0)))  # now and then no read at all: a write-only study
+        rates = [draw(reals(0.0, 40.0)) for _ in starts] + [last]
         reads["rate"] = [[0, rates[0] if starts else rates[-1]]] + [[s, r] for s, r in zip(starts, rates[1:])]
     elif kind == "diurnal":
         shape: dict[str, Any] = {"mean": f"{draw(st.floats(1.0, 40.0)):.4g}/s", "amplitude": draw(st.floats(0.0, 1.0)),

@@ -41,7 +41,8 @@ def test_cost_keys_default_and_validate():
     ("cost: {snapshot_gb: 1e300, snapshot_gb_hour: 1}", "cost.snapshot_gb", "size 1e+300 is too large: at most 1e+09 GB"),
     ("cost: {snapshot_gb: 1, snapshot_gb_hour: .inf}", "cost.snapshot_gb_hour", "price must be finite"),
     ("cost: {instance_hour: 1e-300}", "cost.instance_hour", "is too small: give 0 or at least 1e-12/h"),
-    ("cost: {instance_hour: true}", "cost.instance_hour", "expected a price such as 0.5"),
+    ("cost: {instance_hour: true}", "cost.instance_hour", "expected a number, not true/false"),
+    ("cost: {instance_hour: [1]}", "cost.instance_hour", "expected a price such as 0.5, got [1]"),
     ("cost: {instance_hour: cheap}", "cost.instance_hour", "expected a number, got 'cheap'"),
 ])
 def test_bad_cost_is_one_located_problem(block, path, words):

@@ -247,16 +247,24 @@ def test_timestamps_across_a_change_of_offset_are_read(tmp_path):
 
 # --- no verdict from no reads ---
 
-@pytest.mark.parametrize("reads, times, key", [
-    ("trace: {file: t.csv}", "25\n30", "workload.reads.trace"),  # every read after duration
-    ("trace: {file: t.csv}", "1\n3\n4.5", "workload.reads.trace"),  # every read before the warmup ends
-    ("rate: [[0s, 5/s], [2s, 0/s]]", "", "workload.reads.rate"),  # the rate falls to 0 before the warmup ends
-])
-def test_reads_that_cannot_arrive_in_the_measured_window_are_refused(tmp_path, reads, times, key):
+@pytest.mark.parametrize("times", ["25\n30", "1\n3\n4.5"])  # every read after duration; before the warmup ends
+def test_a_trace_whose_reads_miss_the_measured_window_is_refused(tmp_path, times):
     (tmp_path / "t.csv").write_text(f"time\n{times}\n", encoding="utf-8")
-    text = f"duration: 20s\nwarmup: 5s\nworkload:\n  reads:\n    {reads}\n    query_time: 1ms\n"
+    text = "duration: 20s\nwarmup: 5s\nworkload:\n  reads:\n    trace: {file: t.csv}\n    query_time: 1ms\n"
     line = _one_error(tmp_path, _scenario(tmp_path, text))
-    assert f": {key}: " in line and "measured window [5s, 20s)" in line, line
+    assert ": workload.reads.trace: " in line and "arrives in the measured window [5s, 20s)" in line, line
+
+
+def test_a_read_rate_of_zero_over_the_window_runs_and_says_there_is_no_verdict(tmp_path):
+    """A write-only study is valid: check and run warn that no read will be measured, and the verdict says so."""
+    text = ("duration: 20s\nwarmup: 5s\nreplications: 2\nworkload:\n  reads:\n    rate: [[0s, 5/s], [2s, 0/s]]\n"
+            "    query_time: 1ms\n  writes: {interval: 5s, apply_time: 10ms}\n")
+    path = _scenario(tmp_path, text)
+    check = runner.invoke(app, ["check", str(path)])
+    assert check.exit_code == 0 and "warning: workload.reads.rate: no read arrives in the measured window" in check.stderr
+    result = runner.invoke(app, ["run", str(path), "-o", str(tmp_path / "o"), "-j", "1", "--no-plots"])
+    assert result.exit_code == 0, result.output
+    assert "Verdict: No verdict: no read arrived in the measured window" in " ".join(result.stdout.split())
 
 
 def test_a_run_whose_replications_measured_no_read_gives_no_verdict(tmp_path):
