@@ -122,12 +122,39 @@ def expected_rollout_length(scenario: Scenario) -> float:
     return batches * (per_batch + drain)
 
 
-def write_arrival_scv(scenario: Scenario) -> Optional[float]:
-    """Squared coefficient of variation of the write inter-arrival times (None for fixed ``at`` times)."""
-    writes = scenario.workload.writes
-    if writes is None or writes.at is not None:
+def measured_scv(times: np.ndarray, duration: float) -> Optional[float]:
+    """Squared coefficient of variation of the gaps between given arrival times before ``duration``
+    (None when fewer than two gaps, or none positive, leave nothing to measure)."""
+    times = np.sort(np.asarray(times, dtype=float))
+    gaps = np.diff(times[times < duration])
+    if len(gaps) < 2 or gaps.mean() <= 0:
         return None
-    return 1.0 if writes.rate is not None else writes.interval.scv  # type: ignore[union-attr]
+    return float(gaps.var() / gaps.mean() ** 2)
+
+
+def write_arrival_scv(scenario: Scenario) -> Optional[float]:
+    """Squared coefficient of variation of the write inter-arrival times, for every way writes arrive: 1 for a
+    Poisson rate, the interval distribution's, or measured from given times (``at``, a trace); None without
+    writes, or when too few given times leave nothing to measure."""
+    writes = scenario.workload.writes
+    if writes is None:
+        return None
+    if writes.rate is not None:
+        return 1.0
+    if writes.interval is not None:
+        return writes.interval.scv
+    times = writes.trace.times if writes.trace is not None else writes.at
+    return measured_scv(times, scenario.duration)  # type: ignore[arg-type]
+
+
+def read_arrival_scv(scenario: Scenario) -> float:
+    """Squared coefficient of variation of the read inter-arrival times: 1 for Poisson arrivals, 0 for evenly
+    spaced ones, measured from a trace's times (1 when it has too few)."""
+    reads = scenario.workload.reads
+    if reads.trace is not None:
+        measured = measured_scv(reads.trace.times, scenario.duration)
+        return 1.0 if measured is None else measured
+    return 1.0 if reads.process == "poisson" else 0.0
 
 
 def projection_lag(scenario: Scenario) -> tuple[float, Optional[float], str]:
@@ -191,7 +218,7 @@ def offered_loads(scenario: Scenario) -> list[TierLoad]:
     scenario = steady_pools(scenario)
     reads = scenario.workload.reads
     rate, peak = mean_read_rate(scenario)
-    ca2 = 1.0 if reads.process == "poisson" else 0.0
+    ca2 = read_arrival_scv(scenario)
     h = reads.handler_time
     w_rate = write_rate(scenario)
     writes = scenario.workload.writes

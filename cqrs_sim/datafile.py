@@ -1,24 +1,31 @@
 """Measured values from a data file: one column of a CSV or Parquet file, or numbers one per line.
 
 Used by ``{dist: empirical, file: ...}``, by traces (``workload.*.trace``)
-and by ``cqrs-sim fit``. Every problem is a :class:`DataError` that names the
-file and, for text files, the line of the offending value (a CSV's header is
-line 1, its first value line 2); a Parquet file has no lines, so its errors
-name the row.
+and by ``cqrs-sim fit``: the one reader of data files. The file is opened
+through :mod:`cqrs_sim.inputfile` (a regular file, bounded in size), its rows
+are bounded before they are parsed, and its values are read as what they
+are: numbers (times in the ``unit`` given), Parquet durations (seconds,
+whatever the unit), timestamps (seconds after ``start``, which they need).
+A time read from a file obeys the rule a time written in the scenario obeys
+(:func:`cqrs_sim.units.range_problem`). Every problem is a :class:`DataError`
+that names the file and, for text files, the line of the offending value (a
+CSV's header is line 1, its first value line 2); a Parquet file has no
+lines, so its errors name the row.
 """
 
 from __future__ import annotations
 
 import io
 import math
-import os
 import re
-import stat
 from pathlib import Path
-from typing import Optional
+from typing import Callable, Optional
 
 import numpy as np
 import pandas as pd
+
+from .inputfile import InputFileError, absolute, read_bounded
+from .units import DURATION_UNITS, out_of_range, range_problem
 
 #: the largest data file read (a few million measurements take tens of megabytes)
 MAX_DATA_BYTES = 256 << 20
@@ -33,6 +40,7 @@ class DataError(ValueError):
     def __init__(self, file: str, line: int, message: str, column: Optional[str] = None):
         self.file, self.line, self.message = file, line, message
         self.column = column  #: the column at fault, if one is
+        self.row: Optional[int] = None  #: the row at fault (0-based), if one is
         super().__init__(f"{file}:{line}: {message}" if line > 0 else f"{file}: {message}")
 
 
@@ -42,38 +50,38 @@ class ColumnsError(DataError):
 
 def _opened(path: Path) -> bytes:
     """The file's bytes: a regular file of at most MAX_DATA_BYTES."""
-    file = str(path)
     try:
-        with os.fdopen(os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0)), "rb") as fh:
-            mode = os.fstat(fh.fileno()).st_mode
-            if stat.S_ISDIR(mode):
-                raise DataError(file, 0, "is a directory, not a data file")
-            if not stat.S_ISREG(mode):
-                raise DataError(file, 0, "is not a regular file (a device, pipe or socket)")
-            data = fh.read(MAX_DATA_BYTES + 1)
-    except FileNotFoundError:
-        raise DataError(file, 0, "no such file") from None
-    except IsADirectoryError:
-        raise DataError(file, 0, "is a directory, not a data file") from None
-    except OSError as exc:
-        raise DataError(file, 0, f"cannot read: {exc.strerror or exc}") from None
-    if len(data) > MAX_DATA_BYTES:
-        raise DataError(file, 0, f"is larger than {MAX_DATA_BYTES >> 20} MiB")
-    return data
+        return read_bounded(path, MAX_DATA_BYTES, "data file")
+    except InputFileError as exc:
+        raise DataError(exc.file, 0, exc.message) from None
 
 
-def _parquet(path: Path, data: bytes) -> pd.DataFrame:
+def _parquet(path: Path, data: bytes, columns: list[Optional[str]]) -> pd.DataFrame:
+    """The columns asked for (all of them when one is None: the file's only column), after the row count is checked."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     try:
-        return pq.read_table(pa.BufferReader(data)).to_pandas()
-    except (pa.ArrowException, OSError, ValueError):  # pyarrow's words name its internals: say ours
+        parquet = pq.ParquetFile(pa.BufferReader(data))
+        rows = parquet.metadata.num_rows
+        if rows > MAX_ROWS:
+            raise DataError(str(path), 0, f"has {rows:,} rows, more than {MAX_ROWS:,}")
+        names = parquet.schema_arrow.names
+        for column in columns:
+            if column is not None and column not in names:
+                raise _no_column(path, 0, column, names)
+        return parquet.read(columns=None if None in columns else list(dict.fromkeys(columns))).to_pandas()
+    except (pa.ArrowException, OSError, ValueError) as exc:
+        if isinstance(exc, DataError):
+            raise
         raise DataError(str(path), 0, "cannot read as Parquet: not a Parquet file, or a damaged one (its name "
-                                      "ends in .parquet or .pq; name a CSV file .csv)") from None
+                                      "ends in .parquet or .pq; name a CSV file .csv)") from None  # pyarrow's words name its internals
 
 
 def _csv(path: Path, data: bytes) -> pd.DataFrame:
+    lines = data.count(b"\n")
+    if lines > MAX_ROWS + 1:  # counted before parsing: pandas would hold every row first
+        raise DataError(str(path), 0, f"has {lines:,} lines, more than {MAX_ROWS:,} rows")
     try:
         return pd.read_csv(io.BytesIO(data), dtype=str, keep_default_na=False, skip_blank_lines=False)
     except UnicodeDecodeError:
@@ -101,6 +109,11 @@ def _first_non_utf8(data: bytes) -> int:
     return 0
 
 
+#: what a column holds, by its type: a CSV's columns are text, a Parquet file's are typed
+TEXT, NUMBER, BOOL, TIMESTAMP, DURATION = "text", "number", "bool", "timestamp", "duration"
+_HOLDS = {BOOL: "true/false values", TIMESTAMP: "timestamps", DURATION: "durations"}
+
+
 class Column:
     """One column of a data file, with where each value came from."""
 
@@ -108,6 +121,20 @@ class Column:
         self.file = file
         self.values = values  #: as read (text for CSV, typed for Parquet)
         self.first_line = first_line  #: line of the first value; None for Parquet (rows are named instead)
+
+    @property
+    def kind(self) -> str:
+        """TEXT, NUMBER, BOOL, TIMESTAMP or DURATION, from the column's type."""
+        dtype = self.values.dtype
+        if pd.api.types.is_bool_dtype(dtype):
+            return BOOL
+        if pd.api.types.is_datetime64_any_dtype(dtype):
+            return TIMESTAMP
+        if pd.api.types.is_timedelta64_dtype(dtype):
+            return DURATION
+        if pd.api.types.is_numeric_dtype(dtype):
+            return NUMBER
+        return TEXT
 
     def where(self, row: int) -> tuple[int, str]:
         """(line, prefix) for an error at ``row`` (0-based)."""
@@ -117,7 +144,13 @@ class Column:
 
     def error(self, row: int, message: str) -> DataError:
         line, prefix = self.where(row)
-        return DataError(self.file, line, prefix + message, str(self.values.name))
+        error = DataError(self.file, line, prefix + message, str(self.values.name))
+        error.row = row
+        return error
+
+    def shown(self, row: int) -> str:
+        """The value at ``row`` as the file gives it, shortened."""
+        return str(self.values.iloc[row]).strip()[:40]
 
     def __len__(self) -> int:
         return len(self.values)
@@ -129,7 +162,7 @@ def read_columns(path: str | Path, columns: list[Optional[str]]) -> list[Column]
     path = Path(path)
     data = _opened(path)
     parquet = path.suffix.lower() in PARQUET_SUFFIXES
-    frame = _parquet(path, data) if parquet else _csv(path, data)
+    frame = _parquet(path, data, columns) if parquet else _csv(path, data)
     if len(frame) > MAX_ROWS:
         raise DataError(str(path), 0, f"has {len(frame):,} rows, more than {MAX_ROWS:,}")
     if len(frame) == 0:
@@ -142,10 +175,14 @@ def read_columns(path: str | Path, columns: list[Optional[str]]) -> list[Column]
                 raise ColumnsError(str(path), 0 if parquet else 1, f"has {len(frame.columns)} columns ({names}): name one")
             column = str(frame.columns[0])
         if column not in frame.columns:
-            names = ", ".join(str(c) for c in frame.columns[:20]) or "none"
-            raise DataError(str(path), 0 if parquet else 1, f"has no column {column!r} (columns: {names})", column)
+            raise _no_column(path, 1, column, frame.columns)
         found.append(Column(str(path), frame[column].reset_index(drop=True), None if parquet else 2))
     return found
+
+
+def _no_column(path: Path, line: int, column: str, names) -> DataError:
+    shown = ", ".join(str(c) for c in list(names)[:20]) or "none"
+    return DataError(str(path), line, f"has no column {column!r} (columns: {shown})", column)
 
 
 def read_column(path: str | Path, column: Optional[str]) -> Column:
@@ -155,21 +192,78 @@ def read_column(path: str | Path, column: Optional[str]) -> Column:
 
 def data_path(file: str, base: Optional[str]) -> str:
     """A data file named in a scenario, as an absolute path: relative names are relative to the scenario's directory."""
-    return str((Path(base or ".") / Path(file).expanduser()).resolve())
+    return absolute(file, base)
 
 
-def arrival_times(column: Column, start=None, factor: float = 1.0) -> np.ndarray:
-    """Arrival times in seconds from the start: never negative, never decreasing."""
-    if start is None:
+def numbers(column: Column) -> np.ndarray:
+    """The column as finite floats; the first value that is not one is an error (so is a column of timestamps,
+    durations or true/false values: they are not plain numbers)."""
+    raw = column.values
+    kind = column.kind
+    if kind in _HOLDS:
+        raise column.error(0, f"holds {_HOLDS[kind]}, not numbers")
+    parsed = pd.to_numeric(raw, errors="coerce") if kind == TEXT else raw
+    try:
+        out = pd.Series(parsed).to_numpy(dtype=float, na_value=np.nan)
+    except (TypeError, ValueError):
+        raise column.error(0, f"holds {raw.dtype} values, not numbers") from None
+    bad = ~np.isfinite(out)
+    if bad.any():
+        row = int(np.argmax(bad))
+        raise column.error(row, _not_finite(raw.iloc[row]))
+    return out
+
+
+def durations(column: Column, unit: str = "s") -> np.ndarray:
+    """The column as durations in seconds: numbers in ``unit``, or a Parquet column of durations (in its own
+    unit); each obeys the rule of a duration written in the scenario (:func:`cqrs_sim.units.range_problem`)."""
+    if column.kind == DURATION:
+        return _in_range(column, _duration_seconds(column), lambda row: column.shown(row))
+    with np.errstate(over="ignore"):
+        seconds = numbers(column) * DURATION_UNITS[unit]
+    return _in_range(column, seconds, lambda row: column.shown(row) + unit)
+
+
+def _duration_seconds(column: Column) -> np.ndarray:
+    seconds = column.values.dt.total_seconds().to_numpy(dtype=float, na_value=np.nan)
+    missing = np.isnan(seconds)
+    if missing.any():
+        raise column.error(int(np.argmax(missing)), "empty value")
+    return seconds
+
+
+def _in_range(column: Column, seconds: np.ndarray, shown: Callable[[int], str], what: str = "duration") -> np.ndarray:
+    bad = out_of_range(seconds)
+    if bad.any():
+        row = int(np.argmax(bad))
+        raise column.error(row, range_problem(float(seconds[row]), shown(row), what) or "out of range")
+    return seconds
+
+
+def arrival_times(column: Column, start=None, unit: str = "s") -> np.ndarray:
+    """Arrival times in seconds from the start: never negative, never decreasing, each a valid duration.
+
+    Numbers count in ``unit`` from 0 (or from a numeric ``start``, in the same unit); a Parquet column of
+    durations counts from 0 in its own unit (no start); timestamps count from ``start``, which they need."""
+    factor = DURATION_UNITS[unit]
+    numeric_start = isinstance(start, (int, float)) and not isinstance(start, bool)
+    kind = column.kind
+    if kind == DURATION:
+        if start is not None:
+            raise DataError(column.file, 0, "holds durations, which count from 0s themselves: leave out start", "start")
+        times = _duration_seconds(column)
+    elif start is None or numeric_start:
+        if kind == TIMESTAMP:
+            raise column.error(0, "a timestamp: give start, the instant that counts as 0s")
         try:
-            times = numbers(column) * factor
+            values = numbers(column)
         except DataError as exc:
-            row = exc.line - column.first_line if column.first_line is not None and exc.line else 0
-            if not pd.isna(pd.to_datetime(column.values.iloc[row], errors="coerce", format="ISO8601")):
+            row = exc.row or 0
+            if kind == TEXT and not pd.isna(pd.to_datetime(column.values.iloc[row], errors="coerce", format="ISO8601")):
                 raise column.error(row, "a timestamp: give start, the instant that counts as 0s") from None
             raise
-    elif isinstance(start, (int, float)) and not isinstance(start, bool):
-        times = seconds_since(column, start) * factor
+        with np.errstate(over="ignore", invalid="ignore"):
+            times = (values - float(start or 0.0)) * factor
     else:
         times = seconds_since(column, start)
     negative = times < 0
@@ -177,6 +271,7 @@ def arrival_times(column: Column, start=None, factor: float = 1.0) -> np.ndarray
         row = int(np.argmax(negative))
         raise column.error(row, f"a time before the start: {times[row]:g}s" + ("" if start is None else
                                                                               f" (start {start})"))
+    _in_range(column, times, lambda row: f"{times[row]:g}s", "time from the start")
     back = np.diff(times) < 0
     if back.any():
         row = int(np.argmax(back)) + 1
@@ -205,19 +300,34 @@ def read_lines(text: str, name: str = "-") -> np.ndarray:
     return np.asarray(values, dtype=float)
 
 
-def numbers(column: Column) -> np.ndarray:
-    """The column as finite floats; the first value that is not one is an error."""
+#: a timestamp written with a time zone: Z or an offset after the time of day
+_ZONED = r"^.*[T ]\d.*(?:[zZ]|[+-]\d\d(?::?\d\d)?)$"
+
+
+def _timestamps(column: Column) -> pd.Series:
+    """The column as timestamps; a CSV's text parsed as ISO 8601, naive or with a time zone, never a mix."""
     raw = column.values
-    parsed = pd.to_numeric(raw, errors="coerce") if raw.dtype == object or pd.api.types.is_string_dtype(raw) else raw
+    if column.kind == TIMESTAMP:
+        return raw
+    if column.kind != TEXT:
+        raise column.error(0, f"not a timestamp: {column.shown(0)!r}")
+    text = raw.astype(str).str.strip()
     try:
-        out = np.asarray(parsed, dtype=float)
-    except (TypeError, ValueError):
-        raise column.error(0, f"holds {raw.dtype} values, not numbers") from None
-    bad = ~np.isfinite(out)
-    if bad.any():
-        row = int(np.argmax(bad))
-        raise column.error(row, _not_finite(raw.iloc[row]))
-    return out
+        stamps = pd.to_datetime(text, errors="coerce", format="ISO8601")
+    except ValueError:  # several offsets, or offsets and none: each row says which it has
+        zoned = text.str.match(_ZONED).to_numpy(dtype=bool)
+        if not zoned.all():
+            row = int(np.argmax(zoned != zoned[0]))
+            has = "has no time zone" if zoned[0] else "has a time zone"
+            raise column.error(row, f"{has} where the first timestamp ({column.shown(0)!r}) "
+                                    f"{'has one' if zoned[0] else 'has none'}: give every timestamp with a time zone "
+                                    "or none") from None
+        stamps = pd.to_datetime(text, errors="coerce", format="ISO8601", utc=True)
+    missing = np.asarray(pd.isna(stamps))
+    if missing.any():
+        row = int(np.argmax(missing))
+        raise column.error(row, f"not a timestamp: {column.shown(row)!r}")
+    return pd.Series(stamps)
 
 
 def _not_finite(cell) -> str:
@@ -236,25 +346,15 @@ def _not_finite(cell) -> str:
 
 
 def seconds_since(column: Column, start) -> np.ndarray:
-    """The column as seconds after ``start``: numbers minus a number, or timestamps minus a timestamp."""
-    raw = column.values
-    if isinstance(start, (int, float)) and not isinstance(start, bool):
-        return numbers(column) - float(start)
+    """The column as seconds after ``start``: timestamps minus a timestamp, both with a time zone or both without."""
     try:
         origin = pd.Timestamp(start)
     except (TypeError, ValueError) as exc:
         raise DataError(column.file, 0, f"start: not a timestamp or number: {start!r} ({exc})", "start") from None
-    try:
-        stamps = pd.to_datetime(raw, errors="coerce", utc=origin.tzinfo is not None, format="ISO8601") \
-            if not pd.api.types.is_datetime64_any_dtype(raw) else raw
-    except (ValueError, TypeError):  # pandas refuses to compare offsets with a start that has none
-        raise DataError(column.file, 0, f"timestamps with a time zone (UTC offset) and a start without one ({start}): "
-                                        "give start a time zone too, such as 2026-01-05T09:00:00+01:00", "start") from None
-    missing = np.asarray(pd.isna(stamps))
-    if missing.any():
-        row = int(np.argmax(missing))
-        raise column.error(row, f"not a timestamp: {str(raw.iloc[row])[:40]!r}")
-    stamps = pd.Series(stamps)
+    stamps = _timestamps(column)
     if (stamps.dt.tz is None) != (origin.tzinfo is None):
-        raise DataError(column.file, 0, "give start and the timestamps both with a time zone or both without", "start")
+        given = "with a time zone" if origin.tzinfo is not None else "without a time zone"
+        held = "with one" if stamps.dt.tz is not None else "without one"
+        raise DataError(column.file, 0, f"start is given {given} and the timestamps are {held}: give both with a "
+                                        "time zone or both without", "start")
     return np.asarray((stamps - origin).dt.total_seconds(), dtype=float)

@@ -10,8 +10,9 @@ A bare number or duration string means a constant.
 
 from __future__ import annotations
 
+import functools
 import math
-from typing import Annotated, Any, Literal, Optional, Union
+from typing import Annotated, Any, Callable, Literal, Optional, Union
 
 import numpy as np
 from pydantic import (BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr, ValidationError, ValidationInfo,
@@ -33,8 +34,30 @@ def _not_bool(value: Any) -> Any:
 Number = Annotated[float, BeforeValidator(_not_bool)]
 
 
+def _at_the_limits(method: Callable) -> Callable:
+    """``method`` (a cdf or inverse cdf) with numpy's overflow, underflow and division warnings silenced: with
+    valid but extreme parameters (a Weibull of cv 1e-6 has shape 1.3e6) or extreme arguments (a heavy tail's draw
+    mapped through another distribution), the float arithmetic reaches inf or 0 where the function's value is its
+    limit, 1 or 0, which is the right answer; a warning would only reach the user's terminal. An invalid result
+    (NaN) still warns."""
+
+    @functools.wraps(method)
+    def quiet(self, x):
+        with np.errstate(over="ignore", under="ignore", divide="ignore"):
+            return method(self, x)
+
+    return quiet
+
+
 class _Dist(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+    @classmethod
+    def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
+        super().__pydantic_init_subclass__(**kwargs)
+        for name in ("cdf", "cdf_below", "ppf"):
+            if name in cls.__dict__:
+                setattr(cls, name, _at_the_limits(cls.__dict__[name]))
 
     @property
     def mean(self) -> float:
@@ -454,7 +477,7 @@ class Empirical(_Dist):
 
     @model_validator(mode="after")
     def _one_source(self) -> "Empirical":
-        from .datafile import DataError, numbers, read_column
+        from .datafile import DataError, durations, read_column
 
         if (self.samples is None) == (self.file is None):
             raise ValueError("give samples (a list) or file and column (measured values), not both")
@@ -462,13 +485,9 @@ class Empirical(_Dist):
             if self.column is None:
                 raise ValueError("file needs column: the column holding the values")
             try:
-                column = read_column(self.file, self.column)
-                values = numbers(column) * _UNITS[self.unit or "s"]
+                self._data = _Measured(durations(read_column(self.file, self.column), self.unit or "s"))
             except DataError as exc:
                 raise data_error(self, exc) from None
-            if (values < 0).any():
-                raise data_error(self, column.error(int(np.argmax(values < 0)), "a negative time"))
-            self._data = _Measured(values)
         elif self.column is not None or self.unit is not None:
             raise ValueError("column and unit go with file (samples carry their own units)")
         else:
@@ -508,9 +527,6 @@ class Empirical(_Dist):
         return True
 
 
-_UNITS = {"s": 1.0, "ms": 1e-3, "us": 1e-6}
-
-
 def data_error(model: BaseModel, error: Exception) -> ValidationError:
     """A data file's problem, located at the key that named what is wrong: ``file`` when the file cannot be read,
     the column's key when a column is missing or holds a bad value."""
@@ -533,12 +549,16 @@ def located_error(model: BaseModel, field: str, message: str) -> ValidationError
 
 
 def _weighted(cls: type[_Dist]) -> type[_Dist]:
-    """``cls`` with a ``weight``: one component of a mixture."""
-    return type(cls.__name__ + "Part", (cls,), {
+    """``cls`` with a ``weight``: one component of a mixture, bound to its name in this module (``UniformPart``),
+    so that pickle finds the class by name as it finds every other one (a parallel run pickles the scenario)."""
+    name = cls.__name__ + "Part"
+    part = type(name, (cls,), {
         "__annotations__": {"weight": Number},
         "weight": Field(gt=0, le=1, allow_inf_nan=False, description="Share of draws from this component."),
-        "__module__": __name__, "__doc__": cls.__doc__,
+        "__module__": __name__, "__qualname__": name, "__doc__": cls.__doc__,
     })
+    globals()[name] = part
+    return part
 
 
 _PARTS = tuple(_weighted(c) for c in (Constant, Exponential, Uniform, Normal, Lognormal, Gamma, Weibull, Pareto, Empirical))

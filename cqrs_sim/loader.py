@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import difflib
 import io
-import os
-import stat
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Iterable, get_args
@@ -25,6 +23,7 @@ from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
 from . import distributions
 from .errors import Problem, ScenarioError
+from .inputfile import InputFileError, read_bounded
 from .scenario import Scenario, cross_field_problems, resolved_dict
 
 
@@ -238,24 +237,9 @@ def _read_text(path: Path) -> str:
     """The file as text: a regular file, at most MAX_FILE_BYTES long, in UTF-8."""
     file = str(path)
     try:
-        # non-blocking, so that opening a named pipe with no writer does not wait for one
-        with os.fdopen(os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0)), "rb") as fh:
-            mode = os.fstat(fh.fileno()).st_mode
-            if stat.S_ISDIR(mode):
-                raise IsADirectoryError(file)
-            if not stat.S_ISREG(mode):
-                raise ScenarioError([Problem(file, 0, 0, "(file)", "is not a regular file (a device, pipe or socket); "
-                                                                  "give a scenario file")])
-            data = fh.read(MAX_FILE_BYTES + 1)  # never more: the file may grow while we read
-    except FileNotFoundError:
-        raise ScenarioError([Problem(file, 0, 0, "(file)", "no such file")]) from None
-    except IsADirectoryError:
-        raise ScenarioError([Problem(file, 0, 0, "(file)", "is a directory, not a scenario file")]) from None
-    except OSError as exc:
-        raise ScenarioError([Problem(file, 0, 0, "(file)", f"cannot read: {exc}")]) from None
-    if len(data) > MAX_FILE_BYTES:
-        raise ScenarioError([Problem(file, 0, 0, "(file)", f"is larger than {MAX_FILE_BYTES:,} bytes "
-                                                          "(1 MiB); a scenario file is a few kilobytes")])
+        data = read_bounded(path, MAX_FILE_BYTES, "scenario file", "a scenario file is a few kilobytes")
+    except InputFileError as exc:
+        raise ScenarioError([Problem(file, 0, 0, "(file)", exc.message)]) from None
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:

@@ -11,15 +11,16 @@ loader can point at the offending line.
 from __future__ import annotations
 
 import math
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated, Any, ClassVar, Literal, Optional, Union, get_args
 
 import numpy as np
-from pydantic import (BaseModel, BeforeValidator, ConfigDict, Discriminator, Field, PrivateAttr, Tag, ValidationInfo,
-                      field_validator, model_validator)
+from pydantic import (BaseModel, BeforeValidator, ConfigDict, Discriminator, Field, PlainValidator, PrivateAttr, Tag,
+                      ValidationInfo, field_validator, model_validator)
 
 from .distributions import Constant, Distribution, Number, Empirical, _Measured, data_error, located_error
-from .units import parse_duration, parse_rate, parse_signed_duration
+from .timebins import bin_edges
+from .units import parse_amount, parse_duration, parse_rate, parse_signed_duration
 
 
 def _strict_int(value: Any) -> Any:
@@ -108,15 +109,34 @@ ReadRate = Annotated[
 ]
 
 
+def _trace_start(value: Any) -> Union[float, datetime, str, None]:
+    """A number (finite, not true/false), a timestamp, or text to read as one."""
+    if value is None or isinstance(value, (datetime, str)):
+        return value
+    if isinstance(value, date):
+        return datetime.combine(value, datetime.min.time())
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        number = float(value) if abs(value) < 1e308 else math.inf
+        if not math.isfinite(number):
+            raise ValueError(f"a number start must be finite, got {value!r}")
+        return number
+    raise ValueError(f"expected a timestamp such as 2026-01-05T09:00:00, or a number, got {value!r}")
+
+
+#: the instant a trace's times count from: a number, or a timestamp
+TraceStart = Annotated[Union[float, datetime, str], PlainValidator(_trace_start,
+                                                                   json_schema_input_type=Union[float, datetime, str])]
+
+
 class Trace(_Section):
     file: str
     """Data file of measured arrivals (CSV with a header line, or Parquet), relative to the scenario file."""
     column: str = "time"
-    """Column of arrival times: seconds from the start (in unit), or timestamps (then give start). Sorted, never negative."""
-    start: Optional[Union[float, datetime, str]] = None
-    """The instant that counts as 0s: a timestamp such as `2026-01-05T09:00:00` for a column of timestamps, or a number (in unit) subtracted from a numeric column; none: the column holds times from the start."""
+    """Column of arrival times: numbers (seconds from the start, in unit), Parquet durations (from the start, in their own unit), or timestamps (then give start). Sorted, never negative; each a valid duration (at most 1e9s)."""
+    start: Optional[TraceStart] = None
+    """The instant that counts as 0s: a timestamp such as `2026-01-05T09:00:00` for a column of timestamps (the two both with a time zone or both without), or a number (in unit) subtracted from a numeric column; none: the column holds times from the start."""
     unit: Literal["s", "ms", "us"] = "s"
-    """Unit of the file's numeric times (and query times)."""
+    """Unit of the file's numeric times (and query times); a Parquet column of durations carries its own."""
     _times: Optional[_Measured] = PrivateAttr(default=None)
     _extra: dict = PrivateAttr(default_factory=dict)
     _first_line: Optional[int] = PrivateAttr(default=None)  #: the line of the first value (None: Parquet, no lines)
@@ -138,27 +158,23 @@ class Trace(_Section):
 
     @model_validator(mode="after")
     def _load(self) -> "Trace":
-        from .datafile import DataError, arrival_times, numbers, read_columns
+        from .datafile import DataError, arrival_times, durations, numbers, read_columns
 
-        factor = {"s": 1.0, "ms": 1e-3, "us": 1e-6}[self.unit]
         names = [self.column, *self._columns()]
         try:
             columns = read_columns(self.file, names)
             self._first_line = columns[0].first_line
-            self._times = _Measured(arrival_times(columns[0], self.start, factor))
+            self._times = _Measured(arrival_times(columns[0], self.start, self.unit))
             for name, column in zip(names[1:], columns[1:]):
-                if name not in self._timed():
-                    values = numbers(column)
-                    bad = (values < 0) | (values != np.floor(values)) | (values >= 2**31)
-                    if bad.any():
-                        raise column.error(int(np.argmax(bad)), f"not a whole number from 0 to 2^31 - 1: "
-                                                                f"{values[bad][0]:g}")
-                    self._extra[name] = _Measured(values.astype(np.int64))
+                if name in self._timed():
+                    self._extra[name] = _Measured(durations(column, self.unit))
                     continue
-                values = numbers(column) * factor
-                if (values < 0).any():
-                    raise column.error(int(np.argmax(values < 0)), f"a negative time: {values[values < 0][0]:g}s")
-                self._extra[name] = _Measured(values)
+                values = numbers(column)
+                bad = (values < 0) | (values != np.floor(values)) | (values >= 2**31)
+                if bad.any():
+                    raise column.error(int(np.argmax(bad)), f"not a whole number from 0 to 2^31 - 1: "
+                                                            f"{column.shown(int(np.argmax(bad)))}")
+                self._extra[name] = _Measured(values.astype(np.int64))
         except DataError as exc:
             raise data_error(self, exc) from None
         return self
@@ -469,14 +485,22 @@ class Cqrs(_Section):
     """Add and remove read replicas with the load (replicas.count is the count it starts with); none: a fixed count."""
 
 
+#: a price per hour, and a size in GB: 0, or from 1e-12 to 1e9, as every duration and rate (so no product of
+#: them, nor their sum over 10,000 replicas for a year, can overflow)
+PricePerHour = Annotated[float, BeforeValidator(lambda value: parse_amount(value, "price", "/h"),
+                                                json_schema_input_type=Union[float, str])]
+Gigabytes = Annotated[float, BeforeValidator(lambda value: parse_amount(value, "size", " GB"),
+                                             json_schema_input_type=Union[float, str])]
+
+
 class Cost(_Section):
-    instance_hour: Number = Field(default=1.0, ge=0, allow_inf_nan=False)
+    instance_hour: PricePerHour = 1.0
     """Price of one read replica (CQRS replica, CRUD streaming replica, or one built beside the old ones) per hour; default 1, which counts the cost in instance-hours."""
-    write_instance_hour: Optional[Number] = Field(default=None, ge=0, allow_inf_nan=False)
+    write_instance_hour: Optional[PricePerHour] = None
     """Price per hour of the instance that takes the writes (CRUD's database or primary, CQRS's write image; write_servers apply on that one instance); default: instance_hour."""
-    snapshot_gb: Number = Field(default=0.0, ge=0, allow_inf_nan=False)
+    snapshot_gb: Gigabytes = 0.0
     """Size of the write image's snapshot in GB (CQRS refreshed by snapshots builds replicas from it and keeps the newest one at all times; projections keep none); give it with snapshot_gb_hour."""
-    snapshot_gb_hour: Number = Field(default=0.0, ge=0, allow_inf_nan=False)
+    snapshot_gb_hour: PricePerHour = 0.0
     """Price of storing one GB of snapshot for an hour (CQRS only: CRUD's replicas stream from the primary)."""
 
     @model_validator(mode="after")
@@ -651,7 +675,7 @@ class Scenario(_Section):
         if trace is not None:  # the trace's arrivals per bin, for the estimates and the offered-load plots
             arrived = trace.times[trace.times < self.duration]
             if self.duration / self.bin_width <= self.limits.max_bins:
-                edges = np.append(np.arange(0.0, self.duration, self.bin_width), self.duration)
+                edges = bin_edges(self.duration, self.bin_width)
                 counts, _ = np.histogram(arrived, bins=edges)
                 steps = [(float(a), float(c) / (b - a)) for a, b, c in zip(edges[:-1], edges[1:], counts)]
             else:  # too many bins: the run is refused (limits.max_bins), and the mean rate serves until then
@@ -705,6 +729,8 @@ def cross_field_problems(scenario: Scenario) -> list[tuple[str, str]]:
     problems += key_problems(scenario)
     if scenario.warmup >= scenario.duration:
         problems.append(("warmup", f"must be shorter than duration ({scenario.duration:g}s), got {scenario.warmup:g}s"))
+    else:
+        problems += window_problems(scenario)
     if len(set(scenario.architectures)) != len(scenario.architectures):
         problems.append(("architectures", "lists an architecture twice"))
     sync = scenario.cqrs.sync
@@ -767,6 +793,35 @@ def key_problems(scenario: Scenario) -> list[tuple[str, str]]:
             found += _trace_ids("workload.reads.trace.client", trace, trace.clients, workload.reads.clients,
                                 "workload.reads.clients")
     return found
+
+
+def _window(scenario: Scenario) -> str:
+    return f"the measured window [{scenario.warmup:g}s, {scenario.duration:g}s) (warmup to duration)"
+
+
+def window_problems(scenario: Scenario) -> list[tuple[str, str]]:
+    """A read trace none of whose reads arrives in the measured window [warmup, duration): a start off by a time
+    zone, say; every read metric would be measured on none."""
+    trace = scenario.workload.reads.trace
+    if trace is not None and not ((trace.times >= scenario.warmup) & (trace.times < scenario.duration)).any():
+        times = trace.times
+        return [("workload.reads.trace", f"none of its {len(times):,} reads arrives in {_window(scenario)}: its "
+                                         f"times run from {times[0]:g}s to {times[-1]:g}s after the start "
+                                         "(is start right?)")]
+    return []
+
+
+def no_read_warning(scenario: Scenario) -> Optional[str]:
+    """A read rate of 0 over the whole measured window: valid (a write-only study of rollouts and cost), but
+    there is no read to measure, and no verdict."""
+    rate = scenario.workload.reads.rate
+    if scenario.workload.reads.trace is not None or not isinstance(rate, list) or scenario.warmup >= scenario.duration:
+        return None
+    ends = [start for start, _ in rate[1:]] + [math.inf]
+    if any(r > 0 and start < scenario.duration and end > scenario.warmup for (start, r), end in zip(rate, ends)):
+        return None
+    return (f"workload.reads.rate: no read arrives in {_window(scenario)} (the rate is 0 there): every read metric "
+            "stays empty, and no verdict is given")
 
 
 def _trace_ids(path: str, trace: Trace, values: np.ndarray, count: int, limit: str) -> list[tuple[str, str]]:
@@ -865,7 +920,7 @@ def size_problems(scenario: "Scenario") -> list[tuple[str, str]]:
 
 def scenario_warnings(scenario: Scenario) -> list[str]:
     """Things that are valid but probably not meant (printed by ``check`` and ``run``)."""
-    warnings = []
+    warnings = [warning for warning in (no_read_warning(scenario),) if warning is not None]
     for i, (start, _) in enumerate(scenario.workload.reads.rate if isinstance(scenario.workload.reads.rate, list) else []):
         if start >= scenario.duration:
             warnings.append(f"workload.reads.rate.{i}: the step at {start:g}s starts after duration "

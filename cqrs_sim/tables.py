@@ -9,6 +9,7 @@ from . import histogram
 from .keys import KeyIndex, key_staleness
 from .model import RunRecord
 from .scenario import ARCHITECTURES
+from .timebins import bin_edges
 
 KINDS = ["read", "write"]
 
@@ -158,10 +159,6 @@ def within(t: np.ndarray, spans: dict[str, np.ndarray]) -> np.ndarray:
         return np.zeros(len(t), bool)
     k = np.searchsorted(spans["start"], t, side="right") - 1
     return (k >= 0) & (t < spans["end"][np.maximum(k, 0)])
-
-
-def bin_edges(duration: float, bin_width: float) -> np.ndarray:
-    return np.append(np.arange(0.0, duration, bin_width), duration)
 
 
 def timeseries_table(record: RunRecord, duration: float, bin_width: float) -> pd.DataFrame:

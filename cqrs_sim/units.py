@@ -82,16 +82,32 @@ def _rate_text(value: str) -> float:
     return float(match.group(1)) / _unit(match.group(2) or "s", value)
 
 
-def _checked(number: float, value: object, kind: str, unit: str, signed: bool) -> float:
+def range_problem(number: float, value: object, kind: str = "duration", unit: str = "s", signed: bool = False) -> str | None:
+    """What is wrong with ``number`` (read from ``value``) as a ``kind``, or None: the one range rule for every
+    duration and rate, written inline or read from a data file."""
     if not math.isfinite(number):
-        raise ValueError(f"{kind} must be finite, got {_short(value)}")
+        return f"{kind} must be finite, got {_short(value)}"
     if number < 0 and not signed:
-        raise ValueError(f"{kind} must not be negative, got {value!r}")
+        return f"{kind} must not be negative, got {value!r}"
     if number != 0 and abs(number) < SMALLEST:
-        raise ValueError(f"{kind} {value!r} is too small: give 0 or at least {SMALLEST:g}{unit}")
+        return f"{kind} {value!r} is too small: give 0 or at least {SMALLEST:g}{unit}"
     if abs(number) > LARGEST:
         years = " (about 31.7 years)" if unit == "s" else ""
-        raise ValueError(f"{kind} {_short(value)} is too large: at most {LARGEST:g}{unit}{years}")
+        return f"{kind} {_short(value)} is too large: at most {LARGEST:g}{unit}{years}"
+    return None
+
+
+def out_of_range(numbers, signed: bool = False):
+    """Where :func:`range_problem` finds a problem, elementwise: a boolean array for an array of numbers."""
+    magnitude = abs(numbers)
+    bad = (numbers != numbers) | (magnitude > LARGEST) | ((magnitude < SMALLEST) & (magnitude != 0))
+    return bad if signed else bad | (numbers < 0)
+
+
+def _checked(number: float, value: object, kind: str, unit: str, signed: bool) -> float:
+    problem = range_problem(number, value, kind, unit, signed)
+    if problem is not None:
+        raise ValueError(problem)
     return number
 
 
@@ -117,6 +133,20 @@ def parse_duration(value: object) -> float:
 def parse_signed_duration(value: object) -> float:
     """Like :func:`parse_duration`, but a time offset that may be negative (``-6h``)."""
     return _parse(value, "duration", _DURATION_EXAMPLE, _duration_text, "s", signed=True)
+
+
+def _plain_number_text(value: str) -> float:
+    if not re.fullmatch(rf"\s*{_NUMBER}\s*", value):
+        raise ValueError(f"expected a number, got {_short(value)}")
+    return float(value)
+
+
+def parse_amount(value: object, kind: str, unit: str) -> float:
+    """A plain number that is not a time or a rate (a price, a size), under the same magnitude rule: 0, or from
+    SMALLEST to LARGEST, never negative; ``unit`` is only shown in messages."""
+    if isinstance(value, bool):  # YAML's true/false, refused as every plain number refuses it
+        raise ValueError("expected a number, not true/false")
+    return _parse(value, kind, "0.5", _plain_number_text, unit)
 
 
 def parse_rate(value: object) -> float:

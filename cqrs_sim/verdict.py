@@ -129,6 +129,18 @@ def stopped_architectures(incomplete: Iterable[dict]) -> list[str]:
     return sorted({run["architecture"] for run in incomplete})
 
 
+#: counts that together hold every read arriving in the measured window
+READ_COUNTS = ("reads_completed", "reads_failed")
+
+
+def unmeasured(summary: pd.DataFrame) -> list[str]:
+    """Architectures that measured no read in any replication: nothing about reads can be judged from them
+    (a summary without the counts says nothing either way)."""
+    counted = summary[summary["metric"].isin(READ_COUNTS)]
+    totals = counted.groupby("architecture")["mean"].sum(min_count=len(READ_COUNTS))
+    return [arch for arch in ARCHITECTURES if arch in totals.index and totals[arch] == 0]
+
+
 def verdict(summary: pd.DataFrame, diff: pd.DataFrame, incomplete: Iterable[dict] = (),
             min_difference: Optional[MinDifference] = None) -> list[tuple[str, str, str]]:
     """(metric, winner: 'crud' | 'cqrs' | 'none' | 'unknown', sentence) per headline metric, a difference
@@ -140,6 +152,8 @@ def verdict(summary: pd.DataFrame, diff: pd.DataFrame, incomplete: Iterable[dict
     if not set(ARCHITECTURES) <= archs:
         return []
     stopped = stopped_architectures(incomplete)
+    if unmeasured(summary):
+        return []  # the decision says why there is no verdict
     out = []
     for metric, name in HEADLINE.items():
         values = _values(summary, diff, metric)
@@ -202,6 +216,11 @@ def decision(summary: pd.DataFrame, diff: pd.DataFrame, incomplete: Iterable[dic
     stopped = stopped_architectures(incomplete)
     if stopped:
         return _no_decision(archs, stopped, incomplete)
+    empty = unmeasured(summary)
+    if empty:
+        return (f"No verdict: no read arrived in the measured window in any replication of {_join([NAMES[a] for a in empty])}, "
+                "so every read metric is undefined and nothing is compared. Give the scenario reads that arrive "
+                "between warmup and duration (a higher rate, a longer duration, or a trace that covers the window).")
     if len(archs) < 2:
         return "Only one architecture was simulated: nothing to compare."
     decided: list[tuple[str, str, str, str, str]] = []  # (priority, winner, gain, loss, detail)

@@ -34,8 +34,16 @@ def test_cost_keys_default_and_validate():
 @pytest.mark.parametrize("block, path, words", [
     ("cost: {snapshot_gb_hour: 0.02}", "cost", "give snapshot_gb too"),
     ("cost: {snapshot_gb: 50}", "cost", "give snapshot_gb_hour too"),
-    ("cost: {instance_hour: -1}", "cost.instance_hour", "greater than or equal to 0"),
+    ("cost: {instance_hour: -1}", "cost.instance_hour", "price must not be negative, got -1"),
     ("cost: {instance_hours: 1}", "cost.instance_hours", "unknown key"),
+    ("cost: {instance_hour: 1e308}", "cost.instance_hour", "price 1e+308 is too large: at most 1e+09/h"),
+    ("cost: {write_instance_hour: 2e9}", "cost.write_instance_hour", "price 2000000000.0 is too large"),
+    ("cost: {snapshot_gb: 1e300, snapshot_gb_hour: 1}", "cost.snapshot_gb", "size 1e+300 is too large: at most 1e+09 GB"),
+    ("cost: {snapshot_gb: 1, snapshot_gb_hour: .inf}", "cost.snapshot_gb_hour", "price must be finite"),
+    ("cost: {instance_hour: 1e-300}", "cost.instance_hour", "is too small: give 0 or at least 1e-12/h"),
+    ("cost: {instance_hour: true}", "cost.instance_hour", "expected a number, not true/false"),
+    ("cost: {instance_hour: [1]}", "cost.instance_hour", "expected a price such as 0.5, got [1]"),
+    ("cost: {instance_hour: cheap}", "cost.instance_hour", "expected a number, got 'cheap'"),
 ])
 def test_bad_cost_is_one_located_problem(block, path, words):
     with pytest.raises(ScenarioError) as info:
@@ -43,6 +51,28 @@ def test_bad_cost_is_one_located_problem(block, path, words):
     problems = info.value.problems
     assert len(problems) == 1 and problems[0].path == path and words in problems[0].message, problems
     assert problems[0].line == 5
+
+
+def test_the_largest_prices_cannot_overflow_the_cost(recwarn):
+    """Every price and size at its bound (1e9), the most replicas (limits.max_replicas, raised a thousandfold),
+    plus as many built beside them, over the longest window: the cost is finite, with no overflow warning."""
+    cost = parse_scenario(BASE + "cost: {instance_hour: 1e9, write_instance_hour: 1e9, snapshot_gb: 1e9, "
+                                 "snapshot_gb_hour: 1e9}\n").cost
+    window = 1e9
+    replicas = 2 * 10_000 * 1000
+    value = cost_per_hour(cost, True, (1 + replicas) * window, window)
+    assert value == pytest.approx(1e9 + 1e9 * replicas + 1e18)
+    assert not [w for w in recwarn if issubclass(w.category, RuntimeWarning)]
+
+
+def test_an_overflowing_price_on_the_command_line_is_one_error_line(tmp_path):
+    path = tmp_path / "s.yaml"
+    path.write_text(BASE, encoding="utf-8")
+    result = CliRunner().invoke(app, ["run", str(path), "--set", "cost.instance_hour=1e308", "-o", str(tmp_path / "o")])
+    assert result.exit_code == 2, result.output
+    assert result.stderr.strip() == ("error: --set cost.instance_hour=1e308: cost.instance_hour: price 1e+308 is too "
+                                     "large: at most 1e+09/h")
+    assert not (tmp_path / "o").exists()
 
 
 def test_cost_per_hour_formula():

@@ -154,7 +154,7 @@ workload:
     ("rate: 5/s\n    handler_time: {dist: empirical, file: t.csv, column: h}", {"t.csv": "time\n1\n"}, "5:58",
      "workload.reads.handler_time.column", "has no column 'h'"),
     ("rate: 5/s\n    handler_time: {dist: empirical, file: t.csv, column: h}", {"t.csv": "h\n1\n-1\n"}, "5:58",
-     "workload.reads.handler_time.column", "t.csv:3: a negative time"),
+     "workload.reads.handler_time.column", "t.csv:3: duration must not be negative, got '-1s'"),
 ])
 def test_bad_data_files_are_located(tmp_path, reads, files, location, path, words):
     """One line, at the key that names what is wrong, with the data file's own line where there is one; exit 2."""

@@ -25,6 +25,7 @@ import numpy as np
 from .. import histogram
 from ..keys import KeyIndex, key_staleness
 from ..sessions import Sessions
+from ..timebins import bin_edges
 from .read import ARRIVAL, CLIENT, FINISH, HANDLER, ID, KEY, LATEST, REPLICA, SEEN, START, TIMED_OUT, WAITED, WIDTH
 
 CHUNK = 1 << 16  #: reads per conversion to numpy
@@ -111,7 +112,7 @@ class ReadRecorder:
         self.commit_time = commit_time  #: the model's live list, by version
         self.chunks: list[list] = []  #: full mode: per chunk, one typed array per output column
         self.lo, self.hi = warmup, duration
-        self.edges = np.append(np.arange(0.0, duration, bin_width), duration)
+        self.edges = bin_edges(duration, bin_width)
         self.sample_size = sample_size
         self.salt = np.uint64((seed * 1_000_003 + replication) % (1 << 63))
         self.sample: np.ndarray | None = None

@@ -21,7 +21,7 @@ def _both(a, b) -> list[str]:
 
 
 def _title(fig: Figure, what: str, labels: tuple[str, str]) -> None:
-    fig.suptitle(f"{what}: {labels[0]} (solid) vs {labels[1]} (dashed)", fontsize=14)
+    fig.suptitle(f"{what}: {plot_text(labels[0])} (solid) vs {plot_text(labels[1])} (dashed)", fontsize=14)
 
 
 def _shown(labels: tuple[str, str]) -> tuple[str, str]:
@@ -41,7 +41,7 @@ def latency_cdf_overlay(a, b, labels: tuple[str, str] = ("A", "B")) -> Figure:
                 continue
             positive.append(latency[latency > 0])
             x, p = cdf_points(latency)
-            ax.plot(x, p, ls=style, color=COLORS[arch], lw=2, label=f"{arch}, {label} ({len(latency):,} reads)")
+            ax.plot(x, p, ls=style, color=COLORS[arch], lw=2, label=f"{arch}, {plot_text(label)} ({len(latency):,} reads)")
     values = np.concatenate(positive) if positive else np.empty(0)
     if len(values):
         latency_cdf_axes(ax, values)
@@ -66,7 +66,7 @@ def visibility_overlay(a, b, labels: tuple[str, str] = ("A", "B")) -> Figure:
             if curve.empty:
                 continue
             ax.step(curve["t"], curve["probability"], where="post", ls=style, color=COLORS[arch], lw=2,
-                    label=f"{arch}, {label}")
+                    label=f"{arch}, {plot_text(label)}")
             drawn = True
     visibility_axes(ax)
     if drawn:

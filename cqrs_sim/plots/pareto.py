@@ -123,7 +123,7 @@ def pareto_fronts(answer: dict[str, Any]) -> Figure:
     fig.legend(handles=handles, loc="outside lower center", ncols=len(handles), fontsize=10, frameon=False)
     if answer["answer"] is not None:
         best = answer["designs"][answer["answer"]]
-        what = f"answer: {best['label']}, {format_value(answer['minimize'], _stats(best, answer['minimize'])[0])}"
+        what = f"answer: {plot_text(best['label'])}, {format_value(answer['minimize'], _stats(best, answer['minimize'])[0])}"
     else:
         what = "no design meets every SLO"
     fig.suptitle(plot_text(f"{answer['scenario']}: {len(answer['designs'])} designs, SLOs {', '.join(answer['slos'])}")

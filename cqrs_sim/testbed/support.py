@@ -40,11 +40,11 @@ def unsupported(scenario: Scenario) -> list[tuple[str, str]]:
 
 def _position(file: str, path: str) -> tuple[int, int]:
     """Line and column of ``path``'s key in ``file`` (0, 0 when it is not written there: a default)."""
-    from ..loader import _parse_yaml
+    from ..loader import _parse_yaml, _read_text
 
     try:
-        node = _parse_yaml(Path(file).read_text(encoding="utf-8"), file)
-    except (OSError, ScenarioError):
+        node = _parse_yaml(_read_text(Path(file)), file)
+    except ScenarioError:
         return 0, 0
     line = col = -1
     for part in path.split("."):
