@@ -34,14 +34,14 @@ from typing import Any, Callable, Optional
 
 import numpy as np
 
-from .datafile import (MAX_DATA_BYTES, MAX_ROWS, PARQUET_SUFFIXES, Column, ColumnsError, DataError, numbers,
-                       read_column, read_lines)
+from .datafile import (MAX_DATA_BYTES, MAX_ROWS, PARQUET_SUFFIXES, Column, ColumnsError, DataError, durations,
+                       numbers, read_column, read_lines)
 from .datafile import _opened as read_bytes  # the one checked opener of data files (regular file, size limit)
 from .errors import Problem, ScenarioError
 from .fit import check_values
-from .units import parse_duration
+from .units import DURATION_UNITS, out_of_range, parse_duration, range_problem
 
-UNITS = {"s": 1.0, "ms": 1e-3, "us": 1e-6}
+UNITS = {unit: DURATION_UNITS[unit] for unit in ("s", "ms", "us")}  #: the units --unit takes
 PLOT_SUFFIXES = (".png", ".svg", ".pdf")
 PROGRESS_BYTES = 8 << 20  #: inputs at least this large report progress (about a million values)
 #: files that mark a directory as another command's result: sweep, optimize (a run's is outdir.is_result_dir)
@@ -92,7 +92,7 @@ def read_measurements(source: str, column: Optional[str] = None, unit: str = "s"
             tell(f"reading {source} ({size[0] / 1e6:,.1f} MB)")
             data = read_column(source, column)
             where = str(data.values.name)
-            values, line_of = numbers(data), data.where
+            values, line_of = durations(data, unit) / UNITS[unit], data.where  # a Parquet duration is read as one
         else:
             values, where, headerless, line_of = _csv_values(source, column, size, tell)
     except ColumnsError as exc:
@@ -107,6 +107,13 @@ def read_measurements(source: str, column: Optional[str] = None, unit: str = "s"
         line, prefix = line_of(row)
         raise ScenarioError([Problem(source, line, 1, where, f"{prefix}a time must be positive to fit, got {values[row]:g}")])
     values = values * UNITS[unit]
+    over = out_of_range(values)  # the rule every duration obeys, written inline or read from a file
+    if over.any():
+        row = int(np.argmax(over))
+        line, prefix = line_of(row)
+        shown = f"{values[row] / UNITS[unit]:g}{unit}"
+        raise ScenarioError([Problem(source, line, 1, where, prefix + (range_problem(float(values[row]), shown)
+                                                                       or "out of range"))])
     problem = check_values(values)
     if problem is not None:
         raise ScenarioError([Problem(source, 0, 0, where, problem)])

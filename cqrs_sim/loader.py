@@ -98,7 +98,10 @@ def parse_set(assignment: str) -> tuple[str, Any]:
         what = " ".join(str(x) for x in (exc.context, exc.problem) if x).replace("'<stream end>'", "the end")
         raise ScenarioError([Problem("--set " + assignment, 0, 0, path,
                                      f"cannot read the value as YAML: {what}{where} (quote a text value)")]) from None
-    except (YAMLError, ValueError, RecursionError):
+    except ValueError as exc:  # ruamel raises it for a scalar that looks like a date and is none (2026-13-45)
+        raise ScenarioError([Problem("--set " + assignment, 0, 0, path, f"cannot read the value as YAML: {exc} "
+                                                                        "(quote a text value)")]) from None
+    except (YAMLError, RecursionError):
         raise ScenarioError([Problem("--set " + assignment, 0, 0, path, "cannot read the value as YAML "
                                                                         "(quote a text value)")]) from None
     return path, value
