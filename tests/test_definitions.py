@@ -1,17 +1,14 @@
-"""Every metric is defined once (cqrs_sim.definitions): every metric a run reports has a definition, and README's
-metric table and the report show that same text."""
+"""Every metric is defined once (cqrs_sim.definitions): every metric a run reports has a definition, and the report
+shows that same text (the documentation's metric reference is generated from it: tests/test_docs.py)."""
 
 from __future__ import annotations
 
 import html
-import re
 
 import pytest
 
 import cqrs_sim
-from cqrs_sim.definitions import CONDITIONAL, LOWER_IS_BETTER, METRICS, NEUTRAL, markdown_table
-
-from .conftest import ROOT
+from cqrs_sim.definitions import CONDITIONAL, LOWER_IS_BETTER, METRICS, NEUTRAL
 
 #: one small scenario that turns on every conditional metric: keys, clients, read-backs, timeouts, failures, cost
 EVERYTHING = """
@@ -53,13 +50,6 @@ def test_definitions_are_complete_and_consistent():
     # the designs' different meanings are spelled out where they differ
     assert "up-time" in dict(METRICS["replica_availability"].designs)["crud"]
     assert "database down" in dict(METRICS["pool_empty_fraction"].designs)["crud"]
-
-
-def test_readme_metric_table_is_the_definitions_table():
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    found = re.search(r"<!-- metric table: [^\n]*-->\n(.*?)\n<!-- end of metric table -->", readme, re.S)
-    assert found, "README's metric table markers are missing"
-    assert found.group(1) == markdown_table()
 
 
 @pytest.mark.filterwarnings("ignore")

@@ -1,4 +1,5 @@
-"""The scenario reference cannot drift: README's table is the schema's, and the JSON Schema accepts real files."""
+"""The scenario reference cannot drift: the table is the schema's (the docs build it: tests/test_docs.py), and the JSON
+Schema accepts real files."""
 
 from __future__ import annotations
 
@@ -7,17 +8,9 @@ import json
 from typer.testing import CliRunner
 
 from cqrs_sim.cli import app
-from cqrs_sim.reference import END, START, markdown_table, readme_section
+from cqrs_sim.reference import markdown_table
 from cqrs_sim.scenario import Scenario
 
-from .conftest import ROOT
-
-
-def test_readme_table_is_generated_from_the_schema():
-    readme = (ROOT / "README.md").read_text()
-    assert START in readme and END in readme
-    current = readme[readme.index(START):readme.index(END) + len(END)]
-    assert current == readme_section(), "README.md's scenario reference is stale: paste `cqrs-sim schema --markdown`"
 
 
 def test_every_key_is_in_the_table():
