@@ -21,6 +21,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+import numpy as np
+
 from .analytic import expected_rollout_length, mean_read_rate, write_rate
 from .scenario import Failures, Scenario, apply_time_of, count_text, over_limit
 from .units import format_duration
@@ -97,7 +99,7 @@ def _decisions(scenario: Scenario, key: str, interval: float) -> Kind:
                 f"a decision every {_time(interval)} over {_duration(scenario)}", 2, kept=True)
 
 
-def _commit_rate(scenario: Scenario) -> float:
+def commit_rate(scenario: Scenario) -> float:
     """Commits per second on the CQRS write image while writes keep coming: the arrivals, or what the write servers
     can apply if that is less (a backlog then commits at that pace after the arrivals stop)."""
     apply = apply_time_of(scenario, "cqrs")
@@ -127,8 +129,19 @@ def expected_rollouts(scenario: Scenario, writes: float) -> float:
     own rollout when they are rare, and rollouts run back to back when they are not."""
     if writes <= 0:
         return 0.0
-    shipped = _commit_rate(scenario) * expected_rollout_length(scenario)
+    shipped = commit_rate(scenario) * expected_rollout_length(scenario)
     return writes / (shipped + math.exp(-shipped)) if math.isfinite(shipped) else 1.0
+
+
+def expected_attempts(scenario: Scenario) -> float:
+    """Attempts per read with retries: an attempt times out when its handler and query time alone pass the
+    timeout (queueing left out), with probability p, so 1 + p + … + p^retries of them."""
+    reads = scenario.workload.reads
+    if reads.timeout is None:
+        return 1.0
+    left = reads.timeout - reads.handler_time.mean
+    late = 1.0 - float(reads.query_time.cdf(np.asarray([left]))[0]) if left > 0 else 1.0
+    return sum(late**k for k in range(reads.retries + 1))
 
 
 def run_kinds(scenario: Scenario, architecture: str) -> list[Kind]:
@@ -138,6 +151,13 @@ def run_kinds(scenario: Scenario, architecture: str) -> list[Kind]:
     rate = mean_read_rate(scenario)[0]
     kinds = [Kind("reads", read_key(scenario), rate * scenario.duration,
                   f"a mean {rate:g} reads/s over {_duration(scenario)}", per_read)]
+    if reads.timeout is not None and reads.retries:
+        attempts = expected_attempts(scenario)
+        retries = f"{reads.retries} {'retry' if reads.retries == 1 else 'retries'}"
+        kinds.append(Kind("read retries", "workload.reads.retries", rate * scenario.duration * (attempts - 1),
+                          f"about {attempts:.3g} attempts per read ({retries} after a timeout of "
+                          f"{_time(reads.timeout)}) at a mean {rate:g} reads/s over {_duration(scenario)}",
+                          per_read, kept=True))
     writes = expected_writes(scenario)
     writing = scenario.workload.writes
     if writing is not None:
@@ -249,8 +269,8 @@ def budget_problems(scenario: Scenario) -> list[tuple[str, str]]:
     for architecture in scenario.architectures:
         kinds = run_kinds(scenario, architecture)
         for kind in kinds:
-            check(kind.key, "max_events", kind.count * kind.events,
-                  f"{kind.what} gives about {count_text(kind.count)} {kind.name} per run, that is {{n}} simulation events")
+            check(kind.key, "max_events", kind.count * kind.events, f"{kind.what} gives about "
+                  f"{count_text(kind.count)} {kind.name} per run, that is {{n}} simulation events")
             if kind.kept:
                 check(kind.key, "max_rows", kind.count,
                       f"{kind.what} gives about {{n}} {kind.name} per run, each kept in memory until the run ends")

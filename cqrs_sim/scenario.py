@@ -516,9 +516,9 @@ class Limits(_Section):
     max_reads: Count = 100_000_000
     """Expected read arrivals in one run (mean rate × duration); a larger scenario is refused before it starts."""
     max_events: Annotated[int, BeforeValidator(_strict_int), Field(ge=1, le=10**12)] = 1_000_000_000
-    """Expected simulation events in one run of one design, every kind together: reads (arrival, handler, query, timeout), writes, read-backs, replica applies, rollout swaps, projection applies and replays, failures and repairs, stalls, autoscaler decisions; a larger scenario is refused, naming the key that drives the count. At most 1e12 (simulated time could not resolve shorter intervals)."""
+    """Expected simulation events in one run of one design, every kind together: reads (arrival, handler, query, timeout) and their retries, writes, read-backs, replica applies, rollout swaps, projection applies and replays, failures and repairs, stalls, autoscaler decisions; a larger scenario is refused, naming the key that drives the count. At most 1e12 (simulated time could not resolve shorter intervals)."""
     max_rows: Count = 10_000_000
-    """Expected rows one run keeps in memory until it ends (one per write, read-back, rollout swap, failure and autoscaler decision); a larger scenario is refused, naming the key that drives the count."""
+    """Expected rows one run keeps in memory until it ends (one per write, read-back, read retry, rollout swap, failure and autoscaler decision); a larger scenario is refused, naming the key that drives the count."""
     max_bins: Count = 100_000
     """Timeseries bins in one run (duration / bin); a larger scenario is refused."""
     max_servers: Count = 1_000_000

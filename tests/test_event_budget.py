@@ -103,6 +103,20 @@ def test_writes_times_replicas_are_counted_at_the_write_key(tmp_path, extra, kin
     assert "1,000 " in line, line
 
 
+def test_retries_of_reads_that_always_time_out_are_counted(tmp_path):
+    """A timeout shorter than any query with 100 retries: every read makes 101 attempts (2 billion for 20 million
+    reads), refused at the retries key; with one retry, 20 million retries."""
+    path = scenario_file(tmp_path, BASE)
+    args = ["--set", "workload.reads.rate=1000000/s", "--set", "workload.reads.timeout=1e-9"]
+    result = cli("check", path, *args, "--set", "workload.reads.retries=100", seconds=60)
+    one_error(result, "--set workload.reads.retries=100: workload.reads.retries: ",
+              "about 101 attempts per read (100 retries after a timeout of 0.001us)",
+              "gives about 2,000,000,000 read retries per run", "exceeds limits.max_events")
+    scenario = cqrs_sim.load_scenario(path, [a for a in args if a != "--set"] + ["workload.reads.retries=1",
+                                                                                   "limits.max_rows=100000000"])
+    assert {k.name: k.count for k in run_kinds(scenario, "crud")}["read retries"] == pytest.approx(20_000_000)
+
+
 def test_kinds_under_the_limit_alone_are_refused_together_naming_the_largest(tmp_path):
     """6.7 million writes and 5.3 million read-backs (each kept until the run ends) fit max_rows alone, not
     together."""
