@@ -4,7 +4,8 @@ Every source of simulation events in :mod:`.model` is one :class:`Kind`
 here, with its expected count in one run of one architecture (one
 replication): reads (arrivals, plus the writers' read-backs), writes,
 streaming replicas' applies, rollout swaps, projection applies and
-replays, failures and repairs, replication stalls, autoscaler decisions.
+replays, lag checks, failures and repairs, replication stalls,
+autoscaler decisions, read retries.
 The counts come from the scenario's rates, intervals and means (a
 failure every mtbf + mttr on each instance, a decision every interval, a
 swap per replica per rollout, …); they are expectations, not bounds.
@@ -176,6 +177,14 @@ def run_kinds(scenario: Scenario, architecture: str) -> list[Kind]:
     return kinds
 
 
+def _lag_checks(scenario: Scenario, writes: float, replicas: float) -> list[Kind]:
+    """With a lag limit, each commit starts a clock on each replica that held every version until then."""
+    if not writes:
+        return []
+    return [Kind("lag checks", write_key(scenario), writes * replicas,
+                 f"{count_text(writes)} writes, each clocked on up to {replicas:,g} read replicas (max_lag)", 1)]
+
+
 def _crud_kinds(scenario: Scenario, writes: float) -> list[Kind]:
     crud, kinds = scenario.crud, []
     auto = crud.replica_autoscale
@@ -183,6 +192,8 @@ def _crud_kinds(scenario: Scenario, writes: float) -> list[Kind]:
     if crud.replicas and writes:
         kinds.append(Kind("replica applies", write_key(scenario), writes * slots,
                           f"{count_text(writes)} writes applied by each of {slots:,} read replicas", 1))
+        if crud.max_lag is not None:
+            kinds += _lag_checks(scenario, writes, slots)
     if crud.failures is not None:
         kinds.append(_cycles(scenario, crud.failures, 1 + crud.replicas, "crud.failures",
                              "instances (the primary and its read replicas)", 3, kept=True))
@@ -232,6 +243,8 @@ def _cqrs_kinds(scenario: Scenario, writes: float) -> list[Kind]:
         if writes:
             kinds.append(Kind("rollout swaps", write_key(scenario), rollouts * members,
                               f"about {count_text(rollouts)} rollouts of {members:,g} read replicas", 6, kept=True))
+    if cqrs.replicas.max_lag is not None:
+        kinds += _lag_checks(scenario, writes, members)
     if cqrs.write_server_failures is not None:
         kinds.append(_cycles(scenario, cqrs.write_server_failures, cqrs.write_servers, "cqrs.write_server_failures",
                              "write servers", 3, kept=False))

@@ -204,3 +204,13 @@ cqrs:
     writes = kinds["writes"]
     rollouts = expected_rollouts(scenario, writes)
     assert (rollouts > 0.9 * writes) if interval == "10m" else (rollouts < 6 * 3600 / 160 * 1.05)
+
+
+def test_lag_clocks_are_counted_per_write_and_replica(scenario_from):
+    """With max_lag, each commit starts a clock on each up-to-date replica: up to writes × replicas events."""
+    text = QUIET + "  writes: {rate: 1/s, apply_time: 10ms}\ncqrs:\n  replicas: {count: 8, max_lag: 5s}\n"
+    scenario = scenario_from(text.replace("duration: 6h", "duration: 100s"))
+    kinds = {k.name: k.count for k in run_kinds(scenario, "cqrs")}
+    assert kinds["lag checks"] == pytest.approx(100 * 8)
+    without = scenario_from(text.replace("duration: 6h", "duration: 100s").replace(", max_lag: 5s", ""))
+    assert "lag checks" not in {k.name for k in run_kinds(without, "cqrs")}
