@@ -12,13 +12,18 @@ interrupted run stops in about a second instead of when its tasks end.
 Workers ignore SIGINT (the parent decides what an interrupt means) and end by
 themselves as soon as the parent process ends, however it ends, so a killed
 parent leaves no worker behind; once they are gone, multiprocessing's
-forkserver and resource tracker end too. A script that starts a pool without
+forkserver and resource tracker end too. A process that exits normally
+(or by the CLI's interrupt path, which runs the exit handlers) does not
+leave that to chance: :func:`stop_helper_processes`, registered to run at
+exit when the first pool starts, stops both and waits for them, so no child
+of the command outlives it. A script that starts a pool without
 an ``if __name__ == "__main__":`` guard makes every worker re-run it; the
 workers notice and exit at once, and the parent raises one clear error.
 """
 
 from __future__ import annotations
 
+import atexit
 import multiprocessing
 import multiprocessing.forkserver
 import multiprocessing.resource_tracker
@@ -40,6 +45,7 @@ IMPORTING_MAIN_EXIT = 86
 UNGUARDED_MAIN = ("the worker processes re-ran this script's top level, which starts them again: "
                   "wrap the call in `if __name__ == \"__main__\":` or pass jobs=1")
 _POLL = 0.5  #: longest wait, in seconds, on anything that another process would have to end
+_HELPER_EXIT = 10.0  #: seconds a helper process (forkserver, resource tracker) gets to exit before it is killed
 _connection: Optional[Connection] = None  #: in a worker: its pipe to the parent
 
 
@@ -144,12 +150,64 @@ def _children_ignore_sigint() -> Iterator[None]:
             signal.pthread_sigmask(signal.SIG_SETMASK, mask)
 
 
+def _end_child(pid: Optional[int], alive_fd: Optional[int]) -> None:
+    """Close ``alive_fd`` (the pipe whose end tells a multiprocessing helper to exit), then reap child ``pid``:
+    waited for up to ``_HELPER_EXIT`` seconds (a forkserver still importing its preload takes a while to
+    notice), then killed."""
+    if alive_fd is not None:
+        try:
+            os.close(alive_fd)
+        except OSError:
+            pass
+    if pid is None:
+        return
+    end = time.monotonic() + _HELPER_EXIT
+    try:
+        while os.waitpid(pid, os.WNOHANG) == (0, 0):
+            if time.monotonic() > end:
+                os.kill(pid, signal.SIGKILL)
+                os.waitpid(pid, 0)
+                return
+            time.sleep(0.01)
+    except ChildProcessError:
+        pass  # not our child (started by a parent process), or already reaped
+
+
+def stop_helper_processes() -> None:
+    """Stop multiprocessing's forkserver and resource tracker, if this process started them, and wait until
+    they have exited (run at exit once a pool has started; a later pool would start them again).
+
+    multiprocessing stops them only by letting them notice, after the
+    process has exited, that its end of a pipe closed; this does the same
+    through their private state (as CPython's own tests do), then reaps them.
+    """
+    server = multiprocessing.forkserver._forkserver  # type: ignore[attr-defined]
+    with server._lock:
+        pid, fd = server._forkserver_pid, server._forkserver_alive_fd
+        server._forkserver_pid = server._forkserver_alive_fd = server._forkserver_address = None
+    _end_child(pid, fd)
+    tracker = multiprocessing.resource_tracker._resource_tracker  # type: ignore[attr-defined]
+    with tracker._lock:
+        pid, fd = tracker._pid, tracker._fd
+        tracker._pid = tracker._fd = None
+    _end_child(pid, fd)
+
+
 def _context() -> Any:
     if "forkserver" in multiprocessing.get_all_start_methods():
         context = multiprocessing.get_context("forkserver")
         context.set_forkserver_preload(["cqrs_sim"])
         return context
     return multiprocessing.get_context("spawn")
+
+
+_registered: list[bool] = []  #: whether stop_helper_processes is registered to run at exit
+
+
+def _stop_helpers_at_exit() -> None:
+    if not _registered:
+        _registered.append(True)
+        atexit.register(stop_helper_processes)
 
 
 class _Worker:
@@ -179,6 +237,7 @@ class LocalPool(Executor):
         self._workers: list[_Worker] = []
         context = _context()
         forkserver = context.get_start_method() == "forkserver"
+        _stop_helpers_at_exit()
         try:
             if forkserver:  # its workers are its children: they start with SIGINT ignored too
                 # The resource tracker first, outside the block below: starting it unblocks SIGINT in this
@@ -238,6 +297,9 @@ class LocalPool(Executor):
             for worker in self._workers:  # idle workers end when their pipe closes
                 worker.process.join(_POLL * 10)
             self._kill()
+            for worker in self._workers:  # those killed: gone before shutdown returns
+                if worker.process.pid is not None:
+                    worker.process.join(_POLL * 10)
             self._wake_w.close()
             self._wake_r.close()
 

@@ -607,8 +607,10 @@ class Limits(_Section):
     """Reads in the system (queued or in service) at which a run is stopped as a runaway and marked incomplete."""
     max_reads: Count = 100_000_000
     """Expected read arrivals in one run (mean rate × duration); a larger scenario is refused before it starts."""
-    max_writes: Count = 10_000_000
-    """Expected writes in one run (they are drawn at once, in memory); a larger scenario is refused."""
+    max_events: Annotated[int, BeforeValidator(_strict_int), Field(ge=1, le=10**12)] = 1_000_000_000
+    """Expected simulation events in one run of one design, every kind together: reads (arrival, handler, query, timeout) and their retries, writes, read-backs, replica applies, rollout swaps, projection applies and replays, failures and repairs, stalls, autoscaler decisions; a larger scenario is refused, naming the key that drives the count. At most 1e12 (simulated time could not resolve shorter intervals)."""
+    max_rows: Count = 10_000_000
+    """Expected rows one run keeps in memory until it ends (one per write, read-back, read retry, rollout swap, failure and autoscaler decision); a larger scenario is refused, naming the key that drives the count."""
     max_bins: Count = 100_000
     """Timeseries bins in one run (duration / bin); a larger scenario is refused."""
     max_servers: Count = 1_000_000
@@ -848,18 +850,22 @@ def failure_problems(scenario: Scenario) -> list[tuple[str, str]]:
     return problems
 
 
+def count_text(value: float) -> str:
+    """An expected count as messages show it: 1,234,567, or 3.2e+13 when too long to read."""
+    return f"{value:,.0f}" if value < 1e15 else f"{value:.3g}"
+
+
 def over_limit(limit: str, value: float, what: str, limits: "Limits") -> str | None:
     """The message for a size past ``limits.<limit>``, or None; every limit's error says how to raise it."""
     allowed = getattr(limits, limit)
     if value <= allowed:
         return None
-    shown = f"{value:,.0f}" if value < 1e15 else f"{value:.3g}"
-    return f"{what.replace('{n}', shown)}, which exceeds limits.{limit} ({allowed:,}); raise it with --set limits.{limit}=N"
+    return f"{what.replace('{n}', count_text(value))}, which exceeds limits.{limit} ({allowed:,}); raise it with --set limits.{limit}=N"
 
 
 def size_problems(scenario: "Scenario") -> list[tuple[str, str]]:
     """Sizes a run cannot hold in time or memory, refused before it starts (each against a key of ``limits:``)."""
-    from .analytic import mean_read_rate, write_rate  # the estimates live with the other analytic formulas
+    from .events import budget_problems  # the counts of what a run schedules live with the model's formulas
 
     limits = scenario.limits
     found: list[tuple[str, str]] = []
@@ -872,14 +878,6 @@ def size_problems(scenario: "Scenario") -> list[tuple[str, str]]:
     check("replications", "max_replications", scenario.replications, "replications is {n}")
     check("bin", "max_bins", scenario.duration / scenario.bin_width,
           f"duration {scenario.duration:g}s / bin {scenario.bin_width:g}s gives {{n}} timeseries bins")
-    rate, _ = mean_read_rate(scenario)
-    check("workload.reads.rate", "max_reads", rate * scenario.duration,
-          f"a mean {rate:g} reads/s over duration {scenario.duration:g}s gives about {{n}} reads per run")
-    writes = scenario.workload.writes
-    if writes is not None and writes.at is None:
-        key = "workload.writes." + next(k for k in ("rate", "trace", "interval") if getattr(writes, k) is not None)
-        check(key, "max_writes", write_rate(scenario) * scenario.duration,
-              f"{write_rate(scenario):g} writes/s over duration {scenario.duration:g}s gives about {{n}} writes per run")
     if scenario.workload.keys is not None:
         check("workload.keys.count", "max_keys", scenario.workload.keys.count, "workload.keys.count is {n}")
     write_keys = scenario.workload.write_keys
@@ -915,7 +913,7 @@ def size_problems(scenario: "Scenario") -> list[tuple[str, str]]:
         for spec in scenario.sweep.values():
             points *= spec.steps if isinstance(spec, SweepRange) else max(len(spec), 1)
         check("sweep", "max_sweep_points", points, "the sweep has {n} points")
-    return found
+    return found + [(path, message) for path, message in budget_problems(scenario) if path not in dict(found)]
 
 
 def scenario_warnings(scenario: Scenario) -> list[str]:

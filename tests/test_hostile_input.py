@@ -165,7 +165,7 @@ def test_non_utf8_is_located(tmp_path):
     ("bin=1us", "bin", "gives 30,000,000 timeseries bins", "max_bins (100,000)"),
     ("crud.connections=1000000000", "crud.connections", "crud.connections is 1,000,000,000", "max_servers (1,000,000)"),
     ("workload.writes.interval=1e-12", "workload.writes.interval", "gives about 30,000,000,000,000 writes per run",
-     "max_writes (10,000,000)"),
+     "max_events (1,000,000,000)"),
     ("workload.reads.rate=1e8", "workload.reads.rate", "gives about 3,000,000,000 reads per run", "max_reads (100,000,000)"),
 ])
 def test_sizes_past_a_limit_are_refused_with_the_estimate(tmp_path, assignment, path, estimate, limit):

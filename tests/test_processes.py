@@ -275,3 +275,51 @@ def test_exception_in_caller_leaves_no_workers(tmp_path):
     proc = start([sys.executable, str(script)])
     stdout, stderr = finish(proc, set())
     assert proc.returncode == 0 and "children left: 0" in stdout, stderr
+
+
+
+#: Runs a command in a new session as a child subreaper: a process the command leaves behind, running or exited
+#: but never waited for, is re-parented to this wrapper instead of init, so it shows up here whatever the timing.
+#: Prints the exit status, then one line per such process (pid and command line) found right after it returned.
+SUBREAPER = """
+import ctypes, os, subprocess, sys
+ctypes.CDLL(None, use_errno=True).prctl(36, 1, 0, 0, 0)  # PR_SET_CHILD_SUBREAPER
+with open(sys.argv[1], "w") as log:  # a file, not a pipe: a child holding a pipe open would delay its reading
+    proc = subprocess.Popen(sys.argv[2:], stdout=subprocess.DEVNULL, stderr=log, start_new_session=True)
+code = proc.wait()
+left = []
+for entry in filter(str.isdigit, os.listdir("/proc")):
+    try:
+        stat = open(f"/proc/{entry}/stat").read()
+        cmdline = open(f"/proc/{entry}/cmdline", "rb").read().replace(b"\\0", b" ").decode()[:100]
+    except OSError:
+        continue
+    state, ppid, _, session = stat[stat.rindex(")") + 2:].split()[:4]
+    if int(ppid) == os.getpid() or (int(session) == proc.pid and state not in "ZX"):
+        left.append(f"{entry} {state} {cmdline}")
+print(code)
+print("\\n".join(left))
+for pid in (int(line.split()[0]) for line in left):
+    try:
+        os.kill(pid, 9)
+    except ProcessLookupError:
+        pass
+"""
+
+
+@pytest.mark.parametrize("command", ["run", "sweep"])
+def test_finished_command_leaves_no_process(tmp_path, command):
+    """`run -j 2` (and `sweep -j 2`) that finish: by the time the command has returned, every process it started
+    (the forkserver, the resource tracker, the pool workers) has exited and been waited for. The command runs
+    under a child subreaper, so a process it left behind, running or not yet reaped, is found whatever the timing."""
+    args = {"run": ["run", NETFLIX, "-o", str(tmp_path / "out"), "-j", "2", "--no-plots", "--set", "duration=2m",
+                    "--set", "warmup=10s", "--set", "replications=2"],
+            "sweep": ["sweep", NETFLIX, "-o", str(tmp_path / "out"), "-j", "2", "--no-plots",
+                      "--vary", "cqrs.replicas.count=2,4", "--set", "duration=2m", "--set", "warmup=10s",
+                      "--set", "replications=1"]}[command]
+    log = tmp_path / "stderr.txt"
+    done = subprocess.run([sys.executable, "-c", SUBREAPER, str(log), *ENTRY, *args], cwd=ROOT, capture_output=True,
+                          text=True, timeout=DEADLINE)
+    code, *left = done.stdout.splitlines()
+    assert done.returncode == 0 and code == "0", log.read_text() + done.stderr
+    assert not [line for line in left if line], f"left behind when the command returned: {left}"
