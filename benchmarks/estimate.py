@@ -1,7 +1,7 @@
 """Run-time and memory estimate benchmark: measures the costs ``check`` estimates from, and checks the estimate.
 
 ``python benchmarks/estimate.py calibrate`` measures the coefficients of
-``cqrs_sim/calibration.py`` on this machine and prints them as that module's
+``cqrs_sim/experiments/calibration.py`` on this machine and prints them as that module's
 table (paste it there when the machine class or the model changes):
 
 * CPU time (``time.process_time``: other work on a shared machine barely
@@ -66,7 +66,7 @@ def scenario(overrides: dict, base: dict = BASE):
 
 def run_cpu(overrides: dict, architecture: str, repeat: int = 3, base: dict = BASE):
     """(least CPU seconds of one run_task, its record)."""
-    from cqrs_sim.simulate import run_task
+    from cqrs_sim.experiments.simulate import run_task
 
     sc = scenario(overrides, base)
     best, record = float("inf"), None
@@ -266,7 +266,7 @@ def calibrate_visibility(us: Table) -> None:
     import numpy as np
     import pandas as pd
 
-    from cqrs_sim.visibility import BINS, curve_counts
+    from cqrs_sim.analysis.visibility import BINS, curve_counts
 
     rng = np.random.default_rng(1)
     reads = {"start": np.sort(rng.uniform(0, 1000, 100_000)), "version_seen": np.zeros(100_000, np.int64)}
@@ -378,7 +378,7 @@ def calibrate(part: str, rounds: int) -> None:
         for name in table.values:
             table.values[name] = statistics.median(t[which].values[name] for t in tables)
     if part == "command":  # the model's costs as they are in the package, for a whole table
-        from cqrs_sim.calibration import MICROSECONDS
+        from cqrs_sim.experiments.calibration import MICROSECONDS
 
         us.values = {**MICROSECONDS, **us.values}
         us.notes = {**{name: "(from the package)" for name in MICROSECONDS}, **us.notes}
@@ -405,8 +405,8 @@ UNSEEN = [
 
 def check(jobs: int, only: str | None) -> None:
     import cqrs_sim
-    from cqrs_sim.estimate import estimate_run, format_bytes
-    from cqrs_sim.units import format_duration
+    from cqrs_sim.experiments.estimate import estimate_run, format_bytes
+    from cqrs_sim.config.units import format_duration
 
     cases = [(path.stem, path.name, []) for path in sorted(SCENARIOS.glob("*.yaml"))] + UNSEEN
     work = Path(tempfile.mkdtemp(prefix="cqrs-sim-estimate-"))

@@ -26,7 +26,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 TARGETS = {
     "cqrs_sim.cli": "import cqrs_sim.cli",
-    "check's modules": "import cqrs_sim.loader, cqrs_sim.analytic, cqrs_sim.report",
+    "check's modules": "import cqrs_sim.config.loader, cqrs_sim.analysis.analytic, cqrs_sim.present.report",
 }
 COMMANDS = {
     "cqrs-sim --help": ["--help"],

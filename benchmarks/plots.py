@@ -18,7 +18,7 @@ from pathlib import Path
 
 import cqrs_sim
 from cqrs_sim import plots
-from cqrs_sim.executors import default_jobs
+from cqrs_sim.experiments.executors import default_jobs
 
 SCENARIO = Path(__file__).resolve().parents[1] / "scenarios" / "netflix.yaml"
 

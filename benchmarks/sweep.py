@@ -12,8 +12,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from cqrs_sim.executors import LocalPool, default_jobs
-from cqrs_sim.sweep import run_sweep
+from cqrs_sim.experiments.executors import LocalPool, default_jobs
+from cqrs_sim.experiments.sweep import run_sweep
 
 SCENARIO = Path(__file__).resolve().parents[1] / "scenarios" / "netflix.yaml"
 VARY = ["cqrs.replicas.count=2,4,6,8,10,12,14,16,18,20"]

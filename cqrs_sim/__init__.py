@@ -14,34 +14,63 @@ from __future__ import annotations
 import sys
 import types
 from importlib import import_module
+from importlib.abc import Loader, MetaPathFinder
+from importlib.util import spec_from_loader
 from typing import TYPE_CHECKING, Any
 
-from .errors import Problem, ScenarioError
+from .core.errors import Problem, ScenarioError
 
 if TYPE_CHECKING:
-    from .loader import load_scenario
-    from .results import Results, load_results
-    from .scenario import Scenario
-    from .simulate import simulate
+    from .config.loader import load_scenario
+    from .io.results import Results, load_results
+    from .config.scenario import Scenario
+    from .experiments.simulate import simulate
 
 __version__ = "0.1.0"
 
 #: public name -> the module that defines it
 _LAZY = {
-    "load_scenario": ".loader",
-    "Results": ".results",
-    "load_results": ".results",
-    "Scenario": ".scenario",
-    "simulate": ".simulate",
+    "load_scenario": ".config.loader",
+    "Results": ".io.results",
+    "load_results": ".io.results",
+    "Scenario": ".config.scenario",
+    "simulate": ".experiments.simulate",
 }
 
-#: subpackages reachable as attributes (``cqrs_sim.plots.latency_cdf``) without their own import
-_SUBMODULES = ("plots", "explore")
+#: public module paths -> the module that holds them: ``cqrs_sim.plots.latency_cdf`` works without its own
+#: import, and ``from cqrs_sim.plots import latency_cdf`` or ``from cqrs_sim.designs import side_by_side`` as well
+_PUBLIC_MODULES = {"plots": ".present.plots", "explore": ".present.explore", "designs": ".experiments.designs"}
+_SUBMODULES = tuple(_PUBLIC_MODULES)
+
+
+class _PublicPaths(MetaPathFinder, Loader):
+    """``cqrs_sim.plots[.x]`` imports as the very module ``cqrs_sim.present.plots[.x]`` (no second copy)."""
+
+    specs: dict[str, Any] = {}
+
+    def find_spec(self, fullname: str, path: Any = None, target: Any = None):
+        root, _, rest = fullname.partition(".")
+        public, _, tail = rest.partition(".")
+        if root != __name__ or public not in _PUBLIC_MODULES:
+            return None
+        return spec_from_loader(fullname, self)
+
+    def create_module(self, spec):
+        public, _, tail = spec.name.partition(".")[2].partition(".")
+        module = import_module(_PUBLIC_MODULES[public] + (f".{tail}" if tail else ""), __name__)
+        self.specs[module.__name__] = module.__spec__
+        return module
+
+    def exec_module(self, module: types.ModuleType) -> None:
+        module.__spec__ = self.specs[module.__name__]  # executed already: it keeps its own spec
+
+
+sys.meta_path.insert(0, _PublicPaths())
 
 
 def __getattr__(name: str) -> Any:
     if name in _SUBMODULES:
-        return import_module(f".{name}", __name__)
+        return import_module(_PUBLIC_MODULES[name], __name__)
     if name in _LAZY:
         value = getattr(import_module(_LAZY[name], __name__), name)
         globals()[name] = value

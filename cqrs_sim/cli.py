@@ -24,18 +24,18 @@ from typing import TYPE_CHECKING, Any, Callable, List, Optional
 import typer
 from rich.console import Console
 
-from .analytic import offered_loads
-from .errors import Problem, ScenarioError
-from .outdir import (Destination, Lock, check_answer_file, check_plot_dir, safe_dirname, staged_files,
-                     write_text_atomic)
-from .loader import load_scenario, resolved_yaml
-from .redact import command_line, guard_standard_streams, redact
-from .scenario import scenario_warnings
-from .report import comparison_table, estimate_lines, loads_table, table_caption
-from .estimate import estimate_run
-from .safetext import printable, rich_text
-from .executors import WorkerDied, default_jobs
-from .units import format_duration, format_interval, format_kind, format_value
+from .analysis.analytic import offered_loads
+from .core.errors import Problem, ScenarioError
+from .io.outdir import (Destination, Lock, check_answer_file, check_plot_dir, safe_dirname, staged_files,
+                        write_text_atomic)
+from .config.loader import load_scenario, resolved_yaml
+from .core.redact import command_line, guard_standard_streams, redact
+from .config.scenario import scenario_warnings
+from .present.report import comparison_table, estimate_lines, loads_table, table_caption
+from .experiments.estimate import estimate_run
+from .core.safetext import printable, rich_text
+from .experiments.executors import WorkerDied, default_jobs
+from .config.units import format_duration, format_interval, format_kind, format_value
 
 if TYPE_CHECKING:
     from rich.progress import Progress
@@ -51,11 +51,11 @@ def _on_first_call(module: str, name: str) -> Callable[..., Any]:
     return call
 
 
-simulate = _on_first_call(".simulate", "simulate")
-load_plot_results = _on_first_call(".plotdata", "load_plot_results")
-progress_lines = _on_first_call(".simulate", "progress_lines")
-format_headline = _on_first_call(".htmlreport", "format_headline")
-write_report = _on_first_call(".htmlreport", "write_report")
+simulate = _on_first_call(".experiments.simulate", "simulate")
+load_plot_results = _on_first_call(".io.plotdata", "load_plot_results")
+progress_lines = _on_first_call(".experiments.simulate", "progress_lines")
+format_headline = _on_first_call(".present.htmlreport", "format_headline")
+write_report = _on_first_call(".present.htmlreport", "write_report")
 
 app = typer.Typer(
     add_completion=False,
@@ -284,7 +284,7 @@ def _note(message: str) -> None:
 
 def _draw_plots(results, directory: Path, fmt: str) -> list[Path]:
     """Draw every plot into DIR/plots/, replacing only the files of this format once all are drawn."""
-    from .plots import save_all
+    from .present.plots import save_all
 
     with staged_files(directory / "plots", notify=_note) as staging:
         names = [path.name for path in save_all(results, staging, fmt)]
@@ -349,7 +349,7 @@ def plot(
         if (directory / "optimize.json").exists():
             import json
 
-            from .plots.pareto import save_pareto
+            from .present.plots.pareto import save_pareto
 
             answer = json.loads((directory / "optimize.json").read_text(encoding="utf-8"))
             with Lock(directory), staged_files(directory / "plots", notify=_note) as staging:
@@ -357,8 +357,8 @@ def plot(
             _say(out, f"wrote {directory / 'plots' / name}")
             return
         if (directory / "sweep.parquet").exists():
-            from .plots.sweeps import save_sweep_plots
-            from .sweep import load_sweep
+            from .present.plots.sweeps import save_sweep_plots
+            from .experiments.sweep import load_sweep
 
             table, parameters, name = load_sweep(directory)
             with Lock(directory), staged_files(directory / "plots", notify=_note) as staging:
@@ -367,7 +367,7 @@ def plot(
                 _say(out, f"wrote {directory / 'plots' / path}")
             return
         if not (directory / "scenario.yaml").exists():
-            from .results import not_a_result
+            from .io.results import not_a_result
 
             raise ScenarioError([Problem(str(directory), 0, 0, "(directory)", not_a_result(directory))])
         with Lock(directory):
@@ -386,7 +386,7 @@ def report_command(
 
     def body() -> None:
         if not (directory / "scenario.yaml").exists():
-            from .results import not_a_result
+            from .io.results import not_a_result
 
             raise ScenarioError([Problem(str(directory), 0, 0, "(directory)", not_a_result(directory))])
         with Lock(directory):
@@ -405,7 +405,7 @@ def _progress_bar() -> Progress:
 @contextmanager
 def _executor(jobs: Optional[int], scheduler: Optional[str]):
     """A local process pool (all cores, or -j) or a Dask cluster (--scheduler), shut down on exit."""
-    from .executors import LocalPool, dask_executor
+    from .experiments.executors import LocalPool, dask_executor
 
     if scheduler:
         executor, close = dask_executor(scheduler, jobs)
@@ -437,8 +437,8 @@ def sweep(
     all_plots: bool = AllPlots,
 ) -> None:
     """Run a parameter sweep; points already done in the directory are skipped."""
-    from .plots.sweeps import save_sweep_plots
-    from .sweep import parse_vary, run_sweep
+    from .present.plots.sweeps import save_sweep_plots
+    from .experiments.sweep import parse_vary, run_sweep
 
     def body() -> None:
         *_, base = _checked(*[partial(parse_vary, text) for text in vary or []], partial(load_scenario, scenario_file, sets))
@@ -516,8 +516,8 @@ def capacity(
     """Per architecture: the largest (or smallest) value of PATH at which every SLO holds, by bisection."""
     from rich.table import Table
 
-    from .capacity import capacity_search, parse_range
-    from .slo import RULE, parse_slos
+    from .experiments.capacity import capacity_search, parse_range
+    from .analysis.slo import RULE, parse_slos
 
     def body() -> None:
         slos, bounds, *_ = _checked(partial(parse_slos, list(slo)), lambda: parse_range(value_range) if value_range else None,
@@ -575,11 +575,11 @@ def optimize_command(
     no_plots: bool = typer.Option(False, "--no-plots", help="Do not draw plots/pareto.png."),
 ) -> None:
     """The cheapest design (architecture × varied values) meeting every SLO, and the Pareto fronts against each SLO metric."""
-    from .optimize import answer_lines, check_metric, check_optimize_dir, optimize, plan
-    from .slo import parse_slos
+    from .experiments.optimize import answer_lines, check_metric, check_optimize_dir, optimize, plan
+    from .analysis.slo import parse_slos
 
     def body() -> None:
-        from .sweep import parse_vary
+        from .experiments.sweep import parse_vary
 
         slos, *_ = _checked(lambda: parse_slos(list(slo or [])), *[partial(parse_vary, text) for text in vary or []],
                             partial(check_metric, minimize, "--minimize"), partial(load_scenario, scenario_file, sets))
@@ -591,7 +591,7 @@ def optimize_command(
             result = optimize(scenario_file, list(vary or []), slos, target, executor, minimize, sets, _with_ready(lines),
                               _note)
         if not no_plots:
-            from .plots.pareto import save_pareto
+            from .present.plots.pareto import save_pareto
 
             with Lock(target), staged_files(target / "plots", notify=_note) as staging:
                 save_pareto(result.as_dict(), staging)
@@ -703,7 +703,8 @@ def compare_command(
     """Side by side: each metric of two result directories, the difference, and whether it lies inside their intervals."""
 
     def body() -> None:
-        from .compare import PLOT_FILES, compare_results, compare_table, load_pair, pair_labels, scenario_difference
+        from .experiments.compare import (PLOT_FILES, compare_results, compare_table, load_pair, pair_labels,
+                                          scenario_difference)
 
         a, b = load_pair(dir_a, dir_b)
         labels = pair_labels(a, dir_a, b, dir_b)
@@ -724,7 +725,7 @@ def compare_command(
         out.print(table)
         if plots is None:
             return
-        from .plots.overlay import latency_cdf_overlay, visibility_overlay
+        from .present.plots.overlay import latency_cdf_overlay, visibility_overlay
 
         Path(os.path.abspath(plots)).parent.mkdir(parents=True, exist_ok=True)
         with Lock(plots):
@@ -742,7 +743,7 @@ def validate() -> None:
     """Check this install against queueing theory and hand-derived timelines (about 10 s on 2 cores)."""
     from rich.table import Table
 
-    from .selfcheck import run_checks
+    from .experiments.selfcheck import run_checks
 
     table = Table(title="cqrs-sim validate: simulated against theory", title_justify="left")
     for name, justify in (("case", "left"), ("quantity", "left"), ("theory", "right"), ("simulated (99% CI)", "right"),
@@ -773,7 +774,7 @@ def validate() -> None:
 @app.command()
 def schema(markdown: bool = typer.Option(False, "--markdown", help="Print the README's scenario reference table instead.")) -> None:
     """Print the scenario file's JSON Schema (for editor completion in YAML files)."""
-    from .reference import json_schema, markdown_table
+    from .config.reference import json_schema, markdown_table
 
     typer.echo(markdown_table() if markdown else json_schema())
 
@@ -790,8 +791,8 @@ def fit(
     not refute (or the measured values themselves) as scenario YAML."""
 
     def body() -> None:
-        from .fitcheck import check_fits, fits_table, recommendation_lines, subsample, yaml_lines
-        from .fitio import plot_target, read_measurements, save_fit_plot
+        from .experiments.fitcheck import check_fits, fits_table, recommendation_lines, subsample, yaml_lines
+        from .present.fitio import plot_target, read_measurements, save_fit_plot
 
         say = lambda line: _say(err, line)  # noqa: E731
         name = "stdin" if data_file == "-" else Path(data_file).stem

@@ -126,7 +126,7 @@ def test_the_rule_and_what_check_shows(step):
     """desired = ceil(busy / (connections × target)) clamped to [min, max], exact at the target; check shows an
     autoscaled pool at that count for the mean rate: (150 s × 200/s + 330 s × 350/s) / 480 s = 303.125/s,
     × 20 ms = 6.0625 busy connections, ceil(6.0625 / 2) = 4 replicas of 4 connections."""
-    from cqrs_sim.analytic import offered_loads
+    from cqrs_sim.analysis.analytic import offered_loads
 
     auto = step.scenario.cqrs.autoscale
     assert [auto.desired(busy, 4) for busy in (0.0, 2.0, 2.0 * (1 + 1e-12), 2.01, 4.0, 100.0)] == [1, 1, 1, 2, 2, 6]

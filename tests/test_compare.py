@@ -9,7 +9,7 @@ from typer.testing import CliRunner
 
 import cqrs_sim
 from cqrs_sim.cli import app
-from cqrs_sim.compare import agreement_failures, compare_results, load_pair
+from cqrs_sim.experiments.compare import agreement_failures, compare_results, load_pair
 
 runner = CliRunner()
 

@@ -20,11 +20,11 @@ from typer.testing import CliRunner
 
 import cqrs_sim
 from cqrs_sim.cli import app
-from cqrs_sim.datafile import read_column
-from cqrs_sim.errors import ScenarioError
-from cqrs_sim.fitio import read_measurements
-from cqrs_sim.loader import load_scenario
-from cqrs_sim.units import SMALLEST, parse_duration
+from cqrs_sim.config.datafile import read_column
+from cqrs_sim.core.errors import ScenarioError
+from cqrs_sim.present.fitio import read_measurements
+from cqrs_sim.config.loader import load_scenario
+from cqrs_sim.config.units import SMALLEST, parse_duration
 
 runner = CliRunner()
 
@@ -100,7 +100,7 @@ def test_a_directory_or_fifo_as_a_data_file_is_refused_by_the_same_reader(tmp_pa
 
 def test_the_range_mask_is_the_range_rule():
     """out_of_range (used on whole columns) flags exactly the values range_problem (used on inline values) refuses."""
-    from cqrs_sim.units import out_of_range, range_problem
+    from cqrs_sim.config.units import out_of_range, range_problem
 
     values = np.array([0.0, -0.0, SMALLEST, SMALLEST / 2, 1e-13, 1.0, 1e9, 1e9 * (1 + 1e-15), 1e9 + 1, 2e9, 1e300,
                        -1.0, -1e-20, np.inf, -np.inf, np.nan, 5e-324])
@@ -271,7 +271,7 @@ def test_a_read_rate_of_zero_over_the_window_runs_and_says_there_is_no_verdict(t
 def test_a_run_whose_replications_measured_no_read_gives_no_verdict(tmp_path):
     """Reads drawn so rarely that none arrives: the table shows no numbers, and the answer says why instead of
     declaring a winner on cost."""
-    from cqrs_sim.htmlreport import format_headline
+    from cqrs_sim.present.htmlreport import format_headline
 
     path = _scenario(tmp_path, "duration: 2s\nreplications: 2\nworkload:\n  reads:\n    rate: 1e-9/s\n"
                                "    query_time: 1ms\n")

@@ -1,4 +1,4 @@
-"""Every metric is defined once (cqrs_sim.definitions): every metric a run reports has a definition, and the report
+"""Every metric is defined once (cqrs_sim.analysis.definitions): every metric a run reports has a definition, and the report
 shows that same text (the documentation's metric reference is generated from it: tests/test_docs.py)."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ import html
 import pytest
 
 import cqrs_sim
-from cqrs_sim.definitions import CONDITIONAL, LOWER_IS_BETTER, METRICS, NEUTRAL
+from cqrs_sim.analysis.definitions import CONDITIONAL, LOWER_IS_BETTER, METRICS, NEUTRAL
 
 #: one small scenario that turns on every conditional metric: keys, clients, read-backs, timeouts, failures, cost
 EVERYTHING = """
@@ -54,7 +54,7 @@ def test_definitions_are_complete_and_consistent():
 
 @pytest.mark.filterwarnings("ignore")
 def test_report_shows_each_metric_definition(scenario_from):
-    from cqrs_sim.htmlreport import render
+    from cqrs_sim.present.htmlreport import render
 
     results = cqrs_sim.simulate(scenario_from(EVERYTHING.replace("replications: 2", "replications: 1")))
     page = render(results)

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 from pydantic import TypeAdapter, ValidationError
 
-from cqrs_sim.distributions import DIST_NAMES, Distribution
-from cqrs_sim.streams import stream
+from cqrs_sim.config.distributions import DIST_NAMES, Distribution
+from cqrs_sim.workload.streams import stream
 
 DIST = TypeAdapter(Distribution)
 
@@ -91,9 +91,9 @@ def test_bad_new_distributions_are_refused(spec, words):
 
 def test_resolved_scenario_writes_durations_with_units_and_shapes_and_weights_as_numbers(tmp_path):
     """Only durations get a unit: a Pareto's shape and a component's weight stay plain numbers."""
-    from cqrs_sim.loader import dump_yaml, parse_scenario
-    from cqrs_sim.scenario import resolved_dict
-    from cqrs_sim.units import with_units
+    from cqrs_sim.config.loader import dump_yaml, parse_scenario
+    from cqrs_sim.config.scenario import resolved_dict
+    from cqrs_sim.config.units import with_units
 
     scenario = parse_scenario("duration: 10s\nworkload:\n  reads:\n    rate: 5/s\n    query_time: "
                               "{dist: mixture, components: [{weight: 0.9, dist: pareto, scale: 1ms, shape: 1.5}, "
@@ -108,7 +108,7 @@ def test_resolved_scenario_writes_durations_with_units_and_shapes_and_weights_as
 @pytest.mark.parametrize("source, target", [("mixture", "weibull"), ("pareto", "lognormal"), ("weibull", "mixture")])
 def test_couple_maps_the_new_families_onto_each_other(source, target):
     """couple() keeps the target's distribution (KS distance to its CDF is small) and the source's order."""
-    from cqrs_sim.distributions import couple
+    from cqrs_sim.config.distributions import couple
 
     a, b = DIST.validate_python(SPECS[source]), DIST.validate_python(SPECS[target])
     x = a.sample(stream(2, 0, "couple"), 50_000)

@@ -22,8 +22,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from cqrs_sim.definitions import METRICS
-from cqrs_sim.reference import markdown_table
+from cqrs_sim.analysis.definitions import METRICS
+from cqrs_sim.config.reference import markdown_table
 
 from .conftest import ROOT
 

@@ -10,10 +10,10 @@ import pytest
 from typer.testing import CliRunner
 
 import cqrs_sim
-from cqrs_sim import calibration, estimate
+from cqrs_sim.experiments import calibration, estimate
 from cqrs_sim.cli import app
-from cqrs_sim.estimate import (estimate_run, expected_reads, expected_writes, makespan, read_backlog, read_capacity,
-                               run_seconds)
+from cqrs_sim.experiments.estimate import (estimate_run, expected_reads, expected_writes, makespan, read_backlog,
+                                           read_capacity, run_seconds)
 
 from .conftest import SCENARIOS
 

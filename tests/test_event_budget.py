@@ -13,9 +13,9 @@ import math
 import pytest
 
 import cqrs_sim
-from cqrs_sim.events import budget_problems, expected_rollouts, run_kinds
+from cqrs_sim.analysis.events import budget_problems, expected_rollouts, run_kinds
 from cqrs_sim.model import run_architecture
-from cqrs_sim.workload import write_workload
+from cqrs_sim.workload.draws import write_workload
 
 from .conftest import SCENARIOS
 from .test_hostile_input import child, cli, one_error, scenario_file

@@ -16,11 +16,11 @@ from pydantic import TypeAdapter
 from typer.testing import CliRunner
 
 from cqrs_sim.cli import app
-from cqrs_sim.distributions import Distribution
-from cqrs_sim.fit import fit_all, fit_family
-from cqrs_sim.fitcheck import check_fits
-from cqrs_sim.loader import parse_scenario
-from cqrs_sim.streams import stream
+from cqrs_sim.config.distributions import Distribution
+from cqrs_sim.experiments.fit import fit_all, fit_family
+from cqrs_sim.experiments.fitcheck import check_fits
+from cqrs_sim.config.loader import parse_scenario
+from cqrs_sim.workload.streams import stream
 
 runner = CliRunner()
 DIST = TypeAdapter(Distribution)
@@ -180,7 +180,7 @@ def test_em_returns_the_log_likelihood_of_the_parameters_it_returns():
     (scipy's Pareto and exponential densities), not of the step before."""
     from scipy import stats
 
-    from cqrs_sim.fit import _mixture_em
+    from cqrs_sim.experiments.fit import _mixture_em
 
     x = _sample("mixture") / 0.002
     scale = float(np.quantile(x, 0.3))
@@ -227,7 +227,7 @@ def test_fit_never_recommends_what_the_data_refute(tmp_path):
 
 
 def _ms(seconds: float) -> str:
-    from cqrs_sim.units import format_duration
+    from cqrs_sim.config.units import format_duration
 
     return format_duration(seconds)
 
@@ -297,7 +297,8 @@ def test_fit_never_writes_its_plot_into_another_commands_result(tmp_path, kind, 
 def test_a_large_sample_is_fitted_on_a_stated_subsample_with_progress(tmp_path, monkeypatch):
     """Past RANK_VALUES values the families are fitted on a seeded random sample, and the output says so; the
     data's mean and p99 come from every value; an input past PROGRESS_BYTES reports what it does on stderr."""
-    from cqrs_sim import fitcheck, fitio
+    from cqrs_sim.experiments import fitcheck
+    from cqrs_sim.present import fitio
 
     monkeypatch.setattr(fitcheck, "RANK_VALUES", 1_000)
     monkeypatch.setattr(fitio, "PROGRESS_BYTES", 10_000)
@@ -317,8 +318,8 @@ def test_a_large_sample_is_fitted_on_a_stated_subsample_with_progress(tmp_path, 
 
 def test_the_fast_readers_give_the_text_readers_numbers(tmp_path):
     """The C parser's floats are the text reader's, bit for bit (CSV and standard input)."""
-    from cqrs_sim.datafile import numbers, read_column, read_lines
-    from cqrs_sim.fitio import read_measurements
+    from cqrs_sim.config.datafile import numbers, read_column, read_lines
+    from cqrs_sim.present.fitio import read_measurements
 
     x = _sample("weibull")[:3000] * 1000
     text = "".join(f"{float(v)!r}\n" for v in x)

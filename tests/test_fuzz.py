@@ -19,8 +19,8 @@ from hypothesis import strategies as st
 from ruamel.yaml import YAML
 
 import cqrs_sim
-from cqrs_sim.errors import Problem, ScenarioError
-from cqrs_sim.loader import parse_scenario, resolved_yaml
+from cqrs_sim.core.errors import Problem, ScenarioError
+from cqrs_sim.config.loader import parse_scenario, resolved_yaml
 
 from .conftest import SCENARIOS
 

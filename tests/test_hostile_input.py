@@ -23,16 +23,16 @@ from rich.console import Console
 from typer.testing import CliRunner
 
 import cqrs_sim
-from cqrs_sim import capacity as capacity_module
-from cqrs_sim.analytic import offered_loads
-from cqrs_sim.capacity import capacity_search
+from cqrs_sim.experiments import capacity as capacity_module
+from cqrs_sim.analysis.analytic import offered_loads
+from cqrs_sim.experiments.capacity import capacity_search
 from cqrs_sim.cli import _sweep_summary, app
-from cqrs_sim.errors import ScenarioError
-from cqrs_sim.loader import resolved_yaml
-from cqrs_sim.report import estimate_lines
-from cqrs_sim.slo import parse_slo
-from cqrs_sim.sweep import run_sweep
-from cqrs_sim.units import parse_duration
+from cqrs_sim.core.errors import ScenarioError
+from cqrs_sim.config.loader import resolved_yaml
+from cqrs_sim.present.report import estimate_lines
+from cqrs_sim.analysis.slo import parse_slo
+from cqrs_sim.experiments.sweep import run_sweep
+from cqrs_sim.config.units import parse_duration
 
 from .conftest import ROOT
 
@@ -199,7 +199,7 @@ def test_a_huge_replication_count_is_refused_before_any_run(tmp_path):
 def test_the_rollout_estimate_of_a_large_batch_stays_small_and_right(scenario_from):
     """E[max of n exponential(1)] = H_n (the n-th harmonic number): the order-statistics estimate used for large
     batches matches it to 1%."""
-    from cqrs_sim.analytic import expected_rollout_length
+    from cqrs_sim.analysis.analytic import expected_rollout_length
 
     n = 2000
     scenario = scenario_from(BASE + f"""\
@@ -433,7 +433,7 @@ def test_check_accounts_for_binding_handler_slots(scenario_from):
                                              ("1,,2", "has an empty value between commas")])
 def test_vary_refuses_repeated_and_empty_values(values, message):
     """`--vary x=2,2,2.0` used to report three points simulated for one; `1,,2` silently dropped a value."""
-    from cqrs_sim.sweep import parse_vary
+    from cqrs_sim.experiments.sweep import parse_vary
 
     with pytest.raises(ScenarioError) as caught:
         parse_vary(f"handlers.count={values}")

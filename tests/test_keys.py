@@ -8,11 +8,11 @@ from typer.testing import CliRunner
 
 import cqrs_sim
 from cqrs_sim.cli import app
-from cqrs_sim.keys import KeyIndex, key_staleness, popularity, popularity_cdf, ranks
-from cqrs_sim.sessions import Sessions, own_last_writes
+from cqrs_sim.workload.keys import KeyIndex, key_staleness, popularity, popularity_cdf, ranks
+from cqrs_sim.workload.sessions import Sessions, own_last_writes
 from cqrs_sim.model.routing import rendezvous_order, router
-from cqrs_sim.scenario import Keys
-from cqrs_sim.workload import write_workload
+from cqrs_sim.config.scenario import Keys
+from cqrs_sim.workload.draws import write_workload
 
 
 def test_key_index_finds_the_first_write_to_a_key_after_a_version():

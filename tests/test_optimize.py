@@ -12,8 +12,8 @@ import pytest
 from typer.testing import CliRunner
 
 from cqrs_sim.cli import app
-from cqrs_sim.optimize import Design, _designs, answer_lines, choose, pareto_front
-from cqrs_sim.slo import Status, judge, parse_slos
+from cqrs_sim.experiments.optimize import Design, _designs, answer_lines, choose, pareto_front
+from cqrs_sim.analysis.slo import Status, judge, parse_slos
 
 runner = CliRunner()
 

@@ -22,9 +22,9 @@ from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 import cqrs_sim
-from cqrs_sim import outdir
+from cqrs_sim.io import outdir
 from cqrs_sim.cli import app
-from cqrs_sim.errors import ScenarioError
+from cqrs_sim.core.errors import ScenarioError
 
 from .conftest import ROOT, SCENARIOS
 
@@ -143,7 +143,7 @@ def test_force_keeps_a_result_holding_files_it_did_not_write(tmp_path, small_res
 
 def test_force_replaces_a_result_holding_only_what_it_wrote(tmp_path, small_results):
     """Plots in both formats, report.html and a killed plot's staging are all the tool's own."""
-    from cqrs_sim.htmlreport import write_report
+    from cqrs_sim.present.htmlreport import write_report
     from cqrs_sim.plots import save_all
 
     out = small_results.save(tmp_path / "res")
@@ -158,7 +158,7 @@ def test_force_replaces_a_result_holding_only_what_it_wrote(tmp_path, small_resu
     assert result.exit_code == 0, result.output
     assert json.loads((out / "manifest.json").read_text())["seed"] == 9
     assert sorted(p.name for p in out.iterdir()) == sorted(set(outdir.RESULT_FILES) - {"report.html"} | set(
-        f"{name}.parquet" for name in cqrs_sim.results.TABLES))  # no plots: --no-plots
+        f"{name}.parquet" for name in cqrs_sim.io.results.TABLES))  # no plots: --no-plots
 
 
 @pytest.mark.parametrize("force", [[], ["--force"]])
@@ -224,14 +224,14 @@ def test_capacity_output_into_a_missing_directory_is_refused_before_the_search(t
     def search(*_args, **_kwargs):
         raise AssertionError("the search ran before the output was checked")
 
-    monkeypatch.setattr("cqrs_sim.capacity.capacity_search", search)
+    monkeypatch.setattr("cqrs_sim.experiments.capacity.capacity_search", search)
     result = CliRunner().invoke(app, ["capacity", str(SCENARIOS / "mmc.yaml"), "--search", "workload.reads.rate",
                                       "--slo", "read_latency_mean<10ms", "-o", str(tmp_path / "missing" / "a.json")])
     assert "does not exist" in _one_error_line(result)
 
 
 def _capacity(monkeypatch, output: Path, *extra: str, answer: float = 500.0):
-    from cqrs_sim.capacity import CapacityResult, Evaluation
+    from cqrs_sim.experiments.capacity import CapacityResult, Evaluation
 
     def search(*_args, **_kwargs):
         if answer is None:
@@ -239,7 +239,7 @@ def _capacity(monkeypatch, output: Path, *extra: str, answer: float = 500.0):
         return [CapacityResult("crud", "workload.reads.rate", False, answer, (answer, answer + 10), "",
                                [Evaluation(answer, True, False, {"read_latency_mean": (0.005, 0.004, 0.006)})])]
 
-    monkeypatch.setattr("cqrs_sim.capacity.capacity_search", search)
+    monkeypatch.setattr("cqrs_sim.experiments.capacity.capacity_search", search)
     return CliRunner().invoke(app, ["capacity", str(SCENARIOS / "mmc.yaml"), "--search", "workload.reads.rate",
                                     "--slo", "read_latency_mean<10ms", "-o", str(output), *extra])
 

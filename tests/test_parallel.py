@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 
 import cqrs_sim
 from cqrs_sim.cli import app
-from cqrs_sim.executors import LocalPool, WorkerDied
+from cqrs_sim.experiments.executors import LocalPool, WorkerDied
 
 from .conftest import SCENARIOS
 

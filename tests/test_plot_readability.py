@@ -8,7 +8,7 @@ from matplotlib.collections import LineCollection, PolyCollection
 
 import cqrs_sim
 from cqrs_sim import plots
-from cqrs_sim.fit import fit_all
+from cqrs_sim.experiments.fit import fit_all
 from cqrs_sim.plots.fit import fit_plot
 from cqrs_sim.plots.style import COLORS, time_axis
 

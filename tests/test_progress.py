@@ -6,7 +6,7 @@ from typer.testing import CliRunner
 
 import cqrs_sim
 from cqrs_sim.cli import app
-from cqrs_sim.simulate import finished_label, format_eta, progress_lines
+from cqrs_sim.experiments.simulate import finished_label, format_eta, progress_lines
 
 from .conftest import SCENARIOS
 

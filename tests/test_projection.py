@@ -9,9 +9,9 @@ import pytest
 from typer.testing import CliRunner
 
 import cqrs_sim
-from cqrs_sim.analytic import offered_loads, projection_lag
+from cqrs_sim.analysis.analytic import offered_loads, projection_lag
 from cqrs_sim.cli import app
-from cqrs_sim.scenario import scenario_warnings
+from cqrs_sim.config.scenario import scenario_warnings
 
 runner = CliRunner()
 
@@ -139,7 +139,7 @@ def test_random_stops_and_rebuilds_keep_the_visibility_consistent(scenario_from,
     import simpy
 
     from cqrs_sim.model.cqrs import CqrsModel
-    from cqrs_sim.workload import ReadSource, write_workload
+    from cqrs_sim.workload.draws import ReadSource, write_workload
 
     s = make(scenario_from, w=2)
     env = simpy.Environment()

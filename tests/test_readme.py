@@ -93,7 +93,7 @@ def runnable(document: Path) -> list[tuple[int, str, str]]:
 
 
 def _seconds(value) -> float:
-    from cqrs_sim.units import parse_duration
+    from cqrs_sim.config.units import parse_duration
 
     return parse_duration(value)
 

@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 
 import cqrs_sim
-from cqrs_sim import histogram
+from cqrs_sim.core import histogram
 
 from .conftest import SCENARIOS
 
@@ -155,7 +155,7 @@ def test_load_results_reads_only_the_chosen_tables_and_columns(small):
 
 
 def test_plot_loader_keeps_the_reads_plotted_columns(small, monkeypatch):
-    from cqrs_sim import plotdata
+    from cqrs_sim.io import plotdata
     from cqrs_sim.plots import latency_cdf, staleness_ccdf
 
     full, _, directory = small

@@ -9,7 +9,7 @@ import pytest
 import typer
 
 from cqrs_sim import cli
-from cqrs_sim.redact import command_line, passwords_in, redact
+from cqrs_sim.core.redact import command_line, passwords_in, redact
 
 SECRET = "Hunter2-x9Qz"
 

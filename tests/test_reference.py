@@ -8,8 +8,8 @@ import json
 from typer.testing import CliRunner
 
 from cqrs_sim.cli import app
-from cqrs_sim.reference import markdown_table
-from cqrs_sim.scenario import Scenario
+from cqrs_sim.config.reference import markdown_table
+from cqrs_sim.config.scenario import Scenario
 
 
 
@@ -23,7 +23,7 @@ def test_every_key_is_in_the_table():
             assert field.description, f"{key} has no description"
             annotation = field.annotation
             for sub in (annotation, *getattr(annotation, "__args__", ())):
-                if isinstance(sub, type) and sub.__module__ == "cqrs_sim.scenario" and hasattr(sub, "model_fields"):
+                if isinstance(sub, type) and sub.__module__ == "cqrs_sim.config.scenario" and hasattr(sub, "model_fields"):
                     walk(sub, key + ".")
 
     walk(Scenario, "")

@@ -7,7 +7,7 @@ import simpy
 
 from cqrs_sim.model.read import WAITED, new_read
 from cqrs_sim.model.replicas import FAILED, LAGGING, SWAP, ReplicaPool
-from cqrs_sim.streams import stream
+from cqrs_sim.workload.streams import stream
 
 
 class Owner:
@@ -99,7 +99,7 @@ def test_the_pool_records_when_it_is_empty_and_which_reads_wait():
     repaired at 5, replica 0 rejoins at 6: empty [2, 5). It empties again from 8 to the end (both leave).
     A read routed at 3 waits (and is flagged), one at 7 does not. The spans agree with those derived from the
     replicas' times out of the pool (what the testbed uses)."""
-    from cqrs_sim.tables import empty_spans, within
+    from cqrs_sim.analysis.tables import empty_spans, within
 
     owner = Owner()
     p = pool(owner, count=2)

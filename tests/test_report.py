@@ -9,8 +9,8 @@ from typer.testing import CliRunner
 
 from cqrs_sim import plots
 from cqrs_sim.cli import app
-from cqrs_sim.report import cell_states, comparison_table
-from cqrs_sim.verdict import decision, verdict
+from cqrs_sim.present.report import cell_states, comparison_table
+from cqrs_sim.analysis.verdict import decision, verdict
 
 from .conftest import SCENARIOS
 
@@ -78,7 +78,7 @@ def test_verdict_rules():
 def test_a_difference_must_reach_the_smallest_that_counts_for_its_kind():
     """An 85 µs (1.07%) write-latency gap whose interval excludes 0 is not "faster writes" by default (5% for
     times), and the line says which threshold it used; with the scenario's own thresholds it counts."""
-    from cqrs_sim.scenario import MinDifference
+    from cqrs_sim.config.scenario import MinDifference
 
     frames = _frames(0.007944, 0.008029, 0.00005, 0.00012, metric="write_latency_mean")
     (_, winner, text), = verdict(*frames)

@@ -6,7 +6,7 @@ import pytest
 from typer.testing import CliRunner
 
 import cqrs_sim
-from cqrs_sim.analytic import offered_loads
+from cqrs_sim.analysis.analytic import offered_loads
 from cqrs_sim.cli import app
 
 from .conftest import SCENARIOS
@@ -180,7 +180,7 @@ def test_sessions_stale_by_key_is_rarer_and_sticky_clients_never_go_back():
 
 
 def _decided(name):
-    from cqrs_sim.verdict import decision
+    from cqrs_sim.analysis.verdict import decision
 
     scenario = cqrs_sim.load_scenario(SCENARIOS / name, SHORTEN[name])
     results = cqrs_sim.simulate(scenario)

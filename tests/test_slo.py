@@ -8,10 +8,10 @@ from types import SimpleNamespace
 import pandas as pd
 import pytest
 
-from cqrs_sim import capacity as capacity_module
-from cqrs_sim.capacity import capacity_search
-from cqrs_sim.errors import ScenarioError
-from cqrs_sim.slo import RULE, Status, judge, parse_slo, parse_slos
+from cqrs_sim.experiments import capacity as capacity_module
+from cqrs_sim.experiments.capacity import capacity_search
+from cqrs_sim.core.errors import ScenarioError
+from cqrs_sim.analysis.slo import RULE, Status, judge, parse_slo, parse_slos
 
 from .conftest import SCENARIOS
 

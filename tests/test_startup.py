@@ -32,7 +32,7 @@ def test_check_and_schema_run_without_heavy_libraries():
 
 def test_the_package_names_load_on_first_use():
     assert _loaded_after("import cqrs_sim\nassert callable(cqrs_sim.simulate)") != []  # simulate brings SimPy and pandas
-    code = ("import cqrs_sim\nfrom cqrs_sim.simulate import run_task\n"
+    code = ("import cqrs_sim\nfrom cqrs_sim.experiments.simulate import run_task\n"
             "assert callable(cqrs_sim.simulate) and cqrs_sim.Results.__name__ == 'Results'\n"
             "assert cqrs_sim.plots.latency_cdf and cqrs_sim.load_results and cqrs_sim.load_scenario")
     assert "matplotlib" in _loaded_after(code)

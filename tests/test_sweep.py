@@ -15,13 +15,13 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from cqrs_sim.analytic import mmc_wait
-from cqrs_sim.capacity import capacity_search
+from cqrs_sim.analysis.analytic import mmc_wait
+from cqrs_sim.experiments.capacity import capacity_search
 from cqrs_sim.cli import app
-from cqrs_sim.executors import LocalPool
-from cqrs_sim.sweep import parse_vary, range_values, run_sweep
-from cqrs_sim.scenario import SweepRange
-from cqrs_sim.slo import parse_slo
+from cqrs_sim.experiments.executors import LocalPool
+from cqrs_sim.experiments.sweep import parse_vary, range_values, run_sweep
+from cqrs_sim.config.scenario import SweepRange
+from cqrs_sim.analysis.slo import parse_slo
 
 from .conftest import SCENARIOS
 

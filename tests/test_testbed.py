@@ -3,10 +3,10 @@
 The agreement test is a validation test against a real database, not a
 pin: it runs each shipped testbed scenario in real time on an embedded
 PostgreSQL and simulates it with the same random numbers, then requires
-the targets of ``cqrs_sim.compare.TARGETS`` (mean and p99 read latency
+the targets of ``cqrs_sim.experiments.compare.TARGETS`` (mean and p99 read latency
 within 10%, stale-read fraction within 2 percentage points, visibility
 times within 10%), each time widened by the timer lateness the run
-measured on this machine, as busy as it is (``cqrs_sim.compare.LATENESS_ALLOWANCE``),
+measured on this machine, as busy as it is (``cqrs_sim.experiments.compare.LATENESS_ALLOWANCE``),
 and requires that a deliberately wrong prediction is still rejected.
 Every test here is skipped only where PostgreSQL cannot start at all (no
 ``pgserver`` wheel for the platform).
@@ -27,7 +27,7 @@ from typer.testing import CliRunner
 
 import cqrs_sim
 from cqrs_sim.cli import app
-from cqrs_sim.compare import agreement_failures, compare_results
+from cqrs_sim.experiments.compare import agreement_failures, compare_results
 from cqrs_sim.testbed import ServerError, run_testbed
 from cqrs_sim.testbed.server import EmbeddedServer, server_version
 
@@ -115,7 +115,7 @@ def test_shipped_testbed_scenarios_agree_with_the_simulation(postgres_available,
 def test_targets_on_times_widen_by_the_measured_timer_lateness():
     """The allowance is the matching statistic of each testbed side's measured lateness; none for a simulation,
     a fraction, or a manifest without a measurement; a difference beyond target plus allowance is still missed."""
-    from cqrs_sim.compare import _target_text, _within, lateness_allowance
+    from cqrs_sim.experiments.compare import _target_text, _within, lateness_allowance
 
     measured = {"source": "testbed", "testbed": {"timer_lateness_s": {"mean": 0.004, "p99": 0.030, "max": 0.2}}}
     simulated = {"source": "simulation"}

@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 import cqrs_sim
 from cqrs_sim.cli import app
-from cqrs_sim.loader import load_scenario, resolved_yaml
+from cqrs_sim.config.loader import load_scenario, resolved_yaml
 
 runner = CliRunner()
 
@@ -272,8 +272,8 @@ workload:
 def test_an_edited_data_file_is_a_new_scenario(traced, tmp_path):
     """The scenario names its trace by path; the hash that keys saved results and sweep points also covers the
     file's contents, so a sweep does not reuse points simulated from the old file."""
-    from cqrs_sim.results import scenario_hash
-    from cqrs_sim.sweep import point_key
+    from cqrs_sim.io.results import scenario_hash
+    from cqrs_sim.experiments.sweep import point_key
 
     before = load_scenario(traced)
     again = load_scenario(traced)

@@ -8,15 +8,15 @@ import numpy as np
 import pytest
 from pydantic import TypeAdapter, ValidationError
 
-from cqrs_sim.analytic import erlang_c, mg1_wait, mmc_wait
-from cqrs_sim.distributions import Distribution
+from cqrs_sim.analysis.analytic import erlang_c, mg1_wait, mmc_wait
+from cqrs_sim.config.distributions import Distribution
 from cqrs_sim.model.rollout import batch_size
 from cqrs_sim.model.routing import least_outstanding, round_robin, round_robin_in_pool
 from cqrs_sim.model.slots import Slots
-from cqrs_sim.scenario import Sync
-from cqrs_sim.streams import stream
-from cqrs_sim.units import format_duration, parse_duration, parse_rate
-from cqrs_sim.workload import read_arrivals
+from cqrs_sim.config.scenario import Sync
+from cqrs_sim.workload.streams import stream
+from cqrs_sim.config.units import format_duration, parse_duration, parse_rate
+from cqrs_sim.workload.draws import read_arrivals
 
 DIST = TypeAdapter(Distribution)
 

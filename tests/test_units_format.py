@@ -8,11 +8,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cqrs_sim.intervals import compare, contains, finite_or_none, json_value
-from cqrs_sim.loader import dump_yaml, load_scenario, parse_scenario
-from cqrs_sim.scenario import resolved_dict
-from cqrs_sim.units import (format_duration, format_fraction, format_instance_time, format_interval, format_rate,
-                            format_value, kind_of, parse_duration, parse_rate, with_units)
+from cqrs_sim.core.intervals import compare, contains, finite_or_none, json_value
+from cqrs_sim.config.loader import dump_yaml, load_scenario, parse_scenario
+from cqrs_sim.config.scenario import resolved_dict
+from cqrs_sim.config.units import (format_duration, format_fraction, format_instance_time, format_interval,
+                                   format_rate, format_value, kind_of, parse_duration, parse_rate, with_units)
 
 from .conftest import SCENARIOS
 
@@ -146,7 +146,7 @@ def test_nan_to_none_and_the_significance_rule():
 @given(st.floats(min_value=1e-12, max_value=1e9, allow_nan=False))
 def test_exact_duration_and_rate_read_back_exactly(value):
     """A set value written with its unit (the report's resolved scenario) parses back to it, to the last bits of a unit's product."""
-    from cqrs_sim.units import parse_duration, parse_rate
+    from cqrs_sim.config.units import parse_duration, parse_rate
 
     assert math.isclose(parse_duration(format_duration(value, exact=True).replace(",", "")), value, rel_tol=1e-12)
     assert math.isclose(parse_rate(format_rate(value, exact=True).replace(",", "")), value, rel_tol=1e-12)

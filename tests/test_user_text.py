@@ -21,7 +21,7 @@ from typer.testing import CliRunner
 import cqrs_sim
 from cqrs_sim import cli
 from cqrs_sim.cli import app
-from cqrs_sim.safetext import neutral_cell, plot_text, printable, read_csv, restored_cell, rich_text, write_csv
+from cqrs_sim.core.safetext import neutral_cell, plot_text, printable, read_csv, restored_cell, rich_text, write_csv
 
 runner = CliRunner()
 

@@ -35,10 +35,10 @@ from typer.testing import CliRunner
 
 import cqrs_sim
 from cqrs_sim.cli import app
-from cqrs_sim.executors import LocalPool
-from cqrs_sim.htmlreport import format_headline
-from cqrs_sim.loader import load_scenario, parse_scenario, resolved_yaml
-from cqrs_sim.report import comparison_table
+from cqrs_sim.experiments.executors import LocalPool
+from cqrs_sim.present.htmlreport import format_headline
+from cqrs_sim.config.loader import load_scenario, parse_scenario, resolved_yaml
+from cqrs_sim.present.report import comparison_table
 
 from .scenario_strategies import scenarios
 
@@ -150,7 +150,7 @@ def test_a_mixture_pickles_and_runs_on_two_processes(tmp_path, pool):
 
 def test_the_yaml_fit_prints_runs_in_parallel(tmp_path):
     """`fit` prints a mixture as ready to use: pasted into a scenario, it runs with -j 2."""
-    from cqrs_sim.fit import fit_family
+    from cqrs_sim.experiments.fit import fit_family
 
     rng = np.random.default_rng(3)
     values = np.concatenate([rng.lognormal(np.log(0.003), 0.4, 900), rng.pareto(2.5, 100) * 0.01 + 0.01])
@@ -176,7 +176,7 @@ cqrs:
 
 def test_a_projection_fed_by_a_write_trace_checks_and_runs(tmp_path, pool):
     """The projector's estimate takes the write arrivals' variability from the trace's own gaps."""
-    from cqrs_sim.analytic import projection_lag, write_arrival_scv
+    from cqrs_sim.analysis.analytic import projection_lag, write_arrival_scv
 
     path = _scenario(tmp_path, PROJECTED, {"w.csv": "time\n1\n2\n3\n4\n"})
     check = runner.invoke(app, ["check", str(path)])
@@ -192,7 +192,7 @@ def test_a_projection_fed_by_a_write_trace_checks_and_runs(tmp_path, pool):
 def test_time_bins_are_never_empty_nor_slivers(duration):
     """np.arange(0, 2.33674, 2.33674 / 200) ends at 2.33674 itself: appending duration made a bin of width 0,
     whose read rate (0 / 0) was NaN, and a scenario replaying a trace was refused for "nan reads/s"."""
-    from cqrs_sim.timebins import bin_edges
+    from cqrs_sim.core.timebins import bin_edges
 
     for width in (duration / 200, duration / 7, 1.0, duration * 3):
         edges = bin_edges(duration, width)
@@ -224,7 +224,7 @@ def test_a_scenario_name_with_dollar_signs_draws_every_plot(tmp_path, name):
     path = _scenario(tmp_path, "duration: 2s\nreplications: 1\nworkload:\n  reads: {rate: 20/s, query_time: 1ms}\n")
     scenario = load_scenario(path, {"name": name})
     assert save_all(cqrs_sim.simulate(scenario), tmp_path, "png")
-    from cqrs_sim.safetext import plot_text
+    from cqrs_sim.core.safetext import plot_text
 
     assert Text(0, 0, "")._preprocess_math(plot_text(name)) == (name, False)
 

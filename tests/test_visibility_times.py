@@ -19,7 +19,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from cqrs_sim.visibility import level_time, monotone_fit, run_visibility_times
+from cqrs_sim.analysis.visibility import level_time, monotone_fit, run_visibility_times
 
 WRITES, GAP, REPLICAS, READ_RATE = 200, 60.0, 100, 200.0
 

@@ -61,11 +61,11 @@ from typing import TYPE_CHECKING, Callable
 import numpy as np
 import simpy
 
-from ..scenario import Autoscale
+from ..config.scenario import Autoscale
 from .replicas import OFF, SWAP, ReplicaPool
 
 if TYPE_CHECKING:
-    from ..distributions import Distribution
+    from ..config.distributions import Distribution
 
 #: slot states
 ABSENT, PROVISIONING, SERVING, DRAINING = range(4)

@@ -20,8 +20,8 @@ from collections import deque
 import numpy as np
 import simpy
 
-from ..scenario import Scenario
-from ..workload import ReadSource, WriteWorkload
+from ..config.scenario import Scenario
+from ..workload.draws import ReadSource, WriteWorkload
 from .frontend import Frontend
 from . import failures
 from .read import ATTEMPT, ID, LATEST, QUERY_TIME, READ_BACK, SEEN, START

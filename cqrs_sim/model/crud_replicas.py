@@ -29,9 +29,9 @@ import math
 import numpy as np
 import simpy
 
-from ..scenario import Scenario
-from ..streams import stream
-from ..workload import ReadSource, WriteWorkload
+from ..config.scenario import Scenario
+from ..workload.streams import stream
+from ..workload.draws import ReadSource, WriteWorkload
 from . import failures
 from .autoscale import Autoscaler, MeteredPool
 from .crud import CrudModel

@@ -38,9 +38,9 @@ from typing import TYPE_CHECKING, Callable, Iterator
 import numpy as np
 import simpy
 
-from ..distributions import Distribution
-from ..scenario import Failures, Stalls
-from ..streams import stream
+from ..config.distributions import Distribution
+from ..config.scenario import Failures, Stalls
+from ..workload.streams import stream
 from .replicas import SWAP
 
 if TYPE_CHECKING:

@@ -20,11 +20,11 @@ from typing import Callable, Optional
 import numpy as np
 import simpy
 
-from ..distributions import couple
-from ..scenario import Scenario, query_time_of
-from ..streams import stream
-from ..workload import ReadSource, WriteWorkload
-from ..keys import KeyIndex
+from ..config.distributions import couple
+from ..config.scenario import Scenario, query_time_of
+from ..workload.streams import stream
+from ..workload.draws import ReadSource, WriteWorkload
+from ..workload.keys import KeyIndex
 from .read import (ARRIVAL, ATTEMPT, CLIENT, FINISH, HANDLER, HANDLER_TIME, ID, KEY, NAN, QUERY_TIME, READ_BACK, SEEN,
                    START, TIMED_OUT, WAITED, WIDTH, new_read)
 from .record import RunRecord

@@ -40,8 +40,8 @@ from typing import TYPE_CHECKING
 
 import simpy
 
-from ..scenario import Sync
-from ..streams import stream
+from ..config.scenario import Sync
+from ..workload.streams import stream
 from .replicas import FAILED, SWAP
 
 if TYPE_CHECKING:

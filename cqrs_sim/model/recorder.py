@@ -22,10 +22,10 @@ from typing import Callable, Optional
 
 import numpy as np
 
-from .. import histogram
-from ..keys import KeyIndex, key_staleness
-from ..sessions import Sessions
-from ..timebins import bin_edges
+from ..core import histogram
+from ..workload.keys import KeyIndex, key_staleness
+from ..workload.sessions import Sessions
+from ..core.timebins import bin_edges
 from .read import ARRIVAL, CLIENT, FINISH, HANDLER, ID, KEY, LATEST, REPLICA, SEEN, START, TIMED_OUT, WAITED, WIDTH
 
 CHUNK = 1 << 16  #: reads per conversion to numpy

@@ -37,7 +37,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..scenario import Sync
+from ..config.scenario import Sync
 
 if TYPE_CHECKING:
     from .frontend import Frontend

@@ -6,8 +6,8 @@ from typing import Optional
 
 import simpy
 
-from ..scenario import Scenario
-from ..workload import ReadSource, WriteWorkload, write_workload, writes_of_design
+from ..config.scenario import Scenario
+from ..workload.draws import ReadSource, WriteWorkload, write_workload, writes_of_design
 from .cqrs import CqrsModel
 from .crud import CrudModel
 from .crud_replicas import CrudReplicatedModel

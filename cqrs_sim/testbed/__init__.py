@@ -3,7 +3,7 @@
 ``run_testbed(scenario)`` starts an embedded server (or uses ``dsn``),
 plays every replication of every architecture with the simulation's own
 random numbers (so measured and simulated runs are paired), and returns
-:class:`~cqrs_sim.results.Results` written like ``simulate``'s.
+:class:`~cqrs_sim.io.results.Results` written like ``simulate``'s.
 Modules: :mod:`.server` (the server and the run's own databases),
 :mod:`.schema` (the table and the SQL), :mod:`.client` (arrivals, load
 balancer, handlers), :mod:`.crud` and :mod:`.cqrs` (the two designs on

@@ -21,10 +21,10 @@ import numpy as np
 
 from ..model.record import RunRecord
 from ..model.routing import router
-from ..scenario import Scenario
-from ..streams import stream
-from ..tables import empty_spans, within
-from ..workload import ReadSource, WriteWorkload
+from ..config.scenario import Scenario
+from ..workload.streams import stream
+from ..analysis.tables import empty_spans, within
+from ..workload.draws import ReadSource, WriteWorkload
 from .measure import probe_timer
 from .slots import Slots
 

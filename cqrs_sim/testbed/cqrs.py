@@ -32,8 +32,8 @@ import math
 import numpy as np
 
 from ..model.routing import router
-from ..scenario import Scenario
-from ..streams import stream
+from ..config.scenario import Scenario
+from ..workload.streams import stream
 from . import schema
 from .client import Backend, Clock
 from .measure import Compensation

@@ -17,7 +17,7 @@ client's event loop asks to be woken every ``PROBE_PERIOD`` and records how
 late each wake-up came (:func:`probe_timer`). That lateness is what the
 machine's load adds to every timed step of a request (the client's timers,
 and the server's, which share the same cores); the manifest reports it,
-and :mod:`cqrs_sim.compare` widens its agreement targets by it.
+and :mod:`cqrs_sim.experiments.compare` widens its agreement targets by it.
 """
 
 from __future__ import annotations
@@ -28,8 +28,8 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from ..scenario import Scenario
-from ..streams import stream
+from ..config.scenario import Scenario
+from ..workload.streams import stream
 from . import schema
 
 CALIBRATION = 40  #: timed reads and timed writes before a run

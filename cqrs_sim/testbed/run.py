@@ -5,7 +5,7 @@ template holding the table at version 0), draws the same workload as the
 simulation (the replication's named streams), plays it in real time
 (:mod:`.client`), and leaves a :class:`~cqrs_sim.model.record.RunRecord`.
 The records go through the simulator's own metrics and tables, so the
-result is a :class:`~cqrs_sim.results.Results` like ``simulate``'s, with
+result is a :class:`~cqrs_sim.io.results.Results` like ``simulate``'s, with
 ``source: testbed`` in its manifest.
 """
 
@@ -19,12 +19,12 @@ from typing import Callable, Optional
 import numpy as np
 import pandas as pd
 
-from ..metrics import replication_metrics
-from ..results import Results, build_manifest
-from ..scenario import Scenario
-from ..tables import replicas_table, requests_table, timeseries_table, writes_table
-from ..visibility import run_visibility_times, visibility_from_records
-from ..workload import write_workload, writes_of_design
+from ..analysis.metrics import replication_metrics
+from ..io.results import Results, build_manifest
+from ..config.scenario import Scenario
+from ..analysis.tables import replicas_table, requests_table, timeseries_table, writes_table
+from ..analysis.visibility import run_visibility_times, visibility_from_records
+from ..workload.draws import write_workload, writes_of_design
 from . import schema
 from .client import Client, Clock
 from .cqrs import CqrsBackend, close_all, connect_many
@@ -100,7 +100,7 @@ async def _run_one(databases: Databases, scenario: Scenario, architecture: str, 
 
 def _residual(record, client: Client, scenario: Scenario) -> np.ndarray:
     """Measured − drawn query time (s) of this run's reads whose query did not wait for a write's lock."""
-    from ..workload import ReadSource
+    from ..workload.draws import ReadSource
 
     drawn = np.concatenate([np.asarray(q) for _, _, q, *_ in ReadSource(scenario, record.replication)])
     reads = record.reads
@@ -163,7 +163,7 @@ def run_testbed(scenario: Scenario, dsn: Optional[str] = None, say: Optional[Say
                 source: str = "scenario") -> Results:
     """Run ``scenario`` on PostgreSQL (an embedded server, or the one at ``dsn``); returns its results.
 
-    Raises :class:`~cqrs_sim.errors.ScenarioError` for a scenario the testbed
+    Raises :class:`~cqrs_sim.core.errors.ScenarioError` for a scenario the testbed
     cannot play and :class:`~cqrs_sim.testbed.server.ServerError` when the server
     cannot be started or reached; either way nothing is left behind.
     """

@@ -38,7 +38,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Callable, Iterator, Optional
 
-from ..redact import redact, remember
+from ..core.redact import redact, remember
 from . import watchdog
 from .watchdog import STOP_TIMEOUT
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..errors import Problem, ScenarioError
-from ..scenario import Scenario
+from ..core.errors import Problem, ScenarioError
+from ..config.scenario import Scenario
 
 
 def unsupported(scenario: Scenario) -> list[tuple[str, str]]:
@@ -40,7 +40,7 @@ def unsupported(scenario: Scenario) -> list[tuple[str, str]]:
 
 def _position(file: str, path: str) -> tuple[int, int]:
     """Line and column of ``path``'s key in ``file`` (0, 0 when it is not written there: a default)."""
-    from ..loader import _parse_yaml, _read_text
+    from ..config.loader import _parse_yaml, _read_text
 
     try:
         node = _parse_yaml(_read_text(Path(file)), file)

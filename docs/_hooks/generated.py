@@ -18,8 +18,8 @@ import re
 from typing import Any, Callable
 
 from cqrs_sim.cli import app  # the typer application behind `cqrs-sim`
-from cqrs_sim.definitions import METRICS  # metric name -> Metric(unit, definition, kind, better, designs)
-from cqrs_sim.reference import markdown_table as scenario_keys_table  # the schema as | key | default | meaning |
+from cqrs_sim.analysis.definitions import METRICS  # metric name -> Metric(unit, definition, kind, better, designs)
+from cqrs_sim.config.reference import markdown_table as scenario_keys_table  # the schema as | key | default | meaning |
 
 PLACEHOLDER = re.compile(r"^<!-- generated: ([a-z-]+) -->$", re.M)
 PROGRAM = "cqrs-sim"

@@ -10,8 +10,8 @@ from __future__ import annotations
 import pytest
 
 import cqrs_sim
-from cqrs_sim.loader import parse_scenario
-from cqrs_sim.selfcheck import TIMELINE
+from cqrs_sim.config.loader import parse_scenario
+from cqrs_sim.experiments.selfcheck import TIMELINE
 
 pytestmark = pytest.mark.validation
 

@@ -28,9 +28,9 @@ import numpy as np
 import pytest
 
 import cqrs_sim
-from cqrs_sim.analytic import mmc_wait
-from cqrs_sim.distributions import couple
-from cqrs_sim.scenario import query_time_of
+from cqrs_sim.analysis.analytic import mmc_wait
+from cqrs_sim.config.distributions import couple
+from cqrs_sim.config.scenario import query_time_of
 
 from .stats import per_replication, t_interval
 
@@ -83,7 +83,7 @@ def test_coupling_keeps_the_target_distribution_and_the_order(source, target):
     comonotone with the source draws: a longer source draw never maps to a shorter target value."""
     from pydantic import TypeAdapter
 
-    from cqrs_sim.distributions import Distribution
+    from cqrs_sim.config.distributions import Distribution
 
     adapt = TypeAdapter(Distribution).validate_python
     src, tgt = adapt(source), adapt(target)

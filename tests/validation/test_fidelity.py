@@ -12,10 +12,10 @@ import numpy as np
 import pytest
 
 import cqrs_sim
-from cqrs_sim.loader import parse_scenario
+from cqrs_sim.config.loader import parse_scenario
 from cqrs_sim.model.routing import power_of_two
-from cqrs_sim.selfcheck import TIMELINE
-from cqrs_sim.streams import stream
+from cqrs_sim.experiments.selfcheck import TIMELINE
+from cqrs_sim.workload.streams import stream
 
 from .stats import per_replication, t_interval
 

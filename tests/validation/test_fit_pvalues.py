@@ -19,8 +19,8 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from cqrs_sim.fit import fit_family
-from cqrs_sim.fitcheck import ks_pvalue
+from cqrs_sim.experiments.fit import fit_family
+from cqrs_sim.experiments.fitcheck import ks_pvalue
 
 pytestmark = pytest.mark.validation
 

@@ -33,8 +33,8 @@ import numpy as np
 import pytest
 
 import cqrs_sim
-from cqrs_sim.keys import popularity
-from cqrs_sim.scenario import Keys
+from cqrs_sim.workload.keys import popularity
+from cqrs_sim.config.scenario import Keys
 
 pytestmark = pytest.mark.validation
 

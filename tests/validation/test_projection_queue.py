@@ -40,7 +40,7 @@ import numpy as np
 import pytest
 
 import cqrs_sim
-from cqrs_sim.visibility import curve_counts
+from cqrs_sim.analysis.visibility import curve_counts
 
 from .stats import per_replication, t_interval
 

@@ -15,9 +15,9 @@ import pytest
 import simpy
 
 import cqrs_sim
-from cqrs_sim.metrics import replication_metrics
+from cqrs_sim.analysis.metrics import replication_metrics
 from cqrs_sim.model.cqrs import CqrsModel
-from cqrs_sim.workload import ReadSource, write_workload
+from cqrs_sim.workload.draws import ReadSource, write_workload
 
 pytestmark = pytest.mark.validation
 

@@ -52,7 +52,7 @@ import cqrs_sim
 pytestmark = pytest.mark.validation
 
 # the scenario lives in the library so that `cqrs-sim validate` checks the same timeline
-from cqrs_sim.selfcheck import TIMELINE  # noqa: E402
+from cqrs_sim.experiments.selfcheck import TIMELINE  # noqa: E402
 
 
 def metric(results: cqrs_sim.Results, arch: str, name: str) -> float:

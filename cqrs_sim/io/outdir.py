@@ -1,0 +1,536 @@
+"""Writing output safely: one place for atomic writes and for what may be replaced.
+
+A result directory is written into a staging directory beside it and renamed
+into place when complete. ``--force`` replaces only a directory that is a
+complete cqrs-sim output (it has our manifest) holding nothing but what
+cqrs-sim writes there (:func:`foreign_entries`) — never a file, a device, a
+symlink, the working directory or one of its parents, any other directory,
+or a new result inside an existing one. A file written by ``capacity -o`` is
+replaced (with ``--force``) only if it is a capacity answer.
+
+Every command writes only the kind of directory it makes (:func:`output_kind`:
+a run's or testbed's result, a sweep, an optimize directory) and never puts
+anything inside a directory of another kind, nor a file the user named
+(``capacity -o``, ``fit -o``) inside any of them: it would be foreign there.
+While a process writes a destination it holds an exclusive lock
+on a lock file beside it, so two writers never interleave; every staging
+directory holds a marker file, so the next writer can recognise the
+leftovers of a killed one as its own and remove them. Single files
+(capacity's JSON, report.html, a sweep's tables) are written to a hidden
+temporary file and renamed over the target.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import errno
+import fcntl
+import json
+import os
+import re
+import shutil
+import tempfile
+import unicodedata
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Callable, Iterator, Optional
+
+from ..core.errors import Problem, ScenarioError
+
+MARKER = ".cqrs-sim-staging"  #: in every staging directory; holds the PID that made it
+LOCK_SUFFIX = ".cqrs-sim.lock"
+MAX_NAME_BYTES = 120
+#: the files of a result besides its tables (``Results.write_into``) and ``report.html`` (``cqrs-sim report``)
+RESULT_FILES = ("scenario.yaml", "manifest.json", "summary.json", "summary.csv", "replications.csv", "report.html")
+PLOT_FORMATS = ("png", "svg")  #: what ``cqrs-sim run`` / ``plot`` draw into DIR/plots/
+#: keys of every entry of a capacity answer (``cqrs-sim capacity -o``)
+CAPACITY_KEYS = ("architecture", "path", "minimize", "answer", "bracket", "note", "evaluations")
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def output_error(path: str | Path, message: str) -> ScenarioError:
+    return ScenarioError([Problem(str(path), 0, 0, "(output)", message)])
+
+
+def safe_dirname(label: str, fallback: str = "scenario") -> str:
+    """A directory name for a label: letters, digits, ``.``, ``_``, ``-`` only; never empty, ``.`` or ``..``."""
+    text = unicodedata.normalize("NFKC", label)
+    text = re.sub(r"[^\w.-]+", "-", text).strip(".-_")
+    text = re.sub(r"[-.]*-[-.]*", "-", text)  # "a/../b" -> "a-b", not "a-..-b"
+    while len(text.encode("utf-8")) > MAX_NAME_BYTES:
+        text = text[:-1]
+    text = text.rstrip(".-")
+    return text or fallback
+
+
+def _manifest(path: Path) -> Optional[dict]:
+    try:
+        manifest = json.loads((path / "manifest.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return manifest if isinstance(manifest, dict) else None
+
+
+def is_result_dir(path: Path) -> bool:
+    """A directory written complete by ``run`` or ``testbed``: a real directory with our manifest and scenario."""
+    if path.is_symlink() or not path.is_dir() or not (path / "scenario.yaml").is_file():
+        return False
+    manifest = _manifest(path)
+    return manifest is not None and "scenario_sha256" in manifest and manifest.get("kind", "result") == "result"
+
+
+#: what each kind of directory the tool writes is called in messages
+KIND_NAMES = {"result": "result", "sweep point": "sweep point", "sweep": "sweep directory",
+              "optimize": "optimize directory"}
+
+
+def output_kind(path: Path) -> Optional[str]:
+    """Which kind of cqrs-sim output ``path`` is: ``result`` (run, testbed), ``sweep point``, ``sweep``,
+    ``optimize``, or None (not a directory the tool wrote)."""
+    if path.is_symlink() or not path.is_dir():
+        return None
+    if is_result_dir(path):
+        return "result"
+    if _is_point(path):
+        return "sweep point"
+    if (path / "optimize.json").is_file() or any(_is_sweep(path / arch) for arch in ("crud", "cqrs")):
+        return "optimize"
+    if _is_sweep(path):
+        return "sweep"
+    return None
+
+
+def _is_point(path: Path) -> bool:
+    return not path.is_symlink() and (path / "point.json").is_file() and (path / "scenario.yaml").is_file()
+
+
+def _is_sweep(path: Path) -> bool:
+    """A sweep directory: its sweep.json, or (interrupted before writing it) a finished point in points/."""
+    if path.is_symlink() or not path.is_dir():
+        return False
+    if (path / "sweep.json").is_file():
+        return True
+    points = path / "points"
+    if points.is_symlink() or not points.is_dir():
+        return False
+    with os.scandir(points) as entries:
+        return any(_is_point(Path(entry.path)) for entry in entries)
+
+
+def check_outside_outputs(target: Path, allowed: Optional[Path] = None, what: str = "directory") -> None:
+    """Refuse a target inside any directory cqrs-sim wrote (a result, a sweep, an optimize directory): a file or
+    directory put there would be foreign to it (and block its ``--force``). ``allowed`` is the one such directory a
+    command may write inside (an optimize directory holding its own sweeps)."""
+    parent = Path(os.path.abspath(target)).parent
+    exempt = None if allowed is None else Path(os.path.abspath(allowed))
+    for directory in dict.fromkeys([parent, *parent.parents, parent.resolve(), *parent.resolve().parents]):
+        if directory == exempt:
+            continue
+        kind = output_kind(directory)
+        if kind is not None:
+            raise output_error(target, f"is inside the cqrs-sim {KIND_NAMES[kind]} {directory}; give a {what} outside it")
+
+
+def kind_refusal(target: Path, wanted: str) -> Optional[str]:
+    """Why an existing, non-empty ``target`` is not a directory the tool wrote for a command writing ``wanted``
+    outputs, or None when it is."""
+    kind = output_kind(target)
+    if kind == wanted:
+        return None
+    if kind is not None:
+        article = "an" if KIND_NAMES[wanted][0] in "aeiou" else "a"
+        return (f"is a cqrs-sim {KIND_NAMES[kind]}, not {article} {KIND_NAMES[wanted]}; it is never written into or "
+                "replaced by this command, even with --force: give another directory")
+    return None
+
+
+def _own_names() -> tuple[set[str], set[str]]:
+    """(names of the files a result directory holds, names of the plots its plots/ holds)."""
+    from ..present.plots import PLOTS
+    from .results import TABLES
+
+    return set(RESULT_FILES) | {f"{name}.parquet" for name in TABLES}, {f"{stem}.{fmt}" for stem in PLOTS for fmt in PLOT_FORMATS}
+
+
+def _is_leftover(path: Path, files: set[str]) -> bool:
+    """A temporary of ours that a killed ``plot`` or ``report`` left: a marked plots staging or a partial file."""
+    if path.is_symlink():
+        return False
+    if re.fullmatch(r"\.plots\.partial-\w+", path.name):
+        return path.is_dir() and (path / MARKER).is_file()
+    match = re.fullmatch(r"\.(?P<name>.+)\.\w+\.(?:partial|probe)", path.name)
+    return bool(match) and match["name"] in files and path.is_file()
+
+
+def foreign_entries(path: Path) -> list[str]:
+    """What a result directory holds that cqrs-sim did not write there (a directory ends in ``/``); sorted."""
+    files, plots = _own_names()
+    foreign = []
+    for entry in sorted(path.iterdir()):
+        if entry.name == "plots" and entry.is_dir() and not entry.is_symlink():
+            foreign += [f"plots/{p.name}" + ("/" if p.is_dir() else "") for p in sorted(entry.iterdir())
+                        if p.name not in plots or p.is_symlink() or not p.is_file()]
+        elif not ((entry.name in files and entry.is_file() and not entry.is_symlink()) or _is_leftover(entry, files)):
+            foreign.append(entry.name + ("/" if entry.is_dir() and not entry.is_symlink() else ""))
+    return foreign
+
+
+def is_replaceable_result(path: Path) -> bool:
+    """A complete cqrs-sim result holding nothing else: what ``--force`` may replace."""
+    return is_result_dir(path) and not foreign_entries(path)
+
+
+def _is_empty_dir(path: Path) -> bool:
+    return not path.is_symlink() and path.is_dir() and not any(path.iterdir())
+
+
+def check_placement(target: Path) -> None:
+    """Refuse the working directory or one of its parents, and a path below a file."""
+    absolute = Path(os.path.abspath(target))
+    cwd = Path.cwd().resolve()
+    try:
+        real = absolute.resolve()
+    except (OSError, RuntimeError) as exc:  # a symlink loop
+        raise output_error(target, f"cannot be resolved ({exc})") from None
+    if absolute == Path(absolute.anchor) or cwd == real or real in cwd.parents:
+        raise output_error(target, "is the working directory or one of its parents; give a new directory below it")
+    for parent in absolute.parents:
+        if os.path.lexists(parent):
+            if not parent.is_dir():
+                raise output_error(target, f"{parent} is not a directory")
+            return
+
+
+def check_plot_dir(target: Path, names: tuple[str, ...]) -> None:
+    """Raise unless the plot files ``names`` may be written into ``target``: a directory outside every result,
+    missing, empty, or holding nothing but files of those names (which are replaced)."""
+    check_placement(target)
+    check_outside_outputs(target)
+    if not os.path.lexists(target):
+        return
+    if target.is_symlink():
+        raise output_error(target, "is a symlink; give the directory itself (a symlink is never written through)")
+    if not target.is_dir():
+        raise output_error(target, "exists and is not a directory")
+    kind = output_kind(target)
+    if kind is not None:
+        raise output_error(target, f"is a cqrs-sim {KIND_NAMES[kind]}; give a directory outside it")
+    foreign = [e.name + ("/" if e.is_dir() else "") for e in sorted(target.iterdir())
+               if e.name not in names or e.is_symlink() or not e.is_file()]
+    if foreign:
+        listed = ", ".join(foreign[:3]) + (f" and {len(foreign) - 3} more" if len(foreign) > 3 else "")
+        raise output_error(target, f"holds files cqrs-sim did not write there ({listed}); "
+                                   "give a new or empty directory")
+
+
+def check_replaceable(target: Path, force: bool) -> None:
+    """Raise unless ``target`` may be written: missing, empty, or (with ``force``) a complete cqrs-sim result.
+
+    A result holding anything cqrs-sim did not write is refused, and so is a target inside a result.
+    """
+    check_placement(target)
+    check_outside_outputs(target)
+    if not os.path.lexists(target):
+        return
+    if target.is_symlink():
+        raise output_error(target, "is a symlink; give the directory itself (a symlink is never replaced)")
+    if not target.is_dir():
+        raise output_error(target, "exists and is not a directory; it is never replaced")
+    if _is_empty_dir(target):
+        return
+    refusal = kind_refusal(target, "result")
+    if refusal is not None:
+        raise output_error(target, refusal)
+    if not is_result_dir(target):
+        raise output_error(target, "exists and is not a complete cqrs-sim result (no cqrs-sim manifest.json); "
+                                   "it is never replaced, even with --force")
+    foreign = foreign_entries(target)
+    if foreign:
+        listed = ", ".join(foreign[:3]) + (f" and {len(foreign) - 3} more" if len(foreign) > 3 else "")
+        raise output_error(target, f"holds files cqrs-sim did not write ({listed}); move them away, "
+                                   "or choose another directory")
+    if not force:
+        raise output_error(target, "already exists; pass --force to replace it, or -o for another directory")
+
+
+class Lock:
+    """An exclusive flock on ``PARENT/.NAME.cqrs-sim.lock``, removed when released."""
+
+    def __init__(self, target: str | Path, wait: bool = False, on_wait: Optional[Callable[[str], None]] = None,
+                 hint: str = "wait for it to finish"):
+        self.hint = hint
+        absolute = Path(os.path.abspath(target))
+        self.path = absolute.parent / f".{absolute.name}{LOCK_SUFFIX}"
+        self.target = Path(target)
+        self.wait = wait
+        self.on_wait = on_wait
+        self.fd: Optional[int] = None
+
+    def acquire(self) -> "Lock":
+        while True:
+            try:
+                fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o644)
+            except OSError as exc:
+                raise output_error(self.target, f"cannot write in {self.path.parent}: {exc.strerror}") from None
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                holder = os.pread(fd, 32, 0).decode("ascii", "replace").strip() or "?"
+                if not self.wait:
+                    os.close(fd)
+                    raise output_error(self.target, f"another cqrs-sim process (PID {holder}) is writing it; {self.hint}") from None
+                if self.on_wait is not None:
+                    self.on_wait(f"waiting for cqrs-sim process {holder}, which is writing {self.target}")
+                fcntl.flock(fd, fcntl.LOCK_EX)
+            try:
+                same = os.stat(self.path, follow_symlinks=False).st_ino == os.fstat(fd).st_ino
+            except FileNotFoundError:
+                same = False
+            if same:  # else its holder removed it while we waited: lock the new one
+                os.ftruncate(fd, 0)
+                os.pwrite(fd, str(os.getpid()).encode("ascii"), 0)
+                self.fd = fd
+                return self
+            os.close(fd)
+
+    def release(self) -> None:
+        if self.fd is not None:
+            try:
+                os.unlink(self.path)
+            except FileNotFoundError:
+                pass
+            os.close(self.fd)
+            self.fd = None
+
+    def __enter__(self) -> "Lock":
+        return self.acquire()
+
+    def __exit__(self, *exc) -> None:
+        self.release()
+
+
+def make_staging(parent: Path, name: str, kind: str = "partial") -> Path:
+    """A new hidden directory ``PARENT/.NAME.KIND-XXXX`` holding our marker."""
+    staging = Path(tempfile.mkdtemp(prefix=f".{name}.{kind}-", dir=parent))
+    staging.chmod(0o777 & ~_umask())
+    (staging / MARKER).write_text(f"{os.getpid()}\n", encoding="ascii")
+    return staging
+
+
+def clean_stale(parent: Path, name: Optional[str] = None) -> list[str]:
+    """Remove leftovers of killed writers of ``PARENT/NAME`` (any name if None); call only holding its lock.
+
+    Ours are ``.NAME.partial-*`` / ``.NAME.old-*`` directories with our marker or
+    our manifest (an empty one holds nothing to lose). A moved-aside result whose replacement never arrived is put
+    back. Returns one note per thing done or left alone.
+    """
+    notes: list[str] = []
+    if not parent.is_dir():
+        return notes
+    pattern = re.compile(r"^\.(?P<name>.+)\.(?P<kind>partial|old)-[A-Za-z0-9_]+$")
+    for entry in sorted(parent.iterdir()):
+        match = pattern.match(entry.name)
+        if not match or (name is not None and match["name"] != name) or entry.is_symlink() or not entry.is_dir():
+            continue
+        if not ((entry / MARKER).is_file() or is_result_dir(entry) or _is_empty_dir(entry)):
+            notes.append(f"{entry} looks like an interrupted write but is not recognisably cqrs-sim's; left alone")
+            continue
+        final = parent / match["name"]
+        if match["kind"] == "old" and not os.path.lexists(final) and is_result_dir(entry):
+            os.rename(entry, final)
+            notes.append(f"restored {final} from an interrupted replacement")
+            continue
+        shutil.rmtree(entry, ignore_errors=True)
+        notes.append(f"removed {entry}, left by an interrupted cqrs-sim process")
+    return notes
+
+
+def _exchange(a: Path, b: Path) -> bool:
+    """Swap two paths atomically (Linux renameat2 RENAME_EXCHANGE); False where unsupported."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        renameat2 = libc.renameat2
+    except (OSError, AttributeError):
+        return False
+    at_fdcwd, rename_exchange = -100, 2
+    if renameat2(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), rename_exchange) == 0:
+        return True
+    code = ctypes.get_errno()
+    if code in (errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP):
+        return False
+    raise OSError(code, os.strerror(code), str(a))
+
+
+def swap_into_place(staging: Path, target: Path, may_replace: Callable[[Path], bool] = is_result_dir) -> None:
+    """Put a finished staging directory at ``target``; an existing result (or empty directory) is removed after."""
+    (staging / MARKER).unlink(missing_ok=True)
+    if not os.path.lexists(target):
+        os.rename(staging, target)
+        return
+    if not (may_replace(target) or _is_empty_dir(target)):
+        raise output_error(target, "changed while it was being written and is no longer a cqrs-sim result; "
+                                   f"not replaced; the new result is in {staging}")
+    if _exchange(staging, target):
+        shutil.rmtree(staging, ignore_errors=True)
+        return
+    old = Path(tempfile.mkdtemp(prefix=f".{target.name}.old-", dir=target.parent))
+    os.rmdir(old)  # a free name the cleanup recognises; the result moved there keeps its manifest
+    os.rename(target, old)
+    os.rename(staging, target)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+class Destination:
+    """A result directory being written: checked and locked on entry, staged, and swapped in by :meth:`commit`.
+
+    ``with Destination(path, force) as dest: write files into dest.staging; dest.commit()``.
+    Leaving the block without ``commit`` removes the staging directory; the lock
+    is held until the block ends (so plots drawn after ``commit`` are covered).
+    """
+
+    def __init__(self, target: str | Path, force: bool = False, notify: Optional[Callable[[str], None]] = None):
+        self.target = Path(target)
+        self.force = force
+        self.notify = notify or (lambda _message: None)
+        self.staging: Path = Path()
+        self.committed = False
+        self._lock: Optional[Lock] = None
+
+    def __enter__(self) -> "Destination":
+        check_replaceable(self.target, self.force)
+        try:
+            self.target.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise output_error(self.target, f"cannot create {self.target.parent}: {exc.strerror}") from None
+        self._lock = Lock(self.target, wait=self.force, on_wait=self.notify,
+                          hint="wait for it, or pass --force to replace its result after it").acquire()
+        try:
+            for note in clean_stale(self.target.parent, self.target.name):
+                self.notify(note)
+            check_replaceable(self.target, self.force)  # again: it may have appeared while we waited
+            self.staging = make_staging(self.target.parent, self.target.name)
+        except BaseException:
+            self._lock.release()
+            raise
+        return self
+
+    def commit(self) -> Path:
+        swap_into_place(self.staging, self.target, may_replace=is_replaceable_result)
+        self.committed = True
+        return self.target
+
+    def __exit__(self, *exc) -> None:
+        try:
+            if not self.committed:
+                shutil.rmtree(self.staging, ignore_errors=True)
+        finally:
+            assert self._lock is not None
+            self._lock.release()
+
+
+@contextmanager
+def staged_files(directory: Path, notify: Optional[Callable[[str], None]] = None) -> Iterator[Path]:
+    """A staging directory whose files, when the block ends normally, replace same-named files in ``directory``.
+
+    Call it holding the lock of ``directory.parent`` (its leftovers are cleaned on entry).
+    Files of ``directory`` that are not redrawn stay (``plot --plot-format svg`` keeps the PNGs).
+    """
+    directory.parent.mkdir(parents=True, exist_ok=True)
+    for note in clean_stale(directory.parent, directory.name):
+        (notify or (lambda _m: None))(note)
+    staging = make_staging(directory.parent, directory.name)
+    try:
+        yield staging
+        (staging / MARKER).unlink()
+        if directory.is_symlink() or (os.path.lexists(directory) and not directory.is_dir()):
+            raise output_error(directory, "exists and is not a directory; not replaced")
+        directory.mkdir(exist_ok=True)
+        for item in sorted(staging.iterdir()):
+            os.replace(item, directory / item.name)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def check_file_target(path: Path) -> None:
+    """Raise unless ``path``, a file the user named (``capacity -o``, ``fit -o``), can be written now: outside
+    every directory cqrs-sim wrote, in a directory that exists and is writable, and no special file."""
+    check_outside_outputs(path, what="file")
+    _check_writable_file(path)
+
+
+def _check_writable_file(path: Path) -> None:
+    """Raise unless ``path`` can be written as a file now: its directory exists and is writable, it is no special file."""
+    check_placement(path)
+    parent = Path(os.path.abspath(path)).parent
+    if not parent.is_dir():
+        raise output_error(path, f"directory {parent} does not exist")
+    if path.is_symlink():
+        raise output_error(path, "is a symlink; give the file itself (a symlink is never replaced)")
+    if os.path.lexists(path) and not path.is_file():
+        raise output_error(path, "exists and is not a regular file; it is never replaced")
+    try:
+        fd, probe = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".probe", dir=parent)
+    except OSError as exc:
+        raise output_error(path, f"cannot write in {parent}: {exc.strerror}") from None
+    os.close(fd)
+    os.unlink(probe)
+
+
+def is_capacity_answer(path: Path) -> bool:
+    """A file written by ``cqrs-sim capacity -o``: a JSON list of objects with every key of :data:`CAPACITY_KEYS`."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return (isinstance(data, list) and bool(data)
+            and all(isinstance(entry, dict) and set(CAPACITY_KEYS) <= set(entry) for entry in data))
+
+
+def check_output_file(path: Path, force: bool, ours: Callable[[Path], bool], what: str) -> None:
+    """Raise unless a file the user named may be written: new, or (with ``force``) one the tool wrote for the same
+    command (``ours`` recognises it; ``what`` names it: "a cqrs-sim capacity answer"). See :func:`check_file_target`."""
+    check_file_target(path)
+    if not os.path.lexists(path):
+        return
+    if not ours(path):
+        raise output_error(path, f"exists and is not {what}; it is never replaced, even with --force")
+    if not force:
+        raise output_error(path, "already exists; pass --force to replace it, or -o for another file")
+
+
+def check_answer_file(path: Path, force: bool) -> None:
+    """Raise unless ``path`` may be written as a capacity answer: new, or (with ``force``) a capacity answer."""
+    check_output_file(path, force, is_capacity_answer, "a cqrs-sim capacity answer")
+
+
+@contextmanager
+def atomic_file(path: Path) -> Iterator[Path]:
+    """A hidden temporary path beside ``path``, renamed over it when the block ends normally."""
+    _check_writable_file(path)
+    fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".partial", dir=Path(os.path.abspath(path)).parent)
+    os.close(fd)
+    temporary = Path(name)
+    temporary.chmod(0o666 & ~_umask())
+    try:
+        yield temporary
+        os.replace(temporary, path)
+    finally:
+        temporary.unlink(missing_ok=True)
+
+
+def write_text_atomic(path: Path, text: str) -> Path:
+    with atomic_file(path) as temporary:
+        temporary.write_text(text, encoding="utf-8")
+    return path
+
+
+__all__ = ["Destination", "KIND_NAMES", "Lock", "atomic_file", "check_answer_file", "check_file_target",
+           "check_output_file", "check_outside_outputs", "check_placement", "check_plot_dir", "kind_refusal", "output_kind",
+           "check_replaceable", "clean_stale", "foreign_entries", "is_capacity_answer", "is_replaceable_result",
+           "is_result_dir", "make_staging", "output_error", "safe_dirname", "staged_files", "swap_into_place",
+           "write_text_atomic"]

@@ -1,0 +1,151 @@
+"""``report.html``: one self-contained page with the scenario, the table, every plot and a verdict.
+
+Figures are embedded as base64 PNG, styles are inline, and nothing is
+fetched from the network, so the file can be mailed or archived as is.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+from pathlib import Path
+
+from ..config.loader import dump_yaml
+from ..analysis.metrics import METRICS
+from ..io.outdir import write_text_atomic
+from .report import cell_states, incomplete_note, shown_metrics
+from ..io.plotdata import load_plot_results
+from ..io.results import Results
+from ..core.safetext import html_text
+from ..config.scenario import ARCHITECTURES, resolved_dict
+from ..config.units import format_duration, format_interval, with_units
+from ..analysis.verdict import decision, stopped_architectures, thresholds_sentence, verdict
+
+STYLE = """
+body { font-family: -apple-system, "Segoe UI", Helvetica, Arial, sans-serif; margin: 2rem auto; max-width: 1240px;
+       color: #222; line-height: 1.45; padding: 0 1rem; }
+h1 { margin-bottom: 0.2rem; } .sub { color: #666; margin-top: 0; }
+table { border-collapse: collapse; margin: 1rem 0; font-size: 0.95rem; }
+th, td { padding: 0.3rem 0.8rem; border-bottom: 1px solid #ddd; text-align: right; }
+th:first-child, td:first-child { text-align: left; font-family: ui-monospace, Menlo, Consolas, monospace; }
+th { background: #f4f4f4; }
+td.better { color: #1b7a4f; font-weight: 600; } td.worse { color: #b4410a; font-weight: 600; }
+td.differs { color: #444; font-weight: 600; } tr.significant td:first-child { font-weight: 600; }
+.incomplete { color: #b00020; font-weight: 700; } p.incomplete, caption.incomplete { background: #fdecea;
+       padding: 0.6rem 0.8rem; border-left: 4px solid #b00020; text-align: left; }
+p.decision { font-size: 1.08rem; background: #f4f8f6; padding: 0.8rem 1rem; border-left: 4px solid #1b9e77; }
+p.decision.stopped { background: #fdecea; border-left-color: #b00020; }
+ul.verdict li { margin: 0.35rem 0; } .win-cqrs { color: #1b9e77; font-weight: 600; }
+.win-crud { color: #d95f02; font-weight: 600; } .win-none { color: #555; font-weight: 600; }
+figure { margin: 1.5rem 0; } figure img { width: 100%; max-width: 1200px; border: 1px solid #eee; }
+td.definition, th.definition { text-align: left; max-width: 60rem; }
+pre { background: #f7f7f7; padding: 0.8rem; overflow-x: auto; font-size: 0.85rem; }
+"""
+
+
+def _png(fig) -> str:
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png")
+    return base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def _cell(metric: str, row) -> str:
+    if row is None:
+        return "-"
+    return html_text(format_interval(metric, row["mean"], row["ci_low"], row["ci_high"]))
+
+
+def _table(results: Results) -> str:
+    summary, diff = results.summary(), results.differences()
+    archs = [a for a in ARCHITECTURES if a in set(summary["architecture"])]
+    stopped = stopped_architectures(results.incomplete)
+    head = "".join(f"<th>{a}{' (stopped)' if a in stopped else ''}</th>" for a in archs)
+    head += "<th>cqrs − crud (paired)</th>" if len(archs) == 2 else ""
+    states = cell_states(summary, diff, results.incomplete, results.scenario.verdict.min_difference) if len(archs) == 2 else {}
+    rows = []
+    for metric in shown_metrics(summary):
+        state = states.get(metric)
+        cells = [f"<td title='{html_text(METRICS[metric].text())}'>{metric}</td>"]
+        for arch in archs:
+            hit = summary[(summary["architecture"] == arch) & (summary["metric"] == metric)]
+            row = None if hit.empty else hit.iloc[0].to_dict()
+            cells.append(f"<td{' class=better' if state == arch else ''}>{_cell(metric, row)}</td>")
+        if len(archs) == 2:
+            hit = diff[diff["metric"] == metric]
+            css = {"cqrs": " class=better", "crud": " class=worse", "differs": " class=differs"}.get(state or "", "")
+            cells.append(f"<td{css}>{_cell(metric, None if hit.empty else hit.iloc[0].to_dict())}</td>")
+        rows.append(f"<tr{' class=significant' if state else ''}>" + "".join(cells) + "</tr>")
+    note = incomplete_note(results.incomplete)
+    caption = f"<caption class='incomplete'>{html_text(note)}.</caption>" if note else ""
+    return f"<table>{caption}<tr><th>metric</th>{head}</tr>{''.join(rows)}</table>"
+
+
+def _definitions(results: Results) -> str:
+    """What each metric in the table means (its one definition, :mod:`cqrs_sim.analysis.definitions`)."""
+    rows = "".join(f"<tr><td>{metric}</td><td class=definition>{html_text(METRICS[metric].text())}</td></tr>"
+                   for metric in shown_metrics(results.summary()))
+    return f"<table class=definitions><tr><th>metric</th><th class=definition>definition</th></tr>{rows}</table>"
+
+
+def render(results: Results) -> str:
+    """The report as one HTML string."""
+    from .plots import available  # matplotlib: only when a report is drawn, not for `run --no-plots`
+
+    scenario = results.scenario
+    summary, diff = results.summary(), results.differences()
+    lines = verdict(summary, diff, results.incomplete, scenario.verdict.min_difference)
+    items = "".join(f"<li><span class='win-{w if w in ('crud', 'cqrs') else 'none'}'>"
+                    f"{'cqrs' if w == 'cqrs' else 'crud' if w == 'crud' else '—'}</span> {html_text(text)}</li>"
+                    for _, w, text in lines)
+    figures = "".join(
+        f"<figure><img alt='{name}' src='data:image/png;base64,{_png(plot(results))}'></figure>"
+        for name, plot in available(results).items())
+    manifest = results.manifest
+    packages = ", ".join(f"{k} {v}" for k, v in manifest.get("packages", {}).items())
+    note = incomplete_note(results.incomplete)
+    banner = f"<p class='incomplete'>{html_text(note)}.</p>" if note else ""
+    wall = manifest.get("wall_time_s")
+    return f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>cqrs-sim: {html_text(scenario.name)}{' (incomplete)' if note else ''}</title>
+<style>{STYLE}</style></head><body>
+<h1>{html_text(scenario.name)}{' <span class=incomplete>(incomplete)</span>' if note else ''}</h1>
+<p class="sub">{html_text(scenario.description)}</p>
+{banner}
+<p>{scenario.replications} replication(s), seed {scenario.seed}; requests arriving in
+[{format_duration(scenario.warmup)}, {format_duration(scenario.duration)}); record: {scenario.record}.
+Each cell is the mean over replications ± the half-width of its 95% Student-t interval; for a percentile (p50, p99, …)
+that is the mean over replications of each run's percentile, while the latency CDF plot pools every read of every
+replication. The last column is the difference cqrs − crud paired by replication (both saw the same random numbers).
+Highlighted: every significant difference: green where cqrs is better, orange where it is worse, grey for a metric
+that is neither better nor worse. {html_text(thresholds_sentence(scenario.verdict.min_difference))}</p>
+<h2>Verdict</h2>
+<p class="decision{' stopped' if note else ''}">{html_text(decision(summary, diff, results.incomplete, results.scenario))}</p>
+<ul class="verdict">{items}</ul>
+<h2>Metrics</h2>
+{_table(results)}
+<h2>What the metrics mean</h2>
+{_definitions(results)}
+<h2>Plots</h2>
+{figures}
+<h2>Scenario (resolved)</h2>
+<pre>{html_text(dump_yaml(with_units(resolved_dict(scenario))), keep_newlines=True)}</pre>
+<p class="sub">{html_text(packages)}; simulated in {format_duration(wall) if wall is not None else "?"} of wall time.</p>
+</body></html>
+"""
+
+
+def write_report(directory: str | Path) -> Path:
+    """Write DIR/report.html from the saved results in DIR."""
+    directory = Path(directory)
+    results = load_plot_results(directory)
+    return write_text_atomic(directory / "report.html", render(results))
+
+
+def format_headline(results: Results) -> list[str]:
+    """The verdict for the terminal: the decision paragraph, then one sentence per headline metric."""
+    summary, diff = results.summary(), results.differences()
+    lines = verdict(summary, diff, results.incomplete, results.scenario.verdict.min_difference)
+    return [decision(summary, diff, results.incomplete, results.scenario)] + [text for _, _, text in lines]
+
+
+__all__ = ["format_headline", "render", "write_report"]
