@@ -406,7 +406,7 @@ UNSEEN = [
 def check(jobs: int, only: str | None) -> None:
     import cqrs_sim
     from cqrs_sim.experiments.estimate import estimate_run, format_bytes
-    from cqrs_sim.config.units import format_duration
+    from cqrs_sim.config.format import format_duration
 
     cases = [(path.stem, path.name, []) for path in sorted(SCENARIOS.glob("*.yaml"))] + UNSEEN
     work = Path(tempfile.mkdtemp(prefix="cqrs-sim-estimate-"))

@@ -74,7 +74,7 @@ def first_stderr_line(command: list[str]) -> tuple[float, float, str]:
 
 def steps(path: Path) -> dict[str, float]:
     from cqrs_sim.experiments.fitcheck import check_fits, subsample
-    from cqrs_sim.present.fitio import read_measurements, save_fit_plot
+    from cqrs_sim.experiments.fitio import read_measurements, save_fit_plot
 
     out = {}
     t = time.process_time()

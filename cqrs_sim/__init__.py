@@ -37,14 +37,14 @@ _LAZY = {
     "simulate": ".experiments.simulate",
 }
 
-#: public module paths -> the module that holds them: ``cqrs_sim.plots.latency_cdf`` works without its own
-#: import, and ``from cqrs_sim.plots import latency_cdf`` or ``from cqrs_sim.designs import side_by_side`` as well
+#: public module paths -> the module that holds them: ``cqrs_sim.present.plots.latency_cdf`` works without its own
+#: import, and ``from cqrs_sim.present.plots import latency_cdf`` or ``from cqrs_sim.experiments.designs import side_by_side`` as well
 _PUBLIC_MODULES = {"plots": ".present.plots", "explore": ".present.explore", "designs": ".experiments.designs"}
 _SUBMODULES = tuple(_PUBLIC_MODULES)
 
 
 class _PublicPaths(MetaPathFinder, Loader):
-    """``cqrs_sim.plots[.x]`` imports as the very module ``cqrs_sim.present.plots[.x]`` (no second copy)."""
+    """``cqrs_sim.present.plots[.x]`` imports as the very module ``cqrs_sim.present.plots[.x]`` (no second copy)."""
 
     specs: dict[str, Any] = {}
 
@@ -70,7 +70,7 @@ sys.meta_path.insert(0, _PublicPaths())
 
 def __getattr__(name: str) -> Any:
     if name in _SUBMODULES:
-        return import_module(_PUBLIC_MODULES[name], __name__)
+        return import_module(_PUBLIC_MODULES.get(name, f".{name}"), __name__)
     if name in _LAZY:
         value = getattr(import_module(_LAZY[name], __name__), name)
         globals()[name] = value

@@ -26,16 +26,17 @@ from rich.console import Console
 
 from .analysis.analytic import offered_loads
 from .core.errors import Problem, ScenarioError
-from .io.outdir import (Destination, Lock, check_answer_file, check_plot_dir, safe_dirname, staged_files,
-                        write_text_atomic)
+from .io.outdir import Destination, Lock, check_answer_file, safe_dirname, staged_files, write_text_atomic
+from .io.resultdir import check_plot_dir
 from .config.loader import load_scenario, resolved_yaml
 from .core.redact import command_line, guard_standard_streams, redact
-from .config.scenario import scenario_warnings
+from .config.warnings import scenario_warnings
 from .present.report import comparison_table, estimate_lines, loads_table, table_caption
 from .experiments.estimate import estimate_run
 from .core.safetext import printable, rich_text
 from .experiments.executors import WorkerDied, default_jobs
-from .config.units import format_duration, format_interval, format_kind, format_value
+from .config.format import format_duration, format_kind
+from .analysis.values import format_interval, format_value
 
 if TYPE_CHECKING:
     from rich.progress import Progress
@@ -54,8 +55,8 @@ def _on_first_call(module: str, name: str) -> Callable[..., Any]:
 simulate = _on_first_call(".experiments.simulate", "simulate")
 load_plot_results = _on_first_call(".io.plotdata", "load_plot_results")
 progress_lines = _on_first_call(".experiments.simulate", "progress_lines")
-format_headline = _on_first_call(".present.htmlreport", "format_headline")
-write_report = _on_first_call(".present.htmlreport", "write_report")
+format_headline = _on_first_call(".analysis.verdict", "format_headline")
+write_report = _on_first_call(".io.plotdata", "write_report")
 
 app = typer.Typer(
     add_completion=False,
@@ -284,6 +285,7 @@ def _note(message: str) -> None:
 
 def _draw_plots(results, directory: Path, fmt: str) -> list[Path]:
     """Draw every plot into DIR/plots/, replacing only the files of this format once all are drawn."""
+    # imported on use, so that `import cqrs_sim.cli` (and --help, check, schema) stays fast
     from .present.plots import save_all
 
     with staged_files(directory / "plots", notify=_note) as staging:
@@ -349,6 +351,7 @@ def plot(
         if (directory / "optimize.json").exists():
             import json
 
+            # imported on use, so that `import cqrs_sim.cli` (and --help, check, schema) stays fast
             from .present.plots.pareto import save_pareto
 
             answer = json.loads((directory / "optimize.json").read_text(encoding="utf-8"))
@@ -357,6 +360,7 @@ def plot(
             _say(out, f"wrote {directory / 'plots' / name}")
             return
         if (directory / "sweep.parquet").exists():
+            # imported on use, so that `import cqrs_sim.cli` (and --help, check, schema) stays fast
             from .present.plots.sweeps import save_sweep_plots
             from .experiments.sweep import load_sweep
 
@@ -367,6 +371,7 @@ def plot(
                 _say(out, f"wrote {directory / 'plots' / path}")
             return
         if not (directory / "scenario.yaml").exists():
+            # imported on use, so that `import cqrs_sim.cli` (and --help, check, schema) stays fast
             from .io.results import not_a_result
 
             raise ScenarioError([Problem(str(directory), 0, 0, "(directory)", not_a_result(directory))])
@@ -386,6 +391,7 @@ def report_command(
 
     def body() -> None:
         if not (directory / "scenario.yaml").exists():
+            # imported on use, so that `import cqrs_sim.cli` (and --help, check, schema) stays fast
             from .io.results import not_a_result
 
             raise ScenarioError([Problem(str(directory), 0, 0, "(directory)", not_a_result(directory))])
@@ -405,6 +411,7 @@ def _progress_bar() -> Progress:
 @contextmanager
 def _executor(jobs: Optional[int], scheduler: Optional[str]):
     """A local process pool (all cores, or -j) or a Dask cluster (--scheduler), shut down on exit."""
+    # imported on use, so that `import cqrs_sim.cli` (and --help, check, schema) stays fast
     from .experiments.executors import LocalPool, dask_executor
 
     if scheduler:
@@ -437,6 +444,7 @@ def sweep(
     all_plots: bool = AllPlots,
 ) -> None:
     """Run a parameter sweep; points already done in the directory are skipped."""
+    # imported on use, so that `import cqrs_sim.cli` (and --help, check, schema) stays fast
     from .present.plots.sweeps import save_sweep_plots
     from .experiments.sweep import parse_vary, run_sweep
 
@@ -516,6 +524,7 @@ def capacity(
     """Per architecture: the largest (or smallest) value of PATH at which every SLO holds, by bisection."""
     from rich.table import Table
 
+    # imported on use, so that `import cqrs_sim.cli` (and --help, check, schema) stays fast
     from .experiments.capacity import capacity_search, parse_range
     from .analysis.slo import RULE, parse_slos
 
@@ -575,10 +584,12 @@ def optimize_command(
     no_plots: bool = typer.Option(False, "--no-plots", help="Do not draw plots/pareto.png."),
 ) -> None:
     """The cheapest design (architecture × varied values) meeting every SLO, and the Pareto fronts against each SLO metric."""
+    # imported on use, so that `import cqrs_sim.cli` (and --help, check, schema) stays fast
     from .experiments.optimize import answer_lines, check_metric, check_optimize_dir, optimize, plan
     from .analysis.slo import parse_slos
 
     def body() -> None:
+        # imported on use, so that `import cqrs_sim.cli` (and --help, check, schema) stays fast
         from .experiments.sweep import parse_vary
 
         slos, *_ = _checked(lambda: parse_slos(list(slo or [])), *[partial(parse_vary, text) for text in vary or []],
@@ -591,6 +602,7 @@ def optimize_command(
             result = optimize(scenario_file, list(vary or []), slos, target, executor, minimize, sets, _with_ready(lines),
                               _note)
         if not no_plots:
+            # imported on use, so that `import cqrs_sim.cli` (and --help, check, schema) stays fast
             from .present.plots.pareto import save_pareto
 
             with Lock(target), staged_files(target / "plots", notify=_note) as staging:
@@ -662,6 +674,7 @@ def testbed(
     force: bool = typer.Option(False, "--force", help="Replace the output directory if it exists."),
 ) -> None:
     """Run the scenario in real time against PostgreSQL; write the same output directory as `run`."""
+    # imported on use, so that `import cqrs_sim.cli` (and --help, check, schema) stays fast
     from .testbed import ServerError, run_testbed
 
     held = ExitStack()
@@ -703,6 +716,7 @@ def compare_command(
     """Side by side: each metric of two result directories, the difference, and whether it lies inside their intervals."""
 
     def body() -> None:
+        # imported on use, so that `import cqrs_sim.cli` (and --help, check, schema) stays fast
         from .experiments.compare import (PLOT_FILES, compare_results, compare_table, load_pair, pair_labels,
                                           scenario_difference)
 
@@ -725,6 +739,7 @@ def compare_command(
         out.print(table)
         if plots is None:
             return
+        # imported on use, so that `import cqrs_sim.cli` (and --help, check, schema) stays fast
         from .present.plots.overlay import latency_cdf_overlay, visibility_overlay
 
         Path(os.path.abspath(plots)).parent.mkdir(parents=True, exist_ok=True)
@@ -743,6 +758,7 @@ def validate() -> None:
     """Check this install against queueing theory and hand-derived timelines (about 10 s on 2 cores)."""
     from rich.table import Table
 
+    # imported on use, so that `import cqrs_sim.cli` (and --help, check, schema) stays fast
     from .experiments.selfcheck import run_checks
 
     table = Table(title="cqrs-sim validate: simulated against theory", title_justify="left")
@@ -774,6 +790,7 @@ def validate() -> None:
 @app.command()
 def schema(markdown: bool = typer.Option(False, "--markdown", help="Print the README's scenario reference table instead.")) -> None:
     """Print the scenario file's JSON Schema (for editor completion in YAML files)."""
+    # imported on use, so that `import cqrs_sim.cli` (and --help, check, schema) stays fast
     from .config.reference import json_schema, markdown_table
 
     typer.echo(markdown_table() if markdown else json_schema())
@@ -791,8 +808,9 @@ def fit(
     not refute (or the measured values themselves) as scenario YAML."""
 
     def body() -> None:
+        # imported on use, so that `import cqrs_sim.cli` (and --help, check, schema) stays fast
         from .experiments.fitcheck import check_fits, fits_table, recommendation_lines, subsample, yaml_lines
-        from .present.fitio import plot_target, read_measurements, save_fit_plot
+        from .experiments.fitio import plot_target, read_measurements, save_fit_plot
 
         say = lambda line: _say(err, line)  # noqa: E731
         name = "stdin" if data_file == "-" else Path(data_file).stem

@@ -221,7 +221,7 @@ def test_a_write_cannot_write_more_keys_than_exist(tmp_path):
 
 def test_a_lag_limit_shorter_than_a_rollout_is_warned_about(scenario_from):
     """A max_lag below the rollout's length empties the pool during every rollout: valid, but said."""
-    from cqrs_sim.config.scenario import scenario_warnings
+    from cqrs_sim.config.warnings import scenario_warnings
 
     scenario = scenario_from(VALID, overrides={"cqrs.replicas.max_lag": "5s", "cqrs.sync.replace_time": "20s"})
     (warning,) = [w for w in scenario_warnings(scenario) if w.startswith("cqrs.replicas.max_lag")]
@@ -234,8 +234,8 @@ def test_verdict_thresholds_read_shares_and_amounts(scenario_from):
     """verdict.min_difference: "N%" is a share of the larger value, anything else an amount in the kind's unit;
     the resolved scenario writes them back as they load."""
     from cqrs_sim.config.loader import dump_yaml, parse_scenario
-    from cqrs_sim.config.scenario import resolved_dict
-    from cqrs_sim.config.units import with_units
+    from cqrs_sim.config.resolved import resolved_dict
+    from cqrs_sim.config.paths import with_units
 
     text = """
     duration: 10s

@@ -11,7 +11,7 @@ from cqrs_sim.core.errors import ScenarioError
 from cqrs_sim.config.loader import parse_scenario
 from cqrs_sim.analysis.metrics import cost_per_hour
 from cqrs_sim.present.report import shown_metrics
-from cqrs_sim.config.units import format_interval, format_value
+from cqrs_sim.analysis.values import format_interval, format_value
 from cqrs_sim.analysis.verdict import decision, verdict
 
 from .test_report import _summary as _frames

@@ -22,7 +22,7 @@ import cqrs_sim
 from cqrs_sim.cli import app
 from cqrs_sim.config.datafile import read_column
 from cqrs_sim.core.errors import ScenarioError
-from cqrs_sim.present.fitio import read_measurements
+from cqrs_sim.experiments.fitio import read_measurements
 from cqrs_sim.config.loader import load_scenario
 from cqrs_sim.config.units import SMALLEST, parse_duration
 
@@ -271,7 +271,7 @@ def test_a_read_rate_of_zero_over_the_window_runs_and_says_there_is_no_verdict(t
 def test_a_run_whose_replications_measured_no_read_gives_no_verdict(tmp_path):
     """Reads drawn so rarely that none arrives: the table shows no numbers, and the answer says why instead of
     declaring a winner on cost."""
-    from cqrs_sim.present.htmlreport import format_headline
+    from cqrs_sim.analysis.verdict import format_headline
 
     path = _scenario(tmp_path, "duration: 2s\nreplications: 2\nworkload:\n  reads:\n    rate: 1e-9/s\n"
                                "    query_time: 1ms\n")

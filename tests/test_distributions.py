@@ -92,8 +92,8 @@ def test_bad_new_distributions_are_refused(spec, words):
 def test_resolved_scenario_writes_durations_with_units_and_shapes_and_weights_as_numbers(tmp_path):
     """Only durations get a unit: a Pareto's shape and a component's weight stay plain numbers."""
     from cqrs_sim.config.loader import dump_yaml, parse_scenario
-    from cqrs_sim.config.scenario import resolved_dict
-    from cqrs_sim.config.units import with_units
+    from cqrs_sim.config.resolved import resolved_dict
+    from cqrs_sim.config.paths import with_units
 
     scenario = parse_scenario("duration: 10s\nworkload:\n  reads:\n    rate: 5/s\n    query_time: "
                               "{dist: mixture, components: [{weight: 0.9, dist: pareto, scale: 1ms, shape: 1.5}, "

@@ -13,7 +13,7 @@ import math
 import pytest
 
 import cqrs_sim
-from cqrs_sim.analysis.events import budget_problems, expected_rollouts, run_kinds
+from cqrs_sim.config.events import budget_problems, expected_rollouts, run_kinds
 from cqrs_sim.model import run_architecture
 from cqrs_sim.workload.draws import write_workload
 

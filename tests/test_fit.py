@@ -227,7 +227,7 @@ def test_fit_never_recommends_what_the_data_refute(tmp_path):
 
 
 def _ms(seconds: float) -> str:
-    from cqrs_sim.config.units import format_duration
+    from cqrs_sim.config.format import format_duration
 
     return format_duration(seconds)
 
@@ -298,7 +298,7 @@ def test_a_large_sample_is_fitted_on_a_stated_subsample_with_progress(tmp_path, 
     """Past RANK_VALUES values the families are fitted on a seeded random sample, and the output says so; the
     data's mean and p99 come from every value; an input past PROGRESS_BYTES reports what it does on stderr."""
     from cqrs_sim.experiments import fitcheck
-    from cqrs_sim.present import fitio
+    from cqrs_sim.experiments import fitio
 
     monkeypatch.setattr(fitcheck, "RANK_VALUES", 1_000)
     monkeypatch.setattr(fitio, "PROGRESS_BYTES", 10_000)
@@ -319,7 +319,7 @@ def test_a_large_sample_is_fitted_on_a_stated_subsample_with_progress(tmp_path, 
 def test_the_fast_readers_give_the_text_readers_numbers(tmp_path):
     """The C parser's floats are the text reader's, bit for bit (CSV and standard input)."""
     from cqrs_sim.config.datafile import numbers, read_column, read_lines
-    from cqrs_sim.present.fitio import read_measurements
+    from cqrs_sim.experiments.fitio import read_measurements
 
     x = _sample("weibull")[:3000] * 1000
     text = "".join(f"{float(v)!r}\n" for v in x)

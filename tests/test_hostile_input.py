@@ -199,7 +199,7 @@ def test_a_huge_replication_count_is_refused_before_any_run(tmp_path):
 def test_the_rollout_estimate_of_a_large_batch_stays_small_and_right(scenario_from):
     """E[max of n exponential(1)] = H_n (the n-th harmonic number): the order-statistics estimate used for large
     batches matches it to 1%."""
-    from cqrs_sim.analysis.analytic import expected_rollout_length
+    from cqrs_sim.config.expected import expected_rollout_length
 
     n = 2000
     scenario = scenario_from(BASE + f"""\

@@ -11,7 +11,7 @@ from cqrs_sim.cli import app
 from cqrs_sim.workload.keys import KeyIndex, key_staleness, popularity, popularity_cdf, ranks
 from cqrs_sim.workload.sessions import Sessions, own_last_writes
 from cqrs_sim.model.routing import rendezvous_order, router
-from cqrs_sim.config.scenario import Keys
+from cqrs_sim.config.workload import Keys
 from cqrs_sim.workload.draws import write_workload
 
 

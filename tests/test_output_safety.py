@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 import cqrs_sim
-from cqrs_sim.io import outdir
+from cqrs_sim.io import outdir, resultdir
 from cqrs_sim.cli import app
 from cqrs_sim.core.errors import ScenarioError
 
@@ -85,7 +85,7 @@ def test_empty_name_with_force_keeps_the_rest_of_results(tmp_path, monkeypatch, 
     result = CliRunner().invoke(app, ["run", str(scenario), *QUICK, "--force"])
     assert result.exit_code == 0, result.output
     assert (tmp_path / "results" / "other" / "keep.txt").read_text() == "precious"
-    assert outdir.is_result_dir(tmp_path / "results" / "scenario")
+    assert resultdir.is_result_dir(tmp_path / "results" / "scenario")
     assert "writing to results/scenario" in result.stderr
 
 
@@ -143,7 +143,7 @@ def test_force_keeps_a_result_holding_files_it_did_not_write(tmp_path, small_res
 
 def test_force_replaces_a_result_holding_only_what_it_wrote(tmp_path, small_results):
     """Plots in both formats, report.html and a killed plot's staging are all the tool's own."""
-    from cqrs_sim.present.htmlreport import write_report
+    from cqrs_sim.io.plotdata import write_report
     from cqrs_sim.plots import save_all
 
     out = small_results.save(tmp_path / "res")
@@ -152,13 +152,13 @@ def test_force_replaces_a_result_holding_only_what_it_wrote(tmp_path, small_resu
     write_report(out)
     left = out / ".plots.partial-k1ll3d"
     left.mkdir()
-    (left / outdir.MARKER).write_text("12345\n")
-    assert outdir.foreign_entries(out) == []
+    (left / resultdir.MARKER).write_text("12345\n")
+    assert resultdir.foreign_entries(out) == []
     result = _run("-o", str(out), *QUICK, "--seed", "9", "--force")
     assert result.exit_code == 0, result.output
     assert json.loads((out / "manifest.json").read_text())["seed"] == 9
-    assert sorted(p.name for p in out.iterdir()) == sorted(set(outdir.RESULT_FILES) - {"report.html"} | set(
-        f"{name}.parquet" for name in cqrs_sim.io.results.TABLES))  # no plots: --no-plots
+    assert sorted(p.name for p in out.iterdir()) == sorted(set(resultdir.RESULT_FILES) - {"report.html"} | set(
+        f"{name}.parquet" for name in cqrs_sim.io.resultdir.TABLES))  # no plots: --no-plots
 
 
 @pytest.mark.parametrize("force", [[], ["--force"]])
@@ -286,7 +286,7 @@ def test_a_plot_failure_keeps_the_results(tmp_path, monkeypatch):
     assert result.exit_code == 1
     lines = [line for line in result.stderr.strip().splitlines() if line.startswith("error:")]  # not progress lines
     assert len(lines) == 1 and "RuntimeError: no fonts" in lines[0] and f"the results are saved in {out}/" in lines[0]
-    assert outdir.is_result_dir(out) and cqrs_sim.load_results(out).summary().shape[0] > 0
+    assert resultdir.is_result_dir(out) and cqrs_sim.load_results(out).summary().shape[0] > 0
     assert sorted(p.name for p in tmp_path.iterdir()) == ["res"] and not (out / "plots").exists()
 
 
@@ -383,7 +383,7 @@ def test_leftovers_of_a_killed_run_are_cleaned_by_the_next(tmp_path, small_resul
     errors = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
     assert result.exit_code == 2 and errors == [f"error: {out}: (output): already exists; pass --force to replace it, "
                                                 "or -o for another directory"]  # the restored result is kept
-    assert outdir.is_result_dir(out)
+    assert resultdir.is_result_dir(out)
     assert sorted(p.name for p in tmp_path.iterdir()) == [".res.partial-zzz", "res"]
     assert (foreign / "notes.txt").read_text() == "someone else's"
 
@@ -448,7 +448,7 @@ def test_any_name_and_output_path_writes_inside_or_fails_cleanly(small_results, 
         event("written" if written is not None else "refused")
         if written is not None:
             place = (box / "work" / written).resolve()
-            assert place.is_relative_to(root) and outdir.is_result_dir(place)
+            assert place.is_relative_to(root) and resultdir.is_result_dir(place)
             if use_name:
                 assert place.parent == box / "work" / "results"
             replaced = str(place.relative_to(root))
@@ -475,7 +475,7 @@ def test_sweep_removes_point_staging_left_by_a_killed_sweep(tmp_path):
     out = tmp_path / "sweep"
     left = out / "points" / ".0123456789abcdef.partial-k1ll3d"
     left.mkdir(parents=True)
-    (left / outdir.MARKER).write_text("12345\n")
+    (left / resultdir.MARKER).write_text("12345\n")
     (left / "scenario.yaml").write_text("half written")
     result = CliRunner().invoke(app, ["sweep", str(SCENARIOS / "mmc.yaml"), "--vary", "cqrs.replicas.count=1", "-o", str(out),
                                       "-j", "1", "--no-plots", "--set", "duration=5s", "--set", "warmup=1s",

@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 import cqrs_sim
 from cqrs_sim.analysis.analytic import offered_loads, projection_lag
 from cqrs_sim.cli import app
-from cqrs_sim.config.scenario import scenario_warnings
+from cqrs_sim.config.warnings import scenario_warnings
 
 runner = CliRunner()
 

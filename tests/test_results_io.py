@@ -11,8 +11,8 @@ from typer.testing import CliRunner
 
 import cqrs_sim
 from cqrs_sim.cli import app
-from cqrs_sim.analysis.metrics import CONDITIONAL, METRICS
-from cqrs_sim.io.results import OPTIONAL_TABLES, TABLES
+from cqrs_sim.analysis.definitions import CONDITIONAL, METRICS
+from cqrs_sim.io.resultdir import OPTIONAL_TABLES, TABLES
 
 from .conftest import SCENARIOS
 

@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from cqrs_sim.analysis.analytic import mmc_wait
+from cqrs_sim.analysis.queueing import mmc_wait
 from cqrs_sim.experiments.capacity import capacity_search
 from cqrs_sim.cli import app
 from cqrs_sim.experiments.executors import LocalPool

@@ -8,14 +8,15 @@ import numpy as np
 import pytest
 from pydantic import TypeAdapter, ValidationError
 
-from cqrs_sim.analysis.analytic import erlang_c, mg1_wait, mmc_wait
+from cqrs_sim.analysis.queueing import erlang_c, mg1_wait, mmc_wait
 from cqrs_sim.config.distributions import Distribution
-from cqrs_sim.model.rollout import batch_size
+from cqrs_sim.config.rollout import batch_size
 from cqrs_sim.model.routing import least_outstanding, round_robin, round_robin_in_pool
 from cqrs_sim.model.slots import Slots
-from cqrs_sim.config.scenario import Sync
+from cqrs_sim.config.designs import Sync
 from cqrs_sim.workload.streams import stream
-from cqrs_sim.config.units import format_duration, parse_duration, parse_rate
+from cqrs_sim.config.format import format_duration
+from cqrs_sim.config.units import parse_duration, parse_rate
 from cqrs_sim.workload.draws import read_arrivals
 
 DIST = TypeAdapter(Distribution)

@@ -10,9 +10,11 @@ from hypothesis import strategies as st
 
 from cqrs_sim.core.intervals import compare, contains, finite_or_none, json_value
 from cqrs_sim.config.loader import dump_yaml, load_scenario, parse_scenario
-from cqrs_sim.config.scenario import resolved_dict
-from cqrs_sim.config.units import (format_duration, format_fraction, format_instance_time, format_interval,
-                                   format_rate, format_value, kind_of, parse_duration, parse_rate, with_units)
+from cqrs_sim.config.resolved import resolved_dict
+from cqrs_sim.config.format import format_duration, format_fraction, format_instance_time, format_rate
+from cqrs_sim.analysis.values import format_interval, format_value, kind_of
+from cqrs_sim.config.units import parse_duration, parse_rate
+from cqrs_sim.config.paths import with_units
 
 from .conftest import SCENARIOS
 

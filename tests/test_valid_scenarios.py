@@ -36,7 +36,7 @@ from typer.testing import CliRunner
 import cqrs_sim
 from cqrs_sim.cli import app
 from cqrs_sim.experiments.executors import LocalPool
-from cqrs_sim.present.htmlreport import format_headline
+from cqrs_sim.analysis.verdict import format_headline
 from cqrs_sim.config.loader import load_scenario, parse_scenario, resolved_yaml
 from cqrs_sim.present.report import comparison_table
 
@@ -176,7 +176,8 @@ cqrs:
 
 def test_a_projection_fed_by_a_write_trace_checks_and_runs(tmp_path, pool):
     """The projector's estimate takes the write arrivals' variability from the trace's own gaps."""
-    from cqrs_sim.analysis.analytic import projection_lag, write_arrival_scv
+    from cqrs_sim.analysis.analytic import projection_lag
+    from cqrs_sim.config.expected import write_arrival_scv
 
     path = _scenario(tmp_path, PROJECTED, {"w.csv": "time\n1\n2\n3\n4\n"})
     check = runner.invoke(app, ["check", str(path)])

@@ -1,8 +1,7 @@
-"""Queueing theory the simulator is checked against, and the offered-load estimates of ``check``.
+"""The offered-load estimates of ``check``: per-tier utilisations with queueing estimates beside them.
 
-Erlang C (M/M/c), Pollaczek–Khinchine (M/G/1) and the Allen–Cunneen
-approximation (G/G/c) give mean waits in queue; ``offered_loads`` turns a
-scenario into per-tier utilisations with those estimates beside them.
+``offered_loads`` turns a scenario into the utilisation of every tier, each
+with the mean wait the queueing formulas (:mod:`.queueing`) give for it.
 """
 
 from __future__ import annotations
@@ -11,46 +10,11 @@ import math
 from dataclasses import dataclass
 from typing import Optional
 
-import numpy as np
-
-from ..model.rollout import batch_size
+from ..config.rollout import batch_size
+from ..config.expected import expected_rollout_length, mean_read_rate, read_arrival_scv, write_arrival_scv, write_rate
 from ..config.scenario import Scenario, apply_time_of, query_time_of
-
-
-def erlang_c(servers: int, offered: float) -> float:
-    """P(wait) in M/M/c with ``offered`` = λ/μ erlangs; 1 when unstable."""
-    if offered <= 0:
-        return 0.0
-    if offered >= servers:
-        return 1.0
-    blocking = 1.0  # Erlang B by its stable recursion
-    for k in range(1, servers + 1):
-        blocking = offered * blocking / (k + offered * blocking)
-        if blocking == 0.0:  # underflowed: it stays 0 for every later k
-            break
-    rho = offered / servers
-    return blocking / (1 - rho * (1 - blocking))
-
-
-def mmc_wait(rate: float, mean_service: float, servers: int) -> float:
-    """Mean wait in queue of M/M/c (Erlang C): C(c, a) / (cμ − λ); inf when unstable."""
-    offered = rate * mean_service
-    if offered >= servers:
-        return math.inf
-    return erlang_c(servers, offered) * mean_service / (servers - offered)
-
-
-def mg1_wait(rate: float, mean_service: float, scv: float) -> float:
-    """Mean wait in queue of M/G/1 (Pollaczek–Khinchine): ρ E[S] (1 + cs²) / (2 (1 − ρ))."""
-    rho = rate * mean_service
-    if rho >= 1:
-        return math.inf
-    return rho * mean_service * (1 + scv) / (2 * (1 - rho))
-
-
-def ggc_wait(rate: float, mean_service: float, servers: int, arrival_scv: float, service_scv: float) -> float:
-    """Allen–Cunneen approximation for G/G/c: Erlang C wait × (ca² + cs²) / 2 (exact for M/M/c and M/G/1)."""
-    return mmc_wait(rate, mean_service, servers) * (arrival_scv + service_scv) / 2
+from .queueing import ggc_wait, method
+from ..config.format import format_duration
 
 
 @dataclass(frozen=True)
@@ -66,95 +30,6 @@ class TierLoad:
     peak_utilization: float  #: at the busiest read-rate step
     estimate: str  #: analytic estimate beside it
     warning: Optional[str] = None
-
-
-def mean_read_rate(scenario: Scenario) -> tuple[float, float]:
-    """(time-averaged, peak) read rate over [0, duration)."""
-    rate = scenario.workload.reads.rate
-    if not isinstance(rate, list):
-        grid = np.linspace(0.0, scenario.duration, 20001)
-        values = rate.diurnal.rate(grid)
-        return float(np.trapezoid(values, grid) / scenario.duration), float(values.max())
-    steps = rate
-    bounds = [s for s, _ in steps] + [scenario.duration]
-    total = 0.0
-    peak = 0.0
-    for (start, rate), end in zip(steps, bounds[1:]):
-        span = max(0.0, min(end, scenario.duration) - start)
-        total += rate * span
-        if span > 0:
-            peak = max(peak, rate)
-    return total / scenario.duration, peak
-
-
-def write_rate(scenario: Scenario) -> float:
-    writes = scenario.workload.writes
-    if writes is None:
-        return 0.0
-    if writes.rate is not None:
-        return writes.rate
-    if writes.at is not None:
-        return len(writes.at) / scenario.duration
-    if writes.trace is not None:
-        return int((writes.trace.times < scenario.duration).sum()) / scenario.duration
-    return 1.0 / writes.interval.mean  # type: ignore[union-attr]
-
-
-def expected_rollout_length(scenario: Scenario) -> float:
-    """Batches × E[max replace time in a batch] (+ a query's drain per batch)."""
-    cqrs = scenario.cqrs
-    count = cqrs.replicas.count
-    sync = cqrs.sync
-    size = batch_size(sync, count)
-    batches = math.ceil(count / size)
-    replace = cqrs.sync.replace_time
-    if replace.variance == 0 or size == 1:
-        per_batch = replace.mean
-    elif size <= 100:  # E[max of `size` draws], by a fixed-seed Monte Carlo
-        draws = replace.sample(np.random.default_rng(0), 20000 * size).reshape(20000, size)
-        per_batch = float(draws.max(axis=1).mean())
-    else:  # the same from the order statistics of one sample: E[max] = Σ x_(i) ((i/m)^n − ((i−1)/m)^n)
-        draws = np.sort(replace.sample(np.random.default_rng(0), 200_000))
-        cdf = np.arange(len(draws) + 1) / len(draws)
-        per_batch = float(np.dot(draws, np.diff(cdf**size)))
-    leaves_pool = sync.strategy in ("rolling", "all_at_once") and not sync.max_surge
-    drain = query_time_of(scenario, "cqrs").mean if sync.drain and leaves_pool else 0.0
-    return batches * (per_batch + drain)
-
-
-def measured_scv(times: np.ndarray, duration: float) -> Optional[float]:
-    """Squared coefficient of variation of the gaps between given arrival times before ``duration``
-    (None when fewer than two gaps, or none positive, leave nothing to measure)."""
-    times = np.sort(np.asarray(times, dtype=float))
-    gaps = np.diff(times[times < duration])
-    if len(gaps) < 2 or gaps.mean() <= 0:
-        return None
-    return float(gaps.var() / gaps.mean() ** 2)
-
-
-def write_arrival_scv(scenario: Scenario) -> Optional[float]:
-    """Squared coefficient of variation of the write inter-arrival times, for every way writes arrive: 1 for a
-    Poisson rate, the interval distribution's, or measured from given times (``at``, a trace); None without
-    writes, or when too few given times leave nothing to measure."""
-    writes = scenario.workload.writes
-    if writes is None:
-        return None
-    if writes.rate is not None:
-        return 1.0
-    if writes.interval is not None:
-        return writes.interval.scv
-    times = writes.trace.times if writes.trace is not None else writes.at
-    return measured_scv(times, scenario.duration)  # type: ignore[arg-type]
-
-
-def read_arrival_scv(scenario: Scenario) -> float:
-    """Squared coefficient of variation of the read inter-arrival times: 1 for Poisson arrivals, 0 for evenly
-    spaced ones, measured from a trace's times (1 when it has too few)."""
-    reads = scenario.workload.reads
-    if reads.trace is not None:
-        measured = measured_scv(reads.trace.times, scenario.duration)
-        return 1.0 if measured is None else measured
-    return 1.0 if reads.process == "poisson" else 0.0
 
 
 def projection_lag(scenario: Scenario) -> tuple[float, Optional[float], str]:
@@ -179,18 +54,7 @@ def projection_lag(scenario: Scenario) -> tuple[float, Optional[float], str]:
     return sync.trigger_delay + wait + m, None, method(1.0 if ca2 is None else ca2, projection.scv, 1)
 
 
-def method(arrival_scv: float, service_scv: float, servers: int) -> str:
-    """The name of the estimate ``ggc_wait`` gives for these inputs: exact formulas are named as such."""
-    if arrival_scv == 1 and service_scv == 1:
-        return f"Erlang C (M/M/{servers})"
-    if arrival_scv == 1 and servers == 1:
-        return "Pollaczek–Khinchine (M/G/1)"
-    kind = ("M" if arrival_scv == 1 else "G") + "/" + ("M" if service_scv == 1 else "G") + f"/{servers}"
-    return f"Allen–Cunneen approximation ({kind})"
-
-
 def _fmt(seconds: float) -> str:
-    from ..config.units import format_duration
 
     if math.isinf(seconds):
         return "unbounded"

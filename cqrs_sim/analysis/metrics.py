@@ -13,16 +13,18 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..core import histogram
-from .definitions import CONDITIONAL, LOWER_IS_BETTER, METRICS, NEUTRAL, Metric
-from ..config.scenario import ARCHITECTURES, Cost, Scenario
+from .definitions import METRICS
+from ..config.fields import ARCHITECTURES
+from ..config.scenario import Cost, Scenario
+from .tables import in_pool_time, member_time, read_staleness
+from ..workload.sessions import own_last_writes
 
 if TYPE_CHECKING:  # pandas, SciPy and the model load where they are used
     import pandas as pd
 
     from ..model import RunRecord
 
-__all__ = ["CONDITIONAL", "LOWER_IS_BETTER", "METRICS", "NEUTRAL", "Metric", "differences", "interval",
-           "replication_metrics", "summarize"]
+__all__ = ["differences", "interval", "replication_metrics", "summarize"]
 
 
 def _safe(values: np.ndarray, fn) -> float:
@@ -31,7 +33,6 @@ def _safe(values: np.ndarray, fn) -> float:
 
 def replication_metrics(record: RunRecord, scenario: Scenario) -> dict[str, float]:
     """Every metric of one run but visibility_t* (exact with full recording; percentiles within 0.1% in summary mode)."""
-    from .tables import in_pool_time, member_time
 
     lo, hi = scenario.warmup, scenario.duration
     window = hi - lo
@@ -81,7 +82,6 @@ def replication_metrics(record: RunRecord, scenario: Scenario) -> dict[str, floa
 
 def _exact_reads(record: RunRecord, lo: float, hi: float) -> dict[str, float]:
     """The read metrics from every recorded read: latency, staleness and sessions over the served ones."""
-    from .tables import read_staleness
 
     reads = record.reads
     arrival = reads["arrival"]
@@ -172,7 +172,6 @@ def _read_back_misses(record: RunRecord, lo: float, hi: float) -> float:
         return math.nan
     own = version
     if record.write_client is not None:  # a writer is a client: its later writes to the key count too
-        from ..workload.sessions import own_last_writes
 
         writes = record.writes
         write_of = np.zeros(len(record.commit_time), dtype=np.int64)  # by version, the write that made it
@@ -220,7 +219,6 @@ def _utilization(record: RunRecord, read_busy: float, lo: float, hi: float) -> f
         span = np.clip(np.minimum(writes["commit"], hi) - np.maximum(writes["start"], lo), 0, None)
         busy += record.write_weight * float(span.sum())
     if record.pool_steps:  # an elastic pool: the connections of its member replicas, over time
-        from .tables import member_time
 
         return busy / (record.capacity / record.replica_count * member_time(record, lo, hi))
     return busy / (record.capacity * (hi - lo))

@@ -38,8 +38,10 @@ from enum import Enum
 from typing import Callable, Iterable, Optional, Sequence
 
 from ..core.errors import Problem, ScenarioError
-from .metrics import METRICS
-from ..config.units import format_value, parse_duration, parse_rate
+from .metrics import interval
+from .definitions import METRICS
+from .values import format_value
+from ..config.units import parse_duration, parse_rate
 
 #: the confidence of the interval an SLO is judged on
 CONFIDENCE = 0.95
@@ -115,7 +117,6 @@ class Judgement:
 
 def judge(slo: SLO, values: Iterable[float], stopped: bool = False) -> Judgement:
     """``slo`` against the metric's value in each replication (NaN or None: that replication has no value)."""
-    from .metrics import interval
 
     raw = [math.nan if v is None else float(v) for v in values]
     n = len(raw)

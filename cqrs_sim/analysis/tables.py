@@ -8,7 +8,7 @@ import pandas as pd
 from ..core import histogram
 from ..workload.keys import KeyIndex, key_staleness
 from ..model import RunRecord
-from ..config.scenario import ARCHITECTURES
+from ..config.fields import ARCHITECTURES
 from ..core.timebins import bin_edges
 
 KINDS = ["read", "write"]

@@ -18,13 +18,16 @@ from typing import TYPE_CHECKING, Any, Iterable, Optional
 
 from .definitions import LOWER_IS_BETTER, METRICS, NEUTRAL
 from ..core.intervals import RELEVANT, compare, finite_or_none
-from ..config.scenario import ARCHITECTURES, MinDifference, threshold_parts
-from ..config.units import format_duration, format_rate, format_value
+from ..config.fields import ARCHITECTURES
+from ..config.scenario import apply_time_of, MinDifference, query_time_of, threshold_parts
+from ..config.format import format_duration, format_rate
+from .values import format_value
 
 if TYPE_CHECKING:
     import pandas as pd
 
     from ..config.scenario import Scenario
+    from ..io.results import Results
 
 #: metric -> what it is called in a sentence
 HEADLINE = {
@@ -307,7 +310,6 @@ def reasons(scenario: Scenario, summary: pd.DataFrame) -> list[str]:
     """What drives the result, one sentence each: the designs' own query and apply times (when they differ), and
     how much of CQRS's staleness a reader actually meets (stale for the key it reads, against a replica that is
     merely behind)."""
-    from ..config.scenario import apply_time_of, query_time_of
 
     out = []
     archs = set(summary["architecture"])
@@ -341,3 +343,10 @@ def reasons(scenario: Scenario, summary: pd.DataFrame) -> list[str]:
                    f"they read; {format_value('stale_version_fraction', by_version)} hit a replica at least one "
                    "version behind.")
     return out
+
+
+def format_headline(results: Results) -> list[str]:
+    """The verdict for the terminal: the decision paragraph, then one sentence per headline metric."""
+    summary, diff = results.summary(), results.differences()
+    lines = verdict(summary, diff, results.incomplete, results.scenario.verdict.min_difference)
+    return [decision(summary, diff, results.incomplete, results.scenario)] + [text for _, _, text in lines]

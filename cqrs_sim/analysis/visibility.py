@@ -25,7 +25,7 @@ import math
 import numpy as np
 import pandas as pd
 
-from ..config.scenario import ARCHITECTURES
+from ..config.fields import ARCHITECTURES
 
 BINS = 200
 

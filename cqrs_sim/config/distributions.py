@@ -19,7 +19,7 @@ from pydantic import (BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr
                       field_validator, model_validator)
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
-from .units import parse_duration
+from .units import DataUnit, parse_duration
 
 Seconds = Annotated[float, BeforeValidator(parse_duration, json_schema_input_type=Union[float, str])]
 
@@ -465,19 +465,19 @@ class Empirical(_Dist):
     samples: Optional[list[Seconds]] = Field(default=None, min_length=1)
     file: Optional[str] = None
     column: Optional[str] = None
-    unit: Optional[Literal["s", "ms", "us"]] = None
+    unit: Optional[DataUnit] = None
     _data: Optional[_Measured] = PrivateAttr(default=None)
 
     @field_validator("file")
     @classmethod
     def _located(cls, file: str, info: ValidationInfo) -> str:
-        from .datafile import data_path
+        from .datafile import data_path  # pandas: when a file is read, not on `import cqrs_sim.cli`
 
         return data_path(file, (info.context or {}).get("base"))
 
     @model_validator(mode="after")
     def _one_source(self) -> "Empirical":
-        from .datafile import DataError, durations, read_column
+        from .datafile import DataError, durations, read_column  # pandas: when a file is read, not on `import cqrs_sim.cli`
 
         if (self.samples is None) == (self.file is None):
             raise ValueError("give samples (a list) or file and column (measured values), not both")

@@ -24,7 +24,9 @@ from ruamel.yaml.error import MarkedYAMLError, YAMLError
 from . import distributions
 from ..core.errors import Problem, ScenarioError
 from .inputfile import InputFileError, read_bounded
-from .scenario import Scenario, cross_field_problems, resolved_dict
+from .scenario import Scenario
+from .rules import cross_field_problems
+from .resolved import resolved_dict
 
 
 def _plain(node: Any) -> Any:

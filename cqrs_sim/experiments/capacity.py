@@ -29,7 +29,8 @@ from .simulate import simulate
 from ..config.scenario import Scenario
 from ..analysis.slo import SLO, Judgement, all_met, check_priced, judge_all, needs_interval
 from .sweep import _resolved_value, resolved_node
-from ..config.units import format_value, parse_duration, parse_rate
+from ..analysis.values import format_value
+from ..config.units import parse_duration, parse_rate
 
 def parse_range(text: str) -> tuple[float, float]:
     lo, sep, hi = text.partition("..")

@@ -27,7 +27,12 @@ import pandas as pd
 from ..core.errors import ScenarioError
 from ..io.integrity import DATA_FILES
 from ..core.intervals import contains, finite_or_none
-from ..io.results import Results, load_results
+from ..io.results import load_results, Results, scenario_hash
+from ..analysis.values import format_interval, format_value
+from ..core.safetext import rich_text
+from ..config.resolved import resolved_dict
+from .sweep import load_point
+from ..io.resultdir import output_kind
 
 #: the overlay plots ``cqrs-sim compare --plots DIR`` draws into DIR
 PLOT_FILES = ("latency_cdf.png", "visibility_curve.png")
@@ -83,10 +88,8 @@ def load_pair(a: str | Path, b: str | Path) -> tuple[Results, Results]:
 
 def load_side(directory: str | Path) -> Results:
     """A run's or testbed's result with the requests and visibility tables, or a sweep point (summaries only)."""
-    from ..io.outdir import output_kind
 
     if output_kind(Path(directory)) == "sweep point":
-        from .sweep import load_point
 
         return load_point(directory)
     columns = {"requests": ["architecture", "replication", "kind", "arrival", "latency"]}
@@ -137,8 +140,6 @@ def _flat(node: Any, prefix: str = "") -> dict[str, Any]:
 
 def scenario_difference(a: Results, b: Results) -> Optional[ScenarioDifference]:
     """How the scenarios of A and B differ, or None when they are the same scenario (same hash, data included)."""
-    from ..io.results import scenario_hash
-    from ..config.scenario import resolved_dict
 
     hash_a = a.manifest.get("scenario_sha256") or scenario_hash(a.scenario)
     hash_b = b.manifest.get("scenario_sha256") or scenario_hash(b.scenario)
@@ -236,7 +237,6 @@ def agreement_failures(table: pd.DataFrame) -> list[str]:
 
 
 def _cell(metric: str, mean, low, high) -> str:
-    from ..config.units import format_interval
 
     return format_interval(metric, mean, low, high)
 
@@ -254,9 +254,6 @@ def compare_table(table: pd.DataFrame, labels: tuple[str, str]):
     """The comparison as a rich Table: metric, A, B (mean ± half-width), B − A, relative, whether each mean lies in
     the other's 95% interval, and the agreement target."""
     from rich.table import Table
-
-    from ..core.safetext import rich_text
-    from ..config.units import format_value
 
     out = Table(title=rich_text(f"{labels[0]}  vs  {labels[1]}"), title_justify="left")
     for name in ("arch", "metric", "A", "B", "B − A", "relative", "B in A", "A in B", "target"):

@@ -14,6 +14,9 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Mapping, Optional
+from ..analysis.values import format_interval
+from .simulate import simulate
+from ..config.loader import load_scenario
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -52,9 +55,6 @@ def side_by_side(path: str | Path, designs: Optional[Mapping[str, Mapping[str, A
     """
     import pandas as pd
 
-    from ..config.loader import load_scenario
-    from .simulate import simulate
-
     base = dict(overrides or {})
     if designs is None:
         designs = standard_designs(load_scenario(path, base))
@@ -79,7 +79,6 @@ def side_by_side(path: str | Path, designs: Optional[Mapping[str, Mapping[str, A
 
 def formatted(table: "pd.DataFrame") -> "pd.DataFrame":
     """The table as a reader sees it: a row per design, a column per metric, each ``mean ± half-width`` in its unit."""
-    from ..config.units import format_interval
 
     cells = table.assign(text=[format_interval(row.metric, row.mean, row.ci_low, row.ci_high)
                                for row in table.itertuples()])

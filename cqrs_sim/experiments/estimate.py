@@ -24,10 +24,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from .calibration import BYTES, MICROSECONDS
-from ..analysis.analytic import expected_rollout_length, write_rate
-from ..analysis.events import Kind, commit_rate, expected_reads, expected_writes, run_kinds
-from ..config.scenario import Diurnal, Failures, Scenario, apply_time_of, query_time_of
-from ..config.units import format_duration
+from ..config.expected import expected_rollout_length, write_rate
+from ..config.events import Kind, commit_rate, expected_reads, expected_writes, run_kinds
+from ..config.workload import Diurnal
+from ..config.designs import Failures
+from ..config.scenario import Scenario, apply_time_of, query_time_of
+from ..config.format import format_duration
 
 #: bytes per row of requests.parquet with record: full (measured on the quick start: 201 MB / 5.4M rows)
 FULL_BYTES_PER_REQUEST = 37.2

@@ -30,7 +30,7 @@ from pydantic import TypeAdapter, ValidationError
 from scipy import special, stats
 
 from ..config.distributions import Distribution, _Dist
-from ..config.units import duration_unit, format_in_unit
+from ..config.format import duration_unit, format_in_unit
 
 FAMILIES = ("exponential", "lognormal", "gamma", "weibull", "mixture")
 MIN_VALUES = 10  #: fewer measurements say nothing about a distribution's shape

@@ -43,6 +43,7 @@ from scipy import special
 
 from .fit import Fit, fit_all, gamma_shape, ks_distance, weibull_fit
 from ..workload.streams import stream
+from ..config.format import format_duration
 
 TOLERANCE = 0.10  #: the largest relative gap between a fit's mean (or p99) and the data's
 RANK_VALUES = 100_000  #: values fitted and ranked; a larger sample is subsampled
@@ -125,7 +126,6 @@ def _gap(fitted: float, measured: float) -> float:
 
 
 def _problems(fit: Fit, data: DataSummary) -> tuple[str, ...]:
-    from ..config.units import format_duration
 
     d = fit.distribution
     out = []
@@ -197,7 +197,6 @@ def _shown_p(p: Optional[float]) -> str:
 
 
 def _beside(fitted: float, measured: float) -> str:
-    from ..config.units import format_duration
 
     gap = _gap(fitted, measured)
     return f"{format_duration(fitted)} ({'±0%' if abs(gap) < 0.005 else f'{gap:+.0%}'})"
@@ -207,8 +206,6 @@ def fits_table(report: FitReport):
     """The ranking as a rich Table: the data's mean and p99 first, then per fit its AIC, KS distance and
     bootstrap p-value, mean and p99 beside the data's, and whether the data refute it (its YAML: :func:`yaml_lines`)."""
     from rich.table import Table
-
-    from ..config.units import format_duration
 
     data = report.data
     title = (f"fits by maximum likelihood, best (lowest AIC) first; the data: {data.n:,} values, mean "

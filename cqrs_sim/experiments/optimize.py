@@ -39,13 +39,15 @@ import pandas as pd
 from ..core.errors import Problem, ScenarioError
 from ..core.intervals import finite_or_none
 from ..config.loader import load_scenario
-from ..analysis.metrics import METRICS
-from ..io.outdir import (Lock, atomic_file, check_outside_outputs, check_placement, kind_refusal, output_error,
-                         write_text_atomic)
+from ..analysis.definitions import METRICS
+from ..io.outdir import Lock, atomic_file, write_text_atomic
+from ..io.resultdir import check_outside_outputs, check_placement, kind_refusal, output_error
 from ..core.safetext import read_csv, write_csv
-from ..config.scenario import ARCHITECTURES, Scenario
+from ..config.fields import ARCHITECTURES
+from ..config.scenario import Scenario
 from ..analysis.slo import RULE, SLO, Judgement, Status, all_met, check_priced, judge_all, needs_interval
 from .sweep import Axis, axes_of, run_sweep
+from ..analysis.values import format_interval, format_value
 
 ANSWER_FILE = "optimize.json"
 DESIGNS_FILE = "designs.csv"
@@ -286,7 +288,6 @@ def designs_table(optimum: Optimum) -> pd.DataFrame:
 
 def answer_lines(optimum: Optimum) -> list[str]:
     """The answer in words: the cheapest design meeting every SLO with its intervals, then each Pareto front."""
-    from ..config.units import format_interval, format_value
 
     def shown(design: Design, metric: str) -> str:
         stats = design.metrics.get(metric, {})

@@ -15,7 +15,7 @@ from typing import Callable
 import numpy as np
 from scipy import stats
 
-from ..analysis.analytic import mg1_wait, mmc_wait
+from ..analysis.queueing import mg1_wait, mmc_wait
 from ..core.intervals import contains
 from ..config.loader import parse_scenario
 from .simulate import simulate
@@ -68,7 +68,7 @@ class Check:
     low: float  #: interval (equal to simulated for deterministic checks)
     high: float
     passed: bool
-    kind: str = "duration"  #: how the values are written (cqrs_sim.config.units.format_kind)
+    kind: str = "duration"  #: how the values are written (cqrs_sim.config.format.format_kind)
 
 
 def _interval(values: np.ndarray, level: float = 0.99) -> tuple[float, float, float]:

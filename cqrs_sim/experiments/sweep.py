@@ -27,14 +27,18 @@ from ..core.errors import Problem, ScenarioError
 from .executors import WorkerDied
 from ..io.integrity import FILES, damaged_files, file_hashes
 from ..config.loader import load_scenario, parse_set, resolved_yaml
-from ..analysis.metrics import METRICS, summarize
-from ..io.outdir import (Lock, atomic_file, check_outside_outputs, check_placement, clean_stale, kind_refusal,
-                         make_staging, output_error, swap_into_place, write_text_atomic)
-from ..io.results import scenario_hash
+from ..analysis.definitions import METRICS
+from ..analysis.metrics import summarize
+from ..io.outdir import Lock, atomic_file, clean_stale, make_staging, swap_into_place, write_text_atomic
+from ..io.resultdir import check_outside_outputs, check_placement, kind_refusal, output_error
+from ..io.results import Results, scenario_hash
 from ..core.safetext import read_csv, write_csv
-from ..config.scenario import Scenario, SweepRange, over_limit, resolved_dict
+from ..config.scenario import Scenario, SweepRange
+from ..config.limits import over_limit
+from ..config.resolved import resolved_dict
 from .simulate import run_task
 from ..config.units import parse_duration, parse_rate
+from ..config.distributions import Distribution
 
 
 #: the files of a finished point (``points/<key>/``), each hashed in its manifest.json
@@ -188,8 +192,6 @@ def _plain_number(node: Any) -> Any:
         return node[0][1]  # a single-step rate
     if isinstance(node, dict) and "dist" in node:
         from pydantic import TypeAdapter
-
-        from ..config.distributions import Distribution
 
         return TypeAdapter(Distribution).validate_python(node).mean
     return node if isinstance(node, (int, float, str, bool)) else json.dumps(node)
@@ -410,7 +412,6 @@ def _run_sweep(base: Scenario, axes: list, points: list[Point], directory: Path,
 def load_point(directory: str | Path):
     """A finished sweep point as :class:`~cqrs_sim.io.results.Results` holding its scenario and its replications only
     (a point keeps no requests); a damaged point raises :class:`ScenarioError`."""
-    from ..io.results import Results
 
     directory = Path(directory)
     damage = point_damage(directory)

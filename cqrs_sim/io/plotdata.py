@@ -1,4 +1,5 @@
-"""What ``plot`` and ``report`` read from a result directory: only the frames the plots draw.
+"""What ``plot`` and ``report`` read from a result directory (only the frames the plots draw), and
+``report.html`` written into it.
 
 Every small table (writes, replicas, timeseries, visibility, replications)
 is read whole. Of ``requests.parquet``, which holds every request under
@@ -16,7 +17,10 @@ import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 
-from .results import TABLES, Results, _not_a_result, load_results, unreadable
+from ..present.htmlreport import render
+from .outdir import write_text_atomic
+from .resultdir import TABLES
+from .results import Results, _not_a_result, load_results, unreadable
 from ..analysis.tables import ARCHITECTURES, KINDS
 
 #: the requests columns the plots use (one row per read)
@@ -68,3 +72,10 @@ def read_reads(path: str | Path, columns: tuple[str, ...] = PLOTTED_REQUEST_COLU
         data[name] = (pd.Categorical.from_codes(values.astype(np.int8), categories=CATEGORIES[name])
                       if name in CATEGORIES else values)
     return pd.DataFrame(data, copy=False)
+
+
+def write_report(directory: str | Path) -> Path:
+    """Write DIR/report.html from the saved results in DIR."""
+    directory = Path(directory)
+    results = load_plot_results(directory)
+    return write_text_atomic(directory / "report.html", render(results))

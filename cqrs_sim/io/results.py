@@ -20,12 +20,15 @@ from ..analysis.metrics import differences, summarize
 from .integrity import DATA_FILES, check_data_files, data_file_entries
 from .outdir import Destination
 from ..core.redact import command_line
-from ..core.safetext import read_csv, write_csv
+from ..core.safetext import html_text, read_csv, write_csv
 from ..config.scenario import Scenario
+from .resultdir import OPTIONAL_TABLES, output_kind, TABLES
+from ..config.loader import load_scenario, resolved_yaml
+from ..analysis.verdict import verdict
+from ..config.format import format_duration
+from ..present.htmltable import _table
+from ..config.distributions import _Measured
 
-TABLES = ("requests", "writes", "replicas", "timeseries", "visibility", "autoscale")
-#: tables a result written by an older version may lack: read as empty (such a run had no autoscaler)
-OPTIONAL_TABLES = ("autoscale",)
 #: the manifest's ``kind`` of a run's or a testbed's result (a sweep point's is ``sweep point``)
 RESULT_KIND = "result"
 PACKAGES = ("cqrs-sim", "simpy", "numpy", "pandas", "scipy", "pydantic", "pyarrow", "ruamel.yaml")
@@ -44,7 +47,6 @@ def package_versions() -> dict[str, str]:
 def scenario_hash(scenario: Scenario) -> str:
     """sha256 of the resolved scenario and of every measured value it holds (a trace's or an empirical
     distribution's file is named by path in the YAML; its contents count too, so an edited file is a new scenario)."""
-    from ..config.loader import resolved_yaml
 
     digest = hashlib.sha256(resolved_yaml(scenario).encode("utf-8"))
     for values in measured_values(scenario):
@@ -55,8 +57,6 @@ def scenario_hash(scenario: Scenario) -> str:
 def measured_values(node: Any) -> Iterable[np.ndarray]:
     """Every array of measured values held in a scenario (traces, empirical distributions), in a fixed order."""
     from pydantic import BaseModel
-
-    from ..config.distributions import _Measured
 
     if isinstance(node, _Measured):
         yield node.values
@@ -134,10 +134,6 @@ class Results:
 
     def _repr_html_(self) -> str:
         """In a notebook, Results shows as report.html's side-by-side table, with the verdict below it."""
-        from ..present.htmlreport import _table
-        from ..core.safetext import html_text
-        from ..config.units import format_duration
-        from ..analysis.verdict import verdict
 
         lines = verdict(self.summary(), self.differences(), self.incomplete, self.scenario.verdict.min_difference)
         caption = (f"<b>{html_text(self.scenario.name)}</b>: mean ± half-width of the 95% interval over "
@@ -150,7 +146,6 @@ class Results:
 
     def write_into(self, directory: str | Path) -> None:
         """Write the output files into an existing directory (a staging directory: see :mod:`cqrs_sim.io.outdir`)."""
-        from ..config.loader import resolved_yaml
 
         staging = Path(directory)
         (staging / "scenario.yaml").write_text(resolved_yaml(self.scenario), encoding="utf-8")
@@ -181,7 +176,6 @@ def load_results(directory: str | Path, tables: Optional[Iterable[str]] = None,
     are left empty. ``columns`` maps a table to the columns to read from it
     (the others are not read at all), e.g. ``{"requests": ["kind", "latency"]}``.
     """
-    from ..config.loader import load_scenario
 
     directory = Path(directory)
     wanted = TABLES if tables is None else tuple(tables)
@@ -225,7 +219,6 @@ def load_results(directory: str | Path, tables: Optional[Iterable[str]] = None,
 
 def not_a_result(directory: Path) -> str:
     """Why ``directory`` (which holds no scenario.yaml) is not a result, and what to give instead."""
-    from .outdir import output_kind
 
     if not directory.exists():
         return "no such directory: not a result directory"

@@ -61,7 +61,7 @@ from typing import TYPE_CHECKING, Callable
 import numpy as np
 import simpy
 
-from ..config.scenario import Autoscale
+from ..config.designs import Autoscale
 from .replicas import OFF, SWAP, ReplicaPool
 
 if TYPE_CHECKING:

@@ -39,7 +39,7 @@ import numpy as np
 import simpy
 
 from ..config.distributions import Distribution
-from ..config.scenario import Failures, Stalls
+from ..config.designs import Failures, Stalls
 from ..workload.streams import stream
 from .replicas import SWAP
 

@@ -40,7 +40,7 @@ from typing import TYPE_CHECKING
 
 import simpy
 
-from ..config.scenario import Sync
+from ..config.designs import Sync
 from ..workload.streams import stream
 from .replicas import FAILED, SWAP
 

@@ -37,23 +37,12 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..config.scenario import Sync
+from ..config.rollout import batch_size
+from ..config.designs import Sync
 
 if TYPE_CHECKING:
     from .frontend import Frontend
     from .replicas import ReplicaPool
-
-
-def batch_size(sync: Sync, count: int) -> int:
-    """Replicas of ``count`` a rollout handles together: all of them (``all_at_once``), ``build_parallelism``
-    new ones built at once (``blue_green``), ``max_surge`` new ones (``rolling`` with surge), else ``batch_size``."""
-    if sync.strategy == "all_at_once":
-        size = count
-    elif sync.strategy == "blue_green":
-        size = sync.build_parallelism
-    else:
-        size = sync.max_surge if sync.max_surge > 0 else sync.batch_size
-    return min(size, count)
 
 
 class Rollouts:

@@ -1,5 +1,8 @@
 """``report.html``: one self-contained page with the scenario, the table, every plot and a verdict.
 
+:func:`render` writes the page of given results; :func:`cqrs_sim.io.plotdata.write_report` writes it into a
+result directory.
+
 Figures are embedded as base64 PNG, styles are inline, and nothing is
 fetched from the network, so the file can be mailed or archived as is.
 """
@@ -8,18 +11,20 @@ from __future__ import annotations
 
 import base64
 import io
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..config.loader import dump_yaml
-from ..analysis.metrics import METRICS
-from ..io.outdir import write_text_atomic
-from .report import cell_states, incomplete_note, shown_metrics
-from ..io.plotdata import load_plot_results
-from ..io.results import Results
+from .plots import available
+from .report import incomplete_note
 from ..core.safetext import html_text
-from ..config.scenario import ARCHITECTURES, resolved_dict
-from ..config.units import format_duration, format_interval, with_units
-from ..analysis.verdict import decision, stopped_architectures, thresholds_sentence, verdict
+from ..config.resolved import resolved_dict
+from ..config.format import format_duration
+from ..config.paths import with_units
+from ..analysis.verdict import decision, thresholds_sentence, verdict
+from .htmltable import _definitions, _table
+
+if TYPE_CHECKING:
+    from ..io.results import Results
 
 STYLE = """
 body { font-family: -apple-system, "Segoe UI", Helvetica, Arial, sans-serif; margin: 2rem auto; max-width: 1240px;
@@ -49,48 +54,8 @@ def _png(fig) -> str:
     return base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
-def _cell(metric: str, row) -> str:
-    if row is None:
-        return "-"
-    return html_text(format_interval(metric, row["mean"], row["ci_low"], row["ci_high"]))
-
-
-def _table(results: Results) -> str:
-    summary, diff = results.summary(), results.differences()
-    archs = [a for a in ARCHITECTURES if a in set(summary["architecture"])]
-    stopped = stopped_architectures(results.incomplete)
-    head = "".join(f"<th>{a}{' (stopped)' if a in stopped else ''}</th>" for a in archs)
-    head += "<th>cqrs − crud (paired)</th>" if len(archs) == 2 else ""
-    states = cell_states(summary, diff, results.incomplete, results.scenario.verdict.min_difference) if len(archs) == 2 else {}
-    rows = []
-    for metric in shown_metrics(summary):
-        state = states.get(metric)
-        cells = [f"<td title='{html_text(METRICS[metric].text())}'>{metric}</td>"]
-        for arch in archs:
-            hit = summary[(summary["architecture"] == arch) & (summary["metric"] == metric)]
-            row = None if hit.empty else hit.iloc[0].to_dict()
-            cells.append(f"<td{' class=better' if state == arch else ''}>{_cell(metric, row)}</td>")
-        if len(archs) == 2:
-            hit = diff[diff["metric"] == metric]
-            css = {"cqrs": " class=better", "crud": " class=worse", "differs": " class=differs"}.get(state or "", "")
-            cells.append(f"<td{css}>{_cell(metric, None if hit.empty else hit.iloc[0].to_dict())}</td>")
-        rows.append(f"<tr{' class=significant' if state else ''}>" + "".join(cells) + "</tr>")
-    note = incomplete_note(results.incomplete)
-    caption = f"<caption class='incomplete'>{html_text(note)}.</caption>" if note else ""
-    return f"<table>{caption}<tr><th>metric</th>{head}</tr>{''.join(rows)}</table>"
-
-
-def _definitions(results: Results) -> str:
-    """What each metric in the table means (its one definition, :mod:`cqrs_sim.analysis.definitions`)."""
-    rows = "".join(f"<tr><td>{metric}</td><td class=definition>{html_text(METRICS[metric].text())}</td></tr>"
-                   for metric in shown_metrics(results.summary()))
-    return f"<table class=definitions><tr><th>metric</th><th class=definition>definition</th></tr>{rows}</table>"
-
-
 def render(results: Results) -> str:
     """The report as one HTML string."""
-    from .plots import available  # matplotlib: only when a report is drawn, not for `run --no-plots`
-
     scenario = results.scenario
     summary, diff = results.summary(), results.differences()
     lines = verdict(summary, diff, results.incomplete, scenario.verdict.min_difference)
@@ -134,18 +99,4 @@ that is neither better nor worse. {html_text(thresholds_sentence(scenario.verdic
 """
 
 
-def write_report(directory: str | Path) -> Path:
-    """Write DIR/report.html from the saved results in DIR."""
-    directory = Path(directory)
-    results = load_plot_results(directory)
-    return write_text_atomic(directory / "report.html", render(results))
-
-
-def format_headline(results: Results) -> list[str]:
-    """The verdict for the terminal: the decision paragraph, then one sentence per headline metric."""
-    summary, diff = results.summary(), results.differences()
-    lines = verdict(summary, diff, results.incomplete, results.scenario.verdict.min_difference)
-    return [decision(summary, diff, results.incomplete, results.scenario)] + [text for _, _, text in lines]
-
-
-__all__ = ["format_headline", "render", "write_report"]
+__all__ = ["render"]

@@ -9,10 +9,12 @@ from rich.markup import escape
 from rich.table import Table
 
 from ..analysis.analytic import TierLoad
-from ..analysis.metrics import METRICS
+from ..analysis.definitions import METRICS
 from ..core.safetext import rich_text
-from ..config.scenario import ARCHITECTURES, MinDifference
-from ..config.units import format_duration, format_interval
+from ..config.fields import ARCHITECTURES
+from ..config.scenario import MinDifference
+from ..config.format import format_duration
+from ..analysis.values import format_interval
 from ..analysis.verdict import stopped_architectures, thresholds_sentence, winner
 
 if TYPE_CHECKING:

@@ -9,6 +9,8 @@ Modules: :mod:`.server` (the server and the run's own databases),
 balancer, handlers), :mod:`.crud` and :mod:`.cqrs` (the two designs on
 PostgreSQL), :mod:`.measure` (client overhead), :mod:`.support` (what it
 can play), :mod:`.run` (putting it together).
+
+May import: io, present, analysis, model, workload, config, core (not experiments, a sibling).
 """
 
 from .run import run_testbed

@@ -27,6 +27,7 @@ from ..analysis.tables import empty_spans, within
 from ..workload.draws import ReadSource, WriteWorkload
 from .measure import probe_timer
 from .slots import Slots
+from . import schema
 
 
 class Clock:
@@ -65,7 +66,6 @@ class Backend:
     async def _apply(self, conn, apply_time: float, writes, lock: str | None = None) -> tuple[float, float, int]:
         """One write's transaction on ``conn``: take ``lock`` (SQL) if given, work ``apply_time`` (less the
         client overhead ``writes`` compensates), advance the version, commit. Returns (start, commit, version)."""
-        from . import schema
 
         async with conn.transaction():
             if lock is not None:

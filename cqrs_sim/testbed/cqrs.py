@@ -32,6 +32,7 @@ import math
 import numpy as np
 
 from ..model.routing import router
+from ..config.rollout import batch_size
 from ..config.scenario import Scenario
 from ..workload.streams import stream
 from . import schema
@@ -162,7 +163,7 @@ class CqrsBackend(Backend):
         self.rollout_tasks.append(asyncio.ensure_future(self._rollout()))
 
     async def _rollout(self) -> None:
-        group = self.count if self.sync.strategy == "all_at_once" else min(self.sync.batch_size, self.count)
+        group = batch_size(self.sync, self.count)
         while True:
             behind = [r for r in range(self.count) if self.version[r] < self.commits]
             snapshot = asyncio.ensure_future(self._dump())  # the write image as it is now, while the first batch drains

@@ -24,7 +24,7 @@ from ..io.results import Results, build_manifest
 from ..config.scenario import Scenario
 from ..analysis.tables import replicas_table, requests_table, timeseries_table, writes_table
 from ..analysis.visibility import run_visibility_times, visibility_from_records
-from ..workload.draws import write_workload, writes_of_design
+from ..workload.draws import ReadSource, write_workload, writes_of_design
 from . import schema
 from .client import Client, Clock
 from .cqrs import CqrsBackend, close_all, connect_many
@@ -100,7 +100,6 @@ async def _run_one(databases: Databases, scenario: Scenario, architecture: str, 
 
 def _residual(record, client: Client, scenario: Scenario) -> np.ndarray:
     """Measured − drawn query time (s) of this run's reads whose query did not wait for a write's lock."""
-    from ..workload.draws import ReadSource
 
     drawn = np.concatenate([np.asarray(q) for _, _, q, *_ in ReadSource(scenario, record.replication)])
     reads = record.reads

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from ..core.errors import Problem, ScenarioError
 from ..config.scenario import Scenario
+from ..config.loader import _parse_yaml, _read_text
 
 
 def unsupported(scenario: Scenario) -> list[tuple[str, str]]:
@@ -40,7 +41,6 @@ def unsupported(scenario: Scenario) -> list[tuple[str, str]]:
 
 def _position(file: str, path: str) -> tuple[int, int]:
     """Line and column of ``path``'s key in ``file`` (0, 0 when it is not written there: a default)."""
-    from ..config.loader import _parse_yaml, _read_text
 
     try:
         node = _parse_yaml(_read_text(Path(file)), file)

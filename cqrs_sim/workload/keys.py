@@ -25,7 +25,8 @@ from typing import Optional
 
 import numpy as np
 
-from ..config.scenario import Keys, Scenario
+from ..config.workload import Keys
+from ..config.scenario import Scenario
 
 
 def popularity_cdf(keys: Keys) -> Optional[np.ndarray]:

@@ -28,7 +28,7 @@ import numpy as np
 import pytest
 
 import cqrs_sim
-from cqrs_sim.analysis.analytic import mmc_wait
+from cqrs_sim.analysis.queueing import mmc_wait
 from cqrs_sim.config.distributions import couple
 from cqrs_sim.config.scenario import query_time_of
 

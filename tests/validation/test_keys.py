@@ -34,7 +34,7 @@ import pytest
 
 import cqrs_sim
 from cqrs_sim.workload.keys import popularity
-from cqrs_sim.config.scenario import Keys
+from cqrs_sim.config.workload import Keys
 
 pytestmark = pytest.mark.validation
 

@@ -21,7 +21,7 @@ import math
 import pytest
 
 import cqrs_sim
-from cqrs_sim.analysis.analytic import erlang_c, mg1_wait, mmc_wait
+from cqrs_sim.analysis.queueing import erlang_c, mg1_wait, mmc_wait
 
 from ..conftest import SCENARIOS
 from .stats import per_replication, t_interval

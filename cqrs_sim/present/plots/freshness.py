@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from matplotlib.figure import Figure
 
-from ...config.units import format_duration, format_percent
+from ...config.format import format_duration, format_percent
 from ...analysis.visibility import time_to
 from .style import (COLORS, LABEL_SIZE, WIDTHS, architectures, duration_axis, empty_note, figure, legend_or_note,
                     legend_outside, percent_axis, sample_note, titled, window_reads)

@@ -6,7 +6,7 @@ import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.ticker import FixedLocator, FuncFormatter, NullFormatter
 
-from ...config.units import format_duration, format_percent
+from ...config.format import format_duration, format_percent
 from .style import (COLORS, LABEL_SIZE, WIDTHS, architectures, duration_axis, empty_note, figure, legend_outside,
                     mark_design_commits, one_bin_note, read_rate_panel, sample_note, shade_rollouts, time_axis, titled, window_reads)
 

@@ -14,10 +14,10 @@ from matplotlib.lines import Line2D
 from matplotlib.ticker import FuncFormatter
 
 from ...analysis.slo import parse_slo
-from ...analysis.metrics import METRICS
+from ...analysis.definitions import METRICS
 from ...core.safetext import plot_text
-from ...config.scenario import ARCHITECTURES
-from ...config.units import format_value
+from ...config.fields import ARCHITECTURES
+from ...analysis.values import format_value
 from .style import COLORS, DPI, LABEL_SIZE, TICK_SIZE, TITLE_SIZE, WIDTH, duration_axis, empty_note, percent_axis
 
 

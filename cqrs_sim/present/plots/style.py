@@ -11,10 +11,11 @@ import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.ticker import Formatter, FuncFormatter, Locator, MaxNLocator, NullFormatter, NullLocator
 
-from ...config.units import DISPLAY_UNITS, duration_unit, format_duration, format_in_unit, format_percent, format_rate
+from ...config.units import DISPLAY_UNITS
+from ...config.format import duration_unit, format_duration, format_in_unit, format_percent, format_rate
 
 from ...core.safetext import plot_text
-from ...config.scenario import ARCHITECTURES
+from ...config.fields import ARCHITECTURES
 
 #: one colour per architecture, used in every plot
 COLORS = {"crud": "#d95f02", "cqrs": "#1b9e77"}

@@ -11,10 +11,10 @@ from matplotlib.colors import Normalize
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
-from ...analysis.metrics import METRICS
+from ...analysis.definitions import METRICS
 from ...core.safetext import plot_text
-from ...config.scenario import ARCHITECTURES
-from ...config.units import format_duration, format_percent
+from ...config.fields import ARCHITECTURES
+from ...config.format import format_duration, format_percent
 from .style import COLORS, DPI, LABEL_SIZE, TICK_SIZE, TITLE_SIZE, WIDTH, duration_axis, empty_note, percent_axis
 
 #: metrics drawn for a sweep (one file each with --all-plots), in order

@@ -12,12 +12,17 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from .experiments.simulate import simulate
+from .analysis.values import format_value
+from .present.plots import latency_over_time
+from .config.loader import load_scenario
+from .experiments.sweep import _resolved_value
 
 if TYPE_CHECKING:
     import pandas as pd
     from matplotlib.figure import Figure
 
-    from ..io.results import Results
+    from .io.results import Results
 
 #: scenario key -> the values its slider offers (durations in seconds, rates per second)
 CONTROLS: dict[str, list[Any]] = {
@@ -54,8 +59,6 @@ class Explorer:
 
     def initial(self) -> dict[str, Any]:
         """Each slider's starting value: the scenario's own where it is one of the choices, else the first choice."""
-        from ..config.loader import load_scenario
-        from ..experiments.sweep import _resolved_value
 
         scenario = load_scenario(self.path, self.overrides)
         values = {}
@@ -67,11 +70,6 @@ class Explorer:
     def update(self, values: dict[str, Any] | None = None) -> Frame:
         """Simulate the scenario with ``values`` (key -> value) and draw read latency over time."""
         import pandas as pd
-
-        from ..config.loader import load_scenario
-        from .plots import latency_over_time
-        from ..config.units import format_value
-        from ..experiments.simulate import simulate
 
         values = dict(values if values is not None else self.initial())
         scenario = load_scenario(self.path, {**self.overrides, **values})

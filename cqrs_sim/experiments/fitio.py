@@ -38,13 +38,16 @@ from ..config.datafile import (MAX_DATA_BYTES, MAX_ROWS, PARQUET_SUFFIXES, Colum
                                numbers, read_column, read_lines)
 from ..config.datafile import _opened as read_bytes  # the one checked opener of data files (regular file, size limit)
 from ..core.errors import Problem, ScenarioError
-from ..experiments.fit import check_values
-from ..config.units import DURATION_UNITS, out_of_range, parse_duration, range_problem
+from .fit import check_values
+from ..config.units import DATA_UNITS, DURATION_UNITS, out_of_range, parse_duration, range_problem
+from ..present.plots.fit import fit_plot
+from ..io.outdir import atomic_file, check_file_target, safe_dirname
+from ..io.resultdir import output_error
 
-UNITS = {unit: DURATION_UNITS[unit] for unit in ("s", "ms", "us")}  #: the units --unit takes
+UNITS = {unit: DURATION_UNITS[unit] for unit in DATA_UNITS}  #: the units --unit takes
 PLOT_SUFFIXES = (".png", ".svg", ".pdf")
 PROGRESS_BYTES = 8 << 20  #: inputs at least this large report progress (about a million values)
-#: files that mark a directory as another command's result: sweep, optimize (a run's is outdir.is_result_dir)
+#: files that mark a directory as another command's result: sweep, optimize (a run's is resultdir.is_result_dir)
 RESULT_MARKERS = {"sweep.json": "a cqrs-sim sweep", "optimize.json": "a cqrs-sim optimize answer"}
 
 
@@ -215,7 +218,6 @@ def _csv_values(path: str, column: Optional[str], size: list[int], progress: Cal
 def plot_target(output: Optional[Path], name: str, force: bool) -> Path:
     """Where the plot goes (``output``, or ``fit-<name>.png`` here), checked before anything is read: a writable
     place outside every cqrs-sim result, a known image suffix, and no existing file unless ``force``."""
-    from ..io.outdir import check_file_target, output_error, safe_dirname
 
     plot = Path(output) if output is not None else Path(f"fit-{safe_dirname(name, 'data')}.png")
     if plot.suffix.lower() not in PLOT_SUFFIXES:
@@ -229,8 +231,6 @@ def plot_target(output: Optional[Path], name: str, force: bool) -> Path:
 def save_fit_plot(values: np.ndarray, fits: list, name: str, path: Path, refused: frozenset[str] = frozenset(),
                   of: Optional[int] = None) -> None:
     """The CDF and QQ plot, written atomically to ``path`` (``values``: a random sample of ``of`` values, if given)."""
-    from ..io.outdir import atomic_file
-    from .plots.fit import fit_plot
 
     figure = fit_plot(values, fits, name, refused, of)
     with atomic_file(path) as temporary:

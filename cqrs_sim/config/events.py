@@ -24,9 +24,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .analytic import expected_rollout_length, mean_read_rate, write_rate
-from ..config.scenario import Failures, Scenario, apply_time_of, count_text, over_limit
-from ..config.units import format_duration
+from .expected import expected_rollout_length, mean_read_rate, write_rate
+from .designs import Failures
+from .scenario import Scenario, apply_time_of
+from .limits import count_text, over_limit
+from .format import format_duration
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,105 @@
+"""What a scenario implies on average, before anything runs: read and write rates, the expected rollout
+length, and how variable arrivals are.
+
+Read by the event budget (:mod:`.events`), the warnings, the offered loads of
+``check`` and the run-time estimate.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Optional
+
+import numpy as np
+
+from .rollout import batch_size
+from .scenario import Scenario, query_time_of
+
+
+def mean_read_rate(scenario: Scenario) -> tuple[float, float]:
+    """(time-averaged, peak) read rate over [0, duration)."""
+    rate = scenario.workload.reads.rate
+    if not isinstance(rate, list):
+        grid = np.linspace(0.0, scenario.duration, 20001)
+        values = rate.diurnal.rate(grid)
+        return float(np.trapezoid(values, grid) / scenario.duration), float(values.max())
+    steps = rate
+    bounds = [s for s, _ in steps] + [scenario.duration]
+    total = 0.0
+    peak = 0.0
+    for (start, rate), end in zip(steps, bounds[1:]):
+        span = max(0.0, min(end, scenario.duration) - start)
+        total += rate * span
+        if span > 0:
+            peak = max(peak, rate)
+    return total / scenario.duration, peak
+
+
+def write_rate(scenario: Scenario) -> float:
+    writes = scenario.workload.writes
+    if writes is None:
+        return 0.0
+    if writes.rate is not None:
+        return writes.rate
+    if writes.at is not None:
+        return len(writes.at) / scenario.duration
+    if writes.trace is not None:
+        return int((writes.trace.times < scenario.duration).sum()) / scenario.duration
+    return 1.0 / writes.interval.mean  # type: ignore[union-attr]
+
+
+def expected_rollout_length(scenario: Scenario) -> float:
+    """Batches × E[max replace time in a batch] (+ a query's drain per batch)."""
+    cqrs = scenario.cqrs
+    count = cqrs.replicas.count
+    sync = cqrs.sync
+    size = batch_size(sync, count)
+    batches = math.ceil(count / size)
+    replace = cqrs.sync.replace_time
+    if replace.variance == 0 or size == 1:
+        per_batch = replace.mean
+    elif size <= 100:  # E[max of `size` draws], by a fixed-seed Monte Carlo
+        draws = replace.sample(np.random.default_rng(0), 20000 * size).reshape(20000, size)
+        per_batch = float(draws.max(axis=1).mean())
+    else:  # the same from the order statistics of one sample: E[max] = Σ x_(i) ((i/m)^n − ((i−1)/m)^n)
+        draws = np.sort(replace.sample(np.random.default_rng(0), 200_000))
+        cdf = np.arange(len(draws) + 1) / len(draws)
+        per_batch = float(np.dot(draws, np.diff(cdf**size)))
+    leaves_pool = sync.strategy in ("rolling", "all_at_once") and not sync.max_surge
+    drain = query_time_of(scenario, "cqrs").mean if sync.drain and leaves_pool else 0.0
+    return batches * (per_batch + drain)
+
+
+def measured_scv(times: np.ndarray, duration: float) -> Optional[float]:
+    """Squared coefficient of variation of the gaps between given arrival times before ``duration``
+    (None when fewer than two gaps, or none positive, leave nothing to measure)."""
+    times = np.sort(np.asarray(times, dtype=float))
+    gaps = np.diff(times[times < duration])
+    if len(gaps) < 2 or gaps.mean() <= 0:
+        return None
+    return float(gaps.var() / gaps.mean() ** 2)
+
+
+def write_arrival_scv(scenario: Scenario) -> Optional[float]:
+    """Squared coefficient of variation of the write inter-arrival times, for every way writes arrive: 1 for a
+    Poisson rate, the interval distribution's, or measured from given times (``at``, a trace); None without
+    writes, or when too few given times leave nothing to measure."""
+    writes = scenario.workload.writes
+    if writes is None:
+        return None
+    if writes.rate is not None:
+        return 1.0
+    if writes.interval is not None:
+        return writes.interval.scv
+    times = writes.trace.times if writes.trace is not None else writes.at
+    return measured_scv(times, scenario.duration)  # type: ignore[arg-type]
+
+
+def read_arrival_scv(scenario: Scenario) -> float:
+    """Squared coefficient of variation of the read inter-arrival times: 1 for Poisson arrivals, 0 for evenly
+    spaced ones, measured from a trace's times (1 when it has too few)."""
+    reads = scenario.workload.reads
+    if reads.trace is not None:
+        measured = measured_scv(reads.trace.times, scenario.duration)
+        return 1.0 if measured is None else measured
+    return 1.0 if reads.process == "poisson" else 0.0
