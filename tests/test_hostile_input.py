@@ -26,7 +26,8 @@ import cqrs_sim
 from cqrs_sim.experiments import capacity as capacity_module
 from cqrs_sim.analysis.analytic import offered_loads
 from cqrs_sim.experiments.capacity import capacity_search
-from cqrs_sim.cli import _sweep_summary, app
+from cqrs_sim.cli.sweep import _sweep_summary
+from cqrs_sim.cli import app
 from cqrs_sim.core.errors import ScenarioError
 from cqrs_sim.config.loader import resolved_yaml
 from cqrs_sim.present.report import estimate_lines

@@ -75,10 +75,11 @@ def test_signal_while_plotting_says_the_results_are_saved(tmp_path):
     script.write_text(
         "import os, signal, sys\n"
         "import cqrs_sim.cli as cli\n"
+        "import cqrs_sim.cli.run as run_command\n"
         "def interrupted(*_args, **_kwargs):\n"
         "    os.kill(os.getpid(), signal.SIGTERM)  # delivered before kill() returns; its handler raises at once\n"
         "    raise AssertionError('the signal did not interrupt the plotting step')\n"
-        "cli._draw_plots = interrupted\n"
+        "run_command._draw_plots = interrupted\n"
         f"sys.argv = ['cqrs-sim', 'run', {str(ROOT / 'scenarios' / 'mmc.yaml')!r}, '-o', {str(out)!r}, '-j', '1',\n"
         "            '--replications', '1', '--set', 'duration=60s']\n"
         "sys.exit(cli.main())\n", encoding="utf-8")

@@ -35,7 +35,7 @@ def _reached(*_args, **_kwargs):
 @pytest.fixture
 def nothing_runs(monkeypatch):
     """Fails the test if any simulation starts."""
-    for target in ("cqrs_sim.experiments.sweep.run_task", "cqrs_sim.experiments.capacity.simulate", "cqrs_sim.cli.simulate"):
+    for target in ("cqrs_sim.experiments.sweep.run_task", "cqrs_sim.experiments.capacity.simulate", "cqrs_sim.cli.run.simulate"):
         monkeypatch.setattr(target, _reached)
 
 

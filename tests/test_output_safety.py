@@ -47,7 +47,7 @@ def no_simulation(monkeypatch):
     def reached(*_args, **_kwargs):
         raise AssertionError("simulate() was reached: the destination was not checked first")
 
-    monkeypatch.setattr("cqrs_sim.cli.simulate", reached)
+    monkeypatch.setattr("cqrs_sim.cli.run.simulate", reached)
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,7 @@ import tempfile
 import pytest
 import typer
 
-from cqrs_sim import cli
+from cqrs_sim.cli import common as cli
 from cqrs_sim.core.redact import command_line, passwords_in, redact
 
 SECRET = "Hunter2-x9Qz"

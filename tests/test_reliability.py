@@ -68,7 +68,7 @@ def test_a_bug_prints_one_line_and_saves_the_traceback(monkeypatch, tmp_path):
     def broken(*args, **kwargs):
         raise ZeroDivisionError("simulated bug")
 
-    monkeypatch.setattr("cqrs_sim.cli.simulate", broken)
+    monkeypatch.setattr("cqrs_sim.cli.run.simulate", broken)
     result = CliRunner().invoke(app, ["run", str(SCENARIOS / "mmc.yaml"), "-o", str(tmp_path / "o")])
     assert result.exit_code == 1
     lines = result.stderr.strip().splitlines()

@@ -221,7 +221,8 @@ def test_capacity_and_sweep_cells_carry_units():
     """A searched rate reads as a rate ± the search's resolution; an integer answer is exact; sweep axes keep units."""
     from types import SimpleNamespace
 
-    from cqrs_sim.cli import _capacity_answer, _sweep_summary
+    from cqrs_sim.cli.capacity import _capacity_answer
+    from cqrs_sim.cli.sweep import _sweep_summary
 
     rate = SimpleNamespace(answer=2623.4375, bracket=(2623.4375, 2697.8))
     assert _capacity_answer("workload.reads.rate", rate) == "2,623/s ± 74/s"

@@ -19,8 +19,9 @@ from rich.console import Console
 from typer.testing import CliRunner
 
 import cqrs_sim
-from cqrs_sim import cli
 from cqrs_sim.cli import app
+from cqrs_sim.cli import progress as progress_display
+from cqrs_sim.cli import run as run_command
 from cqrs_sim.core.safetext import neutral_cell, plot_text, printable, read_csv, restored_cell, rich_text, write_csv
 
 runner = CliRunner()
@@ -96,7 +97,8 @@ def test_run_shows_name_and_description_escaped_in_lines_table_and_report(hostil
 def test_run_progress_bar_on_a_terminal_is_escaped(hostile_file, tmp_path, monkeypatch):
     """On a terminal rich draws a progress bar with its own cursor codes; the name in it is still escaped."""
     terminal = Console(stderr=True, force_terminal=True, width=100)
-    monkeypatch.setattr(cli, "err", terminal)
+    for module in (run_command, progress_display):  # the console run writes its progress and its status to
+        monkeypatch.setattr(module, "err", terminal)
     result = runner.invoke(app, ["run", str(hostile_file), "-o", str(tmp_path / "r"), "-j", "1", "--no-plots"])
     assert result.exit_code == 0, result.output
     assert "evil\\x1b[2J" in result.stderr

@@ -33,7 +33,8 @@ import unicodedata
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Callable, Iterator, Optional
-from .resultdir import MARKER, _is_empty_dir, check_outside_outputs, check_placement, check_replaceable, is_capacity_answer, is_replaceable_result, is_result_dir, output_error
+from .resultdir import (MARKER, _is_empty_dir, check_outside_outputs, check_placement, check_replaceable,
+                        is_capacity_answer, is_replaceable_result, is_result_dir, output_error)
 
 
 LOCK_SUFFIX = ".cqrs-sim.lock"
