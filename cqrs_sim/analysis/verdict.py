@@ -216,6 +216,29 @@ def decision(summary: pd.DataFrame, diff: pd.DataFrame, incomplete: Iterable[dic
     incomplete = list(incomplete)
     min_difference = scenario.verdict.min_difference if scenario is not None else None
     archs = [a for a in ARCHITECTURES if a in set(summary["architecture"])]
+    refusal = _no_comparison(summary, archs, incomplete)
+    if refusal is not None:
+        return refusal
+    decided, even, unknown = _priority_outcomes(summary, diff, min_difference)
+    cost_note = _cost_outcome(summary, diff, min_difference, decided, even, unknown)
+    sentences = [_lead(decided, even, unknown)] + _priority_sentences(decided)
+    if cost_note:
+        sentences.append(cost_note)
+    sentences += _undecided_sentences(even, unknown)
+    sentences.append(thresholds_sentence(min_difference))
+    if scenario is not None:
+        why = reasons(scenario, summary)
+        if why:
+            sentences.append("Why: " + " ".join(why))
+    return " ".join(sentences)
+
+
+#: one decided priority: (priority, winning architecture, what it gains, what the other pays, the numbers)
+Decided = tuple[str, str, str, str, str]
+
+
+def _no_comparison(summary: pd.DataFrame, archs: list[str], incomplete: list[dict]) -> Optional[str]:
+    """Why nothing is compared (a stopped run, no read in the window, one architecture), or None."""
     stopped = stopped_architectures(incomplete)
     if stopped:
         return _no_decision(archs, stopped, incomplete)
@@ -226,8 +249,15 @@ def decision(summary: pd.DataFrame, diff: pd.DataFrame, incomplete: Iterable[dic
                 "between warmup and duration (a higher rate, a longer duration, or a trace that covers the window).")
     if len(archs) < 2:
         return "Only one architecture was simulated: nothing to compare."
-    decided: list[tuple[str, str, str, str, str]] = []  # (priority, winner, gain, loss, detail)
-    even, unknown = [], []
+    return None
+
+
+def _priority_outcomes(summary: pd.DataFrame, diff: pd.DataFrame,
+                       min_difference: Optional[MinDifference]) -> tuple[list[Decided], list[str], list[str]]:
+    """Each priority of :data:`PRIORITIES` judged: (decided, even, unknown)."""
+    decided: list[Decided] = []
+    even: list[str] = []
+    unknown: list[str] = []
     for priority, metric, template, gain, loss in PRIORITIES:
         values = _values(summary, diff, metric)
         if values is None or values[0] is None or values[1] is None:
@@ -242,10 +272,16 @@ def decision(summary: pd.DataFrame, diff: pd.DataFrame, incomplete: Iterable[dic
             decided.append((priority, state, gain, loss, detail))
         else:
             (unknown if state == "unknown" else even).append(priority)
+    return decided, even, unknown
+
+
+def _cost_outcome(summary: pd.DataFrame, diff: pd.DataFrame, min_difference: Optional[MinDifference],
+                  decided: list[Decided], even: list[str], unknown: list[str]) -> str:
+    """Cost judged like a priority (added to ``decided``, ``even`` or ``unknown``); the sentence saying how much
+    more the dearer design costs, or "" when neither is cheaper."""
     metric = PRICED if _values(summary, diff, PRICED) is not None else COST
     cost = _values(summary, diff, metric)
     cost_state = winner(metric, *cost, min_difference) if cost is not None and None not in cost[:2] else "missing"
-    cost_note = ""
     if cost_state in ARCHITECTURES:
         cheap, dear = (cost_state, "cqrs" if cost_state == "crud" else "crud")
         cheap_value, dear_value = (cost[0], cost[1]) if cheap == "crud" else (cost[1], cost[0])
@@ -253,37 +289,43 @@ def decision(summary: pd.DataFrame, diff: pd.DataFrame, incomplete: Iterable[dic
             more = f"{_times(dear_value, cheap_value)} as much per hour" if cheap_value > 0 else "more per hour"
         else:
             more = f"{_times(dear_value, cheap_value)} the instance-hours" if cheap_value > 0 else "more instance-hours"
-        cost_note = f"{NAMES[dear]} costs {more}."
         decided.append(("cost", cheap, "lower cost", more,
                         f"{format_value(metric, cheap_value)} vs {format_value(metric, dear_value)}"))
-    elif cost_state != "missing":
+        return f"{NAMES[dear]} costs {more}."
+    if cost_state != "missing":
         (unknown if cost_state == "unknown" else even).append("cost")
+    return ""
+
+
+def _lead(decided: list[Decided], even: list[str], unknown: list[str]) -> str:
+    """The paragraph's first sentence: what CQRS buys and pays, or who wins, or that nothing is decided."""
     cqrs_wins = [d for d in decided if d[1] == "cqrs"]
     crud_wins = [d for d in decided if d[1] == "crud"]
     if cqrs_wins and crud_wins:
-        lead = (f"CQRS buys {_join([d[2] for d in cqrs_wins])} and pays with {_join([d[3] for d in crud_wins])}.")
-    elif decided:
+        return f"CQRS buys {_join([d[2] for d in cqrs_wins])} and pays with {_join([d[3] for d in crud_wins])}."
+    if decided:
         best = "CQRS" if cqrs_wins else "CRUD"
-        lead = f"{best} wins on everything that differs significantly: {_join([d[2] for d in decided])}."
-    elif unknown and not even:
-        lead = "No decision yet."
-    else:
-        lead = "Neither design wins on anything that differs significantly here."
-    sentences = [lead] + [f"If {priority} {'matter' if priority in PLURAL else 'matters'} most: {NAMES[arch]} ({detail})."
-                          for priority, arch, _, _, detail in decided]
-    if cost_note:
-        sentences.append(cost_note)
+        return f"{best} wins on everything that differs significantly: {_join([d[2] for d in decided])}."
+    if unknown and not even:
+        return "No decision yet."
+    return "Neither design wins on anything that differs significantly here."
+
+
+def _priority_sentences(decided: list[Decided]) -> list[str]:
+    """One sentence per decided priority: which design to pick if it matters most."""
+    return [f"If {priority} {'matter' if priority in PLURAL else 'matters'} most: {NAMES[arch]} ({detail})."
+            for priority, arch, _, _, detail in decided]
+
+
+def _undecided_sentences(even: list[str], unknown: list[str]) -> list[str]:
+    """What differs by no significant amount, and what one replication cannot decide."""
+    out = []
     if even:
-        sentences.append(f"No significant difference in {_join(even)}.")
+        out.append(f"No significant difference in {_join(even)}.")
     if unknown:
-        sentences.append(f"One replication gives no interval, so nothing is decided on {_join(unknown)}: "
-                         "run more replications.")
-    sentences.append(thresholds_sentence(min_difference))
-    if scenario is not None:
-        why = reasons(scenario, summary)
-        if why:
-            sentences.append("Why: " + " ".join(why))
-    return " ".join(sentences)
+        out.append(f"One replication gives no interval, so nothing is decided on {_join(unknown)}: "
+                   "run more replications.")
+    return out
 
 
 def _no_decision(archs: list[str], stopped: list[str], incomplete: list[dict]) -> str:
