@@ -10,7 +10,9 @@ from typing import ClassVar, Literal, Optional
 
 from pydantic import Field, model_validator
 
-from .distributions import Constant, Distribution, Number, Seconds
+from .parametric import Constant
+from .distributions import Distribution
+from .distbase import Number, Seconds
 from .fields import Count, NonNegativeCount, Policy, ReplicaPolicy, _Section
 
 

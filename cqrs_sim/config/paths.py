@@ -8,7 +8,7 @@ from typing import Annotated, get_args, get_origin
 
 from pydantic import BaseModel
 
-from .distributions import _Dist
+from .distbase import _Dist
 from .format import _plain, format_duration, format_kind, format_rate
 from .scenario import Scenario
 from .units import parse_duration, parse_rate, parse_signed_duration

@@ -7,7 +7,7 @@ from typing import Any, get_args
 
 from pydantic import BaseModel
 
-from .distributions import _Dist
+from .distbase import _Dist
 from .scenario import Scenario
 from .units import parse_duration
 

@@ -21,7 +21,8 @@ from pydantic import BeforeValidator, Discriminator, Field, Tag, model_validator
 
 from ..core.timebins import bin_edges
 from .designs import Cqrs, Crud, Handlers
-from .distributions import Distribution, Number, Seconds
+from .distributions import Distribution
+from .distbase import Number, Seconds
 from .fields import ARCHITECTURES, Architecture, Count, Policy, _Section, _strict_int
 from .units import SMALLEST, parse_amount, parse_duration, parse_rate
 from .workload import Workload

@@ -12,7 +12,10 @@ import numpy as np
 from pydantic import (BeforeValidator, Discriminator, Field, PlainValidator, PrivateAttr, Tag, ValidationInfo,
                       field_validator, model_validator)
 
-from .distributions import Constant, Distribution, Empirical, Number, Seconds, _Measured, data_error, located_error
+from .parametric import Constant
+from .distributions import Distribution
+from .empirical import Empirical, _Measured, data_error, located_error
+from .distbase import Number, Seconds
 from .fields import Count, PerSecond, RateSteps, SignedSeconds, _Section, _strict_int
 from .units import DataUnit
 

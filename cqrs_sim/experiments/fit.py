@@ -29,7 +29,8 @@ import numpy as np
 from pydantic import TypeAdapter, ValidationError
 from scipy import special, stats
 
-from ..config.distributions import Distribution, _Dist
+from ..config.distributions import Distribution
+from ..config.distbase import _Dist
 from ..config.format import duration_unit, format_in_unit
 
 FAMILIES = ("exponential", "lognormal", "gamma", "weibull", "mixture")

@@ -27,7 +27,7 @@ from ..config.loader import load_scenario, resolved_yaml
 from ..analysis.verdict import verdict
 from ..config.format import format_duration
 from ..present.htmltable import _table
-from ..config.distributions import _Measured
+from ..config.empirical import _Measured
 
 #: the manifest's ``kind`` of a run's or a testbed's result (a sweep point's is ``sweep point``)
 RESULT_KIND = "result"
