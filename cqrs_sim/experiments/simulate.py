@@ -20,7 +20,8 @@ from ..analysis.metrics import replication_metrics
 from ..model import run_architecture
 from ..io.results import Results, build_manifest
 from ..config.scenario import Scenario
-from .executors import LocalPool, worker_progress
+from .executors import LocalPool
+from .workers import worker_progress
 from ..analysis.visibility import run_visibility_times, visibility_from_records
 from ..analysis.tables import autoscale_table, replicas_table, requests_table, timeseries_table, writes_table
 from ..workload.draws import write_workload
