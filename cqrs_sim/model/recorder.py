@@ -27,6 +27,7 @@ from ..workload.keys import KeyIndex, key_staleness
 from ..workload.sessions import Sessions
 from ..core.timebins import bin_edges
 from .read import ARRIVAL, CLIENT, FINISH, HANDLER, ID, KEY, LATEST, REPLICA, SEEN, START, TIMED_OUT, WAITED, WIDTH
+from ..core.hashing import splitmix64 as _mix
 
 CHUNK = 1 << 16  #: reads per conversion to numpy
 
@@ -46,14 +47,6 @@ VIOLATION = WIDTH  #: a column the recorder adds to each block when reads have c
 KEY_COLUMNS = {"key": (KEY, np.int64)}  #: kept with workload.keys
 CLIENT_COLUMNS = {"client": (CLIENT, np.int32), "monotonic_violation": (VIOLATION, np.bool_)}  #: kept with clients
 
-
-def _mix(x: np.ndarray) -> np.ndarray:
-    """splitmix64 finaliser: a well-spread 64-bit hash, identical on every machine."""
-    x = x.astype(np.uint64)
-    with np.errstate(over="ignore"):
-        x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
-        x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
-        return x ^ (x >> np.uint64(31))
 
 
 @dataclass

@@ -30,6 +30,7 @@ from typing import Callable, Literal, Optional
 import numpy as np
 
 from .read import CLIENT
+from ..core.hashing import splitmix64 as _mix
 
 Pick = Callable[[list], int]
 #: least_outstanding ties: the next search starts past the server just picked (``past_pick``), or one
@@ -187,13 +188,6 @@ def prefer_fresh(outstanding: list[int], pool: list[int], version: list[int]) ->
 
     return pick
 
-
-def _mix(x: np.ndarray) -> np.ndarray:
-    """splitmix64 finaliser: a well-spread 64-bit hash, identical on every machine."""
-    with np.errstate(over="ignore"):
-        x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
-        x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
-        return x ^ (x >> np.uint64(31))
 
 
 def rendezvous_order(client: int, count: int) -> list[int]:
