@@ -35,7 +35,7 @@ def plot(
         if (directory / "sweep.parquet").exists():
             # imported on use, so that `import cqrs_sim.cli` (and --help, check, schema) stays fast
             from ..present.plots.sweeps import save_sweep_plots
-            from ..experiments.sweep import load_sweep
+            from ..experiments.sweeppoints import load_sweep
 
             table, parameters, name = load_sweep(directory)
             with Lock(directory), staged_files(directory / "plots", notify=_note) as staging:

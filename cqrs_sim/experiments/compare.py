@@ -31,7 +31,7 @@ from ..io.results import load_results, Results, scenario_hash
 from ..analysis.values import format_interval, format_value
 from ..core.safetext import rich_text
 from ..config.resolved import resolved_dict
-from .sweep import load_point
+from .sweeppoints import load_point
 from ..io.resultdir import output_kind
 
 #: the overlay plots ``cqrs-sim compare --plots DIR`` draws into DIR
