@@ -39,8 +39,9 @@ _LAZY = {
 
 #: public module paths -> the module that holds them: ``cqrs_sim.present.plots.latency_cdf`` works without its own
 #: import, and ``from cqrs_sim.present.plots import latency_cdf`` or ``from cqrs_sim.experiments.designs import side_by_side`` as well
-_PUBLIC_MODULES = {"plots": ".present.plots", "explore": ".present.explore", "designs": ".experiments.designs"}
-_SUBMODULES = tuple(_PUBLIC_MODULES)
+_PUBLIC_MODULES = {"plots": ".present.plots", "designs": ".experiments.designs"}
+#: modules reachable as attributes without their own import (``cqrs_sim.explore.Explorer``)
+_SUBMODULES = (*_PUBLIC_MODULES, "explore")
 
 
 class _PublicPaths(MetaPathFinder, Loader):
