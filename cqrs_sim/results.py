@@ -23,9 +23,9 @@ from .redact import command_line
 from .safetext import read_csv, write_csv
 from .scenario import Scenario
 
-TABLES = ("requests", "writes", "replicas", "timeseries", "visibility", "autoscale")
-#: tables a result written by an older version may lack: read as empty (such a run had no autoscaler)
-OPTIONAL_TABLES = ("autoscale",)
+TABLES = ("requests", "writes", "replicas", "timeseries", "visibility", "autoscale", "outages")
+#: tables a result written by an older version may lack: read as empty (such a run had no autoscaler, no failure)
+OPTIONAL_TABLES = ("autoscale", "outages")
 #: the manifest's ``kind`` of a run's or a testbed's result (a sweep point's is ``sweep point``)
 RESULT_KIND = "result"
 PACKAGES = ("cqrs-sim", "simpy", "numpy", "pandas", "scipy", "pydantic", "pyarrow", "ruamel.yaml")
@@ -104,6 +104,8 @@ class Results:
     visibility: pd.DataFrame = field(default_factory=pd.DataFrame)  #: architecture, t, probability, reads
     #: per autoscaler decision: architecture, replication, t, replicas_in_pool, provisioning, utilization, desired, change
     autoscale: pd.DataFrame = field(default_factory=pd.DataFrame)
+    #: per outage of an instance: architecture, replication, instance, cause, down, up
+    outages: pd.DataFrame = field(default_factory=pd.DataFrame)
     manifest: dict[str, Any] = field(default_factory=dict)
 
     @property

@@ -358,6 +358,20 @@ class Failures(_Section):
     """Time a failed instance stays down; a CQRS replica then loads the newest snapshot, taking cqrs.sync.replace_time, before it rejoins."""
 
 
+class ScheduledFault(_Section):
+    at: Seconds
+    """When the instance fails, from the start of the run (the same time in every replication and design)."""
+    for_: Seconds = Field(alias="for", gt=0)
+    """How long it stays down; then it is repaired as a random failure is (a CQRS replica loads the newest snapshot, taking cqrs.sync.replace_time)."""
+    target: str
+    """Which instance: `cqrs.replicas.N`, `cqrs.write_servers.N`, `crud.primary`, `crud.replicas.N`, or `replicas.N` (replica N of every simulated design that has read replicas); N counts from 0."""
+
+
+class FailureSchedule(_Section):
+    scheduled: list[ScheduledFault] = Field(default_factory=list)
+    """Failures at given times, [{at, for, target}, ...]; they combine with random failures (mtbf/mttr): an instance is down while either holds it down."""
+
+
 class Stalls(_Section):
     every: Distribution
     """Time a replica applies normally between stalls (from the end of one stall to the start of the next)."""
@@ -660,6 +674,8 @@ class Scenario(_Section):
     """Guards against runaway (unstable) scenarios and against sizes a run cannot hold; each is checked before a run starts, and the error names the limit to raise."""
     verdict: Verdict = Verdict()
     """What the verdict counts as a difference."""
+    failures: Optional[FailureSchedule] = None
+    """Failures of given instances at given times (random ones are set per instance: crud.failures, cqrs.replicas.failures, cqrs.write_server_failures); none: no scheduled failure."""
     cost: Optional[Cost] = None
     """Prices, for the metric cost_per_hour (per design: the write instance, the replicas' instance-seconds, the snapshot); none: no cost_per_hour."""
     sweep: Optional[dict[str, SweepSpec]] = None
@@ -845,6 +861,10 @@ def failure_problems(scenario: Scenario) -> list[tuple[str, str]]:
                               ("cqrs.write_server_failures", scenario.cqrs.write_server_failures, "mtbf")):
         if section is not None and getattr(section, up).mean <= 0:
             problems.append((f"{path}.{up}", "must have a positive mean"))
+    if scenario.failures is not None:
+        from .model.scheduled import schedule_problems  # the targets' grammar lives with the schedule
+
+        problems += schedule_problems(scenario)
     return problems
 
 

@@ -59,6 +59,8 @@ class Frontend:
         self.reads_in_flight = 0
         self.max_in_system = scenario.limits.max_in_system
         self.stopped_at: float | None = None  #: set when the run is stopped as a runaway
+        self.fault_instances: dict = {}  #: instances that fail, by name (:mod:`.scheduled`)
+        self.outage_log: list = []  #: (instance, cause, down, up) per outage, in order of repair
 
         handlers = scenario.handlers
         self.handler_slots = [Slots(handlers.concurrency) for _ in range(handlers.count)]
@@ -352,6 +354,7 @@ class Frontend:
             extra_instances=self.extra_instance_columns(),
             write_keys=self.write_keys if self.scenario.workload.keys is not None else None,
             empty_pool=self.empty_pool_columns(),
+            outages=self.outage_log,
             write_client=(np.asarray(self.write_client, dtype=np.int64)
                           if self.scenario.workload.reads.clients is not None else None),
         )
