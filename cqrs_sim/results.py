@@ -145,7 +145,9 @@ class Results:
         caption = (f"<b>{html_text(self.scenario.name)}</b>: mean ± half-width of the 95% interval over "
                    f"{self.scenario.replications} replication(s), seed {self.scenario.seed}, requests arriving in "
                    f"[{format_duration(self.scenario.warmup)}, {format_duration(self.scenario.duration)})")
-        notes = "".join(f"<li>{html_text(text)}</li>" for _, _, text in lines)
+        from .outages import outage_lines
+
+        notes = "".join(f"<li>{html_text(text)}</li>" for text in [text for _, _, text in lines] + outage_lines(self))
         stopped = "".join(f"<p><b>incomplete:</b> {html_text(run['architecture'])} replication {run['replication'] + 1} "
                           f"stopped: {html_text(str(run['reason']))}</p>" for run in self.incomplete)
         return f"<div><p>{caption}</p>{stopped}{_table(self)}<ul>{notes}</ul></div>"

@@ -219,6 +219,13 @@ class ReadTrace(Trace):
         return self._extra[self.client].values if self.client is not None else None
 
 
+class RetryBudget(_Section):
+    ratio: Number = Field(gt=0, le=1, allow_inf_nan=False)
+    """Retries allowed per read arrived (each read deposits this many tokens; a retry spends one), e.g. 0.1: at most one retry per ten reads in the long run."""
+    burst: Number = Field(default=10.0, ge=1, allow_inf_nan=False)
+    """Most tokens the bucket holds (it starts full): retries allowed at once after a quiet time."""
+
+
 class Reads(_Section):
     rate: Optional[ReadRate] = None
     """Arrival rate, steps [[start, rate], ...] (piecewise constant), or {diurnal: {mean, amplitude, period, phase or peak}}; required unless trace is given (then derived, the trace's arrivals per bin: do not give it)."""
@@ -236,6 +243,10 @@ class Reads(_Section):
     """Attempts after the first when one times out (each runs the same query again); at most 100."""
     retry_backoff: Seconds = 0.0
     """Wait before the first retry; doubled before each later one."""
+    retry_jitter: Literal["none", "full"] = "none"
+    """`full`: each retry waits a uniform draw between 0 and its backoff (full jitter), so clients that failed together do not retry together; `none`: exactly its backoff."""
+    retry_budget: Optional[RetryBudget] = None
+    """Limit retries to a share of recent reads (a token bucket, as gRPC's and Finagle's retry budgets); none: every lost attempt is retried, retries allowing."""
     clients: Optional[Count] = None
     """Clients the reads belong to (each read to one of them, uniformly at random, the same one in both designs); they define monotonic_read_violations and what `sticky` routing keeps together. None: reads belong to nobody."""
 
@@ -586,6 +597,8 @@ class MinDifference(_Section):
 class Verdict(_Section):
     min_difference: MinDifference = MinDifference()
     """The smallest difference that counts, per kind of metric; a difference counts when its paired 95% interval excludes 0 and it reaches this."""
+    metastable_after: Seconds = Field(default=60.0, gt=0)
+    """An outage whose effect (failed reads, or p99 latency above twice its pre-failure level) lasts this long after its repair is reported as a metastable state (see outages.parquet)."""
 
 
 class SweepRange(_Section):
@@ -742,6 +755,8 @@ def cross_field_problems(scenario: Scenario) -> list[tuple[str, str]]:
     reads = scenario.workload.reads
     if reads.retries and reads.timeout is None:
         problems.append(("workload.reads.retries", "retries need a timeout (workload.reads.timeout)"))
+    if reads.retry_budget is not None and not reads.retries:
+        problems.append(("workload.reads.retry_budget", "a retry budget needs retries (workload.reads.retries ≥ 1)"))
     problems += key_problems(scenario)
     if scenario.warmup >= scenario.duration:
         problems.append(("warmup", f"must be shorter than duration ({scenario.duration:g}s), got {scenario.warmup:g}s"))

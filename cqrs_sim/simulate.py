@@ -22,6 +22,7 @@ from .results import Results, build_manifest
 from .scenario import Scenario
 from .executors import LocalPool, worker_progress
 from .visibility import run_visibility_times, visibility_from_records
+from .outages import outage_effects
 from .tables import autoscale_table, outages_table, replicas_table, requests_table, timeseries_table, writes_table
 from .workload import write_workload
 
@@ -96,8 +97,8 @@ def run_task(scenario: Scenario, architecture: str, replication: int, task: int 
         "replicas": replicas_table(record),
         "timeseries": timeseries_table(record, scenario.duration, scenario.bin_width),
         "autoscale": autoscale_table(record),
-        "outages": outages_table(record),
     }
+    tables["outages"] = outage_effects(outages_table(record), tables["timeseries"], scenario)
     return row, tables, record
 
 
