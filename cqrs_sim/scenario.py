@@ -449,6 +449,8 @@ class Crud(_Section):
     """A read replica further behind the primary than this takes no reads until it catches up; none: no limit."""
     replica_autoscale: Optional[Autoscale] = None
     """Add and remove read replicas with the load (needs replicas ≥ 1: the count it starts with); none: a fixed count."""
+    read_your_writes_window: Optional[Seconds] = Field(default=None, gt=0)
+    """For this long after a client's write commits, its reads go to the primary instead of a replica (as Rails' automatic role switching does, 2s by default); needs replicas and workload.reads.clients. None: reads always go to replicas."""
 
 
 class Replicas(_Section):
@@ -755,6 +757,11 @@ def cross_field_problems(scenario: Scenario) -> list[tuple[str, str]]:
     reads = scenario.workload.reads
     if reads.retries and reads.timeout is None:
         problems.append(("workload.reads.retries", "retries need a timeout (workload.reads.timeout)"))
+    if scenario.crud.read_your_writes_window is not None:
+        if not scenario.crud.replicas:
+            problems.append(("crud.read_your_writes_window", "needs read replicas (crud.replicas > 0): without them every read goes to the primary"))
+        elif reads.clients is None and (reads.trace is None or reads.trace.client is None):
+            problems.append(("crud.read_your_writes_window", "needs clients (workload.reads.clients): a read goes to the primary after its own client's write"))
     if reads.retry_budget is not None and not reads.retries:
         problems.append(("workload.reads.retry_budget", "a retry budget needs retries (workload.reads.retries ≥ 1)"))
     problems += key_problems(scenario)

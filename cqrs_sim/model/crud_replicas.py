@@ -36,6 +36,7 @@ from . import failures
 from .autoscale import Autoscaler, MeteredPool
 from .crud import CrudModel
 from .replicas import ReplicaPool, ServedByReplicas
+from .own_writes import OwnWrites
 from .scheduled import scheduled_roles
 
 
@@ -59,6 +60,11 @@ class CrudReplicatedModel(ServedByReplicas, CrudModel):
                 stream(scenario.seed, replication, "crud.replica_autoscale.provision_time"), scenario.duration,
                 self._join_new)
         self._query = self.replicas.query  # reads go to the replicas; the primary takes only writes
+        self.own_writes: OwnWrites | None = None
+        if crud.read_your_writes_window is not None:  # … but a client's reads just after its own write
+            self.own_writes = OwnWrites(self, crud.read_your_writes_window, lambda read: CrudModel._query(self, read),
+                                        self.replicas.query)
+            self._query = self.own_writes.query
         self.applied_at = [0.0] * self.replicas.size  #: when each replica slot applied its newest version
         self.lag = crud.replication_lag
         self.lag_rng = stream(scenario.seed, replication, "crud.replication_lag")
@@ -83,6 +89,8 @@ class CrudReplicatedModel(ServedByReplicas, CrudModel):
 
     # --- replication ----------------------------------------------------------
     def _apply_end(self, event: simpy.Event) -> None:
+        if self.own_writes is not None:
+            self.own_writes.committed(self.write_client[event.value])
         super()._apply_end(event)
         version = self.commits
         now = self.env.now
