@@ -109,6 +109,19 @@ ReadRate = Annotated[
 ]
 
 
+def _write_rate_kind(value: Any) -> str:
+    if isinstance(value, (dict, Diurnal)):
+        return "rate_shape"
+    return "rate_steps" if isinstance(value, (list, tuple)) else "rate"
+
+
+#: a write rate: one rate (a float, as before), steps, or a shape
+WriteRate = Annotated[
+    Union[Annotated[PerSecond, Tag("rate")], Annotated[RateSteps, Tag("rate_steps")], Annotated[Diurnal, Tag("rate_shape")]],
+    Discriminator(_write_rate_kind),
+]
+
+
 def _trace_start(value: Any) -> Union[float, datetime, str, None]:
     """A number (finite, not true/false), a timestamp, or text to read as one."""
     if value is None or isinstance(value, (datetime, str)):
@@ -310,11 +323,28 @@ class ReadBack(_Section):
     """Time from the commit (the writer's acknowledgement) to its read-back."""
 
 
+class Burst(_Section):
+    at: Seconds = 0.0
+    """When the (first) burst starts."""
+    every: Optional[Seconds] = Field(default=None, gt=0)
+    """Repeat the burst this often from `at` (a nightly import: every: 24h); none: once."""
+    duration: Seconds = Field(gt=0)
+    """How long each burst lasts."""
+    rate: PerSecond = Field(gt=0)
+    """Poisson writes per second during a burst, on top of the other writes."""
+
+    @model_validator(mode="after")
+    def _fits_its_period(self) -> "Burst":
+        if self.every is not None and self.duration > self.every:
+            raise ValueError(f"duration ({self.duration:g}s) must not exceed every ({self.every:g}s)")
+        return self
+
+
 class Writes(_Section):
     interval: Optional[Distribution] = None
     """Time between writes (a renewal process); or give rate, or at."""
-    rate: Optional[PerSecond] = None
-    """Poisson write rate; or give interval, or at."""
+    rate: Optional[WriteRate] = None
+    """Poisson write rate, steps [[start, rate], ...], or {diurnal: {mean, amplitude, period, phase or peak}} as reads' rate; or give interval, or at."""
     at: Optional[list[Seconds]] = None
     """Fixed write times; or give interval, or rate."""
     trace: Optional[Trace] = None
@@ -325,6 +355,8 @@ class Writes(_Section):
     """The writer reads its own write back (read-your-writes); misses are reported as read_your_writes_violations."""
     keys: Optional[WriteKeys] = None
     """Which keys a write writes (needs workload.keys); default with workload.keys: one key, drawn by popularity."""
+    bursts: list[Burst] = Field(default_factory=list)
+    """Bulk writes on top of the others, [{at, every, duration, rate}, ...] (an import writing 10% of the catalogue in 10 minutes); drawn from a stream of their own."""
 
     @model_validator(mode="after")
     def _one_arrival_process(self) -> "Writes":
@@ -333,8 +365,10 @@ class Writes(_Section):
             raise ValueError(f"give exactly one of interval, rate, at, trace (got {', '.join(given) or 'none'})")
         if self.interval is not None and self.interval.mean <= 0:
             raise ValueError("interval: the mean interval must be positive")
-        if self.rate is not None and self.rate <= 0:
+        if isinstance(self.rate, float) and self.rate <= 0:
             raise ValueError("rate: must be positive (omit workload.writes for a read-only workload)")
+        if isinstance(self.rate, list) and not any(rate > 0 for _, rate in self.rate):
+            raise ValueError("rate: some step must be positive (omit workload.writes for a read-only workload)")
         return self
 
 
@@ -734,6 +768,21 @@ def _get(scenario: Scenario, path: str):
 #: each design's own query and apply times: architecture -> (query_time key, apply_time key)
 DESIGN_COST_KEYS = {"crud": ("crud.query_time", "crud.apply_time"),
                     "cqrs": ("cqrs.replicas.query_time", "cqrs.apply_time")}
+
+
+def burst_windows(scenario: Scenario) -> list[tuple[float, float, float]]:
+    """(start, end, rate) of every write burst starting before ``duration``, in order of start."""
+    writes = scenario.workload.writes
+    duration = scenario.duration
+    windows = []
+    for burst in writes.bursts if writes is not None else []:
+        start = burst.at
+        while start < duration:
+            windows.append((start, min(start + burst.duration, duration), burst.rate))
+            if burst.every is None:
+                break
+            start += burst.every
+    return sorted(windows)
 
 
 def query_time_of(scenario: Scenario, architecture: str) -> Distribution:
