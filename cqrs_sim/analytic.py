@@ -14,7 +14,7 @@ from typing import Optional
 import numpy as np
 
 from .model.rollout import batch_size
-from .scenario import Scenario, apply_time_of, query_time_of
+from .scenario import Scenario, apply_time_of, burst_windows, query_time_of
 
 
 def erlang_c(servers: int, offered: float) -> float:
@@ -88,16 +88,59 @@ def mean_read_rate(scenario: Scenario) -> tuple[float, float]:
 
 
 def write_rate(scenario: Scenario) -> float:
+    """Mean write rate over the run: the arrivals' (a rate, steps or a shape averaged over [0, duration)) and
+    the bursts' (their writes spread over the run)."""
     writes = scenario.workload.writes
     if writes is None:
         return 0.0
-    if writes.rate is not None:
+    return _base_write_rate(scenario) + sum((end - start) * rate for start, end, rate in burst_windows(scenario)) \
+        / scenario.duration
+
+
+def _base_write_rate(scenario: Scenario) -> float:
+    writes = scenario.workload.writes
+    assert writes is not None
+    if isinstance(writes.rate, float):
         return writes.rate
+    if writes.rate is not None:
+        return float(np.mean(write_rate_at(scenario, np.linspace(0.0, scenario.duration, 20001)[:-1])))
     if writes.at is not None:
         return len(writes.at) / scenario.duration
     if writes.trace is not None:
         return int((writes.trace.times < scenario.duration).sum()) / scenario.duration
     return 1.0 / writes.interval.mean  # type: ignore[union-attr]
+
+
+def write_rate_at(scenario: Scenario, t: np.ndarray) -> np.ndarray:
+    """The write arrival rate at times ``t`` for a rate, steps or a shape, bursts included (None for other
+    kinds of arrivals: then the mean rate)."""
+    writes = scenario.workload.writes
+    t = np.asarray(t, dtype=float)
+    if writes is None:
+        return np.zeros_like(t)
+    rate = writes.rate
+    if isinstance(rate, float):
+        base = np.full_like(t, rate)
+    elif isinstance(rate, list):
+        starts = np.array([s for s, _ in rate])
+        values = np.array([r for _, r in rate])
+        base = values[np.clip(np.searchsorted(starts, t, side="right") - 1, 0, None)]
+    elif rate is not None:
+        base = np.asarray(rate.diurnal.rate(t), dtype=float)
+    else:
+        base = np.full_like(t, _base_write_rate(scenario))
+    for start, end, burst in burst_windows(scenario):
+        base = base + np.where((t >= start) & (t < end), burst, 0.0)
+    return base
+
+
+def peak_write_rate(scenario: Scenario) -> float:
+    """The highest write arrival rate the scenario sets (steps, shape and bursts; the mean for other arrivals)."""
+    if scenario.workload.writes is None:
+        return 0.0
+    t = np.linspace(0.0, scenario.duration, 20001)[:-1]
+    t = np.concatenate([t, [start for start, _, _ in burst_windows(scenario)]])
+    return float(write_rate_at(scenario, t).max())
 
 
 def expected_rollout_length(scenario: Scenario) -> float:
@@ -221,18 +264,19 @@ def offered_loads(scenario: Scenario) -> list[TierLoad]:
     ca2 = read_arrival_scv(scenario)
     h = reads.handler_time
     w_rate = write_rate(scenario)
+    w_peak = peak_write_rate(scenario)
     writes = scenario.workload.writes
     out: list[TierLoad] = []
 
     def tier(arch: str, name: str, lam: float, lam_peak: float, service: float, capacity: int, estimate: str,
-             extra: float = 0.0, what: str = "queues grow without bound") -> None:
+             extra: float = 0.0, what: str = "queues grow without bound", busiest: str = "read step") -> None:
         rho = lam * service / capacity + extra
         rho_peak = lam_peak * service / capacity + extra
         warning = None
         if rho >= 1:
             warning = f"{arch} {name}: utilisation {rho:.2f} >= 1: {what}"
         elif rho_peak >= 1:
-            warning = f"{arch} {name}: utilisation {rho_peak:.2f} >= 1 during the busiest read step: queues grow while it lasts"
+            warning = f"{arch} {name}: utilisation {rho_peak:.2f} >= 1 during the busiest {busiest}: queues grow while it lasts"
         out.append(TierLoad(arch, name, lam, service, capacity, rho, rho_peak, estimate, warning))
 
     handlers = scenario.handlers
@@ -257,7 +301,8 @@ def offered_loads(scenario: Scenario) -> list[TierLoad]:
                  + ("; the autoscaler's count at the mean rate" if crud.replica_autoscale else ""))
             if writes is not None:
                 capacity = 1 if crud.locking == "exclusive" else crud.connections
-                tier(arch, "primary (writes)", w_rate, w_rate, apply_mean, capacity, "writes only; reads go to the replicas")
+                tier(arch, "primary (writes)", w_rate, w_peak, apply_mean, capacity, "writes only; reads go to the replicas",
+                     busiest="write rate (steps, shape or bursts)")
         elif arch == "crud":
             c = scenario.crud.connections
             binds = slots <= c
@@ -281,8 +326,9 @@ def offered_loads(scenario: Scenario) -> list[TierLoad]:
             if writes is not None:
                 scv = apply.scv  # type: ignore[union-attr]
                 w_wait = ggc_wait(w_rate, apply_mean, servers, 1.0, scv)
-                tier(arch, "write servers", w_rate, w_rate, apply_mean, servers,
-                     f"{method(1.0, scv, servers)} write wait {_fmt(w_wait)}, write latency {_fmt(w_wait + apply_mean)}")
+                tier(arch, "write servers", w_rate, w_peak, apply_mean, servers,
+                     f"{method(1.0, scv, servers)} write wait {_fmt(w_wait)}, write latency {_fmt(w_wait + apply_mean)}",
+                     busiest="write rate (steps, shape or bursts)")
             rep = scenario.cqrs.replicas
             c = rep.count * rep.connections
             binds = slots <= c

@@ -23,9 +23,9 @@ from .redact import command_line
 from .safetext import read_csv, write_csv
 from .scenario import Scenario
 
-TABLES = ("requests", "writes", "replicas", "timeseries", "visibility", "autoscale")
-#: tables a result written by an older version may lack: read as empty (such a run had no autoscaler)
-OPTIONAL_TABLES = ("autoscale",)
+TABLES = ("requests", "writes", "replicas", "timeseries", "visibility", "autoscale", "outages")
+#: tables a result written by an older version may lack: read as empty (such a run had no autoscaler, no failure)
+OPTIONAL_TABLES = ("autoscale", "outages")
 #: the manifest's ``kind`` of a run's or a testbed's result (a sweep point's is ``sweep point``)
 RESULT_KIND = "result"
 PACKAGES = ("cqrs-sim", "simpy", "numpy", "pandas", "scipy", "pydantic", "pyarrow", "ruamel.yaml")
@@ -104,6 +104,8 @@ class Results:
     visibility: pd.DataFrame = field(default_factory=pd.DataFrame)  #: architecture, t, probability, reads
     #: per autoscaler decision: architecture, replication, t, replicas_in_pool, provisioning, utilization, desired, change
     autoscale: pd.DataFrame = field(default_factory=pd.DataFrame)
+    #: per outage of an instance: architecture, replication, instance, cause, down, up
+    outages: pd.DataFrame = field(default_factory=pd.DataFrame)
     manifest: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -143,7 +145,9 @@ class Results:
         caption = (f"<b>{html_text(self.scenario.name)}</b>: mean ± half-width of the 95% interval over "
                    f"{self.scenario.replications} replication(s), seed {self.scenario.seed}, requests arriving in "
                    f"[{format_duration(self.scenario.warmup)}, {format_duration(self.scenario.duration)})")
-        notes = "".join(f"<li>{html_text(text)}</li>" for _, _, text in lines)
+        from .outages import outage_lines
+
+        notes = "".join(f"<li>{html_text(text)}</li>" for text in [text for _, _, text in lines] + outage_lines(self))
         stopped = "".join(f"<p><b>incomplete:</b> {html_text(run['architecture'])} replication {run['replication'] + 1} "
                           f"stopped: {html_text(str(run['reason']))}</p>" for run in self.incomplete)
         return f"<div><p>{caption}</p>{stopped}{_table(self)}<ul>{notes}</ul></div>"

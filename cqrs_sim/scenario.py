@@ -109,6 +109,19 @@ ReadRate = Annotated[
 ]
 
 
+def _write_rate_kind(value: Any) -> str:
+    if isinstance(value, (dict, Diurnal)):
+        return "rate_shape"
+    return "rate_steps" if isinstance(value, (list, tuple)) else "rate"
+
+
+#: a write rate: one rate (a float, as before), steps, or a shape
+WriteRate = Annotated[
+    Union[Annotated[PerSecond, Tag("rate")], Annotated[RateSteps, Tag("rate_steps")], Annotated[Diurnal, Tag("rate_shape")]],
+    Discriminator(_write_rate_kind),
+]
+
+
 def _trace_start(value: Any) -> Union[float, datetime, str, None]:
     """A number (finite, not true/false), a timestamp, or text to read as one."""
     if value is None or isinstance(value, (datetime, str)):
@@ -219,6 +232,13 @@ class ReadTrace(Trace):
         return self._extra[self.client].values if self.client is not None else None
 
 
+class RetryBudget(_Section):
+    ratio: Number = Field(gt=0, le=1, allow_inf_nan=False)
+    """Retries allowed per read arrived (each read deposits this many tokens; a retry spends one), e.g. 0.1: at most one retry per ten reads in the long run."""
+    burst: Number = Field(default=10.0, ge=1, allow_inf_nan=False)
+    """Most tokens the bucket holds (it starts full): retries allowed at once after a quiet time."""
+
+
 class Reads(_Section):
     rate: Optional[ReadRate] = None
     """Arrival rate, steps [[start, rate], ...] (piecewise constant), or {diurnal: {mean, amplitude, period, phase or peak}}; required unless trace is given (then derived, the trace's arrivals per bin: do not give it)."""
@@ -236,6 +256,10 @@ class Reads(_Section):
     """Attempts after the first when one times out (each runs the same query again); at most 100."""
     retry_backoff: Seconds = 0.0
     """Wait before the first retry; doubled before each later one."""
+    retry_jitter: Literal["none", "full"] = "none"
+    """`full`: each retry waits a uniform draw between 0 and its backoff (full jitter), so clients that failed together do not retry together; `none`: exactly its backoff."""
+    retry_budget: Optional[RetryBudget] = None
+    """Limit retries to a share of recent reads (a token bucket, as gRPC's and Finagle's retry budgets); none: every lost attempt is retried, retries allowing."""
     clients: Optional[Count] = None
     """Clients the reads belong to (each read to one of them, uniformly at random, the same one in both designs); they define monotonic_read_violations and what `sticky` routing keeps together. None: reads belong to nobody."""
 
@@ -299,11 +323,28 @@ class ReadBack(_Section):
     """Time from the commit (the writer's acknowledgement) to its read-back."""
 
 
+class Burst(_Section):
+    at: Seconds = 0.0
+    """When the (first) burst starts."""
+    every: Optional[Seconds] = Field(default=None, gt=0)
+    """Repeat the burst this often from `at` (a nightly import: every: 24h); none: once."""
+    duration: Seconds = Field(gt=0)
+    """How long each burst lasts."""
+    rate: PerSecond = Field(gt=0)
+    """Poisson writes per second during a burst, on top of the other writes."""
+
+    @model_validator(mode="after")
+    def _fits_its_period(self) -> "Burst":
+        if self.every is not None and self.duration > self.every:
+            raise ValueError(f"duration ({self.duration:g}s) must not exceed every ({self.every:g}s)")
+        return self
+
+
 class Writes(_Section):
     interval: Optional[Distribution] = None
     """Time between writes (a renewal process); or give rate, or at."""
-    rate: Optional[PerSecond] = None
-    """Poisson write rate; or give interval, or at."""
+    rate: Optional[WriteRate] = None
+    """Poisson write rate, steps [[start, rate], ...], or {diurnal: {mean, amplitude, period, phase or peak}} as reads' rate; or give interval, or at."""
     at: Optional[list[Seconds]] = None
     """Fixed write times; or give interval, or rate."""
     trace: Optional[Trace] = None
@@ -314,6 +355,8 @@ class Writes(_Section):
     """The writer reads its own write back (read-your-writes); misses are reported as read_your_writes_violations."""
     keys: Optional[WriteKeys] = None
     """Which keys a write writes (needs workload.keys); default with workload.keys: one key, drawn by popularity."""
+    bursts: list[Burst] = Field(default_factory=list)
+    """Bulk writes on top of the others, [{at, every, duration, rate}, ...] (an import writing 10% of the catalogue in 10 minutes); drawn from a stream of their own."""
 
     @model_validator(mode="after")
     def _one_arrival_process(self) -> "Writes":
@@ -322,8 +365,10 @@ class Writes(_Section):
             raise ValueError(f"give exactly one of interval, rate, at, trace (got {', '.join(given) or 'none'})")
         if self.interval is not None and self.interval.mean <= 0:
             raise ValueError("interval: the mean interval must be positive")
-        if self.rate is not None and self.rate <= 0:
+        if isinstance(self.rate, float) and self.rate <= 0:
             raise ValueError("rate: must be positive (omit workload.writes for a read-only workload)")
+        if isinstance(self.rate, list) and not any(rate > 0 for _, rate in self.rate):
+            raise ValueError("rate: some step must be positive (omit workload.writes for a read-only workload)")
         return self
 
 
@@ -356,6 +401,20 @@ class Failures(_Section):
     """Time an instance runs from its start (or its repair) until it fails."""
     mttr: Distribution
     """Time a failed instance stays down; a CQRS replica then loads the newest snapshot, taking cqrs.sync.replace_time, before it rejoins."""
+
+
+class ScheduledFault(_Section):
+    at: Seconds
+    """When the instance fails, from the start of the run (the same time in every replication and design)."""
+    for_: Seconds = Field(alias="for", gt=0)
+    """How long it stays down; then it is repaired as a random failure is (a CQRS replica loads the newest snapshot, taking cqrs.sync.replace_time)."""
+    target: str
+    """Which instance: `cqrs.replicas.N`, `cqrs.write_servers.N`, `crud.primary`, `crud.replicas.N`, or `replicas.N` (replica N of every simulated design that has read replicas); N counts from 0."""
+
+
+class FailureSchedule(_Section):
+    scheduled: list[ScheduledFault] = Field(default_factory=list)
+    """Failures at given times, [{at, for, target}, ...]; they combine with random failures (mtbf/mttr): an instance is down while either holds it down."""
 
 
 class Stalls(_Section):
@@ -424,6 +483,8 @@ class Crud(_Section):
     """A read replica further behind the primary than this takes no reads until it catches up; none: no limit."""
     replica_autoscale: Optional[Autoscale] = None
     """Add and remove read replicas with the load (needs replicas ≥ 1: the count it starts with); none: a fixed count."""
+    read_your_writes_window: Optional[Seconds] = Field(default=None, gt=0)
+    """For this long after a client's write commits, its reads go to the primary instead of a replica (as Rails' automatic role switching does, 2s by default); needs replicas and workload.reads.clients. None: reads always go to replicas."""
 
 
 class Replicas(_Section):
@@ -572,6 +633,8 @@ class MinDifference(_Section):
 class Verdict(_Section):
     min_difference: MinDifference = MinDifference()
     """The smallest difference that counts, per kind of metric; a difference counts when its paired 95% interval excludes 0 and it reaches this."""
+    metastable_after: Seconds = Field(default=60.0, gt=0)
+    """An outage whose effect (failed reads, or p99 latency above twice its pre-failure level) lasts this long after its repair is reported as a metastable state (see outages.parquet)."""
 
 
 class SweepRange(_Section):
@@ -662,6 +725,8 @@ class Scenario(_Section):
     """Guards against runaway (unstable) scenarios and against sizes a run cannot hold; each is checked before a run starts, and the error names the limit to raise."""
     verdict: Verdict = Verdict()
     """What the verdict counts as a difference."""
+    failures: Optional[FailureSchedule] = None
+    """Failures of given instances at given times (random ones are set per instance: crud.failures, cqrs.replicas.failures, cqrs.write_server_failures); none: no scheduled failure."""
     cost: Optional[Cost] = None
     """Prices, for the metric cost_per_hour (per design: the write instance, the replicas' instance-seconds, the snapshot); none: no cost_per_hour."""
     sweep: Optional[dict[str, SweepSpec]] = None
@@ -707,6 +772,21 @@ DESIGN_COST_KEYS = {"crud": ("crud.query_time", "crud.apply_time"),
                     "cqrs": ("cqrs.replicas.query_time", "cqrs.apply_time")}
 
 
+def burst_windows(scenario: Scenario) -> list[tuple[float, float, float]]:
+    """(start, end, rate) of every write burst starting before ``duration``, in order of start."""
+    writes = scenario.workload.writes
+    duration = scenario.duration
+    windows = []
+    for burst in writes.bursts if writes is not None else []:
+        start = burst.at
+        while start < duration:
+            windows.append((start, min(start + burst.duration, duration), burst.rate))
+            if burst.every is None:
+                break
+            start += burst.every
+    return sorted(windows)
+
+
 def query_time_of(scenario: Scenario, architecture: str) -> Distribution:
     """The query time ``architecture``'s reads pay: its own if the scenario sets one, else the workload's."""
     own = _get(scenario, DESIGN_COST_KEYS[architecture][0])
@@ -728,6 +808,13 @@ def cross_field_problems(scenario: Scenario) -> list[tuple[str, str]]:
     reads = scenario.workload.reads
     if reads.retries and reads.timeout is None:
         problems.append(("workload.reads.retries", "retries need a timeout (workload.reads.timeout)"))
+    if scenario.crud.read_your_writes_window is not None:
+        if not scenario.crud.replicas:
+            problems.append(("crud.read_your_writes_window", "needs read replicas (crud.replicas > 0): without them every read goes to the primary"))
+        elif reads.clients is None and (reads.trace is None or reads.trace.client is None):
+            problems.append(("crud.read_your_writes_window", "needs clients (workload.reads.clients): a read goes to the primary after its own client's write"))
+    if reads.retry_budget is not None and not reads.retries:
+        problems.append(("workload.reads.retry_budget", "a retry budget needs retries (workload.reads.retries ≥ 1)"))
     problems += key_problems(scenario)
     if scenario.warmup >= scenario.duration:
         problems.append(("warmup", f"must be shorter than duration ({scenario.duration:g}s), got {scenario.warmup:g}s"))
@@ -847,6 +934,10 @@ def failure_problems(scenario: Scenario) -> list[tuple[str, str]]:
                               ("cqrs.write_server_failures", scenario.cqrs.write_server_failures, "mtbf")):
         if section is not None and getattr(section, up).mean <= 0:
             problems.append((f"{path}.{up}", "must have a positive mean"))
+    if scenario.failures is not None:
+        from .model.scheduled import schedule_problems  # the targets' grammar lives with the schedule
+
+        problems += schedule_problems(scenario)
     return problems
 
 
