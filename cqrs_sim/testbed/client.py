@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import math
 import time
+from typing import Callable
 
 import numpy as np
 
@@ -44,6 +45,23 @@ class Clock:
             await asyncio.sleep(delay)
 
 
+async def write_transaction(conn, apply_time: float, lock: str | None = None,
+                            clock: Callable[[], float] = time.monotonic) -> tuple[float, int]:
+    """One write on ``conn``: in a transaction, take ``lock`` (SQL) if given, work ``apply_time`` on the server,
+    advance the version, commit. Returns (``clock`` once the lock is held, the version committed). The run and
+    the calibration both write so."""
+    from . import schema
+
+    async with conn.transaction():
+        if lock is not None:
+            await conn.execute(lock)
+        start = clock()
+        await conn.execute(schema.SLEEP, (apply_time,))
+        cursor = await conn.execute(schema.ADVANCE)
+        version = int((await cursor.fetchone())[0])
+    return start, version
+
+
 class Backend:
     """What a back end provides: ``query`` for a read, ``write`` for a write, and its parts of the record."""
 
@@ -62,22 +80,11 @@ class Backend:
     def record_parts(self) -> dict:
         raise NotImplementedError
 
-    async def _apply(self, conn, apply_time: float, writes, lock: str | None = None) -> tuple[float, float, int]:
-        """One write's transaction on ``conn``: take ``lock`` (SQL) if given, work ``apply_time`` (less the
-        client overhead ``writes`` compensates), advance the version, commit. Returns (start, commit, version)."""
-        from . import schema
-
-        async with conn.transaction():
-            if lock is not None:
-                await conn.execute(lock)
-            start = self.clock()
-            slept = writes.sleep_for(apply_time)
-            await conn.execute(schema.SLEEP, (slept,))
-            cursor = await conn.execute(schema.ADVANCE)
-            version = int((await cursor.fetchone())[0])
-        commit = self.clock()
-        writes.observe(commit - start, slept)
-        return start, commit, version
+    async def _apply(self, conn, apply_time: float, lock: str | None = None) -> tuple[float, float, int]:
+        """One write's transaction on ``conn`` (:func:`write_transaction`), timed on the run's clock.
+        Returns (start, commit, version)."""
+        start, version = await write_transaction(conn, apply_time, lock, self.clock)
+        return start, self.clock(), version
 
     async def settle(self) -> None:
         """Wait for what the back end still does after the last request (CQRS: rollouts)."""

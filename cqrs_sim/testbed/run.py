@@ -27,10 +27,11 @@ from ..visibility import run_visibility_times, visibility_from_records
 from ..workload import write_workload, writes_of_design
 from . import schema
 from .client import Client, Clock
-from .cqrs import CqrsBackend, close_all, connect_many
+from .cqrs import CqrsBackend
 from .crud import CrudBackend
 from .measure import Overhead, lateness_summary, measure_overhead
 from .server import Databases, server, server_version, with_database
+from .snapshot import close_all, connect_many
 from .support import check_supported
 
 Say = Callable[[str], None]
@@ -58,7 +59,7 @@ async def _calibrate(databases: Databases, scenario: Scenario, architecture: str
 
 
 async def _run_one(databases: Databases, scenario: Scenario, architecture: str, replication: int,
-                   overhead: Overhead, say: Say) -> tuple:
+                   say: Say) -> tuple:
     template = databases.name("schema")
     tag = f"{architecture}_{replication}"
     clock_holder: list[Clock] = []
@@ -69,13 +70,11 @@ async def _run_one(databases: Databases, scenario: Scenario, architecture: str, 
             made.append(databases.create(tag, template=template))
             conns = await connect_many(with_database(databases.dsn, made[0]), scenario.crud.connections)
             clock = Clock()
-            backend = CrudBackend(clock, conns, scenario.crud.locking == "exclusive", overhead.read_mean,
-                                  overhead.write_mean)
+            backend = CrudBackend(clock, conns, scenario.crud.locking == "exclusive")
         else:
             made.append(databases.create(f"{tag}_write", template=template))
             made += [databases.create(f"{tag}_replica{r}", template=template) for r in range(scenario.cqrs.replicas.count)]
-            backend = CqrsBackend(Clock(), scenario, replication, databases, made[0], made[1:], overhead.read_mean,
-                                  overhead.write_mean)
+            backend = CqrsBackend(Clock(), scenario, replication, databases, made[0], made[1:])
             await backend.open()
             backend.clock = clock = Clock()
         clock_holder.append(clock)
@@ -93,9 +92,6 @@ async def _run_one(databases: Databases, scenario: Scenario, architecture: str, 
                 await backend.close()
         for name in made:
             databases.drop(name)
-        staging = databases.name("staging")
-        if staging in databases.created:
-            databases.drop(staging)
 
 
 def _residual(record, client: Client, scenario: Scenario) -> np.ndarray:
@@ -137,7 +133,7 @@ async def _run_all(dsn: str, scenario: Scenario, say: Say) -> tuple[list, dict]:
             info.setdefault("overhead_s", {})[arch] = overheads[arch].as_dict()
         for replication in range(scenario.replications):
             for arch in scenario.architectures:
-                record, client, backend = await _run_one(databases, scenario, arch, replication, overheads[arch], say)
+                record, client, backend = await _run_one(databases, scenario, arch, replication, say)
                 lateness = np.asarray(client.lateness)
                 run_info = {"architecture": arch, "replication": replication,
                             "arrival_lateness_mean_s": round(float(lateness.mean()), 6) if len(lateness) else None,
@@ -147,7 +143,6 @@ async def _run_all(dsn: str, scenario: Scenario, say: Say) -> tuple[list, dict]:
                 timer_lateness += client.timer_lateness
                 if arch == "cqrs":
                     run_info["copy_seconds"] = [round(c, 4) for c in backend.copy_seconds]
-                    run_info["dump_seconds"] = [round(c, 4) for c in backend.dump_seconds]
                     swaps = record.swaps
                     run_info["replace_time_mean_s"] = (round(float(np.mean(swaps["back"] - swaps["out"])), 4)
                                                        if len(swaps["out"]) else None)
