@@ -709,6 +709,9 @@ def testbed(
         table = comparison_table(results.summary(), results.differences(), f"{scenario.name} (testbed)",
                                  min_difference=scenario.verdict.min_difference)
         out.print(table)
+        from .testbed.predict import run_parts_table
+
+        out.print(run_parts_table(results, str(target)))
         _say(out, f"wrote {target}/ (databases {results.manifest['testbed']['databases']}, dropped)")
 
     failed: list[str] = []

@@ -151,3 +151,30 @@ def test_calibration_sleeps_stand_for_the_distribution_without_sampling_error():
     assert len(sleeps) == 100 and abs(sleeps.mean() / 0.04 - 1) < 0.01
     assert not np.all(np.diff(sleeps) > 0)  # shuffled, so the order is no ramp
     assert np.allclose(np.sort(sleeps), dist.ppf((np.arange(100) + 0.5) / 100))
+
+
+@pytest.mark.parametrize("name", SHIPPED)
+def test_keys_and_clients_are_measured_from_what_real_reads_return(postgres_available, name):
+    """With workload.keys and clients the table has a row per key, each write sets its keys' rows, and each read
+    returns its key's version and the data's version in one snapshot. Every returned key version is the one the
+    simulation's definition gives for the data version the read saw (``key_version_mismatches`` 0), so staleness by
+    key counted from the returned versions is the stale-read fraction; monotonic reads are judged on the returned
+    versions. Under CQRS a replica serves old versions, so reads go stale by key less often than by version."""
+    sets = ["duration=8s", "replications=1", "workload.keys={count: 40, popularity: {zipf: 1.0}}",
+            "workload.writes.interval={dist: exponential, mean: 1s}", "workload.reads.clients=5"]
+    scenario = cqrs_sim.load_scenario(SCENARIOS / name, sets)
+    measured = run_testbed(scenario, source=str(SCENARIOS / name))
+    runs = measured.manifest["testbed"]["runs"]
+    assert measured.manifest["testbed"]["rows"] == 40
+    assert all(run["key_version_mismatches"] == 0 for run in runs), runs
+    reads = measured.requests[measured.requests["kind"] == "read"]
+    assert set(reads["key"]) <= set(range(40)) and len(set(reads["key"])) > 10
+    assert set(reads["client"]) == set(range(5))
+    summary = measured.summary().set_index("metric")["mean"]
+    assert summary["writes_committed"] > 3
+    assert summary["stale_read_fraction"] == pytest.approx(runs[0]["stale_by_returned_version"], abs=1e-6)
+    assert summary["monotonic_read_violations"] >= 0
+    if "cqrs" in scenario.architectures:
+        assert 0 < summary["stale_read_fraction"] < summary["stale_version_fraction"]
+    else:
+        assert summary["stale_read_fraction"] == 0  # one database: every read sees every commit

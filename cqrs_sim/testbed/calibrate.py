@@ -137,6 +137,13 @@ def strata(distribution, n: int, rng: np.random.Generator) -> np.ndarray:
     return rng.permutation(distribution.ppf((np.arange(n) + 0.5) / n))
 
 
+def written_keys(scenario: Scenario) -> Optional[list[int]]:
+    """The keys a calibration write sets: as many as each of the scenario's writes (None without keys: every row)."""
+    if scenario.workload.keys is None:
+        return None
+    return list(range(min(scenario.workload.write_keys.count, scenario.workload.keys.count)))
+
+
 async def _read_write_parts(conn, scenario: Scenario, architecture: str) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     from .client import write_transaction
 
@@ -144,13 +151,14 @@ async def _read_write_parts(conn, scenario: Scenario, architecture: str) -> dict
     drawn = strata(query_time_of(scenario, architecture), SAMPLES["read"], rng)
     measured = []
     for k, q in enumerate(drawn.tolist()):
-        measured.append(await _timed(_fetch(conn, schema.READ, (q, k % schema.ROWS))))
+        measured.append(await _timed(_fetch(conn, schema.READ, (q, k % schema.rows(scenario)))))
     out = {"read": (np.asarray(measured), drawn)}
     apply = apply_time_of(scenario, architecture)
     if apply is not None:
         drawn = strata(apply, SAMPLES["write"], rng)
         lock = schema.LOCK if architecture == "crud" and scenario.crud.locking == "exclusive" else None
-        measured = [await _timed(write_transaction(conn, a, lock)) for a in drawn.tolist()]
+        keys = written_keys(scenario)
+        measured = [await _timed(write_transaction(conn, a, lock, keys=keys)) for a in drawn.tolist()]
         out["write"] = (np.asarray(measured), drawn)
     return out
 
@@ -193,12 +201,12 @@ async def _measure(dsn: str, scenario: Scenario, say: Say) -> tuple[dict, float]
     databases = Databases(dsn)
     measured: dict = {}
     try:
-        await _create_template(databases)
+        await _create_template(databases, scenario)
         for arch in scenario.architectures:
             name = databases.create(f"calibration_{arch}", template=databases.name("schema"))
             if arch == "cqrs":
                 say(f"calibrating cqrs: timing rollouts (a snapshot of the write image copied to each replica, "
-                    f"{schema.ROWS} rows) until {SAMPLES['copy']} copies")
+                    f"{schema.rows(scenario)} rows) until {SAMPLES['copy']} copies")
                 measured[(arch, "copy")] = (await _copies(databases, scenario, name), None)
             conn = (await snapshot.connect_many(with_database(databases.dsn, name), 1))[0]
             try:

@@ -94,7 +94,7 @@ class CqrsBackend(Backend):
             await asyncio.gather(*self.rollout_tasks)
 
     # --- reads ----------------------------------------------------------------
-    async def query(self, i: int, query_time: float) -> tuple[float, int, int, int]:
+    async def query(self, key: int, query_time: float) -> tuple[float, int, int, int, int]:
         while not self.pool_list:
             self._rejoined.clear()
             await self._rejoined.wait()
@@ -105,7 +105,7 @@ class CqrsBackend(Backend):
         try:
             start = self.clock()
             latest = self.commits
-            cursor = await conn.execute(schema.READ, (query_time, i % schema.ROWS))
+            cursor = await conn.execute(schema.READ, (query_time, key))
             row = await cursor.fetchone()
         finally:
             pool.put(conn)
@@ -113,13 +113,13 @@ class CqrsBackend(Backend):
             drained = self._drained[r]
             if not self.outstanding[r] and drained is not None and not drained.done():
                 drained.set_result(None)
-        return start, int(row[0]), latest, r
+        return start, int(row[1]), latest, r, int(row[0])
 
     # --- writes ---------------------------------------------------------------
-    async def write(self, j: int, apply_time: float) -> tuple[float, float, int]:
+    async def write(self, keys, apply_time: float) -> tuple[float, float, int]:
         conn = await self.writers.get()
         try:
-            start, commit, version = await self._apply(conn, apply_time)
+            start, commit, version = await self._apply(conn, apply_time, keys)
         finally:
             self.writers.put(conn)
         self.committed(version, commit)

@@ -5,7 +5,7 @@ connection too and runs one transaction: with ``locking: exclusive`` it
 first takes ``LOCK TABLE data IN ACCESS EXCLUSIVE MODE`` (PostgreSQL lets
 the queries already running finish, and queues every later query behind the
 waiting lock, as the model's writer-preferring lock does); then it works
-for its apply time, advances every row's version and commits. Reads sleep
+for its apply time, sets its keys' rows to the next version and commits. Reads sleep
 their drawn query time and writes their drawn apply time on the server, as
 drawn: what the client sees beyond that (round trips, ``pg_sleep``'s
 rounding, the server's own slowdown under load) is measured, not
@@ -33,21 +33,21 @@ class CrudBackend(Backend):
         self.exclusive = exclusive
         self.commit_time = [0.0]
 
-    async def query(self, i: int, query_time: float) -> tuple[float, int, int, int]:
+    async def query(self, key: int, query_time: float) -> tuple[float, int, int, int, int]:
         conn = await self.pool.get()
         try:
             start = self.clock()
             latest = self.commits
-            cursor = await conn.execute(schema.READ, (query_time, i % schema.ROWS))
+            cursor = await conn.execute(schema.READ, (query_time, key))
             row = await cursor.fetchone()
         finally:
             self.pool.put(conn)
-        return start, int(row[0]), latest, -1
+        return start, int(row[1]), latest, -1, int(row[0])
 
-    async def write(self, j: int, apply_time: float) -> tuple[float, float, int]:
+    async def write(self, keys, apply_time: float) -> tuple[float, float, int]:
         conn = await self.pool.get()
         try:
-            start, commit, version = await self._apply(conn, apply_time, schema.LOCK if self.exclusive else None)
+            start, commit, version = await self._apply(conn, apply_time, keys, schema.LOCK if self.exclusive else None)
         finally:
             self.pool.put(conn)
         self.committed(version, commit)

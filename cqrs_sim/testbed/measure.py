@@ -53,6 +53,7 @@ class Overhead:
 
 async def measure_overhead(conn, scenario: Scenario, exclusive: bool) -> Overhead:
     """Time reads and writes on ``conn`` (a scratch database holding the table); see the module docstring."""
+    from .calibrate import written_keys
     from .client import write_transaction
 
     rng = stream(scenario.seed, 0, "testbed.calibration")
@@ -68,12 +69,12 @@ async def measure_overhead(conn, scenario: Scenario, exclusive: bool) -> Overhea
     read_excess = []
     for k, q in enumerate(queries.tolist()):
         began = time.perf_counter()
-        await (await conn.execute(schema.READ, (q, k % schema.ROWS))).fetchone()
+        await (await conn.execute(schema.READ, (q, k % schema.rows(scenario)))).fetchone()
         read_excess.append(time.perf_counter() - began - q)
     write_excess = []
     for a in applies.tolist():
         began = time.perf_counter()
-        await write_transaction(conn, a, schema.LOCK if exclusive else None)
+        await write_transaction(conn, a, schema.LOCK if exclusive else None, keys=written_keys(scenario))
         write_excess.append(time.perf_counter() - began - a)
     return Overhead(float(np.mean(read_excess)), float(np.std(read_excess)),
                     float(np.mean(write_excess)) if write_excess else 0.0,

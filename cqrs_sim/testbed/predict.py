@@ -87,7 +87,17 @@ def prediction_table(prediction: Results, measured: Results) -> pd.DataFrame:
     table["agrees"] = [None if row.within is None or (isinstance(row.within, float) and math.isnan(row.within)) else
                        bool(row.within) or (row.metric in SAMPLED and abs(row.difference) <= row.sampling)
                        for row in table.itertuples(index=False)]
+    table["target"] = [_paired_target(row) for row in table.itertuples(index=False)]
     return table
+
+
+def _paired_target(row) -> Any:
+    """The target as judged: a sampled metric's also names the paired interval ("±2 pp or ±6.1% paired")."""
+    from ..units import format_value
+
+    if row.metric not in SAMPLED or not isinstance(row.target, str) or not math.isfinite(row.sampling):
+        return row.target
+    return f"{row.target} or ±{format_value(row.metric, row.sampling, exact=False)} paired"
 
 
 def disagreements(table: pd.DataFrame) -> list[str]:
@@ -184,3 +194,16 @@ def smallest_detected(fitted: Scenario, measured: Results, key: str, factors=POW
         if disagreements(prediction_table(simulate(changed(fitted, key, factor=factor)), measured)):
             found[side] = factor
     return found
+
+
+def run_parts_table(measured: Results, label: str):
+    """The prediction from the parts ``measured`` itself measured (:func:`.calibrate.from_run`), simulated and put
+    beside the measurement, as a rich Table with the agreement targets (what ``cqrs-sim testbed`` prints)."""
+    from ..compare import compare_table
+    from ..simulate import simulate
+    from .calibrate import from_run
+
+    fitted = from_run(measured).fitted
+    table = prediction_table(simulate(fitted), measured)
+    judged = table[table["within"].notna()].assign(within=lambda t: t["agrees"])
+    return compare_table(judged, (f"A: prediction from the parts {label} measured", f"B: {label} (testbed)"))

@@ -37,11 +37,11 @@ from .support import check_supported
 Say = Callable[[str], None]
 
 
-async def _create_template(databases: Databases) -> None:
+async def _create_template(databases: Databases, scenario: Scenario) -> None:
     name = databases.create("schema")
     conn = (await connect_many(with_database(databases.dsn, name), 1))[0]
     try:
-        for statement in schema.CREATE:
+        for statement in schema.create(schema.rows(scenario)):
             await conn.execute(statement)
     finally:
         await conn.close()
@@ -112,6 +112,25 @@ def _residual(record, client: Client, scenario: Scenario) -> np.ndarray:
     return measured - q
 
 
+def returned_versions(record, client: Client) -> dict:
+    """What the real reads returned, against the simulation's definitions: ``key_version_mismatches``, the reads
+    whose row version differs from the version of their key that the data version they saw holds
+    (:func:`cqrs_sim.sessions.key_versions`; 0 when the database keeps what the model says), and
+    ``stale_by_returned_version``, the share of reads whose returned version of their key is older than the last
+    write to that key committed before they started."""
+    from ..sessions import key_versions
+    from ..tables import key_index
+
+    reads = record.reads
+    index = key_index(record)
+    key = reads["key"] if index is not None else reads["version_seen"]
+    expected = key_versions(index, key, reads["version_seen"])
+    newest = key_versions(index, key, reads["version_latest"])
+    returned = client.key_version
+    return {"key_version_mismatches": int((returned != expected).sum()),
+            "stale_by_returned_version": round(float((returned < newest).mean()), 6) if len(returned) else None}
+
+
 def _residual_summary(residual: np.ndarray) -> dict:
     if not len(residual):
         return {}
@@ -125,7 +144,7 @@ async def _run_all(dsn: str, scenario: Scenario, say: Say) -> tuple[list, dict]:
     info: dict = {"databases": databases.prefix + "_*", "runs": []}
     timer_lateness: list[float] = []
     try:
-        await _create_template(databases)
+        await _create_template(databases, scenario)
         outputs = []
         overheads = {}
         for arch in scenario.architectures:
@@ -139,6 +158,7 @@ async def _run_all(dsn: str, scenario: Scenario, say: Say) -> tuple[list, dict]:
                             "arrival_lateness_mean_s": round(float(lateness.mean()), 6) if len(lateness) else None,
                             "arrival_lateness_max_s": round(float(lateness.max()), 6) if len(lateness) else None,
                             **_residual_summary(_residual(record, client, scenario)),
+                            **returned_versions(record, client),
                             "timer_lateness_s": lateness_summary(client.timer_lateness)}
                 timer_lateness += client.timer_lateness
                 if arch == "cqrs":
@@ -183,7 +203,7 @@ def run_testbed(scenario: Scenario, dsn: Optional[str] = None, say: Optional[Say
     manifest = build_manifest(scenario, wall_time=time.perf_counter() - began)
     manifest.update({"source": "testbed", "server": f"PostgreSQL {version}",
                      "server_kind": "embedded (pgserver)" if dsn is None else "--dsn", "machine": _machine(),
-                     "incomplete": [], "testbed": {**info, "rows": schema.ROWS}})
+                     "incomplete": [], "testbed": {**info, "rows": schema.rows(scenario)}})
     return Results(scenario=scenario, per_replication=pd.DataFrame(rows), manifest=manifest, requests=requests,
                    visibility=visibility, **tables)
 

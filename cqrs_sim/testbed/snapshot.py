@@ -21,6 +21,8 @@ from __future__ import annotations
 
 from .server import Databases, with_database
 
+TABLES = ("data", "counter")  #: what a copy ships (see :mod:`.schema`)
+
 
 async def connect_many(dsn: str, count: int) -> list:
     import psycopg
@@ -43,16 +45,20 @@ class Snapshot:
     async def open(self) -> int:
         """Take the snapshot; returns the version it holds."""
         await self.source.execute("BEGIN ISOLATION LEVEL REPEATABLE READ")
-        cursor = await self.source.execute("SELECT max(version) FROM data")  # the snapshot is taken here
+        cursor = await self.source.execute("SELECT version FROM counter")  # the snapshot is taken here
         self.version = int((await cursor.fetchone())[0])
         return self.version
 
-    async def rows(self) -> bytes:
-        buffer = bytearray()
-        async with self.source.cursor().copy("COPY data TO STDOUT") as copy:
-            async for chunk in copy:
-                buffer += chunk
-        return bytes(buffer)
+    async def rows(self) -> dict[str, bytes]:
+        """Each table's rows as ``COPY`` text."""
+        out = {}
+        for table in TABLES:
+            buffer = bytearray()
+            async with self.source.cursor().copy(f"COPY {table} TO STDOUT") as copy:
+                async for chunk in copy:
+                    buffer += chunk
+            out[table] = bytes(buffer)
+        return out
 
     async def close(self) -> None:
         await self.source.execute("COMMIT")
@@ -67,9 +73,10 @@ async def replace(databases: Databases, admin, name: str, old: list, connections
     rows = await snapshot.rows()
     loader = (await connect_many(with_database(databases.dsn, name), 1))[0]
     try:
-        await loader.execute("TRUNCATE data")
-        async with loader.cursor().copy("COPY data FROM STDIN") as copy:
-            await copy.write(rows)
+        for table, text in rows.items():
+            await loader.execute(f"TRUNCATE {table}")
+            async with loader.cursor().copy(f"COPY {table} FROM STDIN") as copy:
+                await copy.write(text)
     finally:
         await loader.close()
     return await connect_many(with_database(databases.dsn, name), connections)
