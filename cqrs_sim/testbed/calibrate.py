@@ -32,7 +32,7 @@ from __future__ import annotations
 import asyncio
 import os
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Callable, Optional
 
 import numpy as np
@@ -95,7 +95,6 @@ class Calibration:
     load_average: tuple[float, float, float]
     seconds: float  #: wall time the calibration took
     round_trip: float = 0.0  #: mean seconds of a bare ``SELECT 1``
-    notes: list[str] = field(default_factory=list)
 
     def yaml(self) -> str:
         """The fitted scenario as YAML, headed by comments saying what was measured."""
