@@ -223,8 +223,8 @@ async def _measure(dsn: str, scenario: Scenario, say: Say) -> tuple[dict, float]
         databases.drop_all()
 
 
-def fitted_scenario(scenario: Scenario, parts: list[Part]) -> Scenario:
-    """``scenario`` with each part's distribution in its key."""
+def fitted_scenario(scenario: Scenario, parts: list[Part], how: str = "cqrs-sim testbed --calibrate") -> Scenario:
+    """``scenario`` with each part's distribution in its key (``how`` the parts were measured, for its description)."""
     from ..scenario import resolved_dict
 
     data = resolved_dict(scenario)
@@ -235,7 +235,7 @@ def fitted_scenario(scenario: Scenario, parts: list[Part]) -> Scenario:
             node = node[name]
         node[leaf] = part.distribution
     data["name"] = f"{scenario.name}_fitted"
-    data["description"] = f"{scenario.name} with the parts the database does measured and fitted (cqrs-sim testbed --calibrate)"
+    data["description"] = f"{scenario.name} with the parts the database does measured and fitted ({how})"
     return Scenario.model_validate(data, context={"base": "."})
 
 
@@ -307,8 +307,8 @@ def from_run(results) -> Calibration:
     parts = parts_from_run(results)
     machine = results.manifest.get("machine", {})
     load = tuple(machine.get("load_average", (0.0, 0.0, 0.0)))
-    return Calibration(results.scenario, fitted_scenario(results.scenario, parts), parts,
-                       results.manifest.get("server", "PostgreSQL"), load, 0.0)
+    fitted = fitted_scenario(results.scenario, parts, "measured during a testbed run")
+    return Calibration(results.scenario, fitted, parts, results.manifest.get("server", "PostgreSQL"), load, 0.0)
 
 
 HEADER = "# calibrated on "  #: how a fitted scenario written by ``testbed --calibrate`` begins
