@@ -5,10 +5,13 @@ plays every replication of every architecture with the simulation's own
 random numbers (so measured and simulated runs are paired), and returns
 :class:`~cqrs_sim.results.Results` written like ``simulate``'s.
 Modules: :mod:`.server` (the server and the run's own databases),
-:mod:`.schema` (the table and the SQL), :mod:`.client` (arrivals, load
+:mod:`.schema` (the tables and the SQL), :mod:`.client` (arrivals, load
 balancer, handlers), :mod:`.crud` and :mod:`.cqrs` (the two designs on
-PostgreSQL), :mod:`.measure` (client overhead), :mod:`.support` (what it
-can play), :mod:`.run` (putting it together).
+PostgreSQL), :mod:`.snapshot` (a rollout's snapshot and real copies),
+:mod:`.measure` (client overhead), :mod:`.support` (what it can play),
+:mod:`.run` (putting it together), :mod:`.calibrate` (the parts measured
+and fitted) and :mod:`.predict` (the prediction beside the measurement,
+and the negative controls).
 """
 
 from .run import run_testbed
