@@ -249,6 +249,26 @@ class Evaluator:
         self.progress(Tally(counts, self.finished, len(futures), eta))
 
 
+class InProcess(Executor):
+    """An executor that runs each task in this process as it is submitted (no pool given)."""
+
+    def submit(self, fn, /, *args, **kwargs) -> Future:
+        future: Future = Future()
+        try:
+            future.set_result(fn(*args, **kwargs))
+        except Exception as exc:  # the caller's future.result() raises it
+            future.set_exception(exc)
+        return future
+
+
+def decide(executor: Optional[Executor], scenario, architecture: str, slos: list[SLO], guarantee: Guarantee,
+           width: int = 1) -> Candidate:
+    """One design evaluated sequentially until its SLOs are decided (or the last look): the candidate, judged."""
+    candidate = Candidate(0, architecture, architecture, scenario)
+    Evaluator(executor if executor is not None else InProcess(), slos, guarantee, width).run([candidate])
+    return candidate
+
+
 def executor_width(executor: Executor, jobs: Optional[int] = None) -> int:
     """How many replications ``executor`` runs at once: a local pool's workers, a Dask cluster's threads."""
     workers = getattr(executor, "_workers", None)
@@ -281,4 +301,4 @@ def tally_lines(name: str, emit: Callable[[str], None], every: float = 5.0,
     return progress
 
 
-__all__ = ["executor_width", "tally_lines", "CONFIDENCE", "Candidate", "Evaluator", "Guarantee", "MAX_REPLICATIONS", "Tally", "judge_look", "looks"]
+__all__ = ["InProcess", "decide", "executor_width", "tally_lines", "CONFIDENCE", "Candidate", "Evaluator", "Guarantee", "MAX_REPLICATIONS", "Tally", "judge_look", "looks"]
