@@ -128,11 +128,18 @@ def capacity_search(scenario_file: str | Path, path: str, slos: list[SLO], execu
     archs = [a for a in base.architectures if not (path.startswith(("crud.", "cqrs.")) and not path.startswith(a + "."))]
     for arch in archs:
         cache: dict[float, Evaluation] = {}
+        loaded: dict[float, Scenario] = {}
+
+        def scenario_at(value: float, arch: str = arch) -> Scenario:
+            if value not in loaded:
+                loaded[value] = load_scenario(scenario_file, {**base_pairs, target: value, "architectures": [arch],
+                                                              "sweep": None})
+            return loaded[value]
 
         def evaluate(value: float) -> Evaluation:
             if value in cache:
                 return cache[value]
-            scenario = load_scenario(scenario_file, {**base_pairs, target: value, "architectures": [arch], "sweep": None})
+            scenario = scenario_at(value)
             if guarantee is not None:
                 cache[value] = evaluation = _sequential(scenario, arch, value, slos, guarantee, executor, width)
                 report(arch, evaluation)
@@ -151,8 +158,7 @@ def capacity_search(scenario_file: str | Path, path: str, slos: list[SLO], execu
         bracket_note = ""
         far = lo if minimize else hi
         if guarantee is not None:
-            far, bracket_note = _analytic_bracket(scenario_file, base_pairs, target, path, arch, slos, lo, hi, integer,
-                                                  minimize)
+            far, bracket_note = _analytic_bracket(scenario_at, path, arch, slos, lo, hi, integer, minimize)
         low, high = (far, hi) if minimize else (lo, far)
         width_ = precision if precision is not None else tolerance * (hi - lo)
         result = _bisect(arch, path, evaluate, low, high, integer, minimize, width_, max_steps, cache)
@@ -197,21 +203,20 @@ def _sequential(scenario: Scenario, arch: str, value: float, slos: list[SLO], gu
     return Evaluation(value, candidate.status == PROVEN, candidate.stopped, metrics, judgements)
 
 
-def _analytic_bracket(scenario_file, base_pairs, target, path, arch, slos, lo, hi, integer, minimize) -> tuple[float, str]:
+def _analytic_bracket(scenario_at, path, arch, slos, lo, hi, integer, minimize) -> tuple[float, str]:
     """The far end of the range for the bisection: the range's own, or, when the analytic twin screens that end
     out, the first screened value next to the values it does not screen (found without simulating)."""
     from .screen import screen
 
     def screened(value: float) -> Optional[str]:
-        scenario = load_scenario(scenario_file, {**base_pairs, target: value, "architectures": [arch], "sweep": None})
-        return screen(scenario, arch, slos)
+        return screen(scenario_at(value), arch, slos)
 
     near, far = (hi, lo) if minimize else (lo, hi)
     reason = screened(far)
     if reason is None or screened(near) is not None:
         return far, ""
     for _ in range(60):
-        if (integer and abs(far - near) <= 1) or (not integer and abs(far - near) <= 1e-6 * abs(hi - lo)):
+        if (integer and abs(far - near) <= 1) or (not integer and abs(far - near) <= 1e-4 * abs(hi - lo)):
             break
         mid = (near + far) // 2 if integer else (near + far) / 2
         found = screened(mid)
