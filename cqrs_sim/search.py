@@ -16,7 +16,9 @@ cheapest designs still open, one look at a time, until each is proven,
 rejected or undecided. A design whose lower bound is not below the measured
 cost of a design already proven is never simulated (``not simulated``). The
 answer is the proven design with the lowest mean of the minimised metric
-(ties: grid order). Without bounds on the minimised metric every design is
+over the replications it was decided on (ties: grid order); a design stays
+open until no proven design beats it on (lower bound, grid order), so the
+answer does not depend on which worker finished first. Without bounds on the minimised metric every design is
 evaluated sequentially and the answer is the proven design with the lowest
 mean. The guarantee (:class:`cqrs_sim.sequential.Guarantee`) covers every
 met/missed decision; cheaper designs left undecided are listed with the
@@ -90,30 +92,32 @@ def search(scenario_file: str | Path, vary: list[str], slos: list[SLO], director
     guarantee = Guarantee(confidence, len(open_), len(slos), looks(max_replications))
     order = sorted(found, key=lambda c: (_low(c), c.index))  # screened ones are counted, never run
 
-    def best_mean() -> float:
-        proven = [_mean(c, minimize) for c in found if c.status == PROVEN]
-        return min((m for m in proven if math.isfinite(m)), default=math.inf)
+    def best() -> tuple[float, int]:
+        """(mean of the minimised metric, grid index) of the best design proven so far."""
+        proven = [(_mean(c, minimize), c.index) for c in found if c.status == PROVEN]
+        return min((key for key in proven if math.isfinite(key[0])), default=(math.inf, len(found)))
 
     def eligible(candidate: Candidate) -> bool:
-        return _low(candidate) < best_mean() if candidate.bounds is not None else True
+        # a design that might still beat the best proven one, ties going to grid order: so the answer does not
+        # depend on which design a worker happened to finish first
+        return (_low(candidate), candidate.index) < best() if candidate.bounds is not None else True
 
     directory.parent.mkdir(parents=True, exist_ok=True)
     with Lock(directory):
         check_optimize_dir(directory)
         evaluator = Evaluator(executor, slos, guarantee, width, progress)
         evaluator.run(order, eligible)
-        answer_cost = best_mean()
+        answer_cost = best()[0]
         for candidate in order:
             if candidate.status == WAITING:  # more expensive than the answer (or its search was cut short)
                 candidate.status = NOT_NEEDED
                 candidate.reason = (f"{minimize} at least {format_value(minimize, _low(candidate))}, not below the "
                                     f"answer's {format_value(minimize, answer_cost)}")
-                if candidate.n:
-                    candidate.reason += f" ({candidate.n} replication(s) ran before that was known)"
         designs = [_design(c, settings[c.index]) for c in found]
-        proven = [d for d, c in zip(designs, found) if c.status == PROVEN and math.isfinite(d.mean(minimize))]
-        best = min(proven, key=lambda d: d.mean(minimize)) if proven else None
-        ties = [d for d in proven if best is not None and d is not best and d.mean(minimize) == best.mean(minimize)]
+        proven = [(_mean(c, minimize), c.index) for c in found if c.status == PROVEN and math.isfinite(_mean(c, minimize))]
+        answer = designs[min(proven)[1]] if proven else None
+        ties = [designs[k] for mean, k in proven if answer is not None and designs[k] is not answer
+                and mean == min(proven)[0]]
         counts = {status: sum(1 for c in found if c.status == status)
                   for status in (SCREENED, PROVEN, REJECTED, UNDECIDED, NOT_NEEDED)}
         replications = sum(c.n for c in found)
@@ -121,7 +125,7 @@ def search(scenario_file: str | Path, vary: list[str], slos: list[SLO], director
                      "simulated_seconds": sum(c.n * c.scenario.duration for c in found),
                      "wall_seconds": time.perf_counter() - began, "ordered_by": _ordered_by(found, minimize)}
         directory.mkdir(exist_ok=True)
-        optimum = Optimum(directory, base.name, minimize, slos, designs, best, ties, {}, failures,
+        optimum = Optimum(directory, base.name, minimize, slos, designs, answer, ties, {}, failures,
                           simulated=sum(1 for c in found if c.n), procedure=procedure)
         write_text_atomic(directory / ANSWER_FILE, json.dumps(optimum.as_dict(), indent=2, default=str) + "\n")
         with atomic_file(directory / DESIGNS_FILE) as partial:
@@ -135,7 +139,9 @@ def _low(candidate: Candidate) -> float:
 
 
 def _mean(candidate: Candidate, metric: str) -> float:
-    values = [row.get(metric, math.nan) for row in candidate.rows.values()]
+    """The metric's mean over the replications the candidate was decided on (those that ran beside the decision,
+    which depend on timing, are left out, so the answer does not)."""
+    values = [candidate.rows[k].get(metric, math.nan) for k in range(candidate.judged_at) if k in candidate.rows]
     finite = [v for v in values if math.isfinite(v)]
     return sum(finite) / len(finite) if finite and len(finite) == len(values) else math.nan
 
@@ -147,25 +153,29 @@ def _ordered_by(found: list[Candidate], minimize: str) -> str:
 
 
 def _design(candidate: Candidate, settings: dict[str, Any]) -> Design:
-    """The candidate as optimize's Design: its numbers over every replication it ran (95% intervals, as a table
-    shows them) and its SLO decisions."""
+    """The candidate as optimize's Design: its numbers over the replications it was decided on (95% intervals, as
+    a table shows them) and its SLO decisions. Replications that ran beside a decision, or for a design found not
+    needed, depend on which worker finished first: they count in the search's total, not in the design's numbers,
+    so the same scenario and seed give the same table on any executor."""
     from .metrics import METRICS, interval
 
     metrics = {}
-    if candidate.rows:
+    used = [k for k in range(candidate.judged_at) if k in candidate.rows]
+    if used:
         for metric in METRICS:
-            values = [candidate.rows[k].get(metric, math.nan) for k in sorted(candidate.rows)]
+            values = [candidate.rows[k].get(metric, math.nan) for k in used]
             if any(isinstance(v, float) and math.isfinite(v) for v in values):
                 stats = interval(values)
                 metrics[metric] = {"mean": finite_or_none(stats["mean"]), "ci_low": finite_or_none(stats["ci_low"]),
                                    "ci_high": finite_or_none(stats["ci_high"]), "n": int(stats["n"])}
     bounds = candidate.bounds
-    if not candidate.rows and bounds is not None and bounds[0] == bounds[1]:
+    if not used and bounds is not None and bounds[0] == bounds[1]:
         metric = "cost_per_hour" if candidate.scenario.cost is not None else "replica_seconds"
         if metric_bounds(candidate.scenario, candidate.architecture, metric) == bounds:  # known without simulating
             metrics[metric] = {"mean": bounds[0], "ci_low": bounds[0], "ci_high": bounds[0], "n": 0}
-    return Design(candidate.architecture, settings, candidate.key, metrics, candidate.stopped,
-                  list(candidate.judgements), candidate.n, candidate.status, candidate.reason)
+    stopped = any(not math.isnan(candidate.rows[k].get("stopped_at", math.nan)) for k in used)
+    return Design(candidate.architecture, settings, candidate.key, metrics, stopped,
+                  list(candidate.judgements) if used else [], len(used), candidate.status, candidate.reason)
 
 
 def answer_lines(optimum: Optimum) -> list[str]:

@@ -21,6 +21,7 @@ from cqrs_sim.sequential import (PROVEN, REJECTED, UNDECIDED, WAITING, Candidate
 from cqrs_sim.slo import Status, parse_slos
 
 from .test_optimize import GRID, TINY
+from .test_sweep import dask_cluster  # noqa: F401  (a fixture)
 
 runner = CliRunner()
 
@@ -231,3 +232,27 @@ def test_capacity_bisects_with_sequential_replications_to_the_precision_asked(mo
     assert parse_precision("10/s") == 10.0 and parse_precision("5ms") == 0.005
     with pytest.raises(ScenarioError, match="positive width"):
         parse_precision("-3")
+
+
+def test_the_search_on_a_dask_cluster_decides_as_on_local_processes(tmp_path, dask_cluster):
+    """Poisson reads make every replication differ. Each design's decision rests on its replications 0, 1, …, n−1
+    at a look, whichever worker ran them, so a Dask cluster and two local processes decide every design alike
+    and give the same answer (how many replications ran beside a decision may differ with the timing)."""
+    path = tmp_path / "poisson.yaml"
+    path.write_text(TINY.replace("process: uniform", "process: poisson"))
+    grid = ["--vary", "crud.replicas=0,2,3", "--vary", "cqrs.replicas.count=1,2,3"]
+    answers = []
+    for where in (["--scheduler", dask_cluster], ["-j", "2"]):
+        out = tmp_path / where[0].strip("-")
+        result = runner.invoke(app, ["optimize", str(path), *grid, "--slo", "read_latency_p99<100ms", "-o", str(out),
+                                     *where])
+        assert result.exit_code == 0, result.output
+        answer = json.loads((out / "optimize.json").read_text())
+        decided = {d["label"]: (d["n"], d["metrics"], [(c["status"], c["n"]) for c in d["checks"]])
+                   for d in answer["designs"] if d["status"] in ("proven", "rejected", "screened")}
+        answers.append((answer["answer"], answer["designs"][answer["answer"]]["label"], decided))
+    (answer, label, decided), (answer_local, label_local, decided_local) = answers
+    assert (answer, label) == (answer_local, label_local) == (1, "crud crud.replicas=2")
+    assert "crud crud.replicas=2" in decided and decided["crud crud.replicas=2"][0] >= 2
+    for design in set(decided) & set(decided_local):  # decided both ways: decided alike, on the same numbers
+        assert decided[design] == decided_local[design], design
