@@ -35,8 +35,11 @@ from typing import Optional
 
 import numpy as np
 
+from .analytic import offered_loads
+from .metrics import cost_per_hour
 from .scenario import Scenario, query_time_of
 from .slo import SLO
+from .units import format_value
 
 #: an analytic lower bound screens a design out only when it fails the SLO's bound by more than this share
 MARGIN = 0.10
@@ -69,8 +72,6 @@ def instance_bounds(scenario: Scenario, architecture: str) -> tuple[float, float
 
 def cost_bounds(scenario: Scenario, architecture: str) -> Optional[tuple[float, float]]:
     """(lowest, highest) ``cost_per_hour`` of ``architecture`` (None: the scenario gives no prices)."""
-    from .metrics import cost_per_hour
-
     if scenario.cost is None:
         return None
     keeps_snapshot = architecture == "cqrs" and scenario.cqrs.sync.strategy != "projection"
@@ -109,8 +110,6 @@ def lower_bound(scenario: Scenario, architecture: str, metric: str) -> Optional[
 
 def screen(scenario: Scenario, architecture: str, slos: list[SLO]) -> Optional[str]:
     """Why ``architecture`` of ``scenario`` cannot meet ``slos`` (``handler utilisation 1.3``), or None."""
-    from .analytic import offered_loads
-
     latency = any(s.upper and (s.metric.startswith("read_latency") or s.metric.startswith("write_latency"))
                   for s in slos)
     if latency:
@@ -118,8 +117,6 @@ def screen(scenario: Scenario, architecture: str, slos: list[SLO]) -> Optional[s
             if tier.architecture == architecture and tier.tier in _PERSISTENT and tier.utilization >= 1:
                 name = tier.tier.split(" (")[0]
                 return f"{name} utilisation {tier.utilization:.2f}"
-    from .units import format_value
-
     for slo in slos:
         bound = lower_bound(scenario, architecture, slo.metric)
         if bound is None or not slo.upper or not math.isfinite(bound):

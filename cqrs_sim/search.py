@@ -34,7 +34,9 @@ from concurrent.futures import Executor
 from pathlib import Path
 from typing import Any, Callable, Optional
 
+from .estimate import run_seconds
 from .intervals import finite_or_none
+from .metrics import METRICS, interval
 from .optimize import ANSWER_FILE, DESIGNS_FILE, Design, Optimum, check_optimize_dir, designs_table, plan
 from .outdir import Lock, atomic_file, write_text_atomic
 from .safetext import write_csv
@@ -42,15 +44,13 @@ from .screen import metric_bounds, screen
 from .sequential import (CONFIDENCE, MAX_REPLICATIONS, NOT_NEEDED, PROVEN, REJECTED, SCREENED, UNDECIDED, WAITING,
                          Candidate, Evaluator, Guarantee, Tally, looks)
 from .slo import SLO
-from .units import format_duration, format_value
+from .sweep import axis_values, plan_sweep, point_key
+from .units import format_duration, format_interval, format_value
 
 
 def candidates(scenario_file: str | Path, grids: dict[str, list[str]], sets: Optional[list[str]], slos: list[SLO],
                minimize: str) -> tuple[list[Candidate], list[dict], dict[int, dict[str, Any]]]:
     """(every design as a candidate, screened ones marked; points that could not be built; settings per index)."""
-    from .estimate import run_seconds
-    from .sweep import axis_values, plan_sweep, point_key
-
     found: list[Candidate] = []
     failures: list[dict] = []
     settings: dict[int, dict[str, Any]] = {}
@@ -157,8 +157,6 @@ def _design(candidate: Candidate, settings: dict[str, Any]) -> Design:
     a table shows them) and its SLO decisions. Replications that ran beside a decision, or for a design found not
     needed, depend on which worker finished first: they count in the search's total, not in the design's numbers,
     so the same scenario and seed give the same table on any executor."""
-    from .metrics import METRICS, interval
-
     metrics = {}
     used = [k for k in range(candidate.judged_at) if k in candidate.rows]
     if used:
@@ -181,8 +179,6 @@ def _design(candidate: Candidate, settings: dict[str, Any]) -> Design:
 def answer_lines(optimum: Optimum) -> list[str]:
     """The search's answer in words: the design proven cheapest with what it rests on, what was decided how,
     and the guarantee."""
-    from .units import format_interval
-
     procedure = optimum.procedure or {}
     minimize = optimum.minimize
 

@@ -34,6 +34,8 @@ from concurrent.futures import FIRST_COMPLETED, Executor, Future, wait
 from dataclasses import dataclass, field
 from typing import Any, Callable, Optional
 
+from .executors import WorkerDied, default_jobs
+from .simulate import format_eta, run_task
 from .slo import SLO, Judgement, Status, confidence_text, judge
 
 #: the default largest number of replications of one design
@@ -122,8 +124,6 @@ class Candidate:
 
 def run_replication(scenario, architecture: str, replication: int) -> dict:
     """One replication's metrics row (the task sent to a worker)."""
-    from .simulate import run_task
-
     row, _, _ = run_task(scenario, architecture, replication, replication, None, False)
     return row
 
@@ -158,8 +158,6 @@ class Tally:
     eta: Optional[float]  #: seconds, None before anything is known
 
     def line(self, name: str) -> str:
-        from .simulate import format_eta
-
         parts = ", ".join(f"{self.counts.get(s, 0)} {s}" for s in (SCREENED, PROVEN, REJECTED, UNDECIDED))
         eta = "" if self.eta is None else f", ETA {format_eta(self.eta)}"
         return f"{name}: {parts}; {self.replications} replications run, {self.running} running{eta}"
@@ -213,8 +211,6 @@ class Evaluator:
                 replication += 1
 
     def _finished(self, candidate: Candidate, replication: int, future: Future) -> None:
-        from .executors import WorkerDied
-
         try:
             row = future.result()
         except WorkerDied:
@@ -280,8 +276,6 @@ def executor_width(executor: Executor, jobs: Optional[int] = None) -> int:
             return max(1, sum(client.nthreads().values()))
         except Exception:  # a cluster that cannot say: as many as asked for
             pass
-    from .executors import default_jobs
-
     return jobs or default_jobs()
 
 
