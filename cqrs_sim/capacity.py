@@ -79,6 +79,7 @@ class Evaluation:
     metrics: dict[str, tuple[float, Optional[float], Optional[float]]]  #: SLO metric -> (mean, ci_low, ci_high)
     judgements: list[Judgement] = field(default_factory=list)  #: one per SLO, in the order given
     screened: str = ""  #: why the analytic twin rules this value out without simulating it
+    probes_left: int = 0  #: values the whole search may still probe after this one, at most (for an ETA)
 
     @property
     def n(self) -> int:
@@ -126,7 +127,8 @@ def capacity_search(scenario_file: str | Path, path: str, slos: list[SLO], execu
     results = []
     # a path inside one architecture's section cannot move the other: search only where it matters
     archs = [a for a in base.architectures if not (path.startswith(("crud.", "cqrs.")) and not path.startswith(a + "."))]
-    for arch in archs:
+    planned = {"probes": max_steps + 2}
+    for position, arch in enumerate(archs):
         cache: dict[float, Evaluation] = {}
         loaded: dict[float, Scenario] = {}
 
@@ -136,12 +138,13 @@ def capacity_search(scenario_file: str | Path, path: str, slos: list[SLO], execu
                                                               "sweep": None})
             return loaded[value]
 
-        def evaluate(value: float) -> Evaluation:
+        def evaluate(value: float, position: int = position) -> Evaluation:
             if value in cache:
                 return cache[value]
             scenario = scenario_at(value)
             if guarantee is not None:
                 cache[value] = evaluation = _sequential(scenario, arch, value, slos, guarantee, executor, width)
+                evaluation.probes_left = max(0, planned["probes"] - len(cache)) + planned["probes"] * (len(archs) - 1 - position)
                 report(arch, evaluation)
                 return evaluation
             results_ = simulate(scenario, executor=executor)
@@ -161,6 +164,8 @@ def capacity_search(scenario_file: str | Path, path: str, slos: list[SLO], execu
             far, bracket_note = _analytic_bracket(scenario_at, path, arch, slos, lo, hi, integer, minimize)
         low, high = (far, hi) if minimize else (lo, far)
         width_ = precision if precision is not None else tolerance * (hi - lo)
+        span = abs(high - low) / (1 if integer else width_)
+        planned["probes"] = 2 + min(max_steps, math.ceil(math.log2(span)) if span > 1 else 0)
         result = _bisect(arch, path, evaluate, low, high, integer, minimize, width_, max_steps, cache)
         result.guarantee = "" if guarantee is None else guarantee.text()
         for note in (bracket_note, scaled):

@@ -535,6 +535,9 @@ def capacity(
                                            lambda: check_answer_file(output, force) if output is not None else None,
                                            partial(load_scenario, scenario_file, sets))  # all before the search
         counts = {"screened": 0, "proven": 0, "rejected": 0, "undecided": 0, "replications": 0}
+        import time
+
+        began = time.monotonic()
 
         def show(arch: str, e) -> None:
             from .slo import Status
@@ -551,9 +554,14 @@ def capacity(
                 verdict = "holds" if e.holds else ("stopped (runaway)" if e.incomplete else "does not hold")
                 _say(err, f"  {arch} {search}={format_value(search, e.value)}: {parts} -> {verdict}")
             if not fixed:
+                from .simulate import format_eta
+
+                probed = sum(counts[k] for k in ("screened", "proven", "rejected", "undecided"))
+                eta = format_eta((time.monotonic() - began) / probed * e.probes_left)  # at the pace so far
                 _say(err, f"capacity: {counts['screened']} screened, {counts['proven']} proven, "
                           f"{counts['rejected']} rejected, {counts['undecided']} undecided; "
-                          f"{counts['replications']} replications run")
+                          f"{counts['replications']} replications run, at most {e.probes_left} more value(s), "
+                          f"ETA {eta} at most")
 
         with _executor(jobs, scheduler) as executor:
             from .sequential import executor_width
@@ -564,7 +572,7 @@ def capacity(
         judged = RULE if fixed or not results else f"sequentially, {results[0].guarantee}"
         table = Table(title=rich_text(f"capacity: {search} with {' and '.join(s.text for s in slos)}"), title_justify="left",
                       caption=rich_text(f"Judged: {judged}."), caption_justify="left")
-        for name in ("architecture", "answer (± the search's resolution)", "SLOs at the answer (mean ± 95% CI, n)", "note"):
+        for name in ("architecture", "answer (± the search's resolution)", "SLOs at the answer (mean ± the CI judged on, n)", "note"):
             table.add_column(name)
         for r in results:
             at = r.at_answer
