@@ -512,28 +512,67 @@ def capacity(
     sets: Optional[List[str]] = SetOption,
     output: Optional[Path] = typer.Option(None, "-o", "--output", help="Also write the answer as JSON to this file."),
     force: bool = typer.Option(False, "--force", help="Replace the output file if it is an earlier capacity answer."),
+    precision: Optional[str] = typer.Option(None, "--precision", metavar="WIDTH", help="Stop when the answer is known "
+                                            "to within WIDTH, in PATH's unit (e.g. 10/s; default 1% of the range)."),
+    confidence: float = typer.Option(0.95, "--confidence", min=0.5, max=0.999999,
+                                     help="The probability that every SLO decision of the search is right."),
+    max_replications: int = typer.Option(20, "--max-replications", min=2, max=1000,
+                                         help="The most replications of one value before it is undecided."),
+    fixed: bool = typer.Option(False, "--fixed", help="Judge each value on the scenario's replications by the 95% "
+                               "rule, without screening or sequential replications."),
 ) -> None:
-    """Per architecture: the largest (or smallest) value of PATH at which every SLO holds, by bisection."""
+    """Per architecture: the largest (or smallest) value of PATH at which every SLO holds, by bisection; each value
+    is screened analytically, then replicated until every SLO is proven met or missed."""
     from rich.table import Table
 
-    from .capacity import capacity_search, parse_range
+    from .capacity import capacity_search, parse_precision, parse_range
     from .slo import RULE, parse_slos
 
     def body() -> None:
-        slos, bounds, *_ = _checked(partial(parse_slos, list(slo)), lambda: parse_range(value_range) if value_range else None,
-                                    lambda: check_answer_file(output, force) if output is not None else None,
-                                    partial(load_scenario, scenario_file, sets))  # all before the search
+        slos, bounds, width, *_ = _checked(partial(parse_slos, list(slo)),
+                                           lambda: parse_range(value_range) if value_range else None,
+                                           lambda: parse_precision(precision) if precision else None,
+                                           lambda: check_answer_file(output, force) if output is not None else None,
+                                           partial(load_scenario, scenario_file, sets))  # all before the search
+        counts = {"screened": 0, "proven": 0, "rejected": 0, "undecided": 0, "replications": 0}
+        import time
+
+        began = time.monotonic()
 
         def show(arch: str, e) -> None:
-            parts = "; ".join(f"{j.slo.text} {j.describe()}" for j in e.judgements)
-            verdict = "holds" if e.holds else ("stopped (runaway)" if e.incomplete else "does not hold")
-            _say(err, f"  {arch} {search}={format_value(search, e.value)}: {parts} -> {verdict}")
+            from .slo import Status
+
+            if e.screened:
+                counts["screened"] += 1
+                _say(err, f"  {arch} {search}={format_value(search, e.value)}: screened: {e.screened} -> does not hold")
+            else:
+                statuses = [j.status for j in e.judgements]
+                key = "proven" if e.holds else ("rejected" if Status.MISSED in statuses else "undecided")
+                counts[key] += 1
+                counts["replications"] += e.n
+                parts = "; ".join(f"{j.slo.text} {j.describe()}" for j in e.judgements)
+                verdict = "holds" if e.holds else ("stopped (runaway)" if e.incomplete else "does not hold")
+                _say(err, f"  {arch} {search}={format_value(search, e.value)}: {parts} -> {verdict}")
+            if not fixed:
+                from .simulate import format_eta
+
+                probed = sum(counts[k] for k in ("screened", "proven", "rejected", "undecided"))
+                eta = format_eta((time.monotonic() - began) / probed * e.probes_left)  # at the pace so far
+                _say(err, f"capacity: {counts['screened']} screened, {counts['proven']} proven, "
+                          f"{counts['rejected']} rejected, {counts['undecided']} undecided; "
+                          f"{counts['replications']} replications run, at most {e.probes_left} more value(s), "
+                          f"ETA {eta} at most")
 
         with _executor(jobs, scheduler) as executor:
-            results = capacity_search(scenario_file, search, slos, executor, bounds, minimize, sets, report=_with_ready(show))
+            from .sequential import executor_width
+
+            results = capacity_search(scenario_file, search, slos, executor, bounds, minimize, sets, report=_with_ready(show),
+                                      precision=width, fixed=fixed, confidence=confidence,
+                                      max_replications=max_replications, width=executor_width(executor, jobs))
+        judged = RULE if fixed or not results else f"sequentially, {results[0].guarantee}"
         table = Table(title=rich_text(f"capacity: {search} with {' and '.join(s.text for s in slos)}"), title_justify="left",
-                      caption=rich_text(f"Judged: {RULE}."), caption_justify="left")
-        for name in ("architecture", "answer (± the search's resolution)", "SLOs at the answer (mean ± 95% CI, n)", "note"):
+                      caption=rich_text(f"Judged: {judged}."), caption_justify="left")
+        for name in ("architecture", "answer (± the search's resolution)", "SLOs at the answer (mean ± the CI judged on, n)", "note"):
             table.add_column(name)
         for r in results:
             at = r.at_answer
@@ -551,8 +590,9 @@ def capacity(
 
             data = [{"architecture": r.architecture, "path": r.path, "minimize": r.minimize, "answer": r.answer,
                      "bracket": list(r.bracket), "note": r.note,
-                     "judged": RULE,
+                     "judged": judged,
                      "evaluations": [{"value": e.value, "holds": e.holds, "incomplete": e.incomplete, "n": e.n,
+                                      "screened": e.screened,
                                       "metrics": e.metrics, "judgements": [j.as_dict() for j in e.judgements]}
                                      for e in r.evaluations]} for r in results]
             check_answer_file(output, force)  # again: it may have appeared during the search
@@ -572,9 +612,16 @@ def optimize_command(
     jobs: Optional[int] = typer.Option(None, "-j", "--jobs", min=1, help="Local processes (default: every core)."),
     scheduler: Optional[str] = typer.Option(None, "--scheduler", metavar="tcp://HOST:PORT|local", help="Run on a Dask cluster."),
     sets: Optional[List[str]] = SetOption,
-    no_plots: bool = typer.Option(False, "--no-plots", help="Do not draw plots/pareto.png."),
+    pareto: bool = typer.Option(False, "--pareto", help="Simulate every design of the grid (the scenario's replications "
+                                "each) and draw the Pareto fronts, instead of searching cheapest first."),
+    confidence: float = typer.Option(0.95, "--confidence", min=0.5, max=0.999999,
+                                     help="Search: the probability that every SLO decision is right."),
+    max_replications: int = typer.Option(20, "--max-replications", min=2, max=1000,
+                                         help="Search: the most replications of one design before it is undecided."),
+    no_plots: bool = typer.Option(False, "--no-plots", help="Do not draw plots/pareto.png (drawn with --pareto)."),
 ) -> None:
-    """The cheapest design (architecture × varied values) meeting every SLO, and the Pareto fronts against each SLO metric."""
+    """The cheapest design (architecture × varied values) proven to meet every SLO, searched cheapest first; with
+    --pareto every design is simulated and the Pareto fronts against each SLO metric drawn."""
     from .optimize import answer_lines, check_metric, check_optimize_dir, optimize, plan
     from .slo import parse_slos
 
@@ -586,6 +633,19 @@ def optimize_command(
         base, _ = plan(scenario_file, list(vary or []), sets, minimize, slos)  # bad input: before anything runs
         target = output if output is not None else _default_target(base.name, "-optimize")
         check_optimize_dir(target)
+        if not pareto:
+            from .search import answer_lines as search_lines, search
+            from .sequential import executor_width, tally_lines
+
+            with _executor(jobs, scheduler) as executor:
+                lines = tally_lines(f"{base.name} optimize", lambda line: _say(err, line))
+                result = search(scenario_file, list(vary or []), slos, target, executor, minimize, sets, confidence,
+                                max_replications, executor_width(executor, jobs), _with_ready(lines))
+            out.print(_designs_table(result), highlight=False)
+            for line in search_lines(result):
+                _say(out, line)
+            _say(out, f"wrote {target}/optimize.json and designs.csv")
+            return
         with _executor(jobs, scheduler) as executor:
             lines = progress_lines(f"{base.name} optimize", lambda line: _say(err, line))
             result = optimize(scenario_file, list(vary or []), slos, target, executor, minimize, sets, _with_ready(lines),
@@ -612,10 +672,12 @@ def _designs_table(result, rows: int = 12):
 
     paths = list(dict.fromkeys(p for d in result.designs for p in d.settings))
     metrics = list(dict.fromkeys(s.metric for s in result.slos))
-    table = Table(title=f"{len(result.designs)} designs, cheapest first (mean ± 95% CI over n replications; SLOs "
-                        "judged on the CI's worse end)",
+    judged = ("SLOs decided sequentially, see the guarantee below" if result.procedure is not None
+              else "SLOs judged on the CI's worse end")
+    table = Table(title=f"{len(result.designs)} designs, cheapest first (mean ± 95% CI over n replications; {judged})",
                   title_justify="left")
-    for name in ["architecture", *(_distinct_tails(paths) if paths else []), "n", result.minimize, *metrics, "meets SLOs"]:
+    for name in ["architecture", *(_distinct_tails(paths) if paths else []), "n", result.minimize, *metrics,
+                 "status" if result.procedure is not None else "meets SLOs"]:
         table.add_column(rich_text(name), justify="left" if name == "architecture" else "right")
     order = sorted(result.designs, key=lambda d: (not math.isfinite(d.mean(result.minimize)), d.mean(result.minimize)))
     for design in order[:rows]:
@@ -624,14 +686,14 @@ def _designs_table(result, rows: int = 12):
         def cell(metric: str) -> str:
             stats = design.metrics.get(metric, {})
             text = rich_text(format_interval(metric, stats.get("mean"), stats.get("ci_low"), stats.get("ci_high")))
-            verdicts = [met[s.text] for s in result.slos if s.metric == metric]
+            verdicts = [met[s.text] for s in result.slos if s.metric == metric and s.text in met]
             return text if not verdicts else f"[{'green' if all(verdicts) else 'red'}]{text}[/]"
 
         star = " ★" if design is result.best else ""
         table.add_row(design.architecture + star, *[rich_text(format_value(p, design.settings[p])) if p in design.settings
                                                     else "any" for p in paths],
                       str(design.n), cell(result.minimize), *[cell(m) for m in metrics],
-                      "stopped" if design.incomplete else ("yes" if design.meets else "no"))
+                      design.status or ("stopped" if design.incomplete else ("yes" if design.meets else "no")))
     notes = ["★ the answer", "any: the path does not affect that architecture"]
     tails = _distinct_tails(paths) if paths else []
     notes += [f"{t} = {p}" for t, p in zip(tails, paths) if t != p]
