@@ -45,7 +45,7 @@ def write_yaml(tmp_path):
 
 #: tests that mostly wait (a real database in real time, pip installing into a fresh venv): started first, so the
 #: workers beside them run the CPU-bound tests meanwhile instead of queueing behind them at the end
-WAITING_FIRST = ("tests/test_testbed.py::test_shipped_testbed_scenarios_agree", "tests/test_readme.py::test_install_blocks",
+WAITING_FIRST = ("tests/test_testbed_prediction.py::test_measured_parts_predict", "tests/test_readme.py::test_install_blocks",
                  "tests/test_readme.py::test_document_blocks_run[docs/howto/testbed.md]")
 
 

@@ -52,6 +52,14 @@ def test_standard_designs_name_one_architecture_each(scenario_from):
         assert len(overrides["architectures"]) == 1
 
 
+def test_standard_designs_with_read_your_writes_add_crud_reading_own_writes_from_the_primary(scenario_from):
+    scenario = scenario_from(SMALL)
+    designs = standard_designs(scenario, read_your_writes="2s")
+    name = "CRUD + 3 streaming replicas, own writes read from the primary for 2s"
+    assert list(designs)[2] == name and len(designs) == 6
+    assert designs[name] == {"architectures": ["crud"], "crud.replicas": 3, "crud.read_your_writes_window": 2.0}
+
+
 def test_designs_plot_draws_one_bar_per_design_and_metric():
     """Three panels (p99, stale by key, stale by version), a bar per design in each; a metric missing from the table
     drops its panel."""

@@ -214,3 +214,13 @@ def test_lag_clocks_are_counted_per_write_and_replica(scenario_from):
     assert kinds["lag checks"] == pytest.approx(100 * 8)
     without = scenario_from(text.replace("duration: 6h", "duration: 100s").replace(", max_lag: 5s", ""))
     assert "lag checks" not in {k.name for k in run_kinds(without, "cqrs")}
+
+
+def test_projections_with_an_empty_list_of_write_times_have_no_first_delivery(scenario_from):
+    """``writes.at: []`` is a valid scenario with no writes: failing projecting replicas count their cycles from
+    the start, and nothing is delivered to replay."""
+    text = QUIET + ("  writes: {at: [], apply_time: 10ms}\ncqrs:\n  sync: {strategy: projection, projection_time: 1ms}\n"
+                    "  replicas: {count: 2, failures: {mtbf: 10s, mttr: 1s}}\n")
+    scenario = scenario_from(text.replace("duration: 6h", "duration: 100s"))
+    kinds = {k.name: k.count for k in run_kinds(scenario, "cqrs")}
+    assert "projection applies" not in kinds and kinds["failures"] > 0

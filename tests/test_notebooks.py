@@ -83,17 +83,40 @@ def test_notebook_executes_and_shows_its_figures(path, monkeypatch):
 def test_explorer_update_draws_a_figure_and_numbers():
     from matplotlib.figure import Figure
 
-    from cqrs_sim.explore import CONTROLS, SHOWN, Explorer
+    from cqrs_sim.explore import SHOWN, Explorer
 
     explorer = Explorer(SCENARIO, overrides={**QUICK, "replications": 1})
     start = explorer.initial()
-    assert set(start) == set(CONTROLS) and all(start[key] in CONTROLS[key] for key in CONTROLS)
+    controls = explorer.controls
+    assert set(start) == set(controls) and all(start[key] in controls[key] for key in controls)
     assert start["cqrs.replicas.count"] == 8  # the scenario's own value is among the choices
     frame = explorer.update({**start, "cqrs.replicas.count": 4})
     assert frame.results.scenario.cqrs.replicas.count == 4
     assert isinstance(frame.figure, Figure) and frame.figure.axes
     assert list(frame.numbers.index) == list(SHOWN) and list(frame.numbers.columns) == ["crud", "cqrs"]
     assert frame.numbers.loc["stale_read_fraction", "crud"] == "0%"
+
+
+def test_explorer_sliders_come_from_the_scenarios_own_numbers_and_keep_its_writes():
+    """failure_at_peak.yaml gives its writes as a rate and its reads as steps: the sliders are its write rate,
+    apply time and replica counts around its own values (no read-rate slider over steps), and a run keeps the
+    scenario's own writes (one a second), shortened to its own 8 minutes."""
+    from cqrs_sim.explore import Explorer
+
+    explorer = Explorer(ROOT / "scenarios" / "failure_at_peak.yaml")
+    assert explorer.controls == {
+        "workload.writes.rate": [0.5, 1.0, 2.0, 4.0],
+        "workload.writes.apply_time.mean": [0.0025, 0.005, 0.01, 0.02],
+        "cqrs.replicas.count": [2, 4, 8, 16],
+        "crud.replicas": [1, 2, 4, 8],
+    }
+    start = explorer.initial()
+    assert start == {"workload.writes.rate": 1.0, "workload.writes.apply_time.mean": 0.005,
+                     "cqrs.replicas.count": 4, "crud.replicas": 2}
+    frame = explorer.update({**start, "workload.writes.rate": 2.0, "architectures": ["cqrs"]})
+    scenario = frame.results.scenario
+    assert scenario.duration == 480 and scenario.workload.writes.rate == 2.0
+    assert 700 < len(frame.results.writes) < 1200  # 2/s over 8 minutes: 960 expected
 
 
 def test_explorer_widget_has_one_slider_per_key_and_redraws_when_one_moves(capsys):

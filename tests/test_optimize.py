@@ -90,14 +90,15 @@ def test_an_slo_on_the_minimised_metric_has_no_front_and_the_answer_says_so(tmp_
     assert "Pareto front of cost_per_hour against read_latency_p99:" in text
 
 
-def test_optimize_finds_the_cheapest_design_on_a_tiny_grid(tiny, tmp_path):
+def test_optimize_pareto_simulates_the_whole_grid_and_finds_the_cheapest_design(tiny, tmp_path):
     """Hand-checked (see TINY): prices 2.0 per hour for the write instance and 0.5 per replica give crud with 0 / 2
     replicas 2.00 / 3.00 per hour and cqrs with 1 / 2 replicas 2.50 / 3.00. Only 4 connections meet p99 < 50 ms:
     crud with 2 replicas and cqrs with 2, both 3.00 per hour; the tie goes to crud (first in grid order). The
     front of cost against p99: crud 0 replicas (cheapest), then the two at 3.00 with 25 ms; cqrs with 1 replica
     (2.50, as slow as crud's 2.00 design) is dominated."""
     out = tmp_path / "opt"
-    result = runner.invoke(app, ["optimize", str(tiny), *GRID, "--slo", "read_latency_p99<50ms", "-o", str(out), "-j", "1"])
+    result = runner.invoke(app, ["optimize", str(tiny), *GRID, "--slo", "read_latency_p99<50ms", "-o", str(out), "-j", "1",
+                                 "--pareto"])
     assert result.exit_code == 0, result.output
     answer = json.loads((out / "optimize.json").read_text())
     labels = [d["label"] for d in answer["designs"]]
@@ -128,7 +129,7 @@ def test_optimize_finds_the_cheapest_design_on_a_tiny_grid(tiny, tmp_path):
     assert redrawn.exit_code == 0 and (out / "plots" / "pareto.png").exists(), redrawn.output
     # another SLO: every point is already done, nothing is simulated again
     again = runner.invoke(app, ["optimize", str(tiny), *GRID, "--slo", "read_latency_p99<10ms", "-o", str(out), "-j", "1",
-                                "--no-plots"])
+                                "--no-plots", "--pareto"])
     assert again.exit_code == 0, again.output
     assert "0 point(s) simulated, 4 already done" in again.output and "No design meets every SLO" in again.output
     assert json.loads((out / "optimize.json").read_text())["answer"] is None
@@ -176,7 +177,7 @@ def test_a_design_stopped_by_the_runaway_guard_meets_no_slo(tiny, tmp_path):
     stopped: they are marked incomplete, meet no SLO and are left off the front, though they cost least."""
     out = tmp_path / "opt"
     result = runner.invoke(app, ["optimize", str(tiny), *GRID, "--slo", "read_latency_p99<50ms", "-o", str(out), "-j", "1",
-                                 "--set", "limits.max_in_system=30", "--no-plots"])
+                                 "--set", "limits.max_in_system=30", "--no-plots", "--pareto"])
     assert result.exit_code == 0, result.output
     answer = json.loads((out / "optimize.json").read_text())
     assert [d["incomplete"] for d in answer["designs"]] == [True, False, True, False]

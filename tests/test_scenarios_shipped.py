@@ -40,6 +40,7 @@ SHORTEN = {
     "catalogue.yaml": {"duration": "8m", "warmup": "30s", "replications": 2,
                        "workload.writes.interval": {"dist": "uniform", "low": "1m", "high": "2m"}},
     "when_to_avoid.yaml": {"duration": "4m", "warmup": "30s", "replications": 2},
+    "failure_at_peak.yaml": {"replications": 1},
 }
 
 
@@ -209,3 +210,21 @@ def test_when_to_avoid_is_where_cqrs_loses():
     assert s[("cqrs", "stale_read_fraction")] > 0.02
     assert abs(s[("cqrs", "read_latency_p99")] / s[("crud", "read_latency_p99")] - 1) < 0.1
     assert text.startswith("CRUD wins on everything that differs significantly")
+
+
+def test_failure_at_peak_crud_stays_down_without_a_retry_budget_and_recovers_with_one():
+    """The promise of failure_at_peak.yaml's comments: the scheduled replica failure leaves CRUD in a
+    metastable state (still failing reads after the repair) and CQRS unaffected; with a retry budget of 10%
+    CRUD is back to its pre-failure level within verdict.metastable_after (2 minutes) of the repair."""
+    from cqrs_sim.analysis.outages import outage_lines
+
+    for ratio, crud_metastable in ((None, True), (0.1, False)):
+        overrides = dict(SHORTEN["failure_at_peak.yaml"])
+        if ratio is not None:
+            overrides["workload.reads.retry_budget.ratio"] = ratio
+        results = cqrs_sim.simulate(cqrs_sim.load_scenario(SCENARIOS / "failure_at_peak.yaml", overrides))
+        outages = results.outages.set_index("architecture")
+        assert bool(outages.loc["crud", "metastable"]) is crud_metastable
+        assert not bool(outages.loc["cqrs", "metastable"]) and outages.loc["cqrs", "reads_failed"] == 0
+        crud_line = [line for line in outage_lines(results) if line.startswith("crud.replicas.0 down 3min–4min")]
+        assert len(crud_line) == 1 and ("metastable" in crud_line[0]) is crud_metastable

@@ -133,7 +133,7 @@ def test_capacity_judges_by_the_same_rule_as_optimize(monkeypatch):
     the mean alone and found the SLO met across the whole range)."""
     monkeypatch.setattr(capacity_module, "simulate", _fake_runs(lambda rate: [0.030, 0.060]))
     (result,) = capacity_search(SCENARIOS / "mmc.yaml", "workload.reads.rate", [parse_slo("read_latency_p99<50ms")],
-                                value_range=(400.0, 900.0), sets=["architectures=[cqrs]"])
+                                value_range=(400.0, 900.0), sets=["architectures=[cqrs]"], fixed=True)
     assert result.answer is None and "not all met even at" in result.note
     (evaluation,) = result.evaluations
     (judged,) = evaluation.judgements
@@ -146,7 +146,7 @@ def test_capacity_bisects_on_the_worse_end(monkeypatch):
     monkeypatch.setattr(capacity_module, "simulate",
                         _fake_runs(lambda rate: [rate * 50e-6 - 0.001, rate * 50e-6, rate * 50e-6 + 0.001]))
     (result,) = capacity_search(SCENARIOS / "mmc.yaml", "workload.reads.rate", [parse_slo("read_latency_p99<50ms")],
-                                value_range=(400.0, 1200.0), sets=["architectures=[cqrs]"], tolerance=0.001)
+                                value_range=(400.0, 1200.0), sets=["architectures=[cqrs]"], tolerance=0.001, fixed=True)
     half = 4.302652729911275 * 0.001 / math.sqrt(3)
     assert result.answer == pytest.approx((0.050 - half) / 50e-6, abs=1.0)
     assert all(e.n == 3 for e in result.evaluations)

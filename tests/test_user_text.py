@@ -199,7 +199,7 @@ def test_every_csv_a_sweep_and_optimize_write_is_neutralised(hostile_file, tmp_p
     values = ["=HYPERLINK(\"http://evil\")", "+cmd|calc", "@SUM(1)"]
     vary = ["--vary", "description=" + ",".join(json.dumps(v) for v in values)]
     result = runner.invoke(app, ["optimize", str(hostile_file), *vary, "--slo", "read_latency_p99<1s",
-                                 "-o", str(tmp_path / "o"), "-j", "1", "--no-plots"])
+                                 "-o", str(tmp_path / "o"), "-j", "1", "--no-plots", "--pareto"])
     assert result.exit_code == 0, result.output
     csvs = sorted((tmp_path / "o").rglob("*.csv"))
     assert any(p.name == "designs.csv" for p in csvs) and any(p.name == "summary.csv" for p in csvs)
@@ -211,7 +211,7 @@ def test_every_csv_a_sweep_and_optimize_write_is_neutralised(hostile_file, tmp_p
     designs = (tmp_path / "o" / "designs.csv").read_text(encoding="utf-8")
     assert "'=HYPERLINK" in designs and "'+cmd|calc" in designs and "'@SUM(1)" in designs
     again = runner.invoke(app, ["optimize", str(hostile_file), *vary, "--slo", "read_latency_p99<1s",
-                                "-o", str(tmp_path / "o"), "-j", "1", "--no-plots"])
+                                "-o", str(tmp_path / "o"), "-j", "1", "--no-plots", "--pareto"])
     assert again.exit_code == 0 and "0 point(s) simulated" in again.stdout  # its own files read back
 
 

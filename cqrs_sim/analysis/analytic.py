@@ -11,7 +11,8 @@ from dataclasses import dataclass
 from typing import Optional
 
 from ..config.rollout import batch_size
-from ..config.expected import expected_rollout_length, mean_read_rate, read_arrival_scv, write_arrival_scv, write_rate
+from ..config.expected import (expected_rollout_length, mean_read_rate, peak_write_rate, read_arrival_scv,
+                               write_arrival_scv, write_rate)
 from ..config.scenario import Scenario, apply_time_of, query_time_of
 from .queueing import ggc_wait, method
 from ..config.format import format_duration
@@ -85,18 +86,19 @@ def offered_loads(scenario: Scenario) -> list[TierLoad]:
     ca2 = read_arrival_scv(scenario)
     h = reads.handler_time
     w_rate = write_rate(scenario)
+    w_peak = peak_write_rate(scenario)
     writes = scenario.workload.writes
     out: list[TierLoad] = []
 
     def tier(arch: str, name: str, lam: float, lam_peak: float, service: float, capacity: int, estimate: str,
-             extra: float = 0.0, what: str = "queues grow without bound") -> None:
+             extra: float = 0.0, what: str = "queues grow without bound", busiest: str = "read step") -> None:
         rho = lam * service / capacity + extra
         rho_peak = lam_peak * service / capacity + extra
         warning = None
         if rho >= 1:
             warning = f"{arch} {name}: utilisation {rho:.2f} >= 1: {what}"
         elif rho_peak >= 1:
-            warning = f"{arch} {name}: utilisation {rho_peak:.2f} >= 1 during the busiest read step: queues grow while it lasts"
+            warning = f"{arch} {name}: utilisation {rho_peak:.2f} >= 1 during the busiest {busiest}: queues grow while it lasts"
         out.append(TierLoad(arch, name, lam, service, capacity, rho, rho_peak, estimate, warning))
 
     handlers = scenario.handlers
@@ -121,7 +123,8 @@ def offered_loads(scenario: Scenario) -> list[TierLoad]:
                  + ("; the autoscaler's count at the mean rate" if crud.replica_autoscale else ""))
             if writes is not None:
                 capacity = 1 if crud.locking == "exclusive" else crud.connections
-                tier(arch, "primary (writes)", w_rate, w_rate, apply_mean, capacity, "writes only; reads go to the replicas")
+                tier(arch, "primary (writes)", w_rate, w_peak, apply_mean, capacity, "writes only; reads go to the replicas",
+                     busiest="write rate (steps, shape or bursts)")
         elif arch == "crud":
             c = scenario.crud.connections
             binds = slots <= c
@@ -145,8 +148,9 @@ def offered_loads(scenario: Scenario) -> list[TierLoad]:
             if writes is not None:
                 scv = apply.scv  # type: ignore[union-attr]
                 w_wait = ggc_wait(w_rate, apply_mean, servers, 1.0, scv)
-                tier(arch, "write servers", w_rate, w_rate, apply_mean, servers,
-                     f"{method(1.0, scv, servers)} write wait {_fmt(w_wait)}, write latency {_fmt(w_wait + apply_mean)}")
+                tier(arch, "write servers", w_rate, w_peak, apply_mean, servers,
+                     f"{method(1.0, scv, servers)} write wait {_fmt(w_wait)}, write latency {_fmt(w_wait + apply_mean)}",
+                     busiest="write rate (steps, shape or bursts)")
             rep = scenario.cqrs.replicas
             c = rep.count * rep.connections
             binds = slots <= c

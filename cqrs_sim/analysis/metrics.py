@@ -224,8 +224,9 @@ def _utilization(record: RunRecord, read_busy: float, lo: float, hi: float) -> f
     return busy / (record.capacity * (hi - lo))
 
 
-def interval(values: np.ndarray) -> dict[str, float | int | None]:
-    """Mean and 95% Student-t interval of finite values; bounds are None when n < 2."""
+def interval(values: np.ndarray, confidence: float = 0.95) -> dict[str, float | int | None]:
+    """Mean and two-sided Student-t interval (95% unless ``confidence`` says otherwise) of finite values; bounds
+    are None when n < 2."""
     from scipy import stats
 
     values = np.asarray(values, dtype=float)
@@ -236,7 +237,8 @@ def interval(values: np.ndarray) -> dict[str, float | int | None]:
     mean = float(values.mean())
     if n < 2:
         return {"mean": mean, "ci_low": None, "ci_high": None, "n": 1}
-    half = float(stats.t.ppf(0.975, n - 1) * values.std(ddof=1) / math.sqrt(n))
+    level = 0.975 if confidence == 0.95 else 1 - (1 - confidence) / 2
+    half = float(stats.t.ppf(level, n - 1) * values.std(ddof=1) / math.sqrt(n))
     return {"mean": mean, "ci_low": mean - half, "ci_high": mean + half, "n": n}
 
 

@@ -115,22 +115,24 @@ class Judgement:
                 "value": self.value, "reason": self.reason}
 
 
-def judge(slo: SLO, values: Iterable[float], stopped: bool = False) -> Judgement:
-    """``slo`` against the metric's value in each replication (NaN or None: that replication has no value)."""
+def judge(slo: SLO, values: Iterable[float], stopped: bool = False, confidence: float = CONFIDENCE) -> Judgement:
+    """``slo`` against the metric's value in each replication (NaN or None: that replication has no value), on the
+    two-sided interval at ``confidence`` (each end of it is a one-sided test at (1 − confidence) / 2)."""
 
     raw = [math.nan if v is None else float(v) for v in values]
     n = len(raw)
     finite = [v for v in raw if math.isfinite(v)]
     missing = n - len(finite)
-    stats = interval(finite) if finite else {"mean": None, "ci_low": None, "ci_high": None}
+    stats = interval(finite, confidence) if finite else {"mean": None, "ci_low": None, "ci_high": None}
     mean = stats["mean"] if finite else None
     low, high = stats["ci_low"], stats["ci_high"]
 
     def result(status: Status, reason: str, end: str = "", value: Optional[float] = None) -> Judgement:
-        return Judgement(slo, status, n, missing, mean, low, high, end, value, reason)
+        return Judgement(slo, status, n, missing, mean, low, high, end, value, reason, confidence)
 
     show = lambda v: format_value(slo.metric, v)  # noqa: E731
     bound = f"{slo.op} {show(slo.bound)}"
+    ci = f"{confidence_text(confidence)} CI"
     if stopped:
         return result(Status.MISSED, "a run was stopped by the runaway guard (limits.max_in_system)")
     if n == 0:
@@ -143,20 +145,32 @@ def judge(slo: SLO, values: Iterable[float], stopped: bool = False) -> Judgement
     worse, better = (high, low) if slo.upper else (low, high)
     end, other = ("upper end", "lower end") if slo.upper else ("lower end", "upper end")
     if slo.holds(worse):
-        return result(Status.MET, f"{end} of the 95% CI {show(worse)} {bound}", end, worse)
+        return result(Status.MET, f"{end} of the {ci} {show(worse)} {bound}", end, worse)
     if not slo.holds(better):
-        return result(Status.MISSED, f"{other} of the 95% CI {show(better)} fails {bound}", other, better)
-    return result(Status.UNDECIDED, f"the 95% CI {show(low)} to {show(high)} straddles {show(slo.bound)}", end, worse)
+        return result(Status.MISSED, f"{other} of the {ci} {show(better)} fails {bound}", other, better)
+    return result(Status.UNDECIDED, f"the {ci} {show(low)} to {show(high)} straddles {show(slo.bound)}", end, worse)
 
 
 def judge_all(slos: Sequence[SLO], per_replication: Callable[[str], Sequence[float]],
-              stopped: bool = False) -> list[Judgement]:
+              stopped: bool = False, confidence: float = CONFIDENCE) -> list[Judgement]:
     """Every SLO, each against ``per_replication(metric)`` (one value per replication, NaN where none)."""
-    return [judge(slo, per_replication(slo.metric), stopped) for slo in slos]
+    return [judge(slo, per_replication(slo.metric), stopped, confidence) for slo in slos]
 
 
 def all_met(judgements: Iterable[Judgement]) -> bool:
     return all(j.met for j in judgements)
+
+
+def confidence_text(confidence: float) -> str:
+    """``95%``, ``99.3%``, ``99.98%``: a confidence as a percentage, with digits enough that rounding changes what is
+    left to 100% by less than 5% of it."""
+    percent = confidence * 100
+    left = 100 - percent
+    for digits in range(0, 8):
+        text = f"{percent:.{digits}f}"
+        if abs(float(text) - percent) <= 0.05 * left or digits == 7:
+            return text + "%"
+    return f"{percent}%"
 
 
 # --- parsing -----------------------------------------------------------------------------------------------
@@ -289,5 +303,5 @@ def needs_interval(replications: int, source: str = "replications") -> None:
                                      "--set replications=3")])
 
 
-__all__ = ["CONFIDENCE", "Judgement", "OPS", "RULE", "SLO", "Status", "all_met", "check_priced", "judge", "judge_all",
-           "needs_interval", "parse_slo", "parse_slos"]
+__all__ = ["CONFIDENCE", "Judgement", "OPS", "RULE", "SLO", "Status", "all_met", "check_priced", "confidence_text",
+           "judge", "judge_all", "needs_interval", "parse_slo", "parse_slos"]

@@ -210,6 +210,16 @@ def timeseries_table(record: RunRecord, duration: float, bin_width: float) -> pd
     )
 
 
+def outages_table(record: RunRecord) -> pd.DataFrame:
+    """One row per outage of an instance (random or scheduled failures), in order of repair: instance, cause
+    (``random``, ``scheduled``, both joined by ``+``, or ``scheduled (skipped)``), down, up (NaN: skipped)."""
+    rows = sorted(record.outages, key=lambda row: (row[2], row[0]))
+    return _frame(record, {"instance": np.asarray([row[0] for row in rows], dtype=object),
+                           "cause": np.asarray([row[1] for row in rows], dtype=object),
+                           "down": np.asarray([row[2] for row in rows], dtype=float),
+                           "up": np.asarray([row[3] for row in rows], dtype=float)})
+
+
 AUTOSCALE_COLUMNS = {"t": float, "replicas_in_pool": np.int32, "provisioning": np.int32, "utilization": float,
                      "desired": np.int32, "change": np.int32}
 

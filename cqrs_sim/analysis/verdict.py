@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Iterable, Optional
 
+from .outages import outage_lines
 from .definitions import LOWER_IS_BETTER, METRICS, NEUTRAL
 from ..core.intervals import RELEVANT, compare, finite_or_none
 from ..config.fields import ARCHITECTURES
@@ -391,4 +392,5 @@ def format_headline(results: Results) -> list[str]:
     """The verdict for the terminal: the decision paragraph, then one sentence per headline metric."""
     summary, diff = results.summary(), results.differences()
     lines = verdict(summary, diff, results.incomplete, results.scenario.verdict.min_difference)
-    return [decision(summary, diff, results.incomplete, results.scenario)] + [text for _, _, text in lines]
+    return ([decision(summary, diff, results.incomplete, results.scenario)] + [text for _, _, text in lines]
+            + outage_lines(results))

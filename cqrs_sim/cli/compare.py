@@ -38,12 +38,14 @@ def compare_command(
                                                  "summaries only: the overlays need the requests of two run results")])
             check_plot_dir(plots, PLOT_FILES)
         difference = scenario_difference(a, b)
-        judged = difference is None or difference.same_model
+        judged = difference is None or difference.same_model or difference.calibrated
         table = compare_table(compare_results(a, b, targets=None if judged else {}), labels)
         if difference is not None:
             _warn(difference.message())
-            table.caption = rich_text("A and B: " + ("the same model, other random numbers or runs" if judged else
-                                                     "different scenarios; agreement targets not judged"))
+            table.caption = rich_text("A and B: " + (
+                "the same model, other random numbers or runs" if difference.same_model else
+                "a prediction from measured parts beside a measurement" if difference.calibrated else
+                "different scenarios; agreement targets not judged"))
             table.caption_justify = "left"
         out.print(table)
         if plots is None:

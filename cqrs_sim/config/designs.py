@@ -30,6 +30,20 @@ class Failures(_Section):
     """Time a failed instance stays down; a CQRS replica then loads the newest snapshot, taking cqrs.sync.replace_time, before it rejoins."""
 
 
+class ScheduledFault(_Section):
+    at: Seconds
+    """When the instance fails, from the start of the run (the same time in every replication and design)."""
+    for_: Seconds = Field(alias="for", gt=0)
+    """How long it stays down; then it is repaired as a random failure is (a CQRS replica loads the newest snapshot, taking cqrs.sync.replace_time)."""
+    target: str
+    """Which instance: `cqrs.replicas.N`, `cqrs.write_servers.N`, `crud.primary`, `crud.replicas.N`, or `replicas.N` (replica N of every simulated design that has read replicas); N counts from 0."""
+
+
+class FailureSchedule(_Section):
+    scheduled: list[ScheduledFault] = Field(default_factory=list)
+    """Failures at given times, [{at, for, target}, ...]; they combine with random failures (mtbf/mttr): an instance is down while either holds it down."""
+
+
 class Stalls(_Section):
     every: Distribution
     """Time a replica applies normally between stalls (from the end of one stall to the start of the next)."""
@@ -96,6 +110,8 @@ class Crud(_Section):
     """A read replica further behind the primary than this takes no reads until it catches up; none: no limit."""
     replica_autoscale: Optional[Autoscale] = None
     """Add and remove read replicas with the load (needs replicas ≥ 1: the count it starts with); none: a fixed count."""
+    read_your_writes_window: Optional[Seconds] = Field(default=None, gt=0)
+    """For this long after a client's write commits, its reads go to the primary instead of a replica (as Rails' automatic role switching does, 2s by default); needs replicas and workload.reads.clients. None: reads always go to replicas."""
 
 
 class Replicas(_Section):

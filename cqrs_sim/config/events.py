@@ -117,11 +117,12 @@ def _first_delivery(scenario: Scenario) -> float:
     if writes is None:
         return scenario.duration
     if writes.at is not None:
-        first = min(writes.at)
+        first = min(writes.at, default=scenario.duration)
     elif writes.trace is not None:
         first = float(writes.trace.times[0]) if len(writes.trace.times) else scenario.duration
     else:
-        first = 1 / write_rate(scenario)
+        rate = write_rate(scenario)
+        first = 1 / rate if rate > 0 else scenario.duration
     apply = apply_time_of(scenario, "cqrs")
     return first + (apply.mean if apply is not None else 0.0) + scenario.cqrs.sync.trigger_delay
 

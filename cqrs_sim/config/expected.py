@@ -35,17 +35,75 @@ def mean_read_rate(scenario: Scenario) -> tuple[float, float]:
     return total / scenario.duration, peak
 
 
+def burst_windows(scenario: Scenario) -> list[tuple[float, float, float]]:
+    """(start, end, rate) of every write burst starting before ``duration``, in order of start."""
+    writes = scenario.workload.writes
+    duration = scenario.duration
+    windows = []
+    for burst in writes.bursts if writes is not None else []:
+        start = burst.at
+        while start < duration:
+            windows.append((start, min(start + burst.duration, duration), burst.rate))
+            if burst.every is None:
+                break
+            start += burst.every
+    return sorted(windows)
+
+
 def write_rate(scenario: Scenario) -> float:
+    """Mean write rate over the run: the arrivals' (a rate, steps or a shape averaged over [0, duration)) and
+    the bursts' (their writes spread over the run)."""
     writes = scenario.workload.writes
     if writes is None:
         return 0.0
-    if writes.rate is not None:
+    return _base_write_rate(scenario) + sum((end - start) * rate for start, end, rate in burst_windows(scenario)) \
+        / scenario.duration
+
+
+def _base_write_rate(scenario: Scenario) -> float:
+    writes = scenario.workload.writes
+    assert writes is not None
+    if isinstance(writes.rate, float):
         return writes.rate
+    if writes.rate is not None:
+        return float(np.mean(write_rate_at(scenario, np.linspace(0.0, scenario.duration, 20001)[:-1])))
     if writes.at is not None:
         return len(writes.at) / scenario.duration
     if writes.trace is not None:
         return int((writes.trace.times < scenario.duration).sum()) / scenario.duration
     return 1.0 / writes.interval.mean  # type: ignore[union-attr]
+
+
+def write_rate_at(scenario: Scenario, t: np.ndarray) -> np.ndarray:
+    """The write arrival rate at times ``t`` for a rate, steps or a shape, bursts included (other kinds of
+    arrivals: their mean rate)."""
+    writes = scenario.workload.writes
+    t = np.asarray(t, dtype=float)
+    if writes is None:
+        return np.zeros_like(t)
+    rate = writes.rate
+    if isinstance(rate, float):
+        base = np.full_like(t, rate)
+    elif isinstance(rate, list):
+        starts = np.array([s for s, _ in rate])
+        values = np.array([r for _, r in rate])
+        base = values[np.clip(np.searchsorted(starts, t, side="right") - 1, 0, None)]
+    elif rate is not None:
+        base = np.asarray(rate.diurnal.rate(t), dtype=float)
+    else:
+        base = np.full_like(t, _base_write_rate(scenario))
+    for start, end, burst in burst_windows(scenario):
+        base = base + np.where((t >= start) & (t < end), burst, 0.0)
+    return base
+
+
+def peak_write_rate(scenario: Scenario) -> float:
+    """The highest write arrival rate the scenario sets (steps, shape and bursts; the mean for other arrivals)."""
+    if scenario.workload.writes is None:
+        return 0.0
+    t = np.linspace(0.0, scenario.duration, 20001)[:-1]
+    t = np.concatenate([t, [start for start, _, _ in burst_windows(scenario)]])
+    return float(write_rate_at(scenario, t).max())
 
 
 def expected_rollout_length(scenario: Scenario) -> float:

@@ -10,6 +10,7 @@ import numpy as np
 from .events import budget_problems
 from .limits import over_limit
 from .scenario import Scenario, SweepRange, _get
+from .targets import schedule_problems
 from .workload import Trace
 
 
@@ -19,6 +20,13 @@ def cross_field_problems(scenario: Scenario) -> list[tuple[str, str]]:
     reads = scenario.workload.reads
     if reads.retries and reads.timeout is None:
         problems.append(("workload.reads.retries", "retries need a timeout (workload.reads.timeout)"))
+    if scenario.crud.read_your_writes_window is not None:
+        if not scenario.crud.replicas:
+            problems.append(("crud.read_your_writes_window", "needs read replicas (crud.replicas > 0): without them every read goes to the primary"))
+        elif reads.clients is None and (reads.trace is None or reads.trace.client is None):
+            problems.append(("crud.read_your_writes_window", "needs clients (workload.reads.clients): a read goes to the primary after its own client's write"))
+    if reads.retry_budget is not None and not reads.retries:
+        problems.append(("workload.reads.retry_budget", "a retry budget needs retries (workload.reads.retries ≥ 1)"))
     problems += key_problems(scenario)
     if scenario.warmup >= scenario.duration:
         problems.append(("warmup", f"must be shorter than duration ({scenario.duration:g}s), got {scenario.warmup:g}s"))
@@ -125,6 +133,8 @@ def failure_problems(scenario: Scenario) -> list[tuple[str, str]]:
                               ("cqrs.write_server_failures", scenario.cqrs.write_server_failures, "mtbf")):
         if section is not None and getattr(section, up).mean <= 0:
             problems.append((f"{path}.{up}", "must have a positive mean"))
+    if scenario.failures is not None:
+        problems += schedule_problems(scenario)
     return problems
 
 

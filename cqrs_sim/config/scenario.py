@@ -20,7 +20,7 @@ import numpy as np
 from pydantic import BeforeValidator, Discriminator, Field, Tag, model_validator
 
 from ..core.timebins import bin_edges
-from .designs import Cqrs, Crud, Handlers
+from .designs import Cqrs, Crud, FailureSchedule, Handlers
 from .distributions import Distribution
 from .distbase import Number, Seconds
 from .fields import ARCHITECTURES, Architecture, Count, Policy, _Section, _strict_int
@@ -115,6 +115,8 @@ class MinDifference(_Section):
 class Verdict(_Section):
     min_difference: MinDifference = MinDifference()
     """The smallest difference that counts, per kind of metric; a difference counts when its paired 95% interval excludes 0 and it reaches this."""
+    metastable_after: Seconds = Field(default=60.0, gt=0)
+    """An outage whose effect (failed reads, or p99 latency above twice its pre-failure level) lasts this long after its repair is reported as a metastable state (see outages.parquet)."""
 
 
 class SweepRange(_Section):
@@ -205,6 +207,8 @@ class Scenario(_Section):
     """Guards against runaway (unstable) scenarios and against sizes a run cannot hold; each is checked before a run starts, and the error names the limit to raise."""
     verdict: Verdict = Verdict()
     """What the verdict counts as a difference."""
+    failures: Optional[FailureSchedule] = None
+    """Failures of given instances at given times (random ones are set per instance: crud.failures, cqrs.replicas.failures, cqrs.write_server_failures); none: no scheduled failure."""
     cost: Optional[Cost] = None
     """Prices, for the metric cost_per_hour (per design: the write instance, the replicas' instance-seconds, the snapshot); none: no cost_per_hour."""
     sweep: Optional[dict[str, SweepSpec]] = None
@@ -246,6 +250,12 @@ def _get(scenario: Scenario, path: str):
 #: each design's own query and apply times: architecture -> (query_time key, apply_time key)
 DESIGN_COST_KEYS = {"crud": ("crud.query_time", "crud.apply_time"),
                     "cqrs": ("cqrs.replicas.query_time", "cqrs.apply_time")}
+#: (architecture, part) -> the scenario key a part the testbed's calibration measures and fits goes to
+CALIBRATED_KEYS = {
+    ("crud", "read"): DESIGN_COST_KEYS["crud"][0], ("crud", "write"): DESIGN_COST_KEYS["crud"][1],
+    ("cqrs", "read"): DESIGN_COST_KEYS["cqrs"][0], ("cqrs", "write"): DESIGN_COST_KEYS["cqrs"][1],
+    ("cqrs", "copy"): "cqrs.sync.replace_time",
+}
 
 
 def query_time_of(scenario: Scenario, architecture: str) -> Distribution:

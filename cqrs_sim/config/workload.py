@@ -63,6 +63,19 @@ ReadRate = Annotated[
 ]
 
 
+def _write_rate_kind(value: Any) -> str:
+    if isinstance(value, (dict, Diurnal)):
+        return "rate_shape"
+    return "rate_steps" if isinstance(value, (list, tuple)) else "rate"
+
+
+#: a write rate: one rate (a float, as before), steps, or a shape
+WriteRate = Annotated[
+    Union[Annotated[PerSecond, Tag("rate")], Annotated[RateSteps, Tag("rate_steps")], Annotated[Diurnal, Tag("rate_shape")]],
+    Discriminator(_write_rate_kind),
+]
+
+
 def _trace_start(value: Any) -> Union[float, datetime, str, None]:
     """A number (finite, not true/false), a timestamp, or text to read as one."""
     if value is None or isinstance(value, (datetime, str)):
@@ -173,6 +186,13 @@ class ReadTrace(Trace):
         return self._extra[self.client].values if self.client is not None else None
 
 
+class RetryBudget(_Section):
+    ratio: Number = Field(gt=0, le=1, allow_inf_nan=False)
+    """Retries allowed per read arrived (each read deposits this many tokens; a retry spends one), e.g. 0.1: at most one retry per ten reads in the long run."""
+    burst: Number = Field(default=10.0, ge=1, allow_inf_nan=False)
+    """Most tokens the bucket holds (it starts full): retries allowed at once after a quiet time."""
+
+
 class Reads(_Section):
     rate: Optional[ReadRate] = None
     """Arrival rate, steps [[start, rate], ...] (piecewise constant), or {diurnal: {mean, amplitude, period, phase or peak}}; required unless trace is given (then derived, the trace's arrivals per bin: do not give it)."""
@@ -190,6 +210,10 @@ class Reads(_Section):
     """Attempts after the first when one times out (each runs the same query again); at most 100."""
     retry_backoff: Seconds = 0.0
     """Wait before the first retry; doubled before each later one."""
+    retry_jitter: Literal["none", "full"] = "none"
+    """`full`: each retry waits a uniform draw between 0 and its backoff (full jitter), so clients that failed together do not retry together; `none`: exactly its backoff."""
+    retry_budget: Optional[RetryBudget] = None
+    """Limit retries to a share of recent reads (a token bucket, as gRPC's and Finagle's retry budgets); none: every lost attempt is retried, retries allowing."""
     clients: Optional[Count] = None
     """Clients the reads belong to (each read to one of them, uniformly at random, the same one in both designs); they define monotonic_read_violations and what `sticky` routing keeps together. None: reads belong to nobody."""
 
@@ -253,11 +277,28 @@ class ReadBack(_Section):
     """Time from the commit (the writer's acknowledgement) to its read-back."""
 
 
+class Burst(_Section):
+    at: Seconds = 0.0
+    """When the (first) burst starts."""
+    every: Optional[Seconds] = Field(default=None, gt=0)
+    """Repeat the burst this often from `at` (a nightly import: every: 24h); none: once."""
+    duration: Seconds = Field(gt=0)
+    """How long each burst lasts."""
+    rate: PerSecond = Field(gt=0)
+    """Poisson writes per second during a burst, on top of the other writes."""
+
+    @model_validator(mode="after")
+    def _fits_its_period(self) -> "Burst":
+        if self.every is not None and self.duration > self.every:
+            raise ValueError(f"duration ({self.duration:g}s) must not exceed every ({self.every:g}s)")
+        return self
+
+
 class Writes(_Section):
     interval: Optional[Distribution] = None
     """Time between writes (a renewal process); or give rate, or at."""
-    rate: Optional[PerSecond] = None
-    """Poisson write rate; or give interval, or at."""
+    rate: Optional[WriteRate] = None
+    """Poisson write rate, steps [[start, rate], ...], or {diurnal: {mean, amplitude, period, phase or peak}} as reads' rate; or give interval, or at."""
     at: Optional[list[Seconds]] = None
     """Fixed write times; or give interval, or rate."""
     trace: Optional[Trace] = None
@@ -268,6 +309,8 @@ class Writes(_Section):
     """The writer reads its own write back (read-your-writes); misses are reported as read_your_writes_violations."""
     keys: Optional[WriteKeys] = None
     """Which keys a write writes (needs workload.keys); default with workload.keys: one key, drawn by popularity."""
+    bursts: list[Burst] = Field(default_factory=list)
+    """Bulk writes on top of the others, [{at, every, duration, rate}, ...] (an import writing 10% of the catalogue in 10 minutes); drawn from a stream of their own."""
 
     @model_validator(mode="after")
     def _one_arrival_process(self) -> "Writes":
@@ -276,8 +319,10 @@ class Writes(_Section):
             raise ValueError(f"give exactly one of interval, rate, at, trace (got {', '.join(given) or 'none'})")
         if self.interval is not None and self.interval.mean <= 0:
             raise ValueError("interval: the mean interval must be positive")
-        if self.rate is not None and self.rate <= 0:
+        if isinstance(self.rate, float) and self.rate <= 0:
             raise ValueError("rate: must be positive (omit workload.writes for a read-only workload)")
+        if isinstance(self.rate, list) and not any(rate > 0 for _, rate in self.rate):
+            raise ValueError("rate: some step must be positive (omit workload.writes for a read-only workload)")
         return self
 
 

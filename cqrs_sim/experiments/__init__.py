@@ -6,5 +6,5 @@ capacity search, the optimizer, designs side by side, fitting distributions
 to measurements, comparing two results, the built-in validation and the
 run-time estimate.
 
-May import: io, present, analysis, model, workload, config, core (not testbed, a sibling).
+May import: io, present, analysis, model, workload, config, core (the testbed, above, imports it).
 """

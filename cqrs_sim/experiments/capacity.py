@@ -1,17 +1,27 @@
 """Capacity search: the largest (or, with ``minimize``, smallest) value of one path at which every SLO holds.
 
 Per architecture, by bisection over [lo, hi]: counts are bisected as
-integers, anything else until the bracket is narrower than ``tolerance`` of
-the range. Each evaluation simulates every replication of the scenario with
-the value set; every evaluation uses the same seeds, so the comparison
-between values is paired (common random numbers) and the boundary is not
-blurred by independent noise. Each SLO is judged by :mod:`cqrs_sim.analysis.slo`'s
-rule (the worse end of the 95% interval over the replications; a
-replication without a value, or a run stopped by ``limits.max_in_system``,
-misses it); a value holds when every SLO is met, and an undecided SLO does
-not hold. The search assumes the SLOs are monotone in the path (more load,
-worse latency; more replicas, better latency) and says so when the ends of
-the range contradict that.
+integers, anything else until the bracket is narrower than ``precision``
+(in the path's unit) or, without one, than ``tolerance`` of the range.
+
+By default each probed value is decided as ``optimize`` decides a design
+(:mod:`cqrs_sim.experiments.sequential`): first screened with the analytic twin
+(:func:`cqrs_sim.experiments.screen.screen`: an overloaded tier fails without
+simulating), then replicated one look at a time until every SLO is proven
+met or missed, the error split by Bonferroni over the values the search may
+probe (``max_steps`` + 2), the SLOs and the looks; a value holds when it is
+proven, and an undecided one does not. Before bisecting, the analytic twin
+brackets the search: when the far end of the range is screened, the first
+screened value is found analytically and the bisection starts from there.
+With ``fixed``, each value simulates the scenario's replications and is
+judged by :mod:`cqrs_sim.analysis.slo`'s rule at 95%, as before.
+
+Every evaluation uses the same seeds, so the comparison between values is
+paired (common random numbers) and the boundary is not blurred by
+independent noise. A replication without a value, or a run stopped by
+``limits.max_in_system``, misses the SLO. The search assumes the SLOs are
+monotone in the path (more load, worse latency; more replicas, better
+latency) and says so when the ends of the range contradict that.
 """
 
 from __future__ import annotations
@@ -27,6 +37,8 @@ from ..core.errors import Problem, ScenarioError
 from ..config.loader import load_scenario, parse_set
 from .simulate import simulate
 from ..config.scenario import Scenario
+from .screen import screen
+from .sequential import PROVEN, Guarantee, decide, looks
 from ..analysis.slo import SLO, Judgement, all_met, check_priced, judge_all, needs_interval
 from .sweep import _resolved_value, resolved_node
 from ..analysis.values import format_value
@@ -40,6 +52,18 @@ def parse_range(text: str) -> tuple[float, float]:
         return _number(lo), _number(hi)
     except ValueError:
         raise ScenarioError([Problem(f"--range {text}", 0, 0, "(--range)", "expected LO..HI, such as 100/s..2000/s or 1..32")]) from None
+
+
+def parse_precision(text: str) -> float:
+    """``--precision``: a positive width in the searched path's unit (10/s, 5ms, 2)."""
+    try:
+        value = _number(text)
+        if not value > 0 or value == float("inf"):
+            raise ValueError
+        return value
+    except ValueError:
+        raise ScenarioError([Problem(f"--precision {text}", 0, 0, "(--precision)",
+                                     "expected a positive width in the searched path's unit, such as 10/s, 5ms or 1")]) from None
 
 
 def _number(text: str) -> float:
@@ -56,6 +80,8 @@ class Evaluation:
     incomplete: bool  #: a run was stopped by the runaway guard
     metrics: dict[str, tuple[float, Optional[float], Optional[float]]]  #: SLO metric -> (mean, ci_low, ci_high)
     judgements: list[Judgement] = field(default_factory=list)  #: one per SLO, in the order given
+    screened: str = ""  #: why the analytic twin rules this value out without simulating it
+    probes_left: int = 0  #: values the whole search may still probe after this one, at most (for an ETA)
 
     @property
     def n(self) -> int:
@@ -72,6 +98,7 @@ class CapacityResult:
     bracket: tuple[Optional[float], Optional[float]]  #: (last value that held, first that failed)
     note: str
     evaluations: list[Evaluation] = field(default_factory=list)
+    guarantee: str = ""  #: how each value was decided (sequential), or "" (the fixed 95% rule)
 
     @property
     def at_answer(self) -> Optional[Evaluation]:
@@ -81,7 +108,9 @@ class CapacityResult:
 def capacity_search(scenario_file: str | Path, path: str, slos: list[SLO], executor: Optional[Executor] = None,
                     value_range: Optional[tuple[float, float]] = None, minimize: bool = False,
                     sets: Optional[list[str]] = None, tolerance: float = 0.01, max_steps: int = 14,
-                    report: Callable[[str, Evaluation], None] = lambda arch, e: None) -> list[CapacityResult]:
+                    report: Callable[[str, Evaluation], None] = lambda arch, e: None, precision: Optional[float] = None,
+                    fixed: bool = False, confidence: float = 0.95, max_replications: int = 20,
+                    width: int = 1) -> list[CapacityResult]:
     base = load_scenario(scenario_file, sets)
     target, scaled = searched_path(base, path)
     needs_interval(base.replications)
@@ -96,16 +125,30 @@ def capacity_search(scenario_file: str | Path, path: str, slos: list[SLO], execu
     if not lo < hi:
         raise ScenarioError([Problem(f"--range {lo}..{hi}", 0, 0, path, "the range must have LO < HI")])
     base_pairs = dict(parse_set(text) for text in sets or [])
+    guarantee = None if fixed else Guarantee(confidence, max_steps + 2, len(slos), looks(max_replications))
     results = []
     # a path inside one architecture's section cannot move the other: search only where it matters
     archs = [a for a in base.architectures if not (path.startswith(("crud.", "cqrs.")) and not path.startswith(a + "."))]
-    for arch in archs:
+    planned = {"probes": max_steps + 2}
+    for position, arch in enumerate(archs):
         cache: dict[float, Evaluation] = {}
+        loaded: dict[float, Scenario] = {}
 
-        def evaluate(value: float) -> Evaluation:
+        def scenario_at(value: float, arch: str = arch) -> Scenario:
+            if value not in loaded:
+                loaded[value] = load_scenario(scenario_file, {**base_pairs, target: value, "architectures": [arch],
+                                                              "sweep": None})
+            return loaded[value]
+
+        def evaluate(value: float, position: int = position) -> Evaluation:
             if value in cache:
                 return cache[value]
-            scenario = load_scenario(scenario_file, {**base_pairs, target: value, "architectures": [arch], "sweep": None})
+            scenario = scenario_at(value)
+            if guarantee is not None:
+                cache[value] = evaluation = _sequential(scenario, arch, value, slos, guarantee, executor, width)
+                evaluation.probes_left = max(0, planned["probes"] - len(cache)) + planned["probes"] * (len(archs) - 1 - position)
+                report(arch, evaluation)
+                return evaluation
             results_ = simulate(scenario, executor=executor)
             runs = results_.per_replication
             runs = runs[runs["architecture"] == arch]
@@ -117,9 +160,19 @@ def capacity_search(scenario_file: str | Path, path: str, slos: list[SLO], execu
             report(arch, evaluation)
             return evaluation
 
-        result = _bisect(arch, path, evaluate, lo, hi, integer, minimize, tolerance, max_steps, cache)
-        if scaled:
-            result.note = f"{scaled}; {result.note}"
+        bracket_note = ""
+        far = lo if minimize else hi
+        if guarantee is not None:
+            far, bracket_note = _analytic_bracket(scenario_at, path, arch, slos, lo, hi, integer, minimize)
+        low, high = (far, hi) if minimize else (lo, far)
+        width_ = precision if precision is not None else tolerance * (hi - lo)
+        span = abs(high - low) / (1 if integer else width_)
+        planned["probes"] = 2 + min(max_steps, math.ceil(math.log2(span)) if span > 1 else 0)
+        result = _bisect(arch, path, evaluate, low, high, integer, minimize, width_, max_steps, cache)
+        result.guarantee = "" if guarantee is None else guarantee.text()
+        for note in (bracket_note, scaled):
+            if note:
+                result.note = f"{note}; {result.note}"
         results.append(result)
     return results
 
@@ -143,6 +196,39 @@ def searched_path(scenario: Scenario, path: str) -> tuple[str, str]:
     return path, ""
 
 
+def _sequential(scenario: Scenario, arch: str, value: float, slos: list[SLO], guarantee, executor, width: int) -> Evaluation:
+    """One value screened, then decided sequentially (see the module docstring)."""
+    reason = screen(scenario, arch, slos)
+    if reason is not None:
+        return Evaluation(value, False, False, {}, [], screened=reason)
+    candidate = decide(executor, scenario, arch, slos, guarantee, width)
+    judgements = candidate.judgements
+    metrics = {j.slo.metric: (j.mean, j.ci_low, j.ci_high) for j in judgements}
+    return Evaluation(value, candidate.status == PROVEN, candidate.stopped, metrics, judgements)
+
+
+def _analytic_bracket(scenario_at, path, arch, slos, lo, hi, integer, minimize) -> tuple[float, str]:
+    """The far end of the range for the bisection: the range's own, or, when the analytic twin screens that end
+    out, the first screened value next to the values it does not screen (found without simulating)."""
+    def screened(value: float) -> Optional[str]:
+        return screen(scenario_at(value), arch, slos)
+
+    near, far = (hi, lo) if minimize else (lo, hi)
+    reason = screened(far)
+    if reason is None or screened(near) is not None:
+        return far, ""
+    for _ in range(60):
+        if (integer and abs(far - near) <= 1) or (not integer and abs(far - near) <= 1e-4 * abs(hi - lo)):
+            break
+        mid = (near + far) // 2 if integer else (near + far) / 2
+        found = screened(mid)
+        if found is None:
+            near = mid
+        else:
+            far, reason = mid, found
+    return far, f"bracketed by the analytic twin: screened from {format_value(path, far)} ({reason})"
+
+
 def _bisect(arch, path, evaluate, lo, hi, integer, minimize, tolerance, max_steps, cache) -> CapacityResult:
     inside, outside = (hi, lo) if minimize else (lo, hi)  # where the SLOs should hold, and where they should not
     if not evaluate(inside).holds:
@@ -157,7 +243,7 @@ def _bisect(arch, path, evaluate, lo, hi, integer, minimize, tolerance, max_step
     while steps < max_steps:
         if integer and abs(bad - good) <= 1:
             break
-        if not integer and abs(bad - good) <= tolerance * (hi - lo):
+        if not integer and abs(bad - good) <= tolerance:
             break
         mid = (good + bad) // 2 if integer else (good + bad) / 2
         if evaluate(mid).holds:

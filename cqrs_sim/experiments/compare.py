@@ -24,6 +24,7 @@ from typing import Any, Optional
 
 import pandas as pd
 
+from ..config.scenario import CALIBRATED_KEYS
 from ..core.errors import ScenarioError
 from ..io.integrity import DATA_FILES
 from ..core.intervals import contains, finite_or_none
@@ -109,6 +110,15 @@ class ScenarioDifference:
         """Whether only the random numbers, the number of replications or the recording differ."""
         return not self.files and all(key.split(".")[0] in NOISE_KEYS for key, _, _ in self.keys) and bool(self.keys)
 
+    @property
+    def calibrated(self) -> bool:
+        """Whether they differ, beyond noise, only in parts a testbed calibration measures (query, apply and copy
+        times: one side is a prediction from the other's measured parts)."""
+        parts = set(CALIBRATED_KEYS.values())
+        return not self.files and not self.same_model and bool(self.keys) and all(
+            key.split(".")[0] in NOISE_KEYS or any(key == p or key.startswith(p + ".") for p in parts)
+            for key, _, _ in self.keys)
+
     def message(self) -> str:
         """The difference in one plain sentence."""
         shown = [f"{key} ({_brief(va)} vs {_brief(vb)})" for key, va, vb in self.keys[:5]]
@@ -120,6 +130,9 @@ class ScenarioDifference:
         if self.same_model:
             return (f"A and B are the same model with other random numbers or runs ({hashes}; they differ only in "
                     f"{what}): the differences below are noise, to be judged by the intervals")
+        if self.calibrated:
+            return (f"A and B differ only in the parts a testbed calibration measures ({hashes}; {what}): a "
+                    "prediction from measured parts beside a measurement, agreement targets judged")
         return (f"A and B were made from different scenarios ({hashes}); they differ in {what}. The differences "
                 "below come from the scenarios, not from a disagreement of the two; agreement targets are not judged")
 

@@ -17,6 +17,8 @@ from typing import TYPE_CHECKING, Any, Callable, Mapping, Optional
 from ..analysis.values import format_interval
 from .simulate import simulate
 from ..config.loader import load_scenario
+from ..config.format import format_duration
+from ..config.units import parse_duration
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -28,15 +30,22 @@ METRICS = ("read_latency_p99", "stale_read_fraction", "stale_version_fraction", 
            "visibility_window_mean", "replica_availability", "replica_seconds", "cost_per_hour")
 
 
-def standard_designs(scenario: "Scenario") -> dict[str, dict[str, Any]]:
+def standard_designs(scenario: "Scenario", read_your_writes: Optional[str | float] = None) -> dict[str, dict[str, Any]]:
     """CRUD alone, CRUD with streaming replicas, and CQRS refreshed by rolling snapshots, by blue-green (the whole
     green set built at once) and by projections — each otherwise as ``scenario`` sets it (replica counts: the
-    scenario's CQRS swarm)."""
+    scenario's CQRS swarm). With ``read_your_writes`` (a window, such as ``"2s"``; the scenario needs clients)
+    also CRUD with streaming replicas whose clients read from the primary for that long after their own write."""
     count = scenario.cqrs.replicas.count
     plural = "s" if count != 1 else ""
+    own: dict[str, dict[str, Any]] = {}
+    if read_your_writes is not None:
+        window = parse_duration(read_your_writes)
+        own[f"CRUD + {count} streaming replica{plural}, own writes read from the primary for {format_duration(window)}"] = {
+            "architectures": ["crud"], "crud.replicas": count, "crud.read_your_writes_window": window}
     return {
         "CRUD, one database": {"architectures": ["crud"], "crud.replicas": 0},
         f"CRUD + {count} streaming replica{plural}": {"architectures": ["crud"], "crud.replicas": count},
+        **own,
         "CQRS, rolling snapshots": {"architectures": ["cqrs"], "cqrs.sync.strategy": "rolling"},
         "CQRS, blue-green snapshots": {"architectures": ["cqrs"], "cqrs.sync.strategy": "blue_green",
                                        "cqrs.sync.build_parallelism": count},

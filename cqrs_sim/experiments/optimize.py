@@ -63,10 +63,12 @@ class Design:
     incomplete: bool = False
     checks: list[Judgement] = field(default_factory=list)  #: one per SLO, in the order given
     n: int = 0  #: replications simulated
+    status: str = ""  #: the search's word for it (proven, rejected, undecided, screened, not simulated); "" on a grid
+    reason: str = ""  #: why screened or not simulated
 
     @property
     def meets(self) -> bool:
-        return not self.incomplete and all_met(self.checks)
+        return not self.incomplete and bool(self.checks) and all_met(self.checks)
 
     def mean(self, metric: str) -> float:
         value = finite_or_none(self.metrics.get(metric, {}).get("mean"))
@@ -91,6 +93,7 @@ class Optimum:
     failures: list[dict]  #: points that could not run (invalid overrides), per architecture
     simulated: int = 0  #: points simulated now
     skipped: int = 0  #: points already done in the directory
+    procedure: Optional[dict] = None  #: the sequential search: its guarantee and what it did (None: the grid)
 
     def as_dict(self) -> dict[str, Any]:
         """The answer as plain data (``optimize.json``); :func:`cqrs_sim.present.plots.pareto.pareto_fronts` draws it."""
@@ -107,13 +110,15 @@ class Optimum:
             "pareto": {metric: [index[id(d)] for d in front] for metric, front in self.fronts.items()},
             "designs": [_design_dict(d) for d in self.designs],
             "failures": self.failures,
+            **({"search": self.procedure} if self.procedure is not None else {}),
         }
 
 
 def _design_dict(design: Design) -> dict[str, Any]:
     return {"architecture": design.architecture, "settings": design.settings, "point": design.point,
             "label": design.label(), "meets": design.meets, "incomplete": design.incomplete, "n": design.n,
-            "checks": [c.as_dict() for c in design.checks], "metrics": design.metrics}
+            "checks": [c.as_dict() for c in design.checks], "metrics": design.metrics,
+            **({"status": design.status, "reason": design.reason} if design.status else {})}
 
 
 def check_metric(metric: str, option: str) -> None:
@@ -280,6 +285,8 @@ def designs_table(optimum: Optimum) -> pd.DataFrame:
         row.update({f"slo {c.slo.text}": c.status.value for c in design.checks})
         row.update({"meets_every_slo": design.meets, "incomplete": design.incomplete, "n": design.n,
                     "answer": design is optimum.best, "point": design.point})
+        if design.status:
+            row.update({"status": design.status, "reason": design.reason})
         for metric, front in optimum.fronts.items():
             row[f"pareto_{metric}"] = any(design is d for d in front)
         rows.append(row)

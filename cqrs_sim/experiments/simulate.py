@@ -22,8 +22,9 @@ from ..io.results import Results, build_manifest
 from ..config.scenario import Scenario
 from .executors import LocalPool
 from .workers import worker_progress
+from ..analysis.outages import outage_effects
 from ..analysis.visibility import run_visibility_times, visibility_from_records
-from ..analysis.tables import autoscale_table, replicas_table, requests_table, timeseries_table, writes_table
+from ..analysis.tables import autoscale_table, outages_table, replicas_table, requests_table, timeseries_table, writes_table
 from ..workload.draws import write_workload
 
 #: progress(done, total, label): done and total count simulated architecture-runs (fractions allowed);
@@ -98,6 +99,7 @@ def run_task(scenario: Scenario, architecture: str, replication: int, task: int 
         "timeseries": timeseries_table(record, scenario.duration, scenario.bin_width),
         "autoscale": autoscale_table(record),
     }
+    tables["outages"] = outage_effects(outages_table(record), tables["timeseries"], scenario)
     return row, tables, record
 
 
@@ -132,7 +134,7 @@ def simulate(scenario: Scenario, progress: Optional[ProgressFn] = None, jobs: in
         progress(total, total, "done")
     rows = [row for row, _, _ in outputs]
     frames = {name: pd.concat([tables[name] for _, tables, _ in outputs], ignore_index=True)
-              for name in ("writes", "replicas", "timeseries", "autoscale")}
+              for name in ("writes", "replicas", "timeseries", "autoscale", "outages")}
     records = [record for _, _, record in outputs]
     del outputs
     visibility = visibility_from_records(records, frames["writes"])

@@ -27,9 +27,9 @@ RESULT_FILES = ("scenario.yaml", "manifest.json", "summary.json", "summary.csv",
 
 PLOT_FORMATS = ("png", "svg")  #: what ``cqrs-sim run`` / ``plot`` draw into DIR/plots/
 #: the tables of a result, each DIR/<name>.parquet
-TABLES = ("requests", "writes", "replicas", "timeseries", "visibility", "autoscale")
+TABLES = ("requests", "writes", "replicas", "timeseries", "visibility", "autoscale", "outages")
 #: tables a result written by an older version may lack: read as empty (such a run had no autoscaler)
-OPTIONAL_TABLES = ("autoscale",)
+OPTIONAL_TABLES = ("autoscale", "outages")
 
 
 #: keys of every entry of a capacity answer (``cqrs-sim capacity -o``)

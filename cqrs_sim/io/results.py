@@ -24,6 +24,7 @@ from ..core.safetext import html_text, read_csv, write_csv
 from ..config.scenario import Scenario
 from .resultdir import OPTIONAL_TABLES, output_kind, TABLES
 from ..config.loader import load_scenario, resolved_yaml
+from ..analysis.outages import outage_lines
 from ..analysis.verdict import verdict
 from ..config.format import format_duration
 from ..present.htmltable import _table
@@ -104,6 +105,8 @@ class Results:
     visibility: pd.DataFrame = field(default_factory=pd.DataFrame)  #: architecture, t, probability, reads
     #: per autoscaler decision: architecture, replication, t, replicas_in_pool, provisioning, utilization, desired, change
     autoscale: pd.DataFrame = field(default_factory=pd.DataFrame)
+    #: per outage of an instance: architecture, replication, instance, cause, down, up
+    outages: pd.DataFrame = field(default_factory=pd.DataFrame)
     manifest: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -139,7 +142,7 @@ class Results:
         caption = (f"<b>{html_text(self.scenario.name)}</b>: mean ± half-width of the 95% interval over "
                    f"{self.scenario.replications} replication(s), seed {self.scenario.seed}, requests arriving in "
                    f"[{format_duration(self.scenario.warmup)}, {format_duration(self.scenario.duration)})")
-        notes = "".join(f"<li>{html_text(text)}</li>" for _, _, text in lines)
+        notes = "".join(f"<li>{html_text(text)}</li>" for text in [text for _, _, text in lines] + outage_lines(self))
         stopped = "".join(f"<p><b>incomplete:</b> {html_text(run['architecture'])} replication {run['replication'] + 1} "
                           f"stopped: {html_text(str(run['reason']))}</p>" for run in self.incomplete)
         return f"<div><p>{caption}</p>{stopped}{_table(self)}<ul>{notes}</ul></div>"

@@ -23,6 +23,7 @@ from .frontend import Frontend
 from .projection import Projections
 from .replicas import ReplicaPool, ServedByReplicas
 from .rollout import Rollouts
+from .scheduled import scheduled_roles
 from .slots import Slots
 
 
@@ -33,11 +34,12 @@ class CqrsModel(ServedByReplicas, Frontend):
                  replication: int):
         super().__init__(env, scenario, reads, writes, replication)
         replicas, auto = scenario.cqrs.replicas, scenario.cqrs.autoscale
+        hit = scheduled_roles(scenario, "cqrs")
         pool = ReplicaPool if auto is None else MeteredPool
         self.replicas = pool(
             self, replicas.count, replicas.connections, replicas.routing, self._streams("routing"), live=True,
             ties="rotate", cold_factor=replicas.cold_factor, warm_up_time=replicas.warm_up_time,
-            drain=scenario.cqrs.sync.drain, failures=replicas.failures is not None, max_lag=replicas.max_lag,
+            drain=scenario.cqrs.sync.drain, failures=replicas.failures is not None or "replicas" in hit, max_lag=replicas.max_lag,
             size=None if auto is None else auto.max)
         self._query = self.replicas.query  # reads go straight to the replica pool
         self.write_servers = Slots(scenario.cqrs.write_servers)
@@ -50,10 +52,11 @@ class CqrsModel(ServedByReplicas, Frontend):
             self.rollouts = Rollouts(self.replicas, self, sync, stream(scenario.seed, replication, "cqrs.replace_time"))
         if replicas.failures is not None:
             failures.start_cqrs_replicas(self, replicas.failures)
-        if scenario.cqrs.write_server_failures is not None:
-            servers = failures.WriteServers(self, scenario.cqrs.write_servers)
+        if scenario.cqrs.write_server_failures is not None or "write_servers" in hit:
+            servers = self.failing_servers = failures.WriteServers(self, scenario.cqrs.write_servers)
             self._write = servers.submit  # writes go to servers that fail, not to the plain slots
-            servers.start_failures(scenario.cqrs.write_server_failures)
+            if scenario.cqrs.write_server_failures is not None:
+                servers.start_failures(scenario.cqrs.write_server_failures)
         if auto is not None:
             assert isinstance(self.replicas, MeteredPool) and isinstance(self.rollouts, Rollouts)
             rollouts = self.rollouts

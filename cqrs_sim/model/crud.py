@@ -24,6 +24,7 @@ from ..config.scenario import Scenario
 from ..workload.draws import ReadSource, WriteWorkload
 from .frontend import Frontend
 from . import failures
+from .scheduled import scheduled_roles
 from .read import ATTEMPT, ID, LATEST, QUERY_TIME, READ_BACK, SEEN, START
 
 
@@ -41,12 +42,13 @@ class CrudModel(Frontend):
         self.queue: deque = deque()  #: FIFO of reads (lists) and writes (int indices)
         self._cache_callbacks("_query_start", "_query_end")
         self.primary_outages: list[tuple[int, float, float, int]] = []  #: (0, out, back, version) per failure
-        if scenario.crud.failures is not None:
+        if scenario.crud.failures is not None or "primary" in scheduled_roles(scenario, "crud"):
             self.running: dict[simpy.Event, object] = {}  #: end event -> read (a list) or write (an index)
             self.down_since = 0.0
             self._query_start = self._query_start_tracked
             self._apply_start = self._apply_start_tracked
-            failures.start_primary(self, scenario.crud.failures)
+            if scenario.crud.failures is not None:
+                failures.start_primary(self, scenario.crud.failures)
 
     # --- the lock -------------------------------------------------------------
     def _query(self, read: list) -> None:

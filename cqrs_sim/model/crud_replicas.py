@@ -36,6 +36,8 @@ from . import failures
 from .autoscale import Autoscaler, MeteredPool
 from .crud import CrudModel
 from .replicas import ReplicaPool, ServedByReplicas
+from .own_writes import OwnWrites
+from .scheduled import scheduled_roles
 
 
 class CrudReplicatedModel(ServedByReplicas, CrudModel):
@@ -45,11 +47,12 @@ class CrudReplicatedModel(ServedByReplicas, CrudModel):
         super().__init__(env, scenario, reads, writes, replication)
         crud, auto = scenario.crud, scenario.crud.replica_autoscale
         #: applies may come late (a failed or stalled replica): visibility follows the applies as they happen
-        self.late = crud.failures is not None or crud.replication_stalls is not None
+        scheduled = "replicas" in scheduled_roles(scenario, "crud")
+        self.late = crud.failures is not None or crud.replication_stalls is not None or scheduled
         pool = ReplicaPool if auto is None else MeteredPool
         self.replicas = pool(self, crud.replicas, crud.replica_connections, crud.replica_routing,
                              self._streams("replicas"), live=auto is not None or self.late or crud.max_lag is not None,
-                             ties="past_pick", failures=crud.failures is not None, max_lag=crud.max_lag,
+                             ties="past_pick", failures=crud.failures is not None or scheduled, max_lag=crud.max_lag,
                              size=None if auto is None else auto.max)
         if auto is not None:
             self.autoscaler = Autoscaler(
@@ -57,6 +60,11 @@ class CrudReplicatedModel(ServedByReplicas, CrudModel):
                 stream(scenario.seed, replication, "crud.replica_autoscale.provision_time"), scenario.duration,
                 self._join_new)
         self._query = self.replicas.query  # reads go to the replicas; the primary takes only writes
+        self.own_writes: OwnWrites | None = None
+        if crud.read_your_writes_window is not None:  # … but a client's reads just after its own write
+            self.own_writes = OwnWrites(self, crud.read_your_writes_window, lambda read: CrudModel._query(self, read),
+                                        self.replicas.query)
+            self._query = self.own_writes.query
         self.applied_at = [0.0] * self.replicas.size  #: when each replica slot applied its newest version
         self.lag = crud.replication_lag
         self.lag_rng = stream(scenario.seed, replication, "crud.replication_lag")
@@ -69,17 +77,20 @@ class CrudReplicatedModel(ServedByReplicas, CrudModel):
         #: late applies in an elastic pool: the members when each version committed (None: every replica)
         self.voters: list[frozenset[int]] | None = None if auto is None else [frozenset(self.replicas.members)]
         self.replica_outages: list[tuple[int, float, float, int]] = []  #: (replica, out, back, version) per failure
-        if self.late:
+        if crud.failures is not None or crud.replication_stalls is not None:
             failures.start_crud_replicas(self, crud.failures, crud.replication_stalls)
 
     def _join_new(self, r: int) -> None:
         """A provisioned replica joins with what its slot has applied; from now on it fails and stalls."""
         self.replicas.join(r, self.replicas.version[r])
-        if self.late:
-            failures.start_crud_replica(self, r, self.scenario.crud.failures, self.scenario.crud.replication_stalls)
+        crud = self.scenario.crud
+        if crud.failures is not None or crud.replication_stalls is not None:
+            failures.start_crud_replica(self, r, crud.failures, crud.replication_stalls)
 
     # --- replication ----------------------------------------------------------
     def _apply_end(self, event: simpy.Event) -> None:
+        if self.own_writes is not None:
+            self.own_writes.committed(self.write_client[event.value])
         super()._apply_end(event)
         version = self.commits
         now = self.env.now

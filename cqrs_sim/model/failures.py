@@ -41,7 +41,9 @@ import simpy
 from ..config.distributions import Distribution
 from ..config.designs import Failures, Stalls
 from ..workload.streams import stream
+from . import scheduled
 from .replicas import SWAP
+from .scheduled import Instance
 
 if TYPE_CHECKING:
     from .cqrs import CqrsModel
@@ -98,30 +100,32 @@ def start_cqrs_replicas(model: "CqrsModel", failures: Failures) -> None:
 
 def start_cqrs_replica(model: "CqrsModel", r: int, failures: Failures) -> None:
     """Member r's instance fails from now on, until it is removed; its draws come from the instance's stream."""
-    instance = model.replicas.instance(r)
-    model.env.process(_cqrs_replica(model, r, instance, failures, _rng(model, "replicas.failures", instance)))
+    number = model.replicas.instance(r)
+    rng = _rng(model, "replicas.failures", number)
+    target = cqrs_replica(model, r, rng)
+    model.env.process(_cycles(model, failures.mtbf, failures.mttr, rng, lambda: target.down("random"), target.up,
+                              _alive(model.replicas, r, number)))
 
 
 def _alive(pool, r: int, instance: int) -> Callable[[], bool]:
     return lambda: pool.instance(r) == instance
 
 
-def _cqrs_replica(model: "CqrsModel", r: int, instance: int, failures: Failures, rng: np.random.Generator):
+def cqrs_replica(model: "CqrsModel", r: int, rng: np.random.Generator) -> Instance:
+    """Member r's instance as one that fails (``rng``: its snapshot load's draws, made once per instance)."""
     pool, env = model.replicas, model.env
-    out = [0.0]
     projections = model.scenario.cqrs.sync.strategy == "projection"
 
     def go_down() -> bool:
         if pool.out[r] & SWAP:
             return False
-        out[0] = env.now
         if projections:
             model.rollouts.fail(r)  # and its projector stops: out of the pool until a rebuild
         else:
             pool.fail(r)
         return True
 
-    def come_back():
+    def come_back(since: float):
         if projections:  # no snapshot: the replica starts empty and replays the log
             pool.repaired(r, pool.version[r])
             yield model.rollouts.rebuild(r)
@@ -129,9 +133,9 @@ def _cqrs_replica(model: "CqrsModel", r: int, instance: int, failures: Failures,
         version = model.commits  # the newest snapshot of the write image
         yield env.timeout(_draw(model.scenario.cqrs.sync.replace_time, rng))
         pool.repaired(r, version)
-        model.rollouts.rejoined(r, out[0], pool.version[r])
+        model.rollouts.rejoined(r, since, pool.version[r])
 
-    yield from _cycles(model, failures.mtbf, failures.mttr, rng, go_down, come_back, _alive(pool, r, instance))
+    return scheduled.instance(model, f"cqrs.replicas.{pool.instance(r)}", go_down, come_back)
 
 
 class WriteServers:
@@ -180,22 +184,33 @@ class WriteServers:
         if self.queue:
             self._start(s, self.queue.popleft())
 
+    def server(self, s: int) -> Instance:
+        """Write server s as an instance that fails."""
+        return scheduled.instance(self.model, f"cqrs.write_servers.{s}", lambda: self.fail(s),
+                                  lambda since: self.repaired(s))
+
     def start_failures(self, failures: Failures) -> None:
         for s in range(len(self.up)):
             rng = _rng(self.model, "write_server_failures", s)
+            target = self.server(s)
             self.model.env.process(_cycles(self.model, failures.mtbf, failures.mttr, rng,
-                                           lambda s=s: self.fail(s), lambda s=s: self.repaired(s)))
+                                           lambda target=target: target.down("random"), target.up))
 
 
 # --- CRUD -------------------------------------------------------------------------
-def start_primary(model: "CrudModel", failures: Failures) -> None:
-    rng = _rng(model, "failures.primary", 0)
-
+def primary(model: "CrudModel") -> Instance:
+    """The CRUD primary as an instance that fails."""
     def go_down() -> bool:
         model.primary_fails()
         return True
 
-    model.env.process(_cycles(model, failures.mtbf, failures.mttr, rng, go_down, model.primary_repaired))
+    return scheduled.instance(model, "crud.primary", go_down, lambda since: model.primary_repaired())
+
+
+def start_primary(model: "CrudModel", failures: Failures) -> None:
+    rng = _rng(model, "failures.primary", 0)
+    target = primary(model)
+    model.env.process(_cycles(model, failures.mtbf, failures.mttr, rng, lambda: target.down("random"), target.up))
 
 
 def start_crud_replicas(model: "CrudReplicatedModel", failures: Failures | None, stalls: Stalls | None) -> None:
@@ -206,29 +221,42 @@ def start_crud_replicas(model: "CrudReplicatedModel", failures: Failures | None,
 def start_crud_replica(model: "CrudReplicatedModel", r: int, failures: Failures | None, stalls: Stalls | None) -> None:
     """Member r's instance fails and stalls from now on, until it is removed (one stream per instance)."""
     pool = model.replicas
-    instance = pool.instance(r)
+    number = pool.instance(r)
     if failures is not None:
-        model.env.process(_crud_replica(model, r, instance, failures, _rng(model, "failures.replica", instance)))
+        target = crud_replica(model, r)
+        model.env.process(_cycles(model, failures.mtbf, failures.mttr, _rng(model, "failures.replica", number),
+                                  lambda: target.down("random"), target.up, _alive(pool, r, number)))
     if stalls is not None:
-        rng = _rng(model, "replication_stalls", instance)
+        rng = _rng(model, "replication_stalls", number)
         model.env.process(_cycles(model, stalls.every, stalls.duration, rng,
-                                  lambda: model.freeze(r), lambda: model.thaw(r), _alive(pool, r, instance)))
+                                  lambda: model.freeze(r), lambda: model.thaw(r), _alive(pool, r, number)))
 
 
-def _crud_replica(model: "CrudReplicatedModel", r: int, instance: int, failures: Failures,
-                  rng: np.random.Generator):
+def crud_replica(model: "CrudReplicatedModel", r: int) -> Instance:
+    """Member r's instance as one that fails: out of the pool, its apply frozen, until repaired."""
     pool, env = model.replicas, model.env
-    out = [0.0]
 
     def go_down() -> bool:
-        out[0] = env.now
         pool.fail(r)
         model.freeze(r)
         return True
 
-    def come_back() -> None:
+    def come_back(since: float) -> None:
         model.thaw(r)  # it applies what it missed, then serves again, its caches warm
         pool.repaired(r, pool.version[r], cold=False)
-        model.replica_outages.append((r, out[0], env.now, pool.version[r]))
+        model.replica_outages.append((r, since, env.now, pool.version[r]))
 
-    yield from _cycles(model, failures.mtbf, failures.mttr, rng, go_down, come_back, _alive(pool, r, instance))
+    return scheduled.instance(model, f"crud.replicas.{pool.instance(r)}", go_down, come_back)
+
+
+# --- scheduled failures -------------------------------------------------------------
+def scheduled_target(model: "Frontend", role: str, index: int) -> Instance:
+    """The instance a scheduled failure of ``role`` number ``index`` takes down (the one random failures share)."""
+    if role == "primary":
+        return primary(model)  # type: ignore[arg-type]
+    if role == "write_servers":
+        servers = model.failing_servers  # type: ignore[attr-defined]
+        return servers.server(index)
+    if model.architecture == "cqrs":
+        return cqrs_replica(model, index, _rng(model, "scheduled.replicas", index))  # type: ignore[arg-type]
+    return crud_replica(model, index)  # type: ignore[arg-type]

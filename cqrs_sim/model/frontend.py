@@ -29,6 +29,7 @@ from .read import (ARRIVAL, ATTEMPT, CLIENT, FINISH, HANDLER, HANDLER_TIME, ID, 
                    START, TIMED_OUT, WAITED, WIDTH, new_read)
 from .record import RunRecord
 from .recorder import CHUNK, ReadRecorder
+from .retry import Backoff, RetryBudget
 from .routing import router
 from .slots import Slots
 
@@ -59,6 +60,8 @@ class Frontend:
         self.reads_in_flight = 0
         self.max_in_system = scenario.limits.max_in_system
         self.stopped_at: float | None = None  #: set when the run is stopped as a runaway
+        self.fault_instances: dict = {}  #: instances that fail, by name (:mod:`.scheduled`)
+        self.outage_log: list = []  #: (instance, cause, down, up) per outage, in order of repair
 
         handlers = scenario.handlers
         self.handler_slots = [Slots(handlers.concurrency) for _ in range(handlers.count)]
@@ -90,7 +93,10 @@ class Frontend:
         reads_settings = scenario.workload.reads
         self.timeout = reads_settings.timeout
         self.retries = reads_settings.retries
-        self.retry_backoff = reads_settings.retry_backoff
+        self.backoff = Backoff(reads_settings.retry_backoff, None if reads_settings.retry_jitter == "none" else
+                               stream(scenario.seed, replication, f"{self.architecture}.reads.retry_jitter"))
+        budget = reads_settings.retry_budget
+        self.retry_budget = None if budget is None else RetryBudget(budget.ratio, budget.burst)
         self.clients: dict[int, list] = {}  #: reads whose client still waits: id -> [first arrival, attempt]
         self.timeout_times: list[float] = []  #: per attempt given up on: its read's first arrival
         self.retry_times: list[float] = []  #: per retry sent: its read's first arrival
@@ -224,8 +230,8 @@ class Frontend:
     def _retry_or_fail(self, attempt: list, client: list) -> None:
         """The client's current attempt is lost (timed out, or its server failed): retry if it may, else fail."""
         i = attempt[ID]
-        if client[1] <= self.retries:
-            delay = self.retry_backoff * 2 ** (client[1] - 1)
+        if client[1] <= self.retries and (self.retry_budget is None or self.retry_budget.allow(self._next_id)):
+            delay = self.backoff.delay(client[1])
             client[1] += 1
             self.retry_times.append(client[0])
             retry = new_read(i, NAN, attempt[HANDLER_TIME], attempt[QUERY_TIME], attempt[KEY], attempt[CLIENT],
@@ -352,6 +358,7 @@ class Frontend:
             extra_instances=self.extra_instance_columns(),
             write_keys=self.write_keys if self.scenario.workload.keys is not None else None,
             empty_pool=self.empty_pool_columns(),
+            outages=self.outage_log,
             write_client=(np.asarray(self.write_client, dtype=np.int64)
                           if self.scenario.workload.reads.clients is not None else None),
         )

@@ -45,6 +45,8 @@ class RunRecord:
     write_client: Optional[np.ndarray] = None  #: per write, its writer's client (None without workload.reads.clients)
     #: start, end of each time reads had no server to go to: no replica in the pool, or the one database down
     empty_pool: dict[str, np.ndarray] = field(default_factory=dict)
+    #: (instance, cause, down, up) per outage of an instance that failed, in order of repair (up NaN: skipped)
+    outages: list[tuple[str, str, float, float]] = field(default_factory=list)
 
     @property
     def sampled(self) -> bool:

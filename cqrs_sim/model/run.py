@@ -8,6 +8,7 @@ import simpy
 
 from ..config.scenario import Scenario
 from ..workload.draws import ReadSource, WriteWorkload, write_workload, writes_of_design
+from . import failures, scheduled
 from .cqrs import CqrsModel
 from .crud import CrudModel
 from .crud_replicas import CrudReplicatedModel
@@ -38,6 +39,7 @@ def run_architecture(
     env = simpy.Environment()
     model = model_class(scenario, architecture)(env, scenario, ReadSource(scenario, replication, architecture), writes,
                                                 replication)
+    scheduled.start(model, lambda role, index: failures.scheduled_target(model, role, index))
     model.start_arrivals(progress)
     env.run()
     return model.record()

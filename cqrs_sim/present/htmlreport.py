@@ -23,6 +23,8 @@ from ..config.paths import with_units
 from ..analysis.verdict import decision, thresholds_sentence, verdict
 from .htmltable import _definitions, _table
 
+from ..analysis.outages import outage_lines, outage_summary
+
 if TYPE_CHECKING:
     from ..io.results import Results
 
@@ -54,6 +56,31 @@ def _png(fig) -> str:
     return base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
+def _outages(results: Results) -> str:
+    """The outage table (:func:`cqrs_sim.analysis.outages.outage_summary`), or nothing without failures."""
+    table = outage_summary(results)
+    if not len(table):
+        return ""
+    head = ("design", "instance", "cause", "down", "up", "reads failed", "failed share", "p99 before", "p99 during",
+            "recovered", "time to recover", "metastable")
+
+    def when(seconds: float) -> str:
+        return "—" if seconds != seconds else format_duration(seconds)
+
+    rows = "".join(
+        f"<tr><td>{html_text(row.architecture)}</td><td>{html_text(row.instance)}</td><td>{html_text(row.cause)}</td>"
+        f"<td>{format_duration(row.down)}</td><td>{format_duration(row.up)}</td><td>{row.reads_failed:,.0f}</td>"
+        f"<td>{row.failed_share:.1%}</td><td>{when(row.p99_before)}</td><td>{when(row.p99_during)}</td>"
+        f"<td>{row.recovered} of {row.replications}</td><td>{when(row.time_to_recover)}</td>"
+        f"<td>{row.metastable} of {row.replications}</td></tr>"
+        for row in table.itertuples(index=False))
+    return (f"<h2>Outages</h2><p>Each failure of an instance, over the replications it occurred in (outages.parquet "
+            f"has one row per run): reads failed in the time bins it spans, the median p99 before and during it, "
+            f"and the median time from the repair until the run was back to its pre-failure level (metastable: "
+            f"not back within verdict.metastable_after).</p><table><tr>{''.join(f'<th>{h}</th>' for h in head)}</tr>"
+            f"{rows}</table>")
+
+
 def render(results: Results) -> str:
     """The report as one HTML string."""
     scenario = results.scenario
@@ -62,6 +89,7 @@ def render(results: Results) -> str:
     items = "".join(f"<li><span class='win-{w if w in ('crud', 'cqrs') else 'none'}'>"
                     f"{'cqrs' if w == 'cqrs' else 'crud' if w == 'crud' else '—'}</span> {html_text(text)}</li>"
                     for _, w, text in lines)
+    items += "".join(f"<li><span class='win-none'>—</span> {html_text(text)}</li>" for text in outage_lines(results))
     figures = "".join(
         f"<figure><img alt='{name}' src='data:image/png;base64,{_png(plot(results))}'></figure>"
         for name, plot in available(results).items())
@@ -88,6 +116,7 @@ that is neither better nor worse. {html_text(thresholds_sentence(scenario.verdic
 <ul class="verdict">{items}</ul>
 <h2>Metrics</h2>
 {_table(results)}
+{_outages(results)}
 <h2>What the metrics mean</h2>
 {_definitions(results)}
 <h2>Plots</h2>

@@ -5,12 +5,15 @@ plays every replication of every architecture with the simulation's own
 random numbers (so measured and simulated runs are paired), and returns
 :class:`~cqrs_sim.io.results.Results` written like ``simulate``'s.
 Modules: :mod:`.server` (the server and the run's own databases),
-:mod:`.schema` (the table and the SQL), :mod:`.client` (arrivals, load
+:mod:`.schema` (the tables and the SQL), :mod:`.client` (arrivals, load
 balancer, handlers), :mod:`.crud` and :mod:`.cqrs` (the two designs on
-PostgreSQL), :mod:`.measure` (client overhead), :mod:`.support` (what it
-can play), :mod:`.run` (putting it together).
+PostgreSQL), :mod:`.snapshot` (a rollout's snapshot and real copies),
+:mod:`.measure` (client overhead), :mod:`.support` (what it can play),
+:mod:`.run` (putting it together), :mod:`.calibrate` (the parts measured
+and fitted) and :mod:`.predict` (the prediction beside the measurement,
+and the negative controls).
 
-May import: io, present, analysis, model, workload, config, core (not experiments, a sibling).
+May import: experiments (to predict what it measures: fits and simulations), io, present, analysis, model, workload, config, core.
 """
 
 from .run import run_testbed

@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import math
 import time
+from typing import Optional
 
 import numpy as np
 
@@ -25,9 +26,21 @@ from ..config.scenario import Scenario
 from ..workload.streams import stream
 from ..analysis.tables import empty_spans, within
 from ..workload.draws import ReadSource, WriteWorkload
+from ..workload.sessions import Sessions
 from .measure import probe_timer
+from .transactions import write_transaction
 from .slots import Slots
 from . import schema
+
+
+def monotonic_violations(reads: dict, returned: np.ndarray) -> np.ndarray:
+    """Per read, whether it violated monotonic reads (:class:`cqrs_sim.workload.sessions.Sessions`), judged on the version
+    of its key the real read returned, in the order the client got the answers."""
+    order = np.argsort(reads["finish"], kind="stable")
+    out = np.zeros(len(order), dtype=bool)
+    out[order] = Sessions().violations(reads["client"][order], returned[order], reads["key"][order],
+                                       np.ones(len(order), dtype=bool), None)
+    return out
 
 
 class Clock:
@@ -52,32 +65,24 @@ class Backend:
     clock: Clock
     commit_time: list[float]  #: by version, [0] = 0: when the client saw each commit
 
-    async def query(self, i: int, query_time: float) -> tuple[float, int, int, int]:
-        """Run read ``i``'s query; returns (start, version seen, newest version at start, replica or -1)."""
+    async def query(self, key: int, query_time: float) -> tuple[float, int, int, int, int]:
+        """Run a read of ``key``; returns (start, version seen, newest version at start, replica or -1, the version
+        of ``key`` it returned)."""
         raise NotImplementedError
 
-    async def write(self, j: int, apply_time: float) -> tuple[float, float, int]:
-        """Apply write ``j``; returns (apply start, commit, version)."""
+    async def write(self, keys: Optional[list[int]], apply_time: float) -> tuple[float, float, int]:
+        """Apply a write of ``keys`` (None: every row); returns (apply start, commit, version)."""
         raise NotImplementedError
 
     def record_parts(self) -> dict:
         raise NotImplementedError
 
-    async def _apply(self, conn, apply_time: float, writes, lock: str | None = None) -> tuple[float, float, int]:
-        """One write's transaction on ``conn``: take ``lock`` (SQL) if given, work ``apply_time`` (less the
-        client overhead ``writes`` compensates), advance the version, commit. Returns (start, commit, version)."""
-
-        async with conn.transaction():
-            if lock is not None:
-                await conn.execute(lock)
-            start = self.clock()
-            slept = writes.sleep_for(apply_time)
-            await conn.execute(schema.SLEEP, (slept,))
-            cursor = await conn.execute(schema.ADVANCE)
-            version = int((await cursor.fetchone())[0])
-        commit = self.clock()
-        writes.observe(commit - start, slept)
-        return start, commit, version
+    async def _apply(self, conn, apply_time: float, keys: Optional[list[int]],
+                     lock: str | None = None) -> tuple[float, float, int]:
+        """One write's transaction on ``conn`` (:func:`write_transaction`), timed on the run's clock.
+        Returns (start, commit, version)."""
+        start, version = await write_transaction(conn, apply_time, lock, self.clock, keys)
+        return start, self.clock(), version
 
     async def settle(self) -> None:
         """Wait for what the back end still does after the last request (CQRS: rollouts)."""
@@ -101,11 +106,15 @@ class Client:
         self.backend = backend
         self.writes = writes
         handlers = scenario.handlers
+        self.rows = schema.rows(scenario)
         self.handler_slots = [Slots(handlers.concurrency) for _ in range(handlers.count)]
         self.handler_outstanding = [0] * handlers.count
         self._pick_handler = router(scenario.load_balancer, handlers.count, self.handler_outstanding,
                                     lambda kind: stream(scenario.seed, replication, f"{backend.architecture}.lb.{kind}"))
-        self.reads: list[tuple] = []  #: id, arrival, start, finish, handler, replica, seen, latest
+        self.keyed = scenario.workload.keys is not None
+        self.clients = scenario.workload.reads.clients
+        self.client_of: list[int] = []  #: per read sent, its client (0 without clients)
+        self.reads: list[tuple] = []  #: id, arrival, start, finish, handler, replica, seen, latest, key, key version
         self.write_rows: list[tuple[float, float, float, int]] = [(math.nan, math.nan, math.nan, 0)] * len(writes)
         self.lateness: list[float] = []  #: how late each read was sent, against its drawn instant
         self.timer_lateness: list[float] = []  #: how late each wake-up of the timer probe came (the machine's load)
@@ -117,11 +126,14 @@ class Client:
         writer = asyncio.create_task(self._send_writes())
         i = 0
         try:
-            for arrivals, handler_times, query_times, *_ in ReadSource(self.scenario, self.replication, self.backend.architecture):
-                for t, h, q in zip(arrivals, handler_times, query_times):
+            for arrivals, handler_times, query_times, keys, clients in ReadSource(self.scenario, self.replication,
+                                                                                  self.backend.architecture):
+                for t, h, q, k, c in zip(arrivals, handler_times, query_times, keys, clients):
                     await clock.until(t)
                     self.lateness.append(clock() - t)
-                    tasks.append(asyncio.create_task(self._read(i, h, q)))
+                    key = int(k) if self.keyed else i % self.rows  # without keys: one shared item, any row holds it
+                    self.client_of.append(int(c))
+                    tasks.append(asyncio.create_task(self._read(i, h, q, key)))
                     i += 1
             await writer
             await asyncio.gather(*tasks)
@@ -137,7 +149,7 @@ class Client:
             await asyncio.gather(probe, return_exceptions=True)
         return self._record(i)
 
-    async def _read(self, i: int, handler_time: float, query_time: float) -> None:
+    async def _read(self, i: int, handler_time: float, query_time: float, key: int) -> None:
         clock = self.backend.clock
         arrival = clock()
         h = self._pick_handler()
@@ -147,31 +159,39 @@ class Client:
         try:
             if handler_time > 0:
                 await asyncio.sleep(handler_time)
-            start, seen, latest, replica = await self.backend.query(i, query_time)
+            start, seen, latest, replica, key_version = await self.backend.query(key, query_time)
             finish = clock()
         finally:
             self.handler_outstanding[h] -= 1
             slots.release()
-        self.reads.append((i, arrival, start, finish, h, replica, seen, max(latest, seen)))
+        self.reads.append((i, arrival, start, finish, h, replica, seen, max(latest, seen), key, key_version))
 
     async def _send_writes(self) -> None:
         clock = self.backend.clock
         tasks = []
         for j, (t, apply) in enumerate(zip(self.writes.arrival.tolist(), self.writes.apply_time.tolist())):
             await clock.until(t)
-            tasks.append(asyncio.create_task(self._write(j, clock(), apply)))
+            keys = [int(k) for k in self.writes.keys[j]] if self.keyed else None
+            tasks.append(asyncio.create_task(self._write(j, clock(), apply, keys)))
         await asyncio.gather(*tasks)
 
-    async def _write(self, j: int, arrival: float, apply_time: float) -> None:
-        start, commit, version = await self.backend.write(j, apply_time)
+    async def _write(self, j: int, arrival: float, apply_time: float, keys: Optional[list[int]]) -> None:
+        start, commit, version = await self.backend.write(keys, apply_time)
         self.write_rows[j] = (arrival, start, commit, version)
 
     def _record(self, count: int) -> RunRecord:
         rows = sorted(self.reads)
-        columns = list(zip(*rows)) if rows else [[] for _ in range(8)]
+        columns = list(zip(*rows)) if rows else [[] for _ in range(10)]
         names = (("id", np.int64), ("arrival", float), ("start", float), ("finish", float), ("handler", np.int32),
-                 ("replica", np.int32), ("version_seen", np.int64), ("version_latest", np.int64))
+                 ("replica", np.int32), ("version_seen", np.int64), ("version_latest", np.int64), ("key", np.int64),
+                 ("key_version", np.int64))
         reads = {name: np.asarray(column, dtype=dtype) for (name, dtype), column in zip(names, columns)}
+        self.key_version = reads.pop("key_version")  #: per read (in id order): the version of its key it returned
+        if self.clients is not None:
+            reads["client"] = np.asarray(self.client_of, dtype=np.int32)[reads["id"]]
+            reads["monotonic_violation"] = monotonic_violations(reads, self.key_version)
+        if not self.keyed:
+            del reads["key"]
         reads["timed_out"] = np.zeros(len(rows), dtype=bool)
         w = list(zip(*self.write_rows)) if self.write_rows else [[], [], [], []]
         writes = {"arrival": np.asarray(w[0], dtype=float), "start": np.asarray(w[1], dtype=float),
@@ -180,6 +200,8 @@ class Client:
         parts = self.backend.record_parts()
         parts["empty_pool"] = empty_spans(parts["swaps"], parts["replica_count"])
         reads["waited_for_pool"] = within(reads["arrival"], parts["empty_pool"])  # arrived with no replica in the pool
+        if self.keyed:
+            parts["write_keys"] = np.asarray(self.writes.keys, dtype=np.int64)
         return RunRecord(
             architecture=self.backend.architecture, replication=self.replication, reads=reads, aggregates=None,
             reads_recorded=count, writes=writes, commit_time=np.asarray(self.backend.commit_time, dtype=float),

@@ -26,24 +26,17 @@ from ..analysis.tables import replicas_table, requests_table, timeseries_table, 
 from ..analysis.visibility import run_visibility_times, visibility_from_records
 from ..workload.draws import ReadSource, write_workload, writes_of_design
 from . import schema
+from ..workload.sessions import key_versions
+from ..analysis.tables import key_index
 from .client import Client, Clock
-from .cqrs import CqrsBackend, close_all, connect_many
+from .cqrs import CqrsBackend
 from .crud import CrudBackend
 from .measure import Overhead, lateness_summary, measure_overhead
 from .server import Databases, server, server_version, with_database
+from .snapshot import close_all, connect_many, create_template
 from .support import check_supported
 
 Say = Callable[[str], None]
-
-
-async def _create_template(databases: Databases) -> None:
-    name = databases.create("schema")
-    conn = (await connect_many(with_database(databases.dsn, name), 1))[0]
-    try:
-        for statement in schema.CREATE:
-            await conn.execute(statement)
-    finally:
-        await conn.close()
 
 
 async def _calibrate(databases: Databases, scenario: Scenario, architecture: str) -> Overhead:
@@ -58,7 +51,7 @@ async def _calibrate(databases: Databases, scenario: Scenario, architecture: str
 
 
 async def _run_one(databases: Databases, scenario: Scenario, architecture: str, replication: int,
-                   overhead: Overhead, say: Say) -> tuple:
+                   say: Say) -> tuple:
     template = databases.name("schema")
     tag = f"{architecture}_{replication}"
     clock_holder: list[Clock] = []
@@ -69,13 +62,11 @@ async def _run_one(databases: Databases, scenario: Scenario, architecture: str, 
             made.append(databases.create(tag, template=template))
             conns = await connect_many(with_database(databases.dsn, made[0]), scenario.crud.connections)
             clock = Clock()
-            backend = CrudBackend(clock, conns, scenario.crud.locking == "exclusive", overhead.read_mean,
-                                  overhead.write_mean)
+            backend = CrudBackend(clock, conns, scenario.crud.locking == "exclusive")
         else:
             made.append(databases.create(f"{tag}_write", template=template))
             made += [databases.create(f"{tag}_replica{r}", template=template) for r in range(scenario.cqrs.replicas.count)]
-            backend = CqrsBackend(Clock(), scenario, replication, databases, made[0], made[1:], overhead.read_mean,
-                                  overhead.write_mean)
+            backend = CqrsBackend(Clock(), scenario, replication, databases, made[0], made[1:])
             await backend.open()
             backend.clock = clock = Clock()
         clock_holder.append(clock)
@@ -93,9 +84,6 @@ async def _run_one(databases: Databases, scenario: Scenario, architecture: str, 
                 await backend.close()
         for name in made:
             databases.drop(name)
-        staging = databases.name("staging")
-        if staging in databases.created:
-            databases.drop(staging)
 
 
 def _residual(record, client: Client, scenario: Scenario) -> np.ndarray:
@@ -115,6 +103,22 @@ def _residual(record, client: Client, scenario: Scenario) -> np.ndarray:
     return measured - q
 
 
+def returned_versions(record, client: Client) -> dict:
+    """What the real reads returned, against the simulation's definitions: ``key_version_mismatches``, the reads
+    whose row version differs from the version of their key that the data version they saw holds
+    (:func:`cqrs_sim.workload.sessions.key_versions`; 0 when the database keeps what the model says), and
+    ``stale_by_returned_version``, the share of reads whose returned version of their key is older than the last
+    write to that key committed before they started."""
+    reads = record.reads
+    index = key_index(record)
+    key = reads["key"] if index is not None else reads["version_seen"]
+    expected = key_versions(index, key, reads["version_seen"])
+    newest = key_versions(index, key, reads["version_latest"])
+    returned = client.key_version
+    return {"key_version_mismatches": int((returned != expected).sum()),
+            "stale_by_returned_version": round(float((returned < newest).mean()), 6) if len(returned) else None}
+
+
 def _residual_summary(residual: np.ndarray) -> dict:
     if not len(residual):
         return {}
@@ -128,7 +132,7 @@ async def _run_all(dsn: str, scenario: Scenario, say: Say) -> tuple[list, dict]:
     info: dict = {"databases": databases.prefix + "_*", "runs": []}
     timer_lateness: list[float] = []
     try:
-        await _create_template(databases)
+        await create_template(databases, scenario)
         outputs = []
         overheads = {}
         for arch in scenario.architectures:
@@ -136,17 +140,17 @@ async def _run_all(dsn: str, scenario: Scenario, say: Say) -> tuple[list, dict]:
             info.setdefault("overhead_s", {})[arch] = overheads[arch].as_dict()
         for replication in range(scenario.replications):
             for arch in scenario.architectures:
-                record, client, backend = await _run_one(databases, scenario, arch, replication, overheads[arch], say)
+                record, client, backend = await _run_one(databases, scenario, arch, replication, say)
                 lateness = np.asarray(client.lateness)
                 run_info = {"architecture": arch, "replication": replication,
                             "arrival_lateness_mean_s": round(float(lateness.mean()), 6) if len(lateness) else None,
                             "arrival_lateness_max_s": round(float(lateness.max()), 6) if len(lateness) else None,
                             **_residual_summary(_residual(record, client, scenario)),
+                            **returned_versions(record, client),
                             "timer_lateness_s": lateness_summary(client.timer_lateness)}
                 timer_lateness += client.timer_lateness
                 if arch == "cqrs":
                     run_info["copy_seconds"] = [round(c, 4) for c in backend.copy_seconds]
-                    run_info["dump_seconds"] = [round(c, 4) for c in backend.dump_seconds]
                     swaps = record.swaps
                     run_info["replace_time_mean_s"] = (round(float(np.mean(swaps["back"] - swaps["out"])), 4)
                                                        if len(swaps["out"]) else None)
@@ -187,7 +191,7 @@ def run_testbed(scenario: Scenario, dsn: Optional[str] = None, say: Optional[Say
     manifest = build_manifest(scenario, wall_time=time.perf_counter() - began)
     manifest.update({"source": "testbed", "server": f"PostgreSQL {version}",
                      "server_kind": "embedded (pgserver)" if dsn is None else "--dsn", "machine": _machine(),
-                     "incomplete": [], "testbed": {**info, "rows": schema.ROWS}})
+                     "incomplete": [], "testbed": {**info, "rows": schema.rows(scenario)}})
     return Results(scenario=scenario, per_replication=pd.DataFrame(rows), manifest=manifest, requests=requests,
                    visibility=visibility, **tables)
 

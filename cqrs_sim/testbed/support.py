@@ -15,10 +15,14 @@ def unsupported(scenario: Scenario) -> list[tuple[str, str]]:
     reads = scenario.workload.reads
     if reads.timeout is not None:
         out.append(("workload.reads.timeout", "the testbed's clients do not time out or retry; remove it"))
-    if scenario.workload.keys is not None:
-        out.append(("workload.keys", "the testbed's table is one shared item; remove it"))
-    if reads.clients is not None:
-        out.append(("workload.reads.clients", "the testbed's reads belong to no client; remove it (and sticky routing)"))
+    write_keys = scenario.workload.write_keys
+    if write_keys is not None and write_keys.choose == "new":
+        out.append(("workload.writes.keys.choose", "the testbed's table holds a fixed set of keys; use popularity or "
+                                                   "uniform"))
+    if scenario.load_balancer == "sticky":
+        out.append(("load_balancer", "the testbed does not route a client to its own handler; use another"))
+    if "cqrs" in scenario.architectures and scenario.cqrs.replicas.routing == "sticky":
+        out.append(("cqrs.replicas.routing", "the testbed does not route a client to its own replica; use another"))
     writes = scenario.workload.writes
     if writes is not None and writes.read_back is not None:
         out.append(("workload.writes.read_back", "the testbed does not play read-backs; remove it"))

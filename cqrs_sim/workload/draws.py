@@ -23,6 +23,7 @@ import numpy as np
 from ..config.distributions import couple
 from .keys import ReadKeys, write_keys
 from ..config.scenario import Scenario, apply_time_of, query_time_of
+from ..config.expected import burst_windows
 from .streams import stream
 
 BLOCK = 1 << 16  #: reads drawn per block
@@ -188,6 +189,10 @@ def write_arrivals(scenario: Scenario, rng: np.random.Generator) -> np.ndarray:
         return at[at < duration]
     if writes.trace is not None:
         return writes.trace.times[writes.trace.times < duration]
+    if isinstance(writes.rate, list):  # steps, drawn as the reads' are
+        return _joined(read_arrivals(writes.rate, duration, "poisson", rng))
+    if writes.rate is not None and not isinstance(writes.rate, float):  # a diurnal shape
+        return _joined(diurnal_arrivals(writes.rate.diurnal, duration, rng))
     if writes.rate is not None:
         mean = 1.0 / writes.rate
         draw = lambda n: rng.exponential(mean, n)  # noqa: E731
@@ -205,9 +210,24 @@ def write_arrivals(scenario: Scenario, rng: np.random.Generator) -> np.ndarray:
     return times[times < duration]
 
 
+def _joined(blocks: Iterator[np.ndarray]) -> np.ndarray:
+    parts = list(blocks)
+    return np.concatenate(parts) if parts else np.empty(0)
+
+
+def burst_arrivals(scenario: Scenario, rng: np.random.Generator) -> np.ndarray:
+    """Poisson arrivals of the write bursts (their own stream), in [0, duration)."""
+    return np.sort(_joined(t for start, end, rate in burst_windows(scenario)
+                           for t in _poisson_block(rng, start, end, rate)))
+
+
 def write_workload(scenario: Scenario, replication: int) -> WriteWorkload:
-    """Write arrivals and apply times of one replication, from their named streams."""
+    """Write arrivals and apply times of one replication, from their named streams (bursts from one of their own,
+    drawn only when there are bursts)."""
     arrival = write_arrivals(scenario, stream(scenario.seed, replication, "write.arrivals"))
+    if scenario.workload.writes is not None and scenario.workload.writes.bursts:
+        bursts = burst_arrivals(scenario, stream(scenario.seed, replication, "write.bursts"))
+        arrival = np.sort(np.concatenate([arrival, bursts]), kind="stable")
     if scenario.workload.writes is not None:
         apply = scenario.workload.writes.apply_time.sample(stream(scenario.seed, replication, "write.apply_time"), len(arrival))
     else:

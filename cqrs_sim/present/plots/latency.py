@@ -7,6 +7,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import FixedLocator, FuncFormatter, NullFormatter
 
 from ...config.format import format_duration, format_percent
+from .outages import mark_failed_reads, mark_outages
 from .style import (COLORS, LABEL_SIZE, WIDTHS, architectures, duration_axis, empty_note, figure, legend_outside,
                     mark_design_commits, one_bin_note, read_rate_panel, sample_note, shade_rollouts, time_axis, titled, window_reads)
 
@@ -91,6 +92,9 @@ def latency_over_time(results, replication: int = 0) -> Figure:
     shade_rollouts(ax, results, replication, divisor)
     mark_design_commits(ax, results, replication, divisor, until=results.scenario.duration)
     shade_rollouts(rate, results, replication, divisor, label=False)
+    mark_outages(ax, results, replication, divisor)
+    mark_outages(rate, results, replication, divisor, label=False)
+    mark_failed_reads(rate, results, replication, divisor)
     read_rate_panel(rate, results, replication, divisor)
     finite = np.concatenate(values) if values else np.empty(0)
     finite = finite[np.isfinite(finite) & (finite > 0)]

@@ -9,6 +9,7 @@ from matplotlib.colors import BoundaryNorm, Normalize
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
+from .outages import mark_outages
 from .style import (COLORS, LABEL_SIZE, LINES_AT_MOST, WIDTHS, architectures, empty_note, figure, legend_outside,
                     mark_commits, one_bin_note, percent_axis, shade_rollouts, time_axis, titled)
 
@@ -121,6 +122,7 @@ def stale_over_time(results, replication: int = 0) -> Figure:
                         label="cqrs replicas in the pool\n(time average per bin)")
     for k, ax in enumerate(axes):
         shade_rollouts(ax, results, replication, divisor, label=k == 0)
+        mark_outages(ax, results, replication, divisor, label=k == 0)
     top.set_ylim(-0.02, 1.02)
     percent_axis(top.yaxis)
     top.set_ylabel("stale-read fraction", fontsize=LABEL_SIZE)

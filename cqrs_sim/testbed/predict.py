@@ -1,0 +1,203 @@
+"""The prediction beside the measurement, and the negative controls that show the comparison can disagree.
+
+:func:`prediction_table` puts a simulation of the calibrated scenario (the
+prediction, A) beside a testbed run of the scenario (the measurement, B)
+with the agreement targets of :data:`cqrs_sim.experiments.compare.TARGETS`. A
+staleness or visibility mean rests on the few dozen rollouts a two-minute
+run holds, so its own sampling error can pass the target (15–20% for a
+visibility mean here): such a metric also agrees when the difference lies
+inside the 95% interval of its paired differences (:func:`paired_half_width`:
+per write, or per time batch, since the same seed draws the same arrivals
+on both sides). The latencies rest on thousands of reads and get no such
+allowance; the client's timer lateness widens every time target
+(:func:`cqrs_sim.experiments.compare.lateness_allowance`).
+
+A comparison is evidence only if a wrong model fails it. :data:`CONTROLS`
+lists, per design, deliberately wrong predictions: the calibrated scenario
+with one part changed (a lock it does not take, a copy time halved…). :func:`negative_controls` simulates each and reports the targets
+it misses; :func:`smallest_detected` finds, for one part scaled by growing
+factors, the smallest error the comparison rejects (its power).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, Callable, Optional
+
+import numpy as np
+import pandas as pd
+
+from ..analysis.values import format_value
+from ..config.resolved import resolved_dict
+from ..experiments.compare import agreement_failures, compare_results, compare_table
+from ..experiments.simulate import simulate
+from .calibrate import from_run
+from ..io.results import Results
+from ..config.scenario import Scenario
+
+
+#: metrics whose measured mean rests on a few dozen events (rollouts, stale spells): their target also holds when
+#: the difference lies inside the 95% interval of the paired differences
+SAMPLED = ("stale_read_fraction", "first_visible_mean", "visibility_window_mean")
+BATCHES = 5  #: time batches per replication for the stale fraction's batch-means interval
+
+
+def _half_width(values: np.ndarray) -> float:
+    from scipy import stats
+
+    values = values[np.isfinite(values)]
+    if len(values) < 2:
+        return math.inf
+    return float(stats.t.ppf(0.975, len(values) - 1) * values.std(ddof=1) / math.sqrt(len(values)))
+
+
+def _visibility(results: Results, architecture: str, column: str) -> pd.Series:
+    writes = results.writes[results.writes["architecture"] == architecture]
+    return (writes[column] - writes["commit"]).set_axis(pd.MultiIndex.from_frame(writes[["replication", "version"]]))
+
+
+def _stale_batches(results: Results, architecture: str) -> pd.Series:
+    reads = results.requests
+    reads = reads[(reads["architecture"] == architecture) & (reads["kind"] == "read")]
+    edges = np.linspace(0.0, results.scenario.duration, BATCHES + 1)[1:-1]
+    batch = np.digitize(reads["arrival"].to_numpy(dtype=float), edges)
+    return reads["stale"].astype(float).groupby([reads["replication"].to_numpy(), batch]).mean()
+
+
+def paired_half_width(prediction: Results, measured: Results, architecture: str, metric: str) -> float:
+    """Half-width of the 95% interval of the mean difference measured − predicted in ``metric``, paired on what both
+    share (the same seed draws the same write and read arrivals): per write (replication and version) for a
+    visibility mean, per time batch (:data:`BATCHES` per replication) for the stale fraction, whose stale reads
+    come in spells after writes. ``inf`` with fewer than two pairs; 0 for other metrics."""
+    if metric in ("first_visible_mean", "visibility_window_mean"):
+        column = "first_visible" if metric == "first_visible_mean" else "all_visible"
+        a, b = _visibility(prediction, architecture, column), _visibility(measured, architecture, column)
+    elif metric == "stale_read_fraction":
+        a, b = _stale_batches(prediction, architecture), _stale_batches(measured, architecture)
+    else:
+        return 0.0
+    return _half_width((b - a).dropna().to_numpy(dtype=float))
+
+
+def prediction_table(prediction: Results, measured: Results) -> pd.DataFrame:
+    """:func:`cqrs_sim.experiments.compare.compare_results` of the prediction (A) and the measurement (B), targets judged, with
+    ``sampling`` (for the metrics of :data:`SAMPLED`, the half-width of the paired difference's 95% interval,
+    :func:`paired_half_width`; else 0) and ``agrees``: within the target, or (those metrics) a difference inside
+    ± ``sampling``."""
+    table = compare_results(prediction, measured)
+    table["sampling"] = [paired_half_width(prediction, measured, row.architecture, row.metric) if row.metric in SAMPLED
+                         else 0.0 for row in table.itertuples(index=False)]
+    table["agrees"] = [None if row.within is None or (isinstance(row.within, float) and math.isnan(row.within)) else
+                       bool(row.within) or (row.metric in SAMPLED and abs(row.difference) <= row.sampling)
+                       for row in table.itertuples(index=False)]
+    table["target"] = [_paired_target(row) for row in table.itertuples(index=False)]
+    return table
+
+
+def _paired_target(row) -> Any:
+    """The target as judged: a sampled metric's also names the paired interval ("±2 pp or ±6.1% paired")."""
+    if row.metric not in SAMPLED or not isinstance(row.target, str) or not math.isfinite(row.sampling):
+        return row.target
+    return f"{row.target} or ±{format_value(row.metric, row.sampling, exact=False)} paired"
+
+
+def disagreements(table: pd.DataFrame) -> list[str]:
+    """The rows of a :func:`prediction_table` that do not agree, one line each."""
+    missed = table[[agrees is False for agrees in table["agrees"]]]
+    return [f"{line}, sampling ±{row.sampling:.4g}" for line, row in
+            zip(agreement_failures(missed.assign(within=False)), missed.itertuples(index=False))]
+
+
+def _scaled(spec: Any, factor: float) -> Any:
+    """A distribution (as plain data) with every time multiplied by ``factor``."""
+    if isinstance(spec, dict):
+        return {k: (v * factor if k in ("mean", "scale", "value") and isinstance(v, (int, float)) else
+                    [x * factor for x in v] if k == "samples" and isinstance(v, list) else _scaled(v, factor))
+                for k, v in spec.items()}
+    if isinstance(spec, list):
+        return [_scaled(x, factor) for x in spec]
+    return spec
+
+
+def changed(scenario: Scenario, key: str, factor: Optional[float] = None, value: Any = None) -> Scenario:
+    """``scenario`` with ``key`` (dotted) scaled by ``factor`` (a distribution or a number) or set to ``value``."""
+    data = resolved_dict(scenario)
+    *parents, leaf = key.split(".")
+    node = data
+    for name in parents:
+        node = node[name]
+    if factor is not None:
+        node[leaf] = node[leaf] * factor if isinstance(node[leaf], (int, float)) else _scaled(node[leaf], factor)
+    else:
+        node[leaf] = value
+    return Scenario.model_validate(data, context={"base": "."})
+
+
+@dataclass(frozen=True)
+class Control:
+    """A deliberately wrong prediction: the calibrated scenario with one part changed."""
+
+    label: str
+    key: str
+    factor: Optional[float] = None
+    value: Any = None
+
+    def scenario(self, fitted: Scenario) -> Scenario:
+        return changed(fitted, self.key, self.factor, self.value)
+
+
+#: per design: wrong predictions every shipped testbed scenario of that design must reject
+CONTROLS: dict[str, tuple[Control, ...]] = {
+    "crud": (Control("mvcc instead of the exclusive lock", "crud.locking", value="mvcc"),
+             Control("write apply time halved", "crud.apply_time", factor=0.5),
+             Control("read query time doubled", "crud.query_time", factor=2.0)),
+    "cqrs": (Control("copy time halved", "cqrs.sync.replace_time", factor=0.5),
+             Control("all replicas swapped at once instead of rolling", "cqrs.sync.strategy", value="all_at_once"),
+             Control("read query time doubled", "cqrs.replicas.query_time", factor=2.0)),
+}
+
+#: per design: the parts scaled to find the comparison's power
+POWER_KEYS = {"crud": ("crud.apply_time", "crud.query_time"),
+              "cqrs": ("cqrs.sync.replace_time", "cqrs.replicas.query_time")}
+#: the factors tried, nearest to 1 first on each side
+POWER_FACTORS = (1.05, 0.95, 1.1, 0.9, 1.2, 0.8, 1.3, 0.7, 1.5, 0.5, 2.0)
+
+
+def _simulate(scenario: Scenario) -> Results:
+    return simulate(scenario, jobs=1)
+
+
+def negative_controls(fitted: Scenario, measured: Results,
+                      simulate: Callable[[Scenario], Results] = _simulate) -> list[tuple[Control, list[str]]]:
+    """Each control of ``fitted``'s designs, with the agreement targets its prediction misses against ``measured``
+    (an empty list: the control was not rejected)."""
+    out = []
+    for arch in fitted.architectures:
+        for control in CONTROLS.get(arch, ()):
+            table = prediction_table(simulate(control.scenario(fitted)), measured)
+            out.append((control, disagreements(table[table["architecture"] == arch])))
+    return out
+
+
+def smallest_detected(fitted: Scenario, measured: Results, key: str, factors=POWER_FACTORS,
+                      simulate: Callable[[Scenario], Results] = _simulate) -> dict[str, Optional[float]]:
+    """The smallest error in ``key`` the comparison rejects, above and below: {"above": factor or None,
+    "below": factor or None}, trying ``factors`` in order (None: no factor tried on that side was rejected)."""
+    found: dict[str, Optional[float]] = {"above": None, "below": None}
+    for factor in factors:
+        side = "above" if factor > 1 else "below"
+        if found[side] is not None:
+            continue
+        if disagreements(prediction_table(simulate(changed(fitted, key, factor=factor)), measured)):
+            found[side] = factor
+    return found
+
+
+def run_parts_table(measured: Results, label: str):
+    """The prediction from the parts ``measured`` itself measured (:func:`.calibrate.from_run`), simulated and put
+    beside the measurement, as a rich Table with the agreement targets (what ``cqrs-sim testbed`` prints)."""
+    fitted = from_run(measured).fitted
+    table = prediction_table(simulate(fitted), measured)
+    judged = table[table["within"].notna()].assign(within=lambda t: t["agrees"])
+    return compare_table(judged, (f"A: prediction from the parts {label} measured", f"B: {label} (testbed)"))
