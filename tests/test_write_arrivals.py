@@ -97,3 +97,15 @@ def test_check_warns_of_a_burst_that_overloads_the_write_servers(tmp_path):
         "rate: 0.05/s", "rate: 0.05/s\n    bursts: [{at: 1m, duration: 10s, rate: 200/s}]"), encoding="utf-8")
     checked = CliRunner().invoke(app, ["check", str(path)])
     assert "write servers: utilisation 2.00 >= 1 during the busiest write rate" in checked.output, checked.output
+
+
+def test_steps_with_a_burst_count_the_burst_once(scenario_from):
+    """Steps of 0.01/s over the whole run and a burst of 1/s over [2m, 3m): 0.01 + 60 / 600 = 0.11/s, as the same
+    rate written as one number gives (the burst counted once, not in the steps' average and again on top)."""
+    plain = scenario_from(scenario_text("bursts", "rolling"))
+    text = scenario_text("bursts", "rolling").replace("rate: 0.01/s", "rate: [[0s, 0.01/s]]")
+    assert text != scenario_text("bursts", "rolling")
+    steps = scenario_from(text)
+    assert write_rate(plain) == pytest.approx(0.11, rel=1e-3)
+    assert write_rate(steps) == pytest.approx(0.11, rel=1e-3)
+    assert peak_write_rate(steps) == pytest.approx(1.01)

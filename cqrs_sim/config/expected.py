@@ -66,7 +66,7 @@ def _base_write_rate(scenario: Scenario) -> float:
     if isinstance(writes.rate, float):
         return writes.rate
     if writes.rate is not None:
-        return float(np.mean(write_rate_at(scenario, np.linspace(0.0, scenario.duration, 20001)[:-1])))
+        return float(np.mean(_shape_rate_at(scenario, np.linspace(0.0, scenario.duration, 20001)[:-1])))
     if writes.at is not None:
         return len(writes.at) / scenario.duration
     if writes.trace is not None:
@@ -77,24 +77,30 @@ def _base_write_rate(scenario: Scenario) -> float:
 def write_rate_at(scenario: Scenario, t: np.ndarray) -> np.ndarray:
     """The write arrival rate at times ``t`` for a rate, steps or a shape, bursts included (other kinds of
     arrivals: their mean rate)."""
-    writes = scenario.workload.writes
     t = np.asarray(t, dtype=float)
-    if writes is None:
+    if scenario.workload.writes is None:
         return np.zeros_like(t)
-    rate = writes.rate
-    if isinstance(rate, float):
-        base = np.full_like(t, rate)
-    elif isinstance(rate, list):
-        starts = np.array([s for s, _ in rate])
-        values = np.array([r for _, r in rate])
-        base = values[np.clip(np.searchsorted(starts, t, side="right") - 1, 0, None)]
-    elif rate is not None:
-        base = np.asarray(rate.diurnal.rate(t), dtype=float)
-    else:
+    base = _shape_rate_at(scenario, t)
+    if base is None:
         base = np.full_like(t, _base_write_rate(scenario))
     for start, end, burst in burst_windows(scenario):
         base = base + np.where((t >= start) & (t < end), burst, 0.0)
     return base
+
+
+def _shape_rate_at(scenario: Scenario, t: np.ndarray) -> np.ndarray | None:
+    """The write arrival rate at times ``t`` set by ``writes.rate`` alone (one rate, steps or a shape; no bursts),
+    None for writes that arrive otherwise."""
+    rate = scenario.workload.writes.rate  # type: ignore[union-attr]
+    if isinstance(rate, float):
+        return np.full_like(t, rate)
+    if isinstance(rate, list):
+        starts = np.array([s for s, _ in rate])
+        values = np.array([r for _, r in rate])
+        return values[np.clip(np.searchsorted(starts, t, side="right") - 1, 0, None)]
+    if rate is not None:
+        return np.asarray(rate.diurnal.rate(t), dtype=float)
+    return None
 
 
 def peak_write_rate(scenario: Scenario) -> float:
