@@ -30,3 +30,16 @@ def test_a_failure_after_the_run_does_not_happen(scenario_from):
     results = cqrs_sim.simulate(scenario_from(text, overrides={"replications": 1}))
     assert results.outages.empty
     assert results.per_replication["reads_failed"].sum() == 0
+
+
+def test_a_scheduled_failure_that_cannot_happen_is_warned_of(scenario_from):
+    """Valid but probably not meant: a failure after the run, or of an instance only an unsimulated design has."""
+    from cqrs_sim.config.warnings import scenario_warnings
+
+    late = scenario_from(VALID + "failures:\n  scheduled:\n    - {at: 10s, for: 1s, target: crud.primary}\n")
+    assert any(w.startswith("failures.scheduled.0.at:") and "does not happen" in w for w in scenario_warnings(late))
+    unsimulated = scenario_from(VALID + "failures:\n  scheduled:\n    - {at: 1s, for: 1s, target: crud.primary}\n",
+                                overrides={"architectures": ["cqrs"]})
+    assert any(w.startswith("failures.scheduled.0.target:") for w in scenario_warnings(unsimulated))
+    happens = scenario_from(VALID + "failures:\n  scheduled:\n    - {at: 1s, for: 1s, target: crud.primary}\n")
+    assert not [w for w in scenario_warnings(happens) if w.startswith("failures.")]

@@ -36,7 +36,7 @@ def _models(annotation: Any) -> list[type[BaseModel]]:
 def _default(field) -> str:
     if field.is_required():
         return "required"
-    value = field.default
+    value = field.get_default(call_default_factory=True)
     if isinstance(value, bool):
         return f"`{str(value).lower()}`"
     if value == "":

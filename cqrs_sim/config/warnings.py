@@ -10,6 +10,7 @@ from .expected import expected_rollout_length
 from .format import format_duration
 from .rules import _window
 from .scenario import Scenario
+from .targets import targets
 
 
 def no_read_warning(scenario: Scenario) -> Optional[str]:
@@ -62,4 +63,18 @@ def scenario_warnings(scenario: Scenario) -> list[str]:
             if t >= scenario.duration:
                 warnings.append(f"workload.writes.at.{i}: the write at {t:g}s comes after duration "
                                 f"({scenario.duration:g}s) and is ignored")
-    return warnings
+    return warnings + scheduled_failure_warnings(scenario)
+
+
+def scheduled_failure_warnings(scenario: Scenario) -> list[str]:
+    """A scheduled failure that cannot happen: at or after ``duration``, or of an instance no simulated design has."""
+    out = []
+    for k, fault in enumerate(scenario.failures.scheduled if scenario.failures is not None else []):
+        path = f"failures.scheduled.{k}"
+        if fault.at >= scenario.duration:
+            out.append(f"{path}.at: {format_duration(fault.at)} is at or after duration "
+                       f"({format_duration(scenario.duration)}): this failure does not happen")
+        elif not targets(scenario, fault.target):
+            out.append(f"{path}.target: {fault.target} is in none of the simulated architectures "
+                       f"({', '.join(scenario.architectures)}): this failure does not happen")
+    return out

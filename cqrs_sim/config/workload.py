@@ -22,7 +22,7 @@ from .units import DataUnit
 
 class DiurnalShape(_Section):
     mean: PerSecond = Field(gt=0)
-    """Mean read rate over a period."""
+    """Mean rate over a period."""
     amplitude: Number = Field(ge=0, le=1, allow_inf_nan=False)
     """Relative swing: the rate runs from mean × (1 − amplitude) to mean × (1 + amplitude)."""
     period: Seconds = Field(default=86400.0, gt=0)
@@ -267,7 +267,7 @@ class WriteKeys(_Section):
     count: Count = 1
     """Keys each write writes."""
     choose: Literal["popularity", "uniform", "new"] = "popularity"
-    """`popularity`: drawn like the reads' keys; `uniform`: any existing key alike; `new`: keys that did not exist (an upload adding a title): the catalogue grows and reads rank keys from the newest (see README, Keys and sessions)."""
+    """`popularity`: drawn like the reads' keys; `uniform`: any existing key alike; `new`: keys that did not exist (an upload adding a title): the catalogue grows and reads rank keys from the newest (see the docs, Keys and sessions)."""
 
 
 class ReadBack(_Section):
