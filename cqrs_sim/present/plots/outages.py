@@ -7,6 +7,8 @@ import numpy as np
 from .style import COLORS
 
 FAILURE = "#b00020"  #: the colour of a failure
+LABEL_WIDTH = 0.0085  #: of the time axis per character of an outage label (8 pt on a plot over time)
+LABEL_ROW = 11.0  #: points between rows of outage labels that would overlap
 
 
 def outages_of(results, replication: int):
@@ -36,9 +38,18 @@ def mark_outages(ax, results, replication: int, divisor: float, label: bool = Tr
         ax.axvline(up, color=COLORS.get(arch, FAILURE), lw=1.3, ls="--", zorder=4)
         drawn += 1
     if len(frame) <= 6:  # name the instances when there are few: one label per failure time
+        span = results.scenario.duration / divisor
+        row_ends: list[float] = []  # where the last label of each row of labels ends (in x units, roughly)
         for down, names in frame.groupby("down", sort=True)["instance"]:
-            ax.text(down / divisor, 0.99, " " + ", ".join(dict.fromkeys(names)) + " down",
-                    transform=ax.get_xaxis_transform(), color=FAILURE, fontsize=8, va="top", ha="left", clip_on=True)
+            text = " " + ", ".join(dict.fromkeys(names)) + " down"
+            x = down / divisor
+            row = next((k for k, end in enumerate(row_ends) if x > end), len(row_ends))
+            if row == len(row_ends):
+                row_ends.append(0.0)
+            row_ends[row] = x + span * LABEL_WIDTH * len(text)
+            ax.annotate(text, (x, 0.99), xycoords=ax.get_xaxis_transform(), xytext=(0, -LABEL_ROW * row),
+                        textcoords="offset points", color=FAILURE, fontsize=8, va="top", ha="left",
+                        annotation_clip=True)
     return drawn
 
 
