@@ -10,7 +10,8 @@ measurement. The prediction from the run's own parts must meet the targets of
 ``cqrs_sim.experiments.compare.TARGETS`` (each time widened only by the client's timer
 lateness the run measured; a staleness or visibility mean, which rests on a
 few dozen rollouts, may instead lie inside the 95% interval of its paired
-differences: ``cqrs_sim.testbed.predict.paired_half_width``); the one from
+differences: ``cqrs_sim.testbed.predict.paired_half_width``; the visibility
+times, a known gap of the model, within ``predict.KNOWN_GAPS`` = 40%); the one from
 the low-load calibration is reported beside it, with how far each part moved
 between low and full load.
 The negative controls (``cqrs_sim.testbed.predict.CONTROLS``: a lock the

