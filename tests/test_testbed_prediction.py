@@ -29,27 +29,18 @@ from typer.testing import CliRunner
 
 import cqrs_sim
 from cqrs_sim.cli import app
-from cqrs_sim.testbed import ServerError, run_testbed
+from cqrs_sim.testbed import run_testbed
 from cqrs_sim.testbed.calibrate import CALIBRATED_KEYS, calibrate, from_run, is_fitted_file
 from cqrs_sim.testbed.predict import (CONTROLS, POWER_KEYS, disagreements, negative_controls, prediction_table,
                                       smallest_detected)
-from cqrs_sim.testbed.server import EmbeddedServer, server_version
 
 from .conftest import SCENARIOS
+from .test_testbed import postgres_available  # noqa: F401  (the fixture: PostgreSQL starts here, or skip)
 
 pytestmark = pytest.mark.testbed
 runner = CliRunner()
 SHIPPED = sorted(path.name for path in SCENARIOS.glob("testbed_*.yaml"))
 JUDGED = ["architecture", "metric", "a", "b", "relative", "target", "sampling", "within", "agrees"]
-
-
-@pytest.fixture(scope="module")
-def postgres_available() -> str:
-    try:
-        with EmbeddedServer() as server:
-            return server_version(server.dsn)
-    except ServerError as exc:
-        pytest.skip(f"PostgreSQL cannot start here: {exc}")
 
 
 def _load() -> tuple[float, float, float]:
