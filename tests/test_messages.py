@@ -166,3 +166,24 @@ def test_unreadable_data_files_are_said_in_our_words(tmp_path, name, data, shown
     line = _errors(runner.invoke(app, ["check", str(tmp_path / "s.yaml")]), 1)[0]
     assert f"{tmp_path / shown}" in line
     assert not any(word in line for word in ("tokenizing", "C error", "codec", "magic bytes", "Buffer", "parse from"))
+
+
+@pytest.mark.parametrize("args, says", [
+    (["run", "scenarios/mmc.yaml", "--slo", "read_latency_p99<50ms"], "cqrs_sim run: no such option: --slo"),
+    (["runn"], "cqrs_sim: no such command 'runn'"),
+    (["fit"], "cqrs_sim fit: missing argument 'FILE'"),
+])
+def test_a_usage_error_is_one_line_with_exit_2(args, says):
+    """What the command line's parser refuses (an unknown option or command, a missing argument) is one
+    ``error:`` line naming the command's --help, exit 2 — not a box of usage text."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    done = subprocess.run([sys.executable, "-m", "cqrs_sim", *args], capture_output=True, text=True,
+                          cwd=Path(__file__).resolve().parents[1])
+    assert done.returncode == 2
+    assert done.stdout == ""
+    lines = done.stderr.splitlines()
+    assert len(lines) == 1, done.stderr
+    assert lines[0].startswith(f"error: python -m {says}") and lines[0].endswith("--help')"), lines[0]

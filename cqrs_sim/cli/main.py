@@ -30,8 +30,7 @@ def main() -> int:
         signal.signal(signum, _on_signal)
     try:
         try:
-            app()
-            code = 0
+            code = _invoke()
         except SystemExit as exc:
             code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
         signals._raising = False  # a late signal is only recorded now
@@ -48,6 +47,36 @@ def main() -> int:
             typer.echo(f"interrupted ({name}): stopped; no partial result directory was left", err=True)
         _exit_now(128 + _received[0])
     return code
+
+
+def _invoke() -> int:
+    """Run the command; a usage error (an unknown option or command, a missing argument) is one line, exit 2.
+
+    Click's own handling would draw a box of several lines; here the message is one ``error:`` line naming the
+    command's ``--help``, like every other bad input."""
+    import typer.core
+
+    errors = (getattr(typer.core, "_click", None) or getattr(typer.core, "click")).exceptions  # click, as typer has it
+    try:
+        returned = app(standalone_mode=False)
+    except typer.Exit as exc:
+        return exc.exit_code
+    except (typer.Abort, getattr(errors, "Abort", typer.Abort)):  # click's form of Ctrl-C (KeyboardInterrupt) outside standalone mode
+        raise KeyboardInterrupt from None
+    except errors.UsageError as exc:
+        where = exc.ctx.command_path if exc.ctx is not None else "cqrs-sim"
+        typer.echo(printable(f"error: {where}: {_sentence(exc.format_message())} (see '{where} --help')"), err=True)
+        return 2
+    except errors.ClickException as exc:
+        typer.echo(printable(f"error: {_sentence(exc.format_message())}"), err=True)
+        return exc.exit_code
+    return returned if isinstance(returned, int) else 0
+
+
+def _sentence(message: str) -> str:
+    """Click's message on one line, starting in lower case like every other error line."""
+    text = " ".join(message.split()).rstrip(".")
+    return text[:1].lower() + text[1:] if text[:2] != text[:2].upper() else text
 
 
 def _exit_now(code: int) -> None:
