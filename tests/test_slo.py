@@ -71,6 +71,16 @@ def test_slos_no_value_could_meet_are_refused(texts, words):
     assert words in str(problem)
 
 
+@pytest.mark.parametrize("text", ["stale_read_fraction<200%", "read_availability<=1.5"])
+def test_a_fraction_bound_above_one_is_refused_as_saying_nothing(text):
+    """An upper bound above a fraction's range (``<200%``, perhaps meant as 2%) is met by every value: it is refused
+    with one line, not judged as met."""
+    with pytest.raises(ScenarioError) as info:
+        parse_slos([text])
+    (problem,) = info.value.problems
+    assert "is a fraction, at most 100.00%, so this SLO says nothing" in str(problem)
+
+
 def test_slos_that_leave_a_value_are_accepted():
     """A band, an equality and the ends of a fraction's range each leave at least one value."""
     for texts in (["read_latency_p99>10ms", "read_latency_p99<50ms"], ["read_throughput>=100/s", "read_throughput<=100/s"],

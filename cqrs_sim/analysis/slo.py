@@ -278,6 +278,10 @@ def _contradiction(slos: list[SLO]) -> Optional[Problem]:
     if upper is not None and (upper.bound < lowest or (upper.bound == lowest and upper.op == "<")):
         return _problem(upper.text, metric, f"no value can be {upper.op} {show(upper.bound)}: "
                                             f"{metric} is never below {show(lowest)}")
+    if upper is not None and upper.bound > highest:
+        return _problem(upper.text, metric, f"every value is {upper.op} {show(upper.bound)}: {metric} is a fraction, "
+                                            f"at most {show(highest)}, so this SLO says nothing (a fraction's bound "
+                                            "is 0 to 1, or 0% to 100%)")
     if lower is not None and (lower.bound > highest or (lower.bound == highest and lower.op == ">")):
         return _problem(lower.text, metric, f"no value can be {lower.op} {show(lower.bound)}: "
                                             f"{metric} is a fraction, at most {show(highest)}")
