@@ -15,6 +15,7 @@ import typer
 from rich.console import Console
 
 from ..analysis.analytic import offered_loads
+from ..analysis.failure_load import failure_warnings
 from ..core.errors import Problem, ScenarioError
 from ..io.outdir import safe_dirname
 from ..core.redact import command_line, redact
@@ -145,7 +146,8 @@ def _overrides(sets: Optional[List[str]], seed: Optional[int] = None, replicatio
 
 
 def _warnings(scenario) -> list[str]:
-    return scenario_warnings(scenario) + [load.warning for load in offered_loads(scenario) if load.warning]
+    return (scenario_warnings(scenario) + [load.warning for load in offered_loads(scenario) if load.warning]
+            + failure_warnings(scenario))
 
 
 def _default_target(name: str, suffix: str = "") -> Path:

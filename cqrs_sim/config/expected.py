@@ -35,6 +35,17 @@ def mean_read_rate(scenario: Scenario) -> tuple[float, float]:
     return total / scenario.duration, peak
 
 
+def peak_read_rate_between(scenario: Scenario, start: float, end: float) -> float:
+    """The highest read arrival rate the scenario sets within [start, end) (steps or a diurnal shape)."""
+    rate = scenario.workload.reads.rate
+    end = min(end, scenario.duration)
+    if not isinstance(rate, list):
+        grid = np.linspace(start, end, 2001)
+        return float(rate.diurnal.rate(grid).max())
+    bounds = [s for s, _ in rate[1:]] + [math.inf]
+    return max((r for (s, r), e in zip(rate, bounds) if s < end and e > start), default=0.0)
+
+
 def burst_windows(scenario: Scenario) -> list[tuple[float, float, float]]:
     """(start, end, rate) of every write burst starting before ``duration``, in order of start."""
     writes = scenario.workload.writes
