@@ -115,6 +115,16 @@ def test_an_unknown_placeholder_fails():
         hook.fill("text\n<!-- generated: no-such-part -->\n")
 
 
+def test_the_pages_hold_their_generated_parts_as_the_code_makes_them():
+    """Read as plain files, the reference pages show their tables too: each page's copy of its generated parts is
+    what the code makes now (else: python docs/_hooks/generated.py)."""
+    hook = _hook()
+    for page in hook.PAGES:
+        text = (ROOT / "docs" / page).read_text(encoding="utf-8")
+        assert "<!-- end of generated:" in text, f"{page}: the generated part is missing"
+        assert hook.fill(text, page) == text, f"{page} is out of date: run python docs/_hooks/generated.py"
+
+
 def test_the_committed_figure_is_what_its_script_draws(tmp_path):
     """docs/images/pipelines.png is redrawn by docs/figures/pipelines.py after any change to the drawing."""
     import matplotlib.image

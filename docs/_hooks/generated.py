@@ -1,7 +1,10 @@
 """The reference pages' generated parts, filled in when the site is built (an mkdocs hook: ``hooks:`` in mkdocs.yml).
 
-A page holds a placeholder on a line of its own, such as ``<!-- generated: commands -->``; the hook replaces it
-with Markdown made from the code itself, so the reference cannot drift from what the program does:
+A page holds a placeholder on a line of its own, such as ``<!-- generated: commands -->``, followed by the part as
+last generated and ``<!-- end of generated: commands -->`` (so the page read as a plain file shows it too). The hook
+replaces the part with Markdown made from the code itself when the site is built, so the built reference cannot
+drift from what the program does; ``python docs/_hooks/generated.py`` rewrites the pages' copies, and
+``tests/test_docs.py`` fails when a copy is out of date:
 
 - ``scenario-keys``: every key of a scenario file, its default and meaning, from the schema;
 - ``commands``: every command's usage and options, introspected from the command-line application;
@@ -21,7 +24,8 @@ from cqrs_sim.cli import app  # the typer application behind `cqrs-sim`
 from cqrs_sim.analysis.definitions import METRICS  # metric name -> Metric(unit, definition, kind, better, designs)
 from cqrs_sim.config.reference import markdown_table as scenario_keys_table  # the schema as | key | default | meaning |
 
-PLACEHOLDER = re.compile(r"^<!-- generated: ([a-z-]+) -->$", re.M)
+PLACEHOLDER = re.compile(r"^<!-- generated: ([a-z-]+) -->$(?:\n.*?^<!-- end of generated: \1 -->$)?", re.M | re.S)
+PAGES = ("reference/scenario.md", "reference/commands.md", "reference/metrics.md")  #: under docs/: the pages holding parts
 PROGRAM = "cqrs-sim"
 UNIT_TEXT = {"s": "s", "1/s": "/s", "": "share", "reads": "reads", "writes": "writes", "/h": "/h"}
 
@@ -114,9 +118,25 @@ def fill(markdown: str, where: str = "page") -> str:
         name = match.group(1)
         if name not in GENERATORS:
             raise UnknownPlaceholder(f"{where}: unknown generated part {name!r} (known: {', '.join(GENERATORS)})")
-        return GENERATORS[name]()
+        return f"<!-- generated: {name} -->\n{GENERATORS[name]()}\n<!-- end of generated: {name} -->"
 
     return PLACEHOLDER.sub(replace, markdown)
+
+
+def write_pages() -> list[str]:
+    """Rewrite the generated parts of :data:`PAGES` in place; returns the pages that changed."""
+    from pathlib import Path
+
+    docs = Path(__file__).resolve().parents[1]
+    changed = []
+    for page in PAGES:
+        path = docs / page
+        text = path.read_text(encoding="utf-8")
+        fresh = fill(text, page)
+        if fresh != text:
+            path.write_text(fresh, encoding="utf-8")
+            changed.append(page)
+    return changed
 
 
 def on_page_markdown(markdown: str, page: Any, **_: Any) -> str:
@@ -127,3 +147,8 @@ def on_page_markdown(markdown: str, page: Any, **_: Any) -> str:
         return fill(markdown, page.file.src_uri)
     except UnknownPlaceholder as exc:
         raise PluginError(str(exc)) from None
+
+
+if __name__ == "__main__":
+    for page in write_pages():
+        print(f"rewrote docs/{page}")
