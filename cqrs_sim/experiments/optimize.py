@@ -293,27 +293,34 @@ def designs_table(optimum: Optimum) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def shown(design: Design, metric: str) -> str:
+    """A design's value of ``metric`` with its interval, as the answers show it."""
+    stats = design.metrics.get(metric, {})
+    return format_interval(metric, stats.get("mean"), stats.get("ci_low"), stats.get("ci_high"))
+
+
+def cheapest_lines(optimum: Optimum, claim: str) -> list[str]:
+    """The cheapest design with each SLO's judgement, and the designs as cheap: "Cheapest design {claim} every
+    SLO: …" ("meeting", or the search's "proven to meet"); nothing when no design is best."""
+    best = optimum.best
+    if best is None:
+        return []
+    checks = "; ".join(f"{c.slo.metric} {shown(best, c.slo.metric)} ({c.slo.text} {c.describe()})" for c in best.checks)
+    lines = [f"Cheapest design {claim} every SLO: {best.label()}: {optimum.minimize} "
+             f"{shown(best, optimum.minimize)}; {checks}."]
+    if optimum.ties:
+        lines.append(f"Equally cheap and {claim} every SLO: " + "; ".join(d.label() for d in optimum.ties) + ".")
+    return lines
+
+
 def answer_lines(optimum: Optimum) -> list[str]:
     """The answer in words: the cheapest design meeting every SLO with its intervals, then each Pareto front."""
-
-    def shown(design: Design, metric: str) -> str:
-        stats = design.metrics.get(metric, {})
-        return format_interval(metric, stats.get("mean"), stats.get("ci_low"), stats.get("ci_high"))
-
-    lines = []
-    best = optimum.best
+    lines = cheapest_lines(optimum, "meeting")
     replications = sorted({d.n for d in optimum.designs})
     n = "n=" + "/".join(str(k) for k in replications) + " replications"
-    if best is None:
+    if optimum.best is None:
         counts = "; ".join(_status_counts(optimum, slo) for slo in optimum.slos)
         lines.append(f"No design meets every SLO ({len(optimum.designs)} simulated, {n} each; {counts}).")
-    else:
-        checks = "; ".join(f"{c.slo.metric} {shown(best, c.slo.metric)} ({c.slo.text} {c.describe()})"
-                           for c in best.checks)
-        lines.append(f"Cheapest design meeting every SLO: {best.label()}: {optimum.minimize} "
-                     f"{shown(best, optimum.minimize)}; {checks}.")
-        if optimum.ties:
-            lines.append("Equally cheap and meeting every SLO: " + "; ".join(d.label() for d in optimum.ties) + ".")
     lines.append(f"Judged: {RULE}.")
     for metric, front in optimum.fronts.items():
         points = "; ".join(f"{d.label()} ({format_value(optimum.minimize, d.mean(optimum.minimize))}, "

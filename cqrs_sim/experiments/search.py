@@ -38,7 +38,8 @@ from .estimate import run_seconds
 from ..core.intervals import finite_or_none
 from ..analysis.definitions import METRICS
 from ..analysis.metrics import interval
-from .optimize import ANSWER_FILE, DESIGNS_FILE, Design, Optimum, check_optimize_dir, designs_table, plan
+from .optimize import (ANSWER_FILE, DESIGNS_FILE, Design, Optimum, check_optimize_dir, cheapest_lines, designs_table,
+                       plan)
 from ..io.outdir import Lock, atomic_file, write_text_atomic
 from ..core.safetext import write_csv
 from .screen import metric_bounds, screen
@@ -47,7 +48,7 @@ from .sequential import (CONFIDENCE, MAX_REPLICATIONS, NOT_NEEDED, PROVEN, REJEC
 from ..analysis.slo import SLO
 from .sweep import axis_values, plan_sweep, point_key
 from ..config.format import format_duration
-from ..analysis.values import format_interval, format_value
+from ..analysis.values import format_value
 
 
 def candidates(scenario_file: str | Path, grids: dict[str, list[str]], sets: Optional[list[str]], slos: list[SLO],
@@ -184,21 +185,8 @@ def answer_lines(optimum: Optimum) -> list[str]:
     procedure = optimum.procedure or {}
     minimize = optimum.minimize
 
-    def shown(design: Design, metric: str) -> str:
-        stats = design.metrics.get(metric, {})
-        return format_interval(metric, stats.get("mean"), stats.get("ci_low"), stats.get("ci_high"))
-
-    lines = []
     best = optimum.best
-    if best is None:
-        lines.append("No design is proven to meet every SLO.")
-    else:
-        checks = "; ".join(f"{c.slo.metric} {shown(best, c.slo.metric)} ({c.slo.text} {c.describe()})"
-                           for c in best.checks)
-        lines.append(f"Cheapest design proven to meet every SLO: {best.label()}: {minimize} "
-                     f"{shown(best, minimize)}; {checks}.")
-        if optimum.ties:
-            lines.append("Equally cheap and proven: " + "; ".join(d.label() for d in optimum.ties) + ".")
+    lines = cheapest_lines(optimum, "proven to meet") or ["No design is proven to meet every SLO."]
     cheaper = [d for d in optimum.designs if d.status == UNDECIDED
                and (best is None or not d.mean(minimize) >= best.mean(minimize))]
     if cheaper:
