@@ -41,6 +41,7 @@ pytestmark = pytest.mark.testbed
 runner = CliRunner()
 SHIPPED = sorted(path.name for path in SCENARIOS.glob("testbed_*.yaml"))
 JUDGED = ["architecture", "metric", "a", "b", "relative", "target", "sampling", "within", "agrees"]
+SESSIONS = ["stale_read_fraction", "stale_version_fraction", "read_your_writes_violations", "monotonic_read_violations"]
 
 
 def _load() -> tuple[float, float, float]:
@@ -68,6 +69,8 @@ def test_measured_parts_predict_the_real_database(postgres_available, name):
           f"part means (s), calibration -> run: {moved}")
     for label, table in tables.items():
         print(f"prediction {label}:\n{table.loc[table['within'].notna(), JUDGED].to_string()}")
+    sessions = _sessions(tables["from the run's parts"])
+    print(f"sessions, prediction from the run's parts vs measured:\n{sessions.to_string()}")
     assert disagreements(tables["from the run's parts"]) == [], (name, lateness, moved)
     checked = set(tables["from the run's parts"].dropna(subset=["within"])["metric"])
     assert {"read_latency_mean", "read_latency_p99"} <= checked
@@ -76,6 +79,9 @@ def test_measured_parts_predict_the_real_database(postgres_available, name):
         rows = tables["from the run's parts"].set_index("metric")
         assert rows.loc["stale_read_fraction", "b"] > 0.02  # replicas really served old versions
     assert {(p.architecture, p.name) for p in in_run.parts} == {(p.architecture, p.name) for p in calibration.parts}
+    for metric, row in sessions.loc[["read_your_writes_violations", "monotonic_read_violations"]].iterrows():
+        if np.isfinite(row["a"]) or np.isfinite(row["b"]):  # no agreement target: a few dozen read-backs; 10 points
+            assert abs(row["a"] - row["b"]) <= 0.1, (metric, row.to_dict())
     assert all(len(p.values) >= 10 for p in calibration.parts)
 
     controls = negative_controls(in_run.fitted, measured)
@@ -88,6 +94,12 @@ def test_measured_parts_predict_the_real_database(postgres_available, name):
             power = smallest_detected(in_run.fitted, measured, key)
             print(f"smallest error detected in {key}: x{power['above']} above, x{power['below']} below")
             assert power["above"] is not None or power["below"] is not None, key
+
+
+def _sessions(table):
+    """Staleness by key and the session guarantees, predicted (a) against measured (b): reported beside the targets."""
+    rows = table.set_index("metric").reindex(SESSIONS)
+    return rows[["a", "b"]].astype(float)
 
 
 def test_fitted_scenario_sets_only_the_calibrated_keys(postgres_available, tmp_path):

@@ -82,8 +82,9 @@ def test_a_standby_returns_the_old_version_until_it_replays_the_commit(postgres_
 def test_a_run_on_standbys_records_the_replica_of_every_read_and_the_measured_replay(postgres_available):
     """A short run of the shipped scenario: every read names the standby that served it (both serve), each write
     shows on each standby no sooner than the apply delay after the client saw it commit (less a round trip), first
-    visibility is the earlier standby's and full visibility the later's, no replay instant is censored, and the
-    record says what the model's streaming replicas record (2 replicas, 1 + 2 instances)."""
+    visibility is the earlier standby's and full visibility the later's, no replay instant is censored, every
+    writer's read-back (sent 0.5 s after its commit, on a standby a second behind) misses its write, and the record
+    says what the model's streaming replicas record (2 replicas)."""
     scenario = cqrs_sim.load_scenario(REPLICAS, ["duration=6s", "replications=1"])
     measured = run_testbed(scenario, source=str(REPLICAS))
     run = measured.manifest["testbed"]["runs"][0]
@@ -100,5 +101,6 @@ def test_a_run_on_standbys_records_the_replica_of_every_read_and_the_measured_re
     summary = measured.summary().set_index("metric")["mean"]
     assert summary["replica_availability"] == 1.0
     assert 0 < summary["stale_read_fraction"] < summary["stale_version_fraction"]
+    assert summary["read_your_writes_violations"] == 1.0  # read back 0.5 s after the commit, replayed ≥ 0.9 s after
     assert np.isclose(summary["visibility_window_mean"],
                       float((committed["all_visible"] - committed["commit"]).mean()))

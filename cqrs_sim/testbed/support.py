@@ -34,9 +34,6 @@ def unsupported(scenario: Scenario, own_server: bool = True) -> list[tuple[str, 
         out.append(("load_balancer", "the testbed does not route a client to its own handler; use another"))
     if "cqrs" in scenario.architectures and scenario.cqrs.replicas.routing == "sticky":
         out.append(("cqrs.replicas.routing", "the testbed does not route a client to its own replica; use another"))
-    writes = scenario.workload.writes
-    if writes is not None and writes.read_back is not None:
-        out.append(("workload.writes.read_back", "the testbed does not play read-backs; remove it"))
     crud = scenario.crud
     if "crud" in scenario.architectures and crud.replicas:
         if not own_server:
