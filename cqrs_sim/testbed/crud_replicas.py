@@ -47,6 +47,7 @@ from ..model.routing import router
 from ..workload.streams import stream
 from . import schema
 from .client import Backend, Clock
+from .server import ServerError
 from .slots import Pool
 from .snapshot import close_all, connect_many
 from .standbys import apply_delay
@@ -99,7 +100,7 @@ class Replay:
                 if task.done():
                     task.result()  # a watcher that failed says why
             if self.clock() > deadline:
-                raise TimeoutError(f"a standby did not show version {version} within {timeout:g} s")
+                raise ServerError(f"a standby did not show version {version} within {timeout:g} s")
             await asyncio.sleep(POLL)
 
     async def _watch(self, r: int) -> None:
@@ -170,9 +171,21 @@ class CrudReplicasBackend(Backend):
     @classmethod
     async def open(cls, clock: Clock, scenario: Scenario, replication: int, primary_dsn: str,
                    standby_dsns: list[str], delay: float) -> "CrudReplicasBackend":
-        primary = await connect_many(primary_dsn, scenario.crud.connections)
-        standbys = [await connect_many(dsn, scenario.crud.replica_connections) for dsn in standby_dsns]
-        watchers = [(await connect_many(dsn, 1))[0] for dsn in standby_dsns]
+        opened: list = []
+        try:
+            primary = await connect_many(primary_dsn, scenario.crud.connections)
+            opened += primary
+            standbys = []
+            for dsn in standby_dsns:
+                standbys.append(await connect_many(dsn, scenario.crud.replica_connections))
+                opened += standbys[-1]
+            watchers = []
+            for dsn in standby_dsns:
+                watchers += await connect_many(dsn, 1)
+                opened.append(watchers[-1])
+        except BaseException:
+            await close_all(opened)
+            raise
         return cls(clock, scenario, replication, primary, standbys, watchers, delay)
 
     def start(self) -> None:
@@ -234,7 +247,7 @@ async def wait_for_database(standby_dsns: list[str], timeout: float) -> None:
                 break
             except psycopg.OperationalError:
                 if loop.time() > deadline:
-                    raise TimeoutError(f"a database did not reach every standby within {timeout:g} s") from None
+                    raise ServerError(f"a database did not reach every standby within {timeout:g} s") from None
                 await asyncio.sleep(0.02)
 
 
@@ -260,7 +273,7 @@ async def measure_lags(primary, standby_dsns: list[str], delay: float, writes: i
             replay.committed(version, clock())
             await replay.caught_up(version)
         if replay.censored:
-            raise RuntimeError(f"{replay.censored} replays were visible at the first poll: their lag is unknown")
+            raise ServerError(f"{replay.censored} replays were visible at the first poll: their lag is unknown")
         return np.asarray(replay.lags())
     finally:
         await replay.stop()
