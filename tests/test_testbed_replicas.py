@@ -104,3 +104,25 @@ def test_a_run_on_standbys_records_the_replica_of_every_read_and_the_measured_re
     assert summary["read_your_writes_violations"] == 1.0  # read back 0.5 s after the commit, replayed ≥ 0.9 s after
     assert np.isclose(summary["visibility_window_mean"],
                       float((committed["all_visible"] - committed["commit"]).mean()))
+
+
+def test_read_backs_are_drawn_as_the_model_draws_them():
+    """The testbed's read-backs are the model's: the same versions read back (probability 0.5) and, per read-back,
+    the same query time (the design's own, coupled at the same quantile), compared with a simulation's record in
+    which a read-back's query runs undisturbed (finish − start is its query time)."""
+    from cqrs_sim.model.run import run_architecture
+    from cqrs_sim.testbed.read_backs import ReadBacks
+
+    scenario = cqrs_sim.load_scenario(REPLICAS, ["duration=30s", "workload.writes.read_back={probability: 0.5, after: 2s}",
+                                                 "crud.query_time={dist: lognormal, mean: 30ms, cv: 0.4}",
+                                                 "crud.replica_connections=64"])
+    record = run_architecture(scenario, "crud", 1)
+    backs = record.read_backs
+    drawn = ReadBacks(scenario, 1, "crud")
+    commits = len(record.commit_time) - 1
+    assert commits > 20
+    ours = {v: drawn.of(v) for v in range(1, commits + 1)}
+    assert sorted(v for v, d in ours.items() if d is not None) == sorted(backs["version"].tolist())
+    assert 0 < len(backs["version"]) < commits
+    for version, start, finish in zip(backs["version"], backs["start"], backs["finish"]):
+        assert ours[int(version)][1] == pytest.approx(finish - start, abs=1e-9)
