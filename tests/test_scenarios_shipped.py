@@ -28,6 +28,7 @@ SHORTEN = {
                              "workload.reads.rate": [["0s", "30/s"], ["10m", "300/s"]]},
     "testbed_crud.yaml": {},  # made to run in real time: short already
     "testbed_cqrs.yaml": {},
+    "testbed_replicas.yaml": {},
     "priced.yaml": {"duration": "6m", "replications": 1, "warmup": "30s"},
     "projections.yaml": {"duration": "6m", "replications": 1, "warmup": "30s"},
     # a 16-minute cycle at half the rate with twice the query time: the same busy connections, half the reads

@@ -169,3 +169,45 @@ def test_with_dsn_it_drops_only_the_databases_it_created(postgres_available, tmp
         with pytest.raises(ServerError, match="this run did not create it"):
             theirs.drop("keep_me")
         assert theirs.name("schema") in names() and "keep_me" in names()
+
+
+def test_replica_settings_the_standbys_do_not_play_are_located_errors(write_yaml, tmp_path):
+    """CRUD with streaming replicas: what the testbed's hot standbys do not play is refused, one located line each,
+    and so are replicas on a server given by --dsn (the testbed cannot build standbys of a server it does not run)."""
+    path = write_yaml("""\
+        duration: 5s
+        architectures: [crud]
+        crud:
+          replicas: 2
+          replica_routing: sticky
+          read_your_writes_window: 2s
+          max_lag: 1s
+          replication_stalls: {every: 10s, duration: 1s}
+          failures: {mtbf: 60s, mttr: 5s}
+          replica_autoscale: {min: 1, max: 3}
+        workload:
+          reads: {rate: 10/s, query_time: 5ms, clients: 4}
+        """)
+    result = runner.invoke(app, ["testbed", str(path), "-o", str(tmp_path / "o")])
+    assert result.exit_code == 2, result.output
+    lines = result.stderr.splitlines()
+    located = {line.split(": ")[2]: line for line in lines}
+    assert set(located) == {"crud.replica_routing", "crud.read_your_writes_window", "crud.max_lag",
+                            "crud.replication_stalls", "crud.failures", "crud.replica_autoscale"}, lines
+    assert located["crud.max_lag"] == (f"error: {path}:7:3: crud.max_lag: not supported by the testbed: the testbed's "
+                                       "standbys stay in the pool however far behind; remove it")
+    plain = write_yaml("""\
+        duration: 5s
+        architectures: [crud]
+        crud:
+          replicas: 2
+        workload:
+          reads: {rate: 10/s, query_time: 5ms}
+        """)
+    for command in (["testbed", str(plain)], ["testbed", str(plain), "--calibrate"]):
+        result = runner.invoke(app, [*command, "-o", str(tmp_path / "o"), "--dsn", "host=/nowhere user=u dbname=d"])
+        assert result.exit_code == 2, result.output
+        assert result.stderr.splitlines() == [
+            f"error: {plain}:4:3: crud.replicas: not supported by the testbed: streaming replicas are built only beside "
+            "the embedded server: drop --dsn, or use 0"]
+    assert not (tmp_path / "o").exists()

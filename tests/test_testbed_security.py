@@ -213,36 +213,90 @@ def test_the_embedded_server_is_ours_alone(postgres_available, scratch, monkeypa
     assert not directory.exists()
 
 
+def test_hot_standbys_replicate_with_no_password_stored_and_are_ours_alone(postgres_available, scratch, monkeypatch):
+    """Standbys of the embedded server: each streams from the primary (pg_stat_replication) on its own Unix socket,
+    no TCP; the password is in no file anywhere under the server's directory (configuration, logs, the base
+    backups); a connection without the password is refused on the primary and on each standby, and so is a
+    logical replication connection; a physical replication connection is let in by peer only for the server's
+    own OS account; another account cannot reach the sockets at all."""
+    import psycopg
+
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
+    monkeypatch.delenv("PGPASSWORD", raising=False)
+    monkeypatch.setenv("PGPASSFILE", str(scratch / "no-such-pgpass"))
+    with EmbeddedServer(standbys=2, apply_delay=0.0) as server:
+        directory = server.directory
+        with psycopg.connect(server.dsn, autocommit=True) as conn:
+            streaming = conn.execute("SELECT application_name, state FROM pg_stat_replication ORDER BY 1").fetchall()
+        assert streaming == [("standby0", "streaming"), ("standby1", "streaming")]
+        assert len(server.standby_dsns) == 2
+        for dsn, process in zip(server.standby_dsns, server.standby_processes):
+            with psycopg.connect(dsn, autocommit=True) as conn:
+                assert conn.execute("SELECT pg_is_in_recovery()").fetchone() == (True,)
+            sockets = _socket_inodes(process.pid)
+            assert sockets & _listening("unix") and not sockets & (_listening("tcp") | _listening("tcp6"))
+            no_password = dsn.replace(f" password={server.password}", "")
+            assert "password" not in no_password
+            with pytest.raises(psycopg.OperationalError, match="no password supplied"):
+                psycopg.connect(no_password, connect_timeout=5)
+            with pytest.raises(psycopg.OperationalError, match="no password supplied"):
+                psycopg.connect(no_password + " replication=database", connect_timeout=5)  # logical: by password
+        primary = server.dsn.replace(f" password={server.password}", "")
+        with pytest.raises(psycopg.OperationalError, match="no password supplied"):
+            psycopg.connect(primary, connect_timeout=5)
+        if os.geteuid() == 0:  # the server runs as nobody: root is not its account, peer refuses root
+            with pytest.raises(psycopg.OperationalError, match="Peer authentication failed"):
+                psycopg.connect(primary + " replication=true", connect_timeout=5)
+            for dsn in [server.dsn, *server.standby_dsns]:  # another account, with the password: no way in
+                answer = _connect_as(54321, dsn)
+                assert answer.startswith("refused:") and "Permission denied" in answer, answer
+        else:  # the server's own account (which owns the data directories anyway) may replicate
+            psycopg.connect(primary + " replication=true", connect_timeout=5).close()
+        conf = (directory / f"{watchdog.STANDBY}0" / "postgresql.auto.conf").read_text()
+        assert "primary_conninfo" in conf and "password" not in conf
+        needles = [server.password, server.password[-12:]]
+        assert _files_holding(directory, needles) == []
+        datas = [p for p in directory.glob(f"{watchdog.STANDBY}*") if p.is_dir()]
+        assert len(datas) == 2 and all(p.stat().st_mode & 0o077 == 0 for p in [directory, *datas])
+        standbys = [p.pid for p in server.standby_processes]
+    assert not directory.exists()
+    assert not any(watchdog.alive(pid) for pid in standbys)
+
+
 def _owner(pid: int) -> int:
     return Path(f"/proc/{pid}").stat().st_uid
 
 
 # ---- item: the server never outlives the command -----------------------------------------------------------------
 
-def _postmaster_of(directory: Path) -> int | None:
+def _postmaster_of(directory: Path, data: str = watchdog.DATA) -> int | None:
     try:
-        return int((directory / watchdog.DATA / "postmaster.pid").read_text().split("\n", 1)[0])
+        return int((directory / data / "postmaster.pid").read_text().split("\n", 1)[0])
     except (OSError, ValueError):
         return None
 
 
-def test_kill_9_of_the_command_stops_the_server_and_removes_its_directory(postgres_available, scratch):
+@pytest.mark.parametrize("name, standbys", [("testbed_cqrs.yaml", 0), ("testbed_replicas.yaml", 2)])
+def test_kill_9_of_the_command_stops_the_server_and_removes_its_directory(postgres_available, scratch, name,
+                                                                          standbys):
+    """The primary and (CRUD with streaming replicas) every hot standby are stopped, and their directories removed."""
     ready = scratch / "ready"
     env = {**os.environ, "PYTHONUNBUFFERED": "1", "CQRS_SIM_READY_FILE": str(ready), "TMPDIR": str(scratch)}
-    proc = subprocess.Popen(ENTRY + ["testbed", str(SCENARIOS / "testbed_cqrs.yaml"), "-o", str(scratch / "out")],
+    proc = subprocess.Popen(ENTRY + ["testbed", str(SCENARIOS / name), "-o", str(scratch / "out")],
                             cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env,
                             start_new_session=True)
     try:
         wait_until(ready.exists, "readiness file", proc)
         directories = list(scratch.glob(watchdog.PREFIX + "*"))
         assert len(directories) == 1
-        wait_until(lambda: _postmaster_of(directories[0]) is not None, "postmaster.pid", proc)
-        postmaster = _postmaster_of(directories[0])
-        assert watchdog.alive(postmaster)
+        datas = [watchdog.DATA] + [f"{watchdog.STANDBY}{r}" for r in range(standbys)]
+        wait_until(lambda: all(_postmaster_of(directories[0], d) is not None for d in datas), "postmaster.pid", proc)
+        postmasters = [_postmaster_of(directories[0], d) for d in datas]
+        assert all(watchdog.alive(pid) for pid in postmasters) and len(set(postmasters)) == 1 + standbys
     finally:
         proc.kill()  # SIGKILL to the command alone: no handler runs, no finally
         proc.communicate()
-    wait_until(lambda: not watchdog.alive(postmaster), "end of the postmaster")
+    wait_until(lambda: not any(watchdog.alive(pid) for pid in postmasters), "end of the postmasters")
     wait_until(lambda: not directories[0].exists(), "removal of the server's directory")
     assert not (scratch / "out").exists()
 

@@ -254,7 +254,7 @@ DESIGN_COST_KEYS = {"crud": ("crud.query_time", "crud.apply_time"),
 CALIBRATED_KEYS = {
     ("crud", "read"): DESIGN_COST_KEYS["crud"][0], ("crud", "write"): DESIGN_COST_KEYS["crud"][1],
     ("cqrs", "read"): DESIGN_COST_KEYS["cqrs"][0], ("cqrs", "write"): DESIGN_COST_KEYS["cqrs"][1],
-    ("cqrs", "copy"): "cqrs.sync.replace_time",
+    ("cqrs", "copy"): "cqrs.sync.replace_time", ("crud", "lag"): "crud.replication_lag",
 }
 
 

@@ -15,14 +15,21 @@ each part exactly as the run does it (the same functions):
 * ``copy`` (CQRS): rollouts rehearsed as the run makes them, a snapshot of
   the write image (:class:`.snapshot.Snapshot`) and then each replica's swap
   in turn (:func:`.snapshot.replace`: close, drop, ``CREATE DATABASE …
-  TEMPLATE``, the rows copied in, reconnect) at the run's table size.
+  TEMPLATE``, the rows copied in, reconnect) at the run's table size;
+* ``lag`` (CRUD with streaming replicas): writes one at a time on the
+  primary, each followed until every hot standby shows it
+  (:class:`.crud_replicas.Replay`, as the run measures it): from the
+  commit the client saw to the standby's replay, per write and standby;
+  the reads are timed on a standby, where the run sends them.
 
 Each part's values are fitted (:func:`cqrs_sim.experiments.fitcheck.check_fits`: every
 family by maximum likelihood, the best by AIC that the data do not refute,
 else the values themselves as ``{dist: empirical, samples: […]}``) and
 written into the design's own keys (:data:`CALIBRATED_KEYS`): the read into
 its ``query_time``, the write into its ``apply_time``, the copy into
-``cqrs.sync.replace_time``. The strata's order is shuffled by a
+``cqrs.sync.replace_time``, the replay lag into ``crud.replication_lag``
+(so the prediction is the model's streaming replicas fed with the measured
+lag). The strata's order is shuffled by a
 stream of its own (``testbed.calibrate.*``), so the run's draws are
 untouched.
 """
@@ -46,12 +53,14 @@ from ..experiments.fitcheck import check_fits
 from . import schema, snapshot
 from .support import check_supported
 from .snapshot import create_template
-from .server import Databases, server, server_version, with_database
+from .server import Cluster, Databases, cluster, server_version, with_database
+from .crud_replicas import measure_lags, standbys_of, wait_for_database
 from .transactions import write_transaction, written_keys
 
 #: timed samples of each part
 SAMPLES_MIN = 10  #: fewer values of a part measured in a run say nothing about its shape
-SAMPLES = {"read": 100, "write": 24, "copy": 15}  #: at least; copies come in rollouts of every replica
+SAMPLES = {"read": 100, "write": 24, "copy": 15, "lag": 24}  #: at least; copies come in rollouts of every replica,
+#: lags in writes seen on every standby
 
 Say = Callable[[str], None]
 
@@ -61,7 +70,7 @@ class Part:
     """One measured part: its values (seconds), what was drawn for it (reads and writes), and its fit."""
 
     architecture: str
-    name: str  #: read, write, copy
+    name: str  #: read, write, copy, lag
     values: np.ndarray
     drawn: Optional[np.ndarray]  #: the sleeps drawn for reads and writes (None for copies)
     distribution: dict  #: what goes into the scenario (a fitted distribution, or the values themselves)
@@ -132,12 +141,14 @@ def strata(distribution, n: int, rng: np.random.Generator) -> np.ndarray:
     return rng.permutation(distribution.ppf((np.arange(n) + 0.5) / n))
 
 
-async def _read_write_parts(conn, scenario: Scenario, architecture: str) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+async def _read_write_parts(conn, scenario: Scenario, architecture: str,
+                            read_conn=None) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Reads timed on ``read_conn`` (default ``conn``), writes on ``conn``."""
     rng = stream(scenario.seed, 0, f"testbed.calibrate.{architecture}")
     drawn = strata(query_time_of(scenario, architecture), SAMPLES["read"], rng)
     measured = []
     for k, q in enumerate(drawn.tolist()):
-        measured.append(await _timed(_fetch(conn, schema.READ, (q, k % schema.rows(scenario)))))
+        measured.append(await _timed(_fetch(read_conn or conn, schema.READ, (q, k % schema.rows(scenario)))))
     out = {"read": (np.asarray(measured), drawn)}
     apply = apply_time_of(scenario, architecture)
     if apply is not None:
@@ -181,8 +192,8 @@ async def _copies(databases: Databases, scenario: Scenario, source_db: str) -> n
             databases.drop(name)
 
 
-async def _measure(dsn: str, scenario: Scenario, say: Say) -> tuple[dict, float]:
-    databases = Databases(dsn)
+async def _measure(servers: Cluster, scenario: Scenario, say: Say, delay: float = 0.0) -> tuple[dict, float]:
+    databases = Databases(servers.primary)
     measured: dict = {}
     try:
         await create_template(databases, scenario)
@@ -193,15 +204,28 @@ async def _measure(dsn: str, scenario: Scenario, say: Say) -> tuple[dict, float]
                     f"{schema.rows(scenario)} rows) until {SAMPLES['copy']} copies")
                 measured[(arch, "copy")] = (await _copies(databases, scenario, name), None)
             conn = (await snapshot.connect_many(with_database(databases.dsn, name), 1))[0]
+            standbys = [with_database(dsn, name) for dsn in servers.standbys] if arch == "crud" else []
+            reader = None
             try:
+                if standbys:
+                    await wait_for_database(standbys, delay + 60.0)
+                    reader = (await snapshot.connect_many(standbys[0], 1))[0]
                 trips = [await _timed(_fetch(conn, "SELECT 1", ())) for _ in range(SAMPLES["read"])]
-                say(f"calibrating {arch}: timing {SAMPLES['read']} reads"
+                say(f"calibrating {arch}: timing {SAMPLES['read']} reads" + (" on a standby" if standbys else "")
                     + (f" and {SAMPLES['write']} writes" if scenario.workload.writes is not None else "")
                     + " one at a time")
-                for part, (values, drawn) in (await _read_write_parts(conn, scenario, arch)).items():
+                for part, (values, drawn) in (await _read_write_parts(conn, scenario, arch, reader)).items():
                     measured[(arch, part)] = (values, drawn)
+                if standbys:
+                    writes = -(-SAMPLES["lag"] // len(standbys))
+                    say(f"calibrating {arch}: timing the replay of {writes} writes on {len(standbys)} standbys "
+                        f"(recovery_min_apply_delay {delay * 1000:g} ms)")
+                    measured[(arch, "lag")] = (await measure_lags(conn, standbys, delay, writes,
+                                                                  written_keys(scenario)), None)
             finally:
                 await conn.close()
+                if reader is not None:
+                    await reader.close()
             databases.drop(name)
         return measured, float(np.mean(trips))
     finally:
@@ -229,13 +253,14 @@ def calibrate(scenario: Scenario, dsn: Optional[str] = None, say: Optional[Say] 
     Raises :class:`~cqrs_sim.core.errors.ScenarioError` for a scenario the testbed cannot play and
     :class:`~cqrs_sim.testbed.server.ServerError` when the server cannot be started or reached.
     """
-    check_supported(scenario, source)
+    check_supported(scenario, source, dsn)
     say = say or (lambda _line: None)
     began = time.perf_counter()
-    with server(dsn, say) as url:
-        version = server_version(url)
+    count, delay = standbys_of(scenario)
+    with cluster(dsn, say, count, delay) as servers:
+        version = server_version(servers.primary)
         load = os.getloadavg()
-        measured, round_trip = asyncio.run(_measure(url, scenario, say))
+        measured, round_trip = asyncio.run(_measure(servers, scenario, say, delay))
     parts = []
     for (arch, name), (values, drawn) in measured.items():
         say(f"fitting {arch} {name}: {len(values)} values")
@@ -251,6 +276,8 @@ def _clean_reads(results, architecture: str) -> np.ndarray:
     reads = results.requests
     reads = reads[(reads["kind"] == "read") & (reads["architecture"] == architecture)]
     writes = results.writes[results.writes["architecture"] == architecture]
+    if architecture == "crud" and results.scenario.crud.replicas:
+        writes = writes.iloc[:0]  # reads on standbys wait for no write
     service = []
     for replication, group in reads.groupby("replication"):
         w = writes[writes["replication"] == replication]
@@ -264,7 +291,8 @@ def _clean_reads(results, architecture: str) -> np.ndarray:
 
 def parts_from_run(results) -> list[Part]:
     """The parts as a testbed run measured them at full load: each read's service time (reads that overlapped no
-    write), each write's time from holding its lock to its commit, and (CQRS) every copy the run made."""
+    write), each write's time from holding its lock to its commit, (CQRS) every copy the run made, and (CRUD with
+    streaming replicas) every commit's replay lag on every standby."""
     parts = []
     runs = results.manifest.get("testbed", {}).get("runs", [])
     for arch in results.scenario.architectures:
@@ -273,6 +301,9 @@ def parts_from_run(results) -> list[Part]:
         measured["write"] = (writes["commit"] - writes["start"]).dropna().to_numpy()
         if arch == "cqrs":
             measured["copy"] = np.asarray([c for run in runs if run["architecture"] == arch for c in run["copy_seconds"]])
+        if arch == "crud" and results.scenario.crud.replicas:
+            measured["lag"] = np.asarray([x for run in runs if run["architecture"] == arch
+                                          for x in run.get("replay_lag_seconds", [])])
         for name, values in measured.items():
             values = values[values > 0]
             if len(values) < SAMPLES_MIN:

@@ -8,7 +8,9 @@ runs its query on a back end (:mod:`.crud` or :mod:`.cqrs`) through real
 connections. Writes are sent at their drawn instants. Every time is read
 from one monotonic clock, in seconds from the run's start, and every read
 is recorded as the simulator records it, so the output is the same
-:class:`~cqrs_sim.model.record.RunRecord`.
+:class:`~cqrs_sim.model.record.RunRecord`. A writer's read-back
+(``workload.writes.read_back``, :mod:`.read_backs`) is sent ``after`` its
+commit through the same handlers and recorded apart, as the model does.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from ..analysis.tables import empty_spans, within
 from ..workload.draws import ReadSource, WriteWorkload
 from ..workload.sessions import Sessions
 from .measure import probe_timer
+from .read_backs import ReadBacks
 from .transactions import write_transaction
 from .slots import Slots
 from . import schema
@@ -118,6 +121,7 @@ class Client:
         self.write_rows: list[tuple[float, float, float, int]] = [(math.nan, math.nan, math.nan, 0)] * len(writes)
         self.lateness: list[float] = []  #: how late each read was sent, against its drawn instant
         self.timer_lateness: list[float] = []  #: how late each wake-up of the timer probe came (the machine's load)
+        self.read_backs = ReadBacks(scenario, replication, backend.architecture)
 
     async def run(self) -> RunRecord:
         clock = self.backend.clock
@@ -150,6 +154,12 @@ class Client:
         return self._record(i)
 
     async def _read(self, i: int, handler_time: float, query_time: float, key: int) -> None:
+        arrival, h, (start, seen, latest, replica, key_version), finish = await self._serve(handler_time, query_time,
+                                                                                             key)
+        self.reads.append((i, arrival, start, finish, h, replica, seen, max(latest, seen), key, key_version))
+
+    async def _serve(self, handler_time: float, query_time: float, key: int) -> tuple:
+        """A read's way through a handler and the back end: (arrival, handler, the back end's answer, finish)."""
         clock = self.backend.clock
         arrival = clock()
         h = self._pick_handler()
@@ -159,12 +169,21 @@ class Client:
         try:
             if handler_time > 0:
                 await asyncio.sleep(handler_time)
-            start, seen, latest, replica, key_version = await self.backend.query(key, query_time)
+            answer = await self.backend.query(key, query_time)
             finish = clock()
         finally:
             self.handler_outstanding[h] -= 1
             slots.release()
-        self.reads.append((i, arrival, start, finish, h, replica, seen, max(latest, seen), key, key_version))
+        return arrival, h, answer, finish
+
+    async def _read_back(self, version: int, commit: float, key: int) -> None:
+        """The writer of ``version`` reads its first key back, ``after`` its commit (if the model's draw says so)."""
+        drawn = self.read_backs.of(version)
+        if drawn is None:
+            return
+        await self.backend.clock.until(commit + self.read_backs.after)
+        arrival, _, (start, seen, _, _, _), finish = await self._serve(drawn[0], drawn[1], key)
+        self.read_backs.rows.append((version, arrival, start, finish, seen))
 
     async def _send_writes(self) -> None:
         clock = self.backend.clock
@@ -178,6 +197,7 @@ class Client:
     async def _write(self, j: int, arrival: float, apply_time: float, keys: Optional[list[int]]) -> None:
         start, commit, version = await self.backend.write(keys, apply_time)
         self.write_rows[j] = (arrival, start, commit, version)
+        await self._read_back(version, commit, keys[0] if keys else 0)
 
     def _record(self, count: int) -> RunRecord:
         rows = sorted(self.reads)
@@ -205,4 +225,5 @@ class Client:
         return RunRecord(
             architecture=self.backend.architecture, replication=self.replication, reads=reads, aggregates=None,
             reads_recorded=count, writes=writes, commit_time=np.asarray(self.backend.commit_time, dtype=float),
-            end_time=end, **parts)
+            end_time=end, read_backs=self.read_backs.columns() if self.read_backs.config is not None else {},
+            write_client=np.asarray(self.writes.client, dtype=np.int64) if self.clients is not None else None, **parts)

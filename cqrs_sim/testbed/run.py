@@ -31,8 +31,9 @@ from ..analysis.tables import key_index
 from .client import Client, Clock
 from .cqrs import CqrsBackend
 from .crud import CrudBackend
+from .crud_replicas import CrudReplicasBackend, standbys_of, wait_for_database
 from .measure import Overhead, lateness_summary, measure_overhead
-from .server import Databases, server, server_version, with_database
+from .server import Cluster, Databases, cluster, server_version, with_database
 from .snapshot import close_all, connect_many, create_template
 from .support import check_supported
 
@@ -51,14 +52,23 @@ async def _calibrate(databases: Databases, scenario: Scenario, architecture: str
 
 
 async def _run_one(databases: Databases, scenario: Scenario, architecture: str, replication: int,
-                   say: Say) -> tuple:
+                   say: Say, standby_dsns: tuple[str, ...] = ()) -> tuple:
     template = databases.name("schema")
     tag = f"{architecture}_{replication}"
     clock_holder: list[Clock] = []
     made: list[str] = []
     backend = None
     try:
-        if architecture == "crud":
+        if architecture == "crud" and standby_dsns:
+            made.append(databases.create(tag, template=template))
+            on_standbys = [with_database(dsn, made[0]) for dsn in standby_dsns]
+            delay = standbys_of(scenario)[1]
+            await wait_for_database(on_standbys, delay + 60.0)
+            backend = await CrudReplicasBackend.open(Clock(), scenario, replication,
+                                                     with_database(databases.dsn, made[0]), on_standbys, delay)
+            backend.clock = clock = Clock()
+            backend.start()
+        elif architecture == "crud":
             made.append(databases.create(tag, template=template))
             conns = await connect_many(with_database(databases.dsn, made[0]), scenario.crud.connections)
             clock = Clock()
@@ -78,7 +88,7 @@ async def _run_one(databases: Databases, scenario: Scenario, architecture: str, 
         return record, client, backend
     finally:
         if backend is not None:
-            if architecture == "crud":
+            if isinstance(backend, CrudBackend):
                 await close_all(backend.pool.items)
             else:
                 await backend.close()
@@ -93,7 +103,7 @@ def _residual(record, client: Client, scenario: Scenario) -> np.ndarray:
     reads = record.reads
     measured = reads["finish"] - reads["start"]
     q = drawn[reads["id"]]
-    if record.architecture == "crud" and scenario.crud.locking == "exclusive":
+    if record.architecture == "crud" and scenario.crud.locking == "exclusive" and not scenario.crud.replicas:
         commits = record.commit_time[1:]
         starts = record.writes["start"]
         blocked = np.zeros(len(measured), bool)
@@ -127,8 +137,8 @@ def _residual_summary(residual: np.ndarray) -> dict:
             "query_time_residual_p99_s": round(float(np.quantile(residual, 0.99)), 6)}
 
 
-async def _run_all(dsn: str, scenario: Scenario, say: Say) -> tuple[list, dict]:
-    databases = Databases(dsn)
+async def _run_all(servers: Cluster, scenario: Scenario, say: Say) -> tuple[list, dict]:
+    databases = Databases(servers.primary)
     info: dict = {"databases": databases.prefix + "_*", "runs": []}
     timer_lateness: list[float] = []
     try:
@@ -140,7 +150,7 @@ async def _run_all(dsn: str, scenario: Scenario, say: Say) -> tuple[list, dict]:
             info.setdefault("overhead_s", {})[arch] = overheads[arch].as_dict()
         for replication in range(scenario.replications):
             for arch in scenario.architectures:
-                record, client, backend = await _run_one(databases, scenario, arch, replication, say)
+                record, client, backend = await _run_one(databases, scenario, arch, replication, say, servers.standbys)
                 lateness = np.asarray(client.lateness)
                 run_info = {"architecture": arch, "replication": replication,
                             "arrival_lateness_mean_s": round(float(lateness.mean()), 6) if len(lateness) else None,
@@ -149,6 +159,8 @@ async def _run_all(dsn: str, scenario: Scenario, say: Say) -> tuple[list, dict]:
                             **returned_versions(record, client),
                             "timer_lateness_s": lateness_summary(client.timer_lateness)}
                 timer_lateness += client.timer_lateness
+                if isinstance(backend, CrudReplicasBackend):
+                    run_info.update(replay_summary(backend.replay))
                 if arch == "cqrs":
                     run_info["copy_seconds"] = [round(c, 4) for c in backend.copy_seconds]
                     swaps = record.swaps
@@ -170,13 +182,15 @@ def run_testbed(scenario: Scenario, dsn: Optional[str] = None, say: Optional[Say
     cannot play and :class:`~cqrs_sim.testbed.server.ServerError` when the server
     cannot be started or reached; either way nothing is left behind.
     """
-    check_supported(scenario, source)
+    check_supported(scenario, source, dsn)
     say = say or (lambda _line: None)
     began = time.perf_counter()
-    with server(dsn, say) as url:
-        version = server_version(url)
-        say(f"PostgreSQL {version} ({'embedded' if dsn is None else 'given by --dsn'})")
-        records, info = asyncio.run(_run_all(url, scenario, say))
+    standbys, delay = standbys_of(scenario)
+    with cluster(dsn, say, standbys, delay) as servers:
+        version = server_version(servers.primary)
+        say(f"PostgreSQL {version} ({'embedded' if dsn is None else 'given by --dsn'})"
+            + (f", with {standbys} hot standbys replaying {delay * 1000:g} ms behind" if standbys else ""))
+        records, info = asyncio.run(_run_all(servers, scenario, say))
     rows, frames = [], {"writes": [], "replicas": [], "timeseries": []}
     for record in records:
         rows.append({"architecture": record.architecture, "replication": record.replication,
@@ -194,6 +208,13 @@ def run_testbed(scenario: Scenario, dsn: Optional[str] = None, say: Optional[Say
                      "incomplete": [], "testbed": {**info, "rows": schema.rows(scenario)}})
     return Results(scenario=scenario, per_replication=pd.DataFrame(rows), manifest=manifest, requests=requests,
                    visibility=visibility, **tables)
+
+
+def replay_summary(replay) -> dict:
+    """What the standbys' replay measured in one run: each commit's lag on each standby (seconds), how many
+    versions were already visible at the first poll (their instant unknown), and the polls made."""
+    return {"replay_lag_seconds": [round(x, 5) for x in replay.lags()], "replay_censored": replay.censored,
+            "replay_polls": replay.polls, "standby_apply_delay_s": replay.delay}
 
 
 def _machine() -> dict:

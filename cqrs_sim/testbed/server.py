@@ -21,6 +21,12 @@ in memory: it is never written to a file. A watchdog process
 command ends, even by ``kill -9``, and each new embedded server first stops
 and removes any that an earlier command left.
 
+With ``standbys`` > 0 the embedded server also starts that many hot
+standbys of itself (:mod:`.standbys`: real streaming replication, each on
+its own port of the same socket directory, authenticated without any stored
+password); the watchdog stops them with the primary. A ``--dsn`` server
+gets none: the testbed cannot build replicas of a server it does not run.
+
 Either way the run works only in databases it creates itself, named
 ``cqrs_testbed_<random>_…``; it drops exactly those and never touches another.
 """
@@ -35,10 +41,12 @@ import sys
 import tempfile
 import time
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterator, Optional
 
 from ..core.redact import redact, remember
+from . import standbys as standby_setup
 from . import watchdog
 from .watchdog import STOP_TIMEOUT
 
@@ -131,24 +139,37 @@ class EmbeddedServer:
     """A throwaway PostgreSQL server in a temporary directory, ours alone; use as a context manager.
 
     ``say`` receives one line for each server an earlier command left running, stopped and removed first.
+    ``standbys``: hot standbys to start beside it, each replaying commits ``apply_delay`` seconds after the
+    primary wrote them (:mod:`.standbys`).
     """
 
-    def __init__(self, say: Optional[Callable[[str], None]] = None) -> None:
+    def __init__(self, say: Optional[Callable[[str], None]] = None, standbys: int = 0,
+                 apply_delay: float = 0.0) -> None:
         self.say = say or (lambda _line: None)
+        self.standbys = standbys
+        self.apply_delay = apply_delay
         self.directory: Optional[Path] = None
         self.process: Optional[subprocess.Popen] = None
+        self.standby_processes: list[subprocess.Popen] = []
         self.watchdog: Optional[subprocess.Popen] = None
         self.password = secrets.token_urlsafe(24)
         remember(self.password)
 
     @property
     def dsn(self) -> str:
-        return f"host={self.directory} user={SUPERUSER} dbname=postgres password={self.password}"
+        return (f"host={self.directory} port={standby_setup.PORT} user={SUPERUSER} dbname=postgres "
+                f"password={self.password}")
+
+    @property
+    def standby_dsns(self) -> list[str]:
+        """Each running standby's DSN (its ``postgres`` database; the same superuser and password)."""
+        return [self.dsn.replace(f" port={standby_setup.PORT} ", f" port={standby_setup.port(r)} ")
+                for r in range(len(self.standby_processes))]
 
     def __enter__(self) -> "EmbeddedServer":
         try:
             self._start()
-        except OSError as exc:
+        except (OSError, standby_setup.StandbyError, subprocess.TimeoutExpired) as exc:
             self.stop()
             raise ServerError(f"cannot start PostgreSQL: {redact(str(exc))}") from None
         except BaseException:
@@ -174,17 +195,30 @@ class EmbeddedServer:
             os.chown(self.directory, *account)  # still 0700: the server's account enters, others do not
         data = self.directory / watchdog.DATA
         self._initdb(binaries, data, account)
+        if self.standbys:
+            standby_setup.allow_replication(data, SUPERUSER, account)
         settings = [arg for name, value in SERVER_SETTINGS.items() for arg in ("-c", f"{name}={value}")]
         log = open(self.directory / "server.log", "wb")
         try:
             self.process = subprocess.Popen(
-                [str(binaries / "postgres"), "-D", str(data), "-k", str(self.directory), *settings],
-                stdout=log, stderr=subprocess.STDOUT, start_new_session=True, **user)  # Ctrl-C is ours to pass on
+                [str(binaries / "postgres"), "-D", str(data), "-k", str(self.directory), "-p", str(standby_setup.PORT),
+                 *settings], stdout=log, stderr=subprocess.STDOUT, start_new_session=True, **user)  # Ctrl-C is ours
         finally:
             log.close()
-        self.watchdog.stdin.write(f"{self.process.pid}\n")  # type: ignore[union-attr]
+        self._watch(self.process)
+        self._wait_ready(self.process, self.dsn, "server.log")
+        for r in range(self.standbys):
+            target = standby_setup.base_backup(binaries, self.directory, r, SUPERUSER, user)
+            standby_setup.configure(target, self.directory, r, SUPERUSER, self.apply_delay, account)
+            process = standby_setup.start(binaries, self.directory, r, settings, user)
+            self.standby_processes.append(process)
+            self._watch(process)
+            self._wait_ready(process, self.standby_dsns[r], f"{watchdog.STANDBY}{r}.log")
+
+    def _watch(self, process: subprocess.Popen) -> None:
+        """Tell the watchdog about a postmaster it must stop."""
+        self.watchdog.stdin.write(f"{process.pid}\n")  # type: ignore[union-attr]
         self.watchdog.stdin.flush()  # type: ignore[union-attr]
-        self._wait_ready()
 
     def _initdb(self, binaries: Path, data: Path, account: tuple[int, int] | None) -> None:
         """Create the cluster with the superuser's password read from a pipe (never a file)."""
@@ -209,16 +243,16 @@ class EmbeddedServer:
         if init.returncode != 0:
             raise ServerError(f"initdb failed: {redact(_tail(output))}")
 
-    def _wait_ready(self) -> None:
+    def _wait_ready(self, process: subprocess.Popen, dsn: str, log: str) -> None:
         import psycopg
 
         deadline = time.monotonic() + START_TIMEOUT
         while True:
-            if self.process is not None and self.process.poll() is not None:
-                text = (self.directory / "server.log").read_text(errors="replace") if self.directory else ""
-                raise ServerError(f"PostgreSQL exited at start ({self.process.returncode}): {redact(_tail(text))}")
+            if process.poll() is not None:
+                text = (self.directory / log).read_text(errors="replace") if self.directory else ""
+                raise ServerError(f"PostgreSQL exited at start ({process.returncode}): {redact(_tail(text))}")
             try:
-                psycopg.connect(self.dsn, connect_timeout=2).close()
+                psycopg.connect(dsn, connect_timeout=2).close()
                 return
             except psycopg.OperationalError as exc:
                 if time.monotonic() > deadline:
@@ -229,6 +263,7 @@ class EmbeddedServer:
     def stop(self) -> None:
         """Stop the server and remove its directory (the watchdog does, once its pipe closes); safe to call twice."""
         process, self.process = self.process, None
+        standby_processes, self.standby_processes = self.standby_processes, []
         guard, self.watchdog = self.watchdog, None
         directory, self.directory = self.directory, None
         if guard is not None:
@@ -241,10 +276,11 @@ class EmbeddedServer:
             except subprocess.TimeoutExpired:
                 guard.kill()
                 guard.wait()
+        servers = [p for p in [process, *standby_processes] if p is not None]
         if directory is not None:  # the watchdog did this unless it failed; doing it twice is harmless
-            watchdog.remove(directory, (process.pid,) if process is not None else ())
-        if process is not None:
-            process.wait()  # our child: reap it
+            watchdog.remove(directory, tuple(p.pid for p in servers))
+        for child in servers:
+            child.wait()  # our children: reap them
 
 
 def server_version(dsn: str) -> str:
@@ -323,18 +359,37 @@ def check_dsn(dsn: str) -> None:
                           "'@', ':', '/' and '%' in it as %40, %3A, %2F and %25)") from None
 
 
+@dataclass(frozen=True)
+class Cluster:
+    """The DSNs a run connects to: the primary's and each hot standby's (their ``postgres`` database)."""
+
+    primary: str
+    standbys: tuple[str, ...] = ()
+
+
 @contextmanager
-def server(dsn: Optional[str], say: Optional[Callable[[str], None]] = None) -> Iterator[str]:
-    """The DSN of the server to use: ``dsn`` as given, or an embedded server's, stopped and removed on leaving."""
+def cluster(dsn: Optional[str], say: Optional[Callable[[str], None]] = None, standbys: int = 0,
+            apply_delay: float = 0.0) -> Iterator[Cluster]:
+    """The server to use: ``dsn`` as given, or an embedded server's with ``standbys`` hot standbys replaying
+    ``apply_delay`` seconds behind (:mod:`.standbys`), stopped and removed on leaving."""
     if dsn is not None:
         import psycopg
 
+        if standbys:
+            raise ServerError("streaming replicas are built only beside the embedded server, not for --dsn")
         check_dsn(dsn)
         try:
             psycopg.connect(dsn, connect_timeout=10).close()
         except psycopg.Error as exc:
             raise ServerError(f"cannot connect to the server given by --dsn: {redact(_tail(str(exc)))}") from None
-        yield dsn
+        yield Cluster(dsn)
         return
-    with EmbeddedServer(say) as embedded:
-        yield embedded.dsn
+    with EmbeddedServer(say, standbys, apply_delay) as embedded:
+        yield Cluster(embedded.dsn, tuple(embedded.standby_dsns))
+
+
+@contextmanager
+def server(dsn: Optional[str], say: Optional[Callable[[str], None]] = None) -> Iterator[str]:
+    """The DSN of the server to use: ``dsn`` as given, or an embedded server's, stopped and removed on leaving."""
+    with cluster(dsn, say) as found:
+        yield found.primary

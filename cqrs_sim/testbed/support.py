@@ -9,8 +9,19 @@ from ..config.scenario import Scenario
 from ..config.loader import _parse_yaml, _read_text
 
 
-def unsupported(scenario: Scenario) -> list[tuple[str, str]]:
-    """(dotted path, message) for every setting the testbed does not build on a real database."""
+#: CRUD-with-replicas settings the testbed's standbys do not play: (key, why)
+REPLICA_KEYS = (
+    ("read_your_writes_window", "the testbed routes every read to a standby; remove it"),
+    ("max_lag", "the testbed's standbys stay in the pool however far behind; remove it"),
+    ("replication_stalls", "the testbed's standbys replay without stalls; remove it"),
+    ("failures", "the testbed's primary and standbys do not fail; remove it"),
+    ("replica_autoscale", "the testbed starts a fixed set of standbys; remove it"),
+)
+
+
+def unsupported(scenario: Scenario, own_server: bool = True) -> list[tuple[str, str]]:
+    """(dotted path, message) for every setting the testbed does not build on a real database (``own_server``
+    False: on a server given by --dsn, which gets no standbys)."""
     out = []
     reads = scenario.workload.reads
     if reads.timeout is not None:
@@ -23,11 +34,14 @@ def unsupported(scenario: Scenario) -> list[tuple[str, str]]:
         out.append(("load_balancer", "the testbed does not route a client to its own handler; use another"))
     if "cqrs" in scenario.architectures and scenario.cqrs.replicas.routing == "sticky":
         out.append(("cqrs.replicas.routing", "the testbed does not route a client to its own replica; use another"))
-    writes = scenario.workload.writes
-    if writes is not None and writes.read_back is not None:
-        out.append(("workload.writes.read_back", "the testbed does not play read-backs; remove it"))
-    if "crud" in scenario.architectures and scenario.crud.replicas:
-        out.append(("crud.replicas", "the testbed does not build streaming replicas; use 0"))
+    crud = scenario.crud
+    if "crud" in scenario.architectures and crud.replicas:
+        if not own_server:
+            out.append(("crud.replicas", "streaming replicas are built only beside the embedded server: drop --dsn, "
+                                         "or use 0"))
+        out += [(f"crud.{key}", why) for key, why in REPLICA_KEYS if getattr(crud, key) is not None]
+        if crud.replica_routing == "sticky":
+            out.append(("crud.replica_routing", "the testbed does not route a client to its own standby; use another"))
     if "cqrs" in scenario.architectures:
         replicas, sync = scenario.cqrs.replicas, scenario.cqrs.sync
         if replicas.cold_factor != 1:
@@ -59,10 +73,11 @@ def _position(file: str, path: str) -> tuple[int, int]:
     return line + 1, col + 1
 
 
-def check_supported(scenario: Scenario, source: str) -> None:
-    """Raise :class:`ScenarioError` (one located line per setting) for what the testbed cannot play."""
+def check_supported(scenario: Scenario, source: str, dsn: str | None = None) -> None:
+    """Raise :class:`ScenarioError` (one located line per setting) for what the testbed cannot play (on the
+    server at ``dsn``, or an embedded one)."""
     problems = []
-    for path, message in unsupported(scenario):
+    for path, message in unsupported(scenario, own_server=dsn is None):
         line, col = _position(source, path)
         problems.append(Problem(source, line, col, path, f"not supported by the testbed: {message}"))
     if problems:

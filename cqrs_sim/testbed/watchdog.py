@@ -8,8 +8,10 @@ signals to the command's process group do not reach it. The watchdog
 reads the pipe the command holds open to it; the command writes the
 postmaster's pid into it once the server runs. When the pipe closes (the
 command closed it to stop the server, or the command died, even by
-``kill -9``), the watchdog stops the postmaster (fast shutdown, then
-SIGKILL) and removes the directory.
+``kill -9``), the watchdog stops the postmaster and every hot standby the
+command started beside it (each its own data directory in the same
+directory: :data:`STANDBY` ``0``, ``1``…; fast shutdown, then SIGKILL) and
+removes the directory.
 
 If both died (a machine reset, a kill of the watchdog), the next embedded
 server :func:`sweep` s the temporary directory: a directory with our marker,
@@ -32,6 +34,7 @@ from typing import Callable, Optional
 MARKER = "cqrs-testbed-server.json"  #: in every embedded server's directory: who owns it
 PREFIX = "cqrs-testbed-data-"  #: the directories' names start so
 DATA = "data"  #: the PostgreSQL data directory inside
+STANDBY = "standby"  #: hot standbys' data directories inside are named so, numbered from 0
 STOP_TIMEOUT = 15.0  #: seconds for a fast shutdown before the server is killed
 POLL = 0.02  #: seconds between checks that a stopped process is gone
 
@@ -102,13 +105,22 @@ def _serves(pid: int, data: Path) -> bool:
     return os.fsencode(str(data)) in cmdline
 
 
-def postmaster(directory: Path) -> Optional[int]:
-    """The pid of the server running on ``directory``'s data (from PostgreSQL's own postmaster.pid), or None."""
+def data_directories(directory: Path) -> list[Path]:
+    """The data directories of ``directory``: the primary's, then each standby's."""
     try:
-        pid = int((directory / DATA / "postmaster.pid").read_text().split("\n", 1)[0])
+        standbys = sorted(p for p in directory.glob(STANDBY + "*") if p.is_dir() and not p.is_symlink())
+    except OSError:
+        standbys = []
+    return [directory / DATA, *standbys]
+
+
+def postmaster(data: Path) -> Optional[int]:
+    """The pid of the server running on data directory ``data`` (from PostgreSQL's own postmaster.pid), or None."""
+    try:
+        pid = int((data / "postmaster.pid").read_text().split("\n", 1)[0])
     except (OSError, ValueError):
         return None
-    return pid if pid > 0 and alive(pid) and _serves(pid, directory / DATA) else None
+    return pid if pid > 0 and alive(pid) and _serves(pid, data) else None
 
 
 def _wait_gone(pid: int, timeout: float) -> bool:
@@ -120,26 +132,33 @@ def _wait_gone(pid: int, timeout: float) -> bool:
     return True
 
 
-def stop(pid: int, timeout: float = STOP_TIMEOUT) -> None:
-    """Stop server ``pid``: a fast shutdown (SIGINT), then SIGKILL after ``timeout`` seconds; return once it is gone."""
-    for signum, wait in ((signal.SIGINT, timeout), (signal.SIGKILL, timeout)):
-        try:
-            os.kill(pid, signum)
-        except ProcessLookupError:
-            return
-        if _wait_gone(pid, wait):
+def stop(*pids: int, timeout: float = STOP_TIMEOUT) -> None:
+    """Stop servers ``pids`` together: a fast shutdown (SIGINT), then SIGKILL after ``timeout`` seconds; return
+    once they are gone."""
+    for signum in (signal.SIGINT, signal.SIGKILL):
+        left = []
+        for pid in pids:
+            try:
+                os.kill(pid, signum)
+                left.append(pid)
+            except ProcessLookupError:
+                pass
+        deadline = time.monotonic() + timeout
+        pids = tuple(pid for pid in left if not _wait_gone(pid, max(0.0, deadline - time.monotonic())))
+        if not pids:
             return
 
 
 def remove(directory: Path, pids: tuple[int, ...] = ()) -> Optional[int]:
-    """Stop the server on ``directory`` (and processes ``pids``, known to be its postmaster) and delete the
-    directory. Returns the pid of a server that was running, or None."""
-    running = [pid for pid in pids if alive(pid) and _serves(pid, directory / DATA)]  # never a reused pid
-    found = postmaster(directory)
-    if found is not None and found not in running:
-        running.append(found)
-    for pid in running:
-        stop(pid)
+    """Stop the servers on ``directory``'s data directories (the primary and its standbys; and processes ``pids``,
+    known to be among them) and delete the directory. Returns the pid of a server that was running, or None."""
+    datas = data_directories(directory)
+    running = [pid for pid in pids if alive(pid) and any(_serves(pid, data) for data in datas)]  # never a reused pid
+    for data in datas:
+        found = postmaster(data)
+        if found is not None and found not in running:
+            running.append(found)
+    stop(*running)
     shutil.rmtree(directory, ignore_errors=True)
     return running[0] if running else None
 
