@@ -24,6 +24,7 @@ from cqrs_sim.testbed import schema
 from cqrs_sim.testbed.support import unsupported
 from cqrs_sim.testbed.transactions import write_transaction
 
+from .conftest import ROOT
 from .test_testbed import postgres_available  # noqa: F401  (the fixture: PostgreSQL starts here, or skip)
 
 ITEMS = 5  #: items per key in the hand-checked tables
@@ -114,6 +115,15 @@ def test_queries_mode_is_located_where_the_testbed_cannot_play_it():
     assert unsupported(_scenario()) == []
 
 
+def test_the_queries_example_is_one_the_testbed_plays_within_the_cores():
+    """benchmarks/testbed_queries.yaml (run by hand) loads, plays real queries, is supported, and keeps its
+    connections within the 2 cores its numbers in the docs were measured on."""
+    scenario = cqrs_sim.load_scenario(ROOT / "benchmarks" / "testbed_queries.yaml")
+    assert scenario.testbed.work == "queries" and scenario.architectures == ["crud"]
+    assert unsupported(scenario) == []
+    assert scenario.crud.connections <= 2
+
+
 async def _versions_by_hand(dsn: str) -> dict:
     from cqrs_sim.testbed.snapshot import connect_many
 
@@ -137,6 +147,7 @@ async def _versions_by_hand(dsn: str) -> dict:
         await conn.close()
 
 
+@pytest.mark.testbed
 def test_real_queries_return_the_versions_a_hand_made_history_gives(postgres_available):
     """Tables of 10 keys with 5 items each. A write of key 3 commits version 1: a read of key 3 then returns key
     version 1 and data version 1, its 5 distinct items each updated once (sum 5); a read of key 4 returns key
@@ -179,6 +190,7 @@ async def _timed_directly(dsn: str, rows: int, count: int) -> np.ndarray:
         await conn.close()
 
 
+@pytest.mark.testbed
 def test_calibration_in_queries_mode_fits_the_real_service_time(postgres_available):
     """In queries mode the calibration times the real query, not the scenario's drawn 50 ms. Its measured read mean
     lies within 30% of the same query timed directly here, one request at a time in the same process, on fresh
@@ -219,6 +231,7 @@ def test_calibration_in_queries_mode_fits_the_real_service_time(postgres_availab
     assert calibration.fitted.testbed == scenario.testbed
 
 
+@pytest.mark.testbed
 def test_a_run_in_queries_mode_returns_true_versions_and_fits_its_parts(postgres_available):
     """A CRUD run of real queries and updates (exclusive lock, 20 keys, writes every 0.5 s on average): every read
     returned the version of its key that the simulation's definition gives for the data version it saw, its

@@ -15,4 +15,4 @@ class Testbed(_Section):
     work: Literal["sleep", "queries"] = "sleep"
     """Testbed only (the simulator ignores it). `sleep`: a read sleeps its drawn query_time on the server and a write its drawn apply_time; `queries`: a read is a real query (its key's row joined to its items, sorted and summed) and a write a real update of its keys' rows in both tables, and the drawn query and apply times are not played: the server's own cost is the service time (`cqrs-sim testbed --calibrate` measures it). CRUD only."""
     items_per_key: Count = 2000
-    """Testbed only, with work: queries: rows of the table `items` per key (per row of `data` without workload.keys); a read's cost grows with it (about 1.5 ms of server CPU at 2000 on an idle core)."""
+    """Testbed only, with work: queries: rows of the table `items` per key (per row of `data` without workload.keys); a read's cost grows with it (at 2000, about 1.4 ms of the server's CPU)."""
