@@ -24,6 +24,7 @@ from .designs import Cqrs, Crud, FailureSchedule, Handlers
 from .distributions import Distribution
 from .distbase import Number, Seconds
 from .fields import ARCHITECTURES, Architecture, Count, Policy, _Section, _strict_int
+from .testbed import Testbed
 from .units import SMALLEST, parse_amount, parse_duration, parse_rate
 from .workload import Workload
 
@@ -213,6 +214,8 @@ class Scenario(_Section):
     """Prices, for the metric cost_per_hour (per design: the write instance, the replicas' instance-seconds, the snapshot); none: no cost_per_hour."""
     sweep: Optional[dict[str, SweepSpec]] = None
     """For `cqrs-sim sweep`: dotted path -> list of values, or {from, to, steps, scale}; ignored by `run`."""
+    testbed: Testbed = Testbed()
+    """For `cqrs-sim testbed` only (the simulator ignores it): how the real database does a request's work."""
 
     @model_validator(mode="after")
     def _default_bin(self) -> "Scenario":

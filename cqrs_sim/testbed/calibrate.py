@@ -10,8 +10,11 @@ each part exactly as the run does it (the same functions):
   from send to last row, for sleeps q standing for the design's query time
   without sampling error (:func:`strata`: its quantiles at the middles of
   equal strata: a random sample of 100 would miss the mean by 5% at cv 0.5);
+  with ``testbed.work: queries`` the real query (:data:`.schema.READ_QUERY`),
+  which sleeps nothing: its time is the server's own cost;
 * ``write``: a write's transaction (:func:`.client.write_transaction`, with
-  the table lock under ``locking: exclusive``), from ``BEGIN`` to commit;
+  the table lock under ``locking: exclusive``), from ``BEGIN`` to commit
+  (with real queries: the update of its keys' rows, no sleep);
 * ``copy`` (CQRS): rollouts rehearsed as the run makes them, a snapshot of
   the write image (:class:`.snapshot.Snapshot`) and then each replica's swap
   in turn (:func:`.snapshot.replace`: close, drop, ``CREATE DATABASE …
@@ -145,19 +148,26 @@ async def _read_write_parts(conn, scenario: Scenario, architecture: str,
                             read_conn=None) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """Reads timed on ``read_conn`` (default ``conn``), writes on ``conn``."""
     rng = stream(scenario.seed, 0, f"testbed.calibrate.{architecture}")
+    work = scenario.testbed.work
     drawn = strata(query_time_of(scenario, architecture), SAMPLES["read"], rng)
     measured = []
     for k, q in enumerate(drawn.tolist()):
-        measured.append(await _timed(_fetch(read_conn or conn, schema.READ, (q, k % schema.rows(scenario)))))
-    out = {"read": (np.asarray(measured), drawn)}
+        measured.append(await _timed(_fetch(read_conn or conn, *schema.read(work, k % schema.rows(scenario), q))))
+    out = {"read": (np.asarray(measured), _played(work, drawn))}
     apply = apply_time_of(scenario, architecture)
     if apply is not None:
         drawn = strata(apply, SAMPLES["write"], rng)
         lock = schema.LOCK if architecture == "crud" and scenario.crud.locking == "exclusive" else None
         keys = written_keys(scenario)
-        measured = [await _timed(write_transaction(conn, a, lock, keys=keys)) for a in drawn.tolist()]
-        out["write"] = (np.asarray(measured), drawn)
+        measured = [await _timed(write_transaction(conn, a, lock, keys=keys, work=work)) for a in drawn.tolist()]
+        out["write"] = (np.asarray(measured), _played(work, drawn))
     return out
+
+
+def _played(work: str, drawn: np.ndarray) -> Optional[np.ndarray]:
+    """The sleeps a calibration played: ``drawn`` with ``work`` = sleep, none with real queries (the server's own
+    cost is the whole measurement, so nothing is "beyond the drawn sleep")."""
+    return drawn if work == "sleep" else None
 
 
 async def _fetch(conn, sql: str, args: tuple) -> None:

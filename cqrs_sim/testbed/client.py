@@ -81,10 +81,10 @@ class Backend:
         raise NotImplementedError
 
     async def _apply(self, conn, apply_time: float, keys: Optional[list[int]],
-                     lock: str | None = None) -> tuple[float, float, int]:
+                     lock: str | None = None, work: str = "sleep") -> tuple[float, float, int]:
         """One write's transaction on ``conn`` (:func:`write_transaction`), timed on the run's clock.
         Returns (start, commit, version)."""
-        start, version = await write_transaction(conn, apply_time, lock, self.clock, keys)
+        start, version = await write_transaction(conn, apply_time, lock, self.clock, keys, work)
         return start, self.clock(), version
 
     async def settle(self) -> None:

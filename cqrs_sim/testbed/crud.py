@@ -9,7 +9,8 @@ for its apply time, sets its keys' rows to the next version and commits. Reads s
 their drawn query time and writes their drawn apply time on the server, as
 drawn: what the client sees beyond that (round trips, ``pg_sleep``'s
 rounding, the server's own slowdown under load) is measured, not
-compensated. ``mvcc``: the
+compensated. With ``testbed.work: queries`` a read is a real query and a
+write a real update (:mod:`.schema`), and the drawn times are not played. ``mvcc``: the
 same without the lock. Streaming replicas (``crud.replicas`` > 0) are not
 built by the testbed.
 """
@@ -26,8 +27,9 @@ from .slots import Pool
 class CrudBackend(Backend):
     architecture = "crud"
 
-    def __init__(self, clock: Clock, connections: list, exclusive: bool):
+    def __init__(self, clock: Clock, connections: list, exclusive: bool, work: str = "sleep"):
         self.clock = clock
+        self.work = work
         self.pool = Pool(connections)
         self.size = len(connections)
         self.exclusive = exclusive
@@ -38,7 +40,7 @@ class CrudBackend(Backend):
         try:
             start = self.clock()
             latest = self.commits
-            cursor = await conn.execute(schema.READ, (query_time, key))
+            cursor = await conn.execute(*schema.read(self.work, key, query_time))
             row = await cursor.fetchone()
         finally:
             self.pool.put(conn)
@@ -47,7 +49,8 @@ class CrudBackend(Backend):
     async def write(self, keys, apply_time: float) -> tuple[float, float, int]:
         conn = await self.pool.get()
         try:
-            start, commit, version = await self._apply(conn, apply_time, keys, schema.LOCK if self.exclusive else None)
+            start, commit, version = await self._apply(conn, apply_time, keys, schema.LOCK if self.exclusive else None,
+                                                      self.work)
         finally:
             self.pool.put(conn)
         self.committed(version, commit)

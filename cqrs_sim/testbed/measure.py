@@ -13,7 +13,9 @@ run the manifest reports the residual too: the mean of (measured − drawn)
 query time over the run's reads that did not wait for a lock, so the
 server's slowdown at full load shows beside the overhead at low load.
 The calibrated scenario (:mod:`.calibrate`) is how a prediction accounts
-for the overhead: its service times are the measured ones.
+for the overhead: its service times are the measured ones. With
+``testbed.work: queries`` nothing drawn is played, so the overhead and the
+residual are the whole measured query and write times.
 
 The machine itself is measured too: during every run a probe in the
 client's event loop asks to be woken every ``PROBE_PERIOD`` and records how
@@ -59,6 +61,9 @@ async def measure_overhead(conn, scenario: Scenario, exclusive: bool) -> Overhea
     writes = scenario.workload.writes
     applies = writes.apply_time.sample(rng, CALIBRATION // 4) if writes is not None else np.zeros(0)
     applies = np.minimum(applies, 0.05)  # the overhead does not grow with the sleep; keep calibration short
+    work = scenario.testbed.work
+    if work != "sleep":  # real queries play no drawn time: all they take is beyond it
+        queries, applies = np.zeros_like(queries), np.zeros_like(applies)
     trips = []
     for _ in range(CALIBRATION):
         began = time.perf_counter()
@@ -67,12 +72,12 @@ async def measure_overhead(conn, scenario: Scenario, exclusive: bool) -> Overhea
     read_excess = []
     for k, q in enumerate(queries.tolist()):
         began = time.perf_counter()
-        await (await conn.execute(schema.READ, (q, k % schema.rows(scenario)))).fetchone()
+        await (await conn.execute(*schema.read(work, k % schema.rows(scenario), q))).fetchone()
         read_excess.append(time.perf_counter() - began - q)
     write_excess = []
     for a in applies.tolist():
         began = time.perf_counter()
-        await write_transaction(conn, a, schema.LOCK if exclusive else None, keys=written_keys(scenario))
+        await write_transaction(conn, a, schema.LOCK if exclusive else None, keys=written_keys(scenario), work=work)
         write_excess.append(time.perf_counter() - began - a)
     return Overhead(float(np.mean(read_excess)), float(np.std(read_excess)),
                     float(np.mean(write_excess)) if write_excess else 0.0,

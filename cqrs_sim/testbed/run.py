@@ -72,7 +72,7 @@ async def _run_one(databases: Databases, scenario: Scenario, architecture: str, 
             made.append(databases.create(tag, template=template))
             conns = await connect_many(with_database(databases.dsn, made[0]), scenario.crud.connections)
             clock = Clock()
-            backend = CrudBackend(clock, conns, scenario.crud.locking == "exclusive")
+            backend = CrudBackend(clock, conns, scenario.crud.locking == "exclusive", scenario.testbed.work)
         else:
             made.append(databases.create(f"{tag}_write", template=template))
             made += [databases.create(f"{tag}_replica{r}", template=template) for r in range(scenario.cqrs.replicas.count)]
@@ -100,6 +100,8 @@ def _residual(record, client: Client, scenario: Scenario) -> np.ndarray:
     """Measured − drawn query time (s) of this run's reads whose query did not wait for a write's lock."""
 
     drawn = np.concatenate([np.asarray(q) for _, _, q, *_ in ReadSource(scenario, record.replication)])
+    if scenario.testbed.work != "sleep":  # real queries play no drawn time
+        drawn = np.zeros_like(drawn)
     reads = record.reads
     measured = reads["finish"] - reads["start"]
     q = drawn[reads["id"]]

@@ -93,7 +93,7 @@ async def create_template(databases: Databases, scenario: "Scenario") -> None:
     name = databases.create("schema")
     conn = (await connect_many(with_database(databases.dsn, name), 1))[0]
     try:
-        for statement in schema.create(schema.rows(scenario)):
+        for statement in schema.create(schema.rows(scenario), schema.items_per_key(scenario.testbed)):
             await conn.execute(statement)
     finally:
         await conn.close()

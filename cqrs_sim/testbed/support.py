@@ -7,6 +7,7 @@ from pathlib import Path
 from ..core.errors import Problem, ScenarioError
 from ..config.scenario import Scenario
 from ..config.loader import _parse_yaml, _read_text
+from . import schema
 
 
 #: CRUD-with-replicas settings the testbed's standbys do not play: (key, why)
@@ -54,6 +55,21 @@ def unsupported(scenario: Scenario, own_server: bool = True) -> list[tuple[str, 
             out.append(("cqrs.sync.on_write_during_rollout", "the testbed ships one snapshot per rollout; use queue"))
         if not sync.drain:
             out.append(("cqrs.sync.drain", "a replica's database is dropped only once its reads finish; use true"))
+    return out + _unsupported_work(scenario)
+
+
+def _unsupported_work(scenario: Scenario) -> list[tuple[str, str]]:
+    """What ``testbed.work: queries`` cannot play: CQRS (its copies ship no items), or more items than it builds."""
+    if scenario.testbed.work != "queries":
+        return []
+    out = []
+    if "cqrs" in scenario.architectures:
+        out.append(("testbed.work", "real queries are played by the crud design only; use architectures: [crud] or "
+                                    "work: sleep"))
+    items = schema.rows(scenario) * scenario.testbed.items_per_key
+    if items > schema.ITEMS_MAX:
+        out.append(("testbed.items_per_key", f"{schema.rows(scenario)} rows × {scenario.testbed.items_per_key} items "
+                                             f"is {items} rows of items, above {schema.ITEMS_MAX}; use fewer"))
     return out
 
 

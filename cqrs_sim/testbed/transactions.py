@@ -1,5 +1,6 @@
-"""A write as the testbed makes it, in the run and in the calibration alike: one transaction that works for the
-write's apply time on the server, takes the next version and sets its keys' rows to it."""
+"""A write as the testbed makes it, in the run and in the calibration alike: one transaction that works on the
+server (sleeps the write's apply time, or with real queries updates its keys' items), takes the next version and
+sets its keys' rows to it."""
 
 from __future__ import annotations
 
@@ -14,15 +15,19 @@ if TYPE_CHECKING:
 
 async def write_transaction(conn, apply_time: float, lock: str | None = None,
                             clock: Callable[[], float] = time.monotonic,
-                            keys: Optional[list[int]] = None) -> tuple[float, int]:
-    """One write on ``conn``: in a transaction, take ``lock`` (SQL) if given, work ``apply_time`` on the server,
+                            keys: Optional[list[int]] = None, work: str = "sleep") -> tuple[float, int]:
+    """One write on ``conn``: in a transaction, take ``lock`` (SQL) if given, work on the server (``work`` = sleep:
+    ``apply_time``; queries: update the items of ``keys``, every item without, and ``apply_time`` is not played),
     take the next version, set the rows of ``keys`` (every row without) to it, commit. Returns (``clock`` once the
     lock is held, the version committed). The run and the calibration both write so."""
     async with conn.transaction():
         if lock is not None:
             await conn.execute(lock)
         start = clock()
-        await conn.execute(schema.SLEEP, (apply_time,))
+        if work == "sleep":
+            await conn.execute(schema.SLEEP, (apply_time,))
+        else:
+            await conn.execute(*schema.work_on(keys))
         version = int((await (await conn.execute(schema.NEXT)).fetchone())[0])
         sql, args = schema.set_version(keys)
         await conn.execute(sql, (version, *args))
