@@ -111,15 +111,15 @@ def test_settings_the_testbed_cannot_play_are_located_errors(write_yaml, tmp_pat
         workload:
           reads: {rate: 10/s, query_time: 5ms, timeout: 1s}
         cqrs:
-          sync: {strategy: blue_green}
+          sync: {strategy: blue_green, on_write_during_rollout: restart}
         """)
     result = runner.invoke(app, ["testbed", str(path), "-o", str(tmp_path / "o")])
     assert result.exit_code == 2
     assert result.stderr.splitlines() == [
         f"error: {path}:3:40: workload.reads.timeout: not supported by the testbed: the testbed's clients do not time "
         "out or retry; remove it",
-        f"error: {path}:5:10: cqrs.sync.strategy: not supported by the testbed: the testbed plays rolling and "
-        "all_at_once rollouts, not blue_green",
+        f"error: {path}:5:32: cqrs.sync.on_write_during_rollout: not supported by the testbed: the testbed ships one "
+        "snapshot per rollout; use queue",
     ]
     assert not (tmp_path / "o").exists()
 

@@ -81,13 +81,15 @@ def progress_lines(name: str, emit: Callable[[str], None], every: float = 5.0,
 
 
 def run_task(scenario: Scenario, architecture: str, replication: int, task: int = 0,
-             tick: Optional[Callable[[float], None]] = None, keep: bool = True) -> tuple[dict, dict[str, pd.DataFrame], Any]:
+             tick: Optional[Callable[[float], None]] = None, keep: bool = True,
+             copy_draw: int = 0) -> tuple[dict, dict[str, pd.DataFrame], Any]:
     """One architecture of one replication: its metrics row, and (``keep``) its small tables and raw record."""
     if tick is None:
         report = worker_progress()
         if report is not None:
             tick = lambda fraction: report(task, fraction)  # noqa: E731
-    record = run_architecture(scenario, architecture, replication, write_workload(scenario, replication), tick)
+    record = run_architecture(scenario, architecture, replication, write_workload(scenario, replication), tick,
+                              copy_draw)
     row = {"architecture": architecture, "replication": replication, **replication_metrics(record, scenario),
            **run_visibility_times(record),
            "stopped_at": record.stopped_at if record.stopped_at is not None else float("nan")}
@@ -104,7 +106,7 @@ def run_task(scenario: Scenario, architecture: str, replication: int, task: int 
 
 
 def simulate(scenario: Scenario, progress: Optional[ProgressFn] = None, jobs: int = 1,
-             executor: Optional[Executor] = None) -> Results:
+             executor: Optional[Executor] = None, copy_draw: int = 0) -> Results:
     """Simulate every architecture in every replication; returns all tables and metrics.
 
     Within a replication both architectures run on one drawn workload (the
@@ -113,7 +115,8 @@ def simulate(scenario: Scenario, progress: Optional[ProgressFn] = None, jobs: in
     many local processes (in a script, call it under ``if __name__ ==
     "__main__":``, else the workers, which import the script, raise a
     RuntimeError saying so); ``executor`` runs them on one you provide.
-    Results do not depend on either. Whatever ends the call (a result, an
+    Results do not depend on either. ``copy_draw`` > 0 draws CQRS's copy times from another independent stream
+    (:func:`cqrs_sim.model.rollout.copy_stream`), everything else as drawn. Whatever ends the call (a result, an
     exception, SIGINT, SIGTERM), no worker process outlives it.
     """
     began = time.perf_counter()
@@ -127,9 +130,9 @@ def simulate(scenario: Scenario, progress: Optional[ProgressFn] = None, jobs: in
                 label = finished_label(tasks, [j < k for j in range(total)], scenario.replications)
                 progress(k, total, label)
                 tick = (lambda base, label: (lambda f: progress(base + f, total, label)))(k, label)
-            outputs.append(run_task(scenario, arch, replication, k, tick))
+            outputs.append(run_task(scenario, arch, replication, k, tick, copy_draw=copy_draw))
     else:
-        outputs = _run_parallel(scenario, tasks, progress, jobs, executor)
+        outputs = _run_parallel(scenario, tasks, progress, jobs, executor, copy_draw)
     if progress is not None:
         progress(total, total, "done")
     rows = [row for row, _, _ in outputs]
@@ -153,7 +156,7 @@ def simulate(scenario: Scenario, progress: Optional[ProgressFn] = None, jobs: in
 
 
 def _run_parallel(scenario: Scenario, tasks: list[tuple[int, str]], progress: Optional[ProgressFn],
-                  jobs: int, executor: Optional[Executor]) -> list:
+                  jobs: int, executor: Optional[Executor], copy_draw: int = 0) -> list:
     """Run the tasks on a local pool (killed at once on error or interrupt) or on ``executor``.
 
     The pool is always shut down before this returns or raises, whatever
@@ -165,7 +168,7 @@ def _run_parallel(scenario: Scenario, tasks: list[tuple[int, str]], progress: Op
     fractions = [0.0] * len(tasks)
     futures: list[Future] = []
     try:
-        futures.extend(pool.submit(run_task, scenario, arch, rep, k) for k, (rep, arch) in enumerate(tasks))
+        futures.extend(pool.submit(run_task, scenario, arch, rep, k, None, True, copy_draw) for k, (rep, arch) in enumerate(tasks))
         pending = set(futures)
         while pending:
             finished, pending = wait(pending, timeout=0.25, return_when=FIRST_COMPLETED)

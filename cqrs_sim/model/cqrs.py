@@ -22,7 +22,7 @@ from .autoscale import Autoscaler, MeteredPool
 from .frontend import Frontend
 from .projection import Projections
 from .replicas import ReplicaPool, ServedByReplicas
-from .rollout import Rollouts
+from .rollout import Rollouts, copy_stream
 from .scheduled import scheduled_roles
 from .slots import Slots
 
@@ -31,7 +31,7 @@ class CqrsModel(ServedByReplicas, Frontend):
     architecture = "cqrs"
 
     def __init__(self, env: simpy.Environment, scenario: Scenario, reads: ReadSource, writes: WriteWorkload,
-                 replication: int):
+                 replication: int, copy_draw: int = 0):
         super().__init__(env, scenario, reads, writes, replication)
         replicas, auto = scenario.cqrs.replicas, scenario.cqrs.autoscale
         hit = scheduled_roles(scenario, "cqrs")
@@ -49,7 +49,7 @@ class CqrsModel(ServedByReplicas, Frontend):
         if sync.strategy == "projection":
             self.rollouts = Projections(self.replicas, self, sync, scenario.seed, replication)
         else:
-            self.rollouts = Rollouts(self.replicas, self, sync, stream(scenario.seed, replication, "cqrs.replace_time"))
+            self.rollouts = Rollouts(self.replicas, self, sync, stream(scenario.seed, replication, copy_stream(copy_draw)))
         if replicas.failures is not None:
             failures.start_cqrs_replicas(self, replicas.failures)
         if scenario.cqrs.write_server_failures is not None or "write_servers" in hit:

@@ -45,6 +45,14 @@ if TYPE_CHECKING:
     from .replicas import ReplicaPool
 
 
+def copy_stream(draw: int = 0) -> str:
+    """The name of the stream the copy times (``replace_time``) are drawn from: the scenario's own (``draw`` 0), or
+    another independent draw of them over the same workload (the same arrivals, query and apply times), so
+    that a prediction can average the model over its copy times (:func:`cqrs_sim.experiments.simulate.simulate`'s
+    ``copy_draw``)."""
+    return "cqrs.replace_time" if draw == 0 else f"cqrs.replace_time.draw{draw}"
+
+
 class Rollouts:
     """The rollout controller of one CQRS run, and the visibility it produces."""
 

@@ -31,14 +31,17 @@ def run_architecture(
     replication: int,
     writes: Optional[WriteWorkload] = None,
     progress: Optional[Progress] = None,
+    copy_draw: int = 0,
 ) -> RunRecord:
-    """Simulate one architecture of one replication until every request is served."""
+    """Simulate one architecture of one replication until every request is served (CQRS's copy times from
+    draw ``copy_draw``: :func:`.rollout.copy_stream`)."""
     if writes is None:
         writes = write_workload(scenario, replication)
     writes = writes_of_design(writes, scenario, replication, architecture)
     env = simpy.Environment()
+    extra = {"copy_draw": copy_draw} if copy_draw and architecture == "cqrs" else {}  # only CQRS copies
     model = model_class(scenario, architecture)(env, scenario, ReadSource(scenario, replication, architecture), writes,
-                                                replication)
+                                                replication, **extra)
     scheduled.start(model, lambda role, index: failures.scheduled_target(model, role, index))
     model.start_arrivals(progress)
     env.run()

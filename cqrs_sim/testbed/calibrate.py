@@ -18,7 +18,10 @@ each part exactly as the run does it (the same functions):
 * ``copy`` (CQRS): rollouts rehearsed as the run makes them, a snapshot of
   the write image (:class:`.snapshot.Snapshot`) and then each replica's swap
   in turn (:func:`.snapshot.replace`: close, drop, ``CREATE DATABASE …
-  TEMPLATE``, the rows copied in, reconnect) at the run's table size;
+  TEMPLATE``, the rows copied in, reconnect) at the run's table size; for
+  surge and blue-green rollouts each copy is built beside the old database
+  (:func:`.snapshot.build`), as the run builds them, and only the build is
+  timed;
 * ``lag`` (CRUD with streaming replicas): writes one at a time on the
   primary, each followed until every hot standby shows it
   (:class:`.crud_replicas.Replay`, as the run measures it): from the
@@ -191,6 +194,14 @@ async def _copies(databases: Databases, scenario: Scenario, source_db: str) -> n
             try:
                 for r, name in enumerate(names):
                     began = time.perf_counter()
+                    if snapshot.builds_beside(scenario.cqrs.sync):  # a new database beside the old, then the old dropped
+                        names[r] = snapshot.beside_name(databases, name)
+                        new = await snapshot.build(databases, admin, names[r], replicas.connections, shipped)
+                        copies.append(time.perf_counter() - began)
+                        await snapshot.close_all(pools[r])
+                        pools[r] = new
+                        databases.drop(name)
+                        continue
                     pools[r] = await snapshot.replace(databases, admin, name, pools[r], replicas.connections, shipped)
                     copies.append(time.perf_counter() - began)
             finally:

@@ -14,7 +14,11 @@ at full load:
   the run's empty-schema template, the snapshot's rows streamed in
   (``COPY … TO`` on the write image, ``COPY … FROM`` into the new database),
   and ``connections`` new connections open. Each swap does all of it, so its
-  time is one draw of the model's ``replace_time``.
+  time is one draw of the model's ``replace_time``;
+* :func:`build` is that copy into a new database beside the old one (surge
+  and blue-green rollouts, :func:`builds_beside`): no drop before it, the
+  old database is dropped once its last read is done, after the switch. A
+  build's time is one draw of ``replace_time``.
 """
 
 from __future__ import annotations
@@ -70,11 +74,15 @@ class Snapshot:
         await self.source.execute("COMMIT")
 
 
-async def replace(databases: Databases, admin, name: str, old: list, connections: int, snapshot: Snapshot) -> list:
-    """Replace database ``name`` (whose connections ``old`` are closed) by a copy of ``snapshot``; returns
-    ``connections`` new connections to it."""
-    await close_all(old)
-    await admin.execute(f'DROP DATABASE "{name}"')
+def builds_beside(sync) -> bool:
+    """Whether a rollout of ``sync`` builds each new copy beside the old one (surge, blue-green: a new database,
+    its readers switched when ready, the old one dropped after its last read) rather than in its place."""
+    return sync.strategy == "blue_green" or sync.max_surge > 0
+
+
+async def build(databases: Databases, admin, name: str, connections: int, snapshot: Snapshot) -> list:
+    """Create database ``name`` as a copy of ``snapshot`` (``CREATE DATABASE … TEMPLATE`` the empty schema, the
+    rows streamed in with ``COPY``); returns ``connections`` connections to it."""
     await admin.execute(f'CREATE DATABASE "{name}" TEMPLATE "{databases.name("schema")}"')
     rows = await snapshot.rows()
     loader = (await connect_many(with_database(databases.dsn, name), 1))[0]
@@ -86,6 +94,24 @@ async def replace(databases: Databases, admin, name: str, old: list, connections
     finally:
         await loader.close()
     return await connect_many(with_database(databases.dsn, name), connections)
+
+
+async def replace(databases: Databases, admin, name: str, old: list, connections: int, snapshot: Snapshot) -> list:
+    """Replace database ``name`` (whose connections ``old`` are closed) by a copy of ``snapshot``; returns
+    ``connections`` new connections to it."""
+    await close_all(old)
+    await admin.execute(f'DROP DATABASE "{name}"')
+    return await build(databases, admin, name, connections, snapshot)
+
+
+def beside_name(databases: Databases, name: str) -> str:
+    """A new database's name for a copy built beside database ``name`` (``…_b1``, ``…_b2``…), dropped with the
+    run's other databases (:meth:`.server.Databases.drop_all`) if still there."""
+    base, _, n = name.rpartition("_b")
+    base, n = (base, int(n)) if base and n.isdigit() else (name, 0)
+    fresh = f"{base}_b{n + 1}"
+    databases.created.append(fresh)
+    return fresh
 
 
 async def create_template(databases: Databases, scenario: "Scenario") -> None:

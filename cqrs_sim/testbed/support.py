@@ -47,10 +47,6 @@ def unsupported(scenario: Scenario, own_server: bool = True) -> list[tuple[str, 
         replicas, sync = scenario.cqrs.replicas, scenario.cqrs.sync
         if replicas.cold_factor != 1:
             out.append(("cqrs.replicas.cold_factor", "a real replica's cache is what it is; use 1"))
-        if sync.strategy == "blue_green":
-            out.append(("cqrs.sync.strategy", "the testbed plays rolling and all_at_once rollouts, not blue_green"))
-        if sync.max_surge:
-            out.append(("cqrs.sync.max_surge", "the testbed replaces replicas in place; use 0"))
         if sync.on_write_during_rollout != "queue":
             out.append(("cqrs.sync.on_write_during_rollout", "the testbed ships one snapshot per rollout; use queue"))
         if not sync.drain:
