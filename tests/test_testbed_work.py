@@ -24,7 +24,7 @@ from cqrs_sim.testbed import schema
 from cqrs_sim.testbed.support import unsupported
 from cqrs_sim.testbed.transactions import write_transaction
 
-from .conftest import ROOT
+from .conftest import ROOT, SCENARIOS
 from .test_testbed import postgres_available  # noqa: F401  (the fixture: PostgreSQL starts here, or skip)
 
 ITEMS = 5  #: items per key in the hand-checked tables
@@ -255,3 +255,17 @@ def test_a_run_in_queries_mode_returns_true_versions_and_fits_its_parts(postgres
     assert fitted.fitted.crud.query_time.mean == pytest.approx(names["read"].values.mean(), rel=0.05)
     assert fitted.fitted.crud.query_time.mean < 0.025
     assert cqrs_sim.simulate(fitted.fitted, jobs=1).summary() is not None
+
+
+def test_the_default_testbed_section_is_not_part_of_the_resolved_scenario():
+    """The simulator ignores ``testbed:``: left at its default it is not written into the resolved scenario, so a
+    simulated scenario's scenario.yaml and hash are what they were before the section existed; set, it is kept and
+    read back."""
+    from cqrs_sim.config.loader import parse_scenario, resolved_yaml
+    from cqrs_sim.config.resolved import resolved_dict
+
+    plain = cqrs_sim.load_scenario(SCENARIOS / "catalogue.yaml")
+    assert "testbed" not in resolved_dict(plain)
+    queries = cqrs_sim.load_scenario(SCENARIOS / "testbed_crud.yaml", ["testbed.work=queries"])
+    assert resolved_dict(queries)["testbed"] == {"work": "queries", "items_per_key": 2000}
+    assert parse_scenario(resolved_yaml(queries)).testbed == queries.testbed

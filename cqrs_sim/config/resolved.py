@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from .scenario import Scenario
+from .testbed import Testbed
 
 
 def _dist_first(node: Any) -> Any:
@@ -20,8 +21,11 @@ def _dist_first(node: Any) -> Any:
 
 
 def resolved_dict(scenario: Scenario) -> dict[str, Any]:
-    """The scenario with every default filled in, as plain data for YAML."""
+    """The scenario with every default filled in, as plain data for YAML; the ``testbed`` section (which the
+    simulator ignores) only when it is not the default, so a simulated scenario resolves, and hashes, as before."""
     data = _dist_first(scenario.model_dump(mode="json", by_alias=True))
+    if scenario.testbed == Testbed():
+        del data["testbed"]
     rate = scenario.workload.reads.rate
     if isinstance(rate, list):
         data["workload"]["reads"]["rate"] = [list(step) for step in rate]
