@@ -20,7 +20,6 @@ from typer.testing import CliRunner
 
 import cqrs_sim
 from cqrs_sim.cli import app
-from cqrs_sim.config.datafile import read_column
 from cqrs_sim.core.errors import ScenarioError
 from cqrs_sim.experiments.fitio import read_measurements
 from cqrs_sim.config.loader import load_scenario
@@ -130,7 +129,7 @@ def test_a_value_in_a_file_is_judged_as_the_same_value_written_inline(tmp_path, 
             assert np.isfinite(query.variance)
         return
     line = _one_error(tmp_path, path)
-    assert f"q.csv:3: " in line and ": workload.reads.query_time.column: " in line, line
+    assert "q.csv:3: " in line and ": workload.reads.query_time.column: " in line, line
     assert line.endswith(inline_message), (line, inline_message)
 
 
