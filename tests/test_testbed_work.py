@@ -192,11 +192,11 @@ async def _timed_directly(dsn: str, rows: int, count: int) -> np.ndarray:
 
 @pytest.mark.testbed
 def test_calibration_in_queries_mode_fits_the_real_service_time(postgres_available):
-    """In queries mode the calibration times the real query, not the scenario's drawn 50 ms. Its measured read mean
-    lies within 30% of the same query timed directly here, one request at a time in the same process, on fresh
+    """In queries mode the calibration times the real query, not the scenario's drawn 50 ms. Its measured read
+    median lies within 30% of the same query's timed directly here, one request at a time in the same process, on fresh
     copies of the same tables on the same server, right before and right after the calibration (the bracket and
-    the 30% allow for other work on the machine changing between the timings); the fitted crud.query_time has that
-    mean, and the measured write is the real update, far from the drawn 400 ms. Nothing drawn was played, so no
+    the 30% allow for other work on the machine changing between the timings); the fitted crud.query_time has the
+    measured reads' mean, and the measured write is the real update, far from the drawn 400 ms. Nothing drawn was played, so no
     overhead "beyond the drawn sleep" is reported."""
     from cqrs_sim.testbed.calibrate import calibrate
     from cqrs_sim.testbed.server import Databases, EmbeddedServer, with_database
@@ -220,10 +220,12 @@ def test_calibration_in_queries_mode_fits_the_real_service_time(postgres_availab
     print(f"\nqueries mode: calibrated read mean {read.values.mean() * 1e3:.3f} ms, timed directly "
           f"{before.mean() * 1e3:.3f} ms before and {after.mean() * 1e3:.3f} ms after; write mean "
           f"{write.values.mean() * 1e3:.3f} ms; load average {calibration.load_average}")
-    low, high = sorted((before.mean(), after.mean()))
+    low, high = sorted((np.median(before), np.median(after)))
     seen = (read.values.mean(), before.mean(), after.mean(), np.median(read.values), np.median(before),
             np.median(after), calibration.load_average)
-    assert 0.7 * low <= read.values.mean() <= 1.3 * high, seen
+    # medians: one spell of other work on the machine during 100 reads of ~2 ms moves a mean by 40% (seen once:
+    # means 2.62 ms against 1.85 and 1.83 ms, medians 1.64 ms against 1.68 and 1.68 ms)
+    assert 0.7 * low <= np.median(read.values) <= 1.3 * high, seen
     assert read.values.mean() < 0.025 and write.values.mean() < 0.2  # not the drawn 50 ms and 400 ms
     assert read.overhead is None and write.overhead is None
     fitted = calibration.fitted.crud.query_time
