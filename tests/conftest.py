@@ -51,3 +51,18 @@ WAITING_FIRST = ("tests/test_testbed_prediction.py::test_measured_parts_predict"
 
 def pytest_collection_modifyitems(config, items):
     items.sort(key=lambda item: not item.nodeid.startswith(WAITING_FIRST))
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """A failing test's report shows no password: pytest's long tracebacks print each frame's arguments, and a
+    testbed frame may hold a DSN with the embedded server's password (a random one per run, still a password)."""
+    outcome = yield
+    report = outcome.get_result()
+    if report.failed and report.longrepr is not None:
+        from cqrs_sim.core.redact import redact
+
+        text = str(report.longrepr)
+        clean = redact(text)
+        if clean != text:
+            report.longrepr = clean

@@ -157,3 +157,12 @@ def test_the_shortest_duration_resolves_to_a_file_that_loads_again():
     """Found by the fuzzer: duration 1e-12s made a default bin of 5e-15s, which the resolved file could not hold."""
     scenario = outcome(SHIPPED["testbed_cqrs.yaml"], ["duration=1e-12"])
     assert scenario is not None and scenario.bin_width == 1e-12
+
+
+def test_a_sweep_value_shaped_like_a_distribution_round_trips():
+    """Found by the mutation fuzzer: a sweep's values are override values, written back as given; the resolved
+    scenario dropped a null key from a mapping that had ``dist`` (as it tidies distributions), so it read back as
+    another scenario."""
+    text = SHIPPED["priced.yaml"] + "\n"
+    scenario = parse_scenario(text, "fuzz.yaml", ["sweep={crud.replicas: [{'': null, dist: null}, 2]}"])
+    assert parse_scenario(resolved_yaml(scenario), "resolved.yaml") == scenario

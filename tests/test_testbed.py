@@ -211,3 +211,29 @@ def test_replica_settings_the_standbys_do_not_play_are_located_errors(write_yaml
             f"error: {plain}:4:3: crud.replicas: not supported by the testbed: streaming replicas are built only beside "
             "the embedded server: drop --dsn, or use 0"]
     assert not (tmp_path / "o").exists()
+
+
+def test_what_a_real_time_run_cannot_afford_is_refused_before_anything_starts(write_yaml, tmp_path):
+    """More standbys than the testbed starts on one machine, a read-back due after the run has ended (the testbed
+    would wait for it in real time), and real queries on CQRS (one line: the item count then does not matter) are
+    each one located line, exit 2, before any server starts."""
+    path = write_yaml("""\
+        duration: 5s
+        architectures: [crud]
+        crud:
+          replicas: 10
+        workload:
+          reads: {rate: 10/s, query_time: 5ms}
+          writes: {rate: 1/s, apply_time: 5ms, read_back: {after: 1000s}}
+        """)
+    result = runner.invoke(app, ["testbed", str(path), "-o", str(tmp_path / "o")])
+    assert result.exit_code == 2, result.output
+    assert result.stderr.splitlines() == [
+        f"error: {path}:7:52: workload.writes.read_back.after: not supported by the testbed: is 16.7min, longer "
+        "than the run (5s): the testbed plays in real time and would wait for it; use at most the duration",
+        f"error: {path}:4:3: crud.replicas: not supported by the testbed: is 10: the testbed starts a PostgreSQL "
+        "server of its own for each standby, on this machine; use at most 8"]
+    cqrs = runner.invoke(app, ["testbed", str(SCENARIOS / "testbed_cqrs.yaml"), "--set", "testbed.work=queries",
+                               "-o", str(tmp_path / "o")])
+    assert cqrs.exit_code == 2 and len(cqrs.stderr.splitlines()) == 1 and "testbed.work" in cqrs.stderr, cqrs.output
+    assert not (tmp_path / "o").exists()

@@ -206,3 +206,39 @@ def test_a_prediction_averages_the_model_over_its_copy_times_on_the_same_workloa
     summary = mean.summary().set_index(["architecture", "metric"])["mean"]
     assert summary["cqrs", "first_visible_mean"] == pytest.approx(
         np.mean([d.per_replication["first_visible_mean"].iloc[0] for d in draws]))
+
+
+def test_a_paired_interval_from_too_few_pairs_is_no_agreement():
+    """A visibility mean off by 86% with one replication (fewer than two time batches with writes: no interval,
+    ``sampling`` infinite) does not agree; inside a finite paired interval, inside the target, or inside a known
+    gap it does; a metric without a target is not judged."""
+    from types import SimpleNamespace as Row
+
+    from cqrs_sim.testbed.predict import agrees
+
+    missed = dict(architecture="cqrs", metric="visibility_window_mean", within=False, difference=-1.33, relative=-0.856)
+    assert agrees(Row(**missed, sampling=float("inf"))) is False
+    assert agrees(Row(**missed, sampling=1.5)) is True
+    assert agrees(Row(**{**missed, "within": True}, sampling=float("inf"))) is True
+    gap = dict(missed, metric="first_visible_mean", relative=-0.30, difference=-0.1)
+    assert agrees(Row(**gap, sampling=float("inf"))) is True  # inside the 35% known gap
+    assert agrees(Row(**dict(gap, relative=-0.5), sampling=float("inf"))) is False
+    assert agrees(Row(**dict(missed, within=None), sampling=0.0)) is None
+
+
+def test_parts_a_run_measured_too_rarely_are_named():
+    """A run with too few copies to fit (a short blue-green run made six) says the prediction takes the copy time from
+    the scenario as written, instead of judging a placeholder silently."""
+    from types import SimpleNamespace
+
+    from cqrs_sim.testbed.calibrate import Part
+    from cqrs_sim.testbed.predict import unmeasured_parts
+
+    scenario = cqrs_sim.load_scenario(SCENARIOS / "testbed_cqrs.yaml")
+    read = Part("cqrs", "read", np.ones(20), None, {}, "gamma", ())
+    write = Part("cqrs", "write", np.ones(20), None, {}, "gamma", ())
+    assert unmeasured_parts(SimpleNamespace(scenario=scenario), [read, write]) == [
+        "cqrs copy (cqrs.sync.replace_time)"]
+    replicas = cqrs_sim.load_scenario(SCENARIOS / "testbed_replicas.yaml")
+    assert unmeasured_parts(SimpleNamespace(scenario=replicas), []) == [
+        "crud read (crud.query_time)", "crud write (crud.apply_time)", "crud lag (crud.replication_lag)"]

@@ -193,9 +193,9 @@ async def _timed_directly(dsn: str, rows: int, count: int) -> np.ndarray:
 @pytest.mark.testbed
 def test_calibration_in_queries_mode_fits_the_real_service_time(postgres_available):
     """In queries mode the calibration times the real query, not the scenario's drawn 50 ms. Its measured read
-    median lies within 30% of the same query's timed directly here, one request at a time in the same process, on fresh
+    median lies within ×0.5 to ×2.5 of the same query's timed directly here, one request at a time in the same process, on fresh
     copies of the same tables on the same server, right before and right after the calibration (the bracket and
-    the 30% allow for other work on the machine changing between the timings); the fitted crud.query_time has the
+    its width allow for other work on the machine changing between the timings); the fitted crud.query_time has the
     measured reads' mean, and the measured write is the real update, far from the drawn 400 ms. Nothing drawn was played, so no
     overhead "beyond the drawn sleep" is reported."""
     from cqrs_sim.testbed.calibrate import calibrate
@@ -224,8 +224,10 @@ def test_calibration_in_queries_mode_fits_the_real_service_time(postgres_availab
     seen = (read.values.mean(), before.mean(), after.mean(), np.median(read.values), np.median(before),
             np.median(after), calibration.load_average)
     # medians: one spell of other work on the machine during 100 reads of ~2 ms moves a mean by 40% (seen once:
-    # means 2.62 ms against 1.85 and 1.83 ms, medians 1.64 ms against 1.68 and 1.68 ms)
-    assert 0.7 * low <= np.median(read.values) <= 1.3 * high, seen
+    # means 2.62 ms against 1.85 and 1.83 ms, medians 1.64 ms against 1.68 and 1.68 ms); and a machine loaded by
+    # other test suites changed between the bracket's timings and the calibration's by up to ×1.9 (medians 3.27 ms
+    # against 1.59 and 1.72 ms). ×0.5 to ×2.5 still rejects timing the drawn 50 ms sleep (×25) or a bare round trip
+    assert 0.5 * low <= np.median(read.values) <= 2.5 * high, seen
     assert read.values.mean() < 0.025 and write.values.mean() < 0.2  # not the drawn 50 ms and 400 ms
     assert read.overhead is None and write.overhead is None
     fitted = calibration.fitted.crud.query_time

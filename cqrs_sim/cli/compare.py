@@ -41,7 +41,7 @@ def compare_command(
         judged = difference is None or difference.same_model or difference.calibrated
         table = compare_table(compare_results(a, b, targets=None if judged else {}), labels)
         if difference is not None:
-            _warn(difference.message())
+            (_note if difference.calibrated else _warn)(difference.message())  # a prediction is what is expected
             table.caption = rich_text("A and B: " + (
                 "the same model, other random numbers or runs" if difference.same_model else
                 "a prediction from measured parts beside a measurement" if difference.calibrated else

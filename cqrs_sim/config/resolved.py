@@ -23,7 +23,10 @@ def _dist_first(node: Any) -> Any:
 def resolved_dict(scenario: Scenario) -> dict[str, Any]:
     """The scenario with every default filled in, as plain data for YAML; the ``testbed`` section (which the
     simulator ignores) only when it is not the default, so a simulated scenario resolves, and hashes, as before."""
-    data = _dist_first(scenario.model_dump(mode="json", by_alias=True))
+    dumped = scenario.model_dump(mode="json", by_alias=True)
+    data = _dist_first(dumped)
+    if "sweep" in dumped:  # a sweep's values are override values, written back as given (not read as distributions)
+        data["sweep"] = dumped["sweep"]
     if scenario.testbed == Testbed():
         del data["testbed"]
     rate = scenario.workload.reads.rate

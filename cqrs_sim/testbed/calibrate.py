@@ -310,6 +310,21 @@ def _clean_reads(results, architecture: str) -> np.ndarray:
     return np.concatenate(service) if service else np.zeros(0)
 
 
+def measured_parts(scenario: Scenario) -> list[tuple[str, str]]:
+    """(design, part) of every part a testbed run of ``scenario`` measures: the reads, the writes (if any), CQRS's
+    copies, the replay lag of CRUD's streaming replicas."""
+    parts = []
+    for arch in scenario.architectures:
+        parts.append((arch, "read"))
+        if scenario.workload.writes is not None:
+            parts.append((arch, "write"))
+            if arch == "cqrs":
+                parts.append((arch, "copy"))
+            if arch == "crud" and scenario.crud.replicas:
+                parts.append((arch, "lag"))
+    return parts
+
+
 def parts_from_run(results) -> list[Part]:
     """The parts as a testbed run measured them at full load: each read's service time (reads that overlapped no
     write), each write's time from holding its lock to its commit, (CQRS) every copy the run made, and (CRUD with

@@ -34,9 +34,9 @@ from ..analysis.values import format_value
 from ..config.resolved import resolved_dict
 from ..experiments.compare import agreement_failures, compare_results, compare_table
 from ..experiments.simulate import simulate
-from .calibrate import from_run
+from .calibrate import SAMPLES_MIN, from_run, measured_parts
 from ..io.results import Results
-from ..config.scenario import Scenario
+from ..config.scenario import CALIBRATED_KEYS, Scenario
 
 
 #: metrics whose measured mean rests on a few dozen events (rollouts, stale spells): their target also holds when
@@ -106,18 +106,27 @@ def paired_half_width(prediction: Results, measured: Results, architecture: str,
 def prediction_table(prediction: Results, measured: Results) -> pd.DataFrame:
     """:func:`cqrs_sim.experiments.compare.compare_results` of the prediction (A) and the measurement (B), targets judged, with
     ``sampling`` (for the metrics of :data:`SAMPLED`, the half-width of the paired difference's 95% interval,
-    :func:`paired_half_width`; else 0) and ``agrees``: within the target, or (those metrics) a difference inside
-    ± ``sampling``, or (the metrics of :data:`KNOWN_GAPS`) a relative difference inside the known gap."""
+    :func:`paired_half_width`; else 0) and ``agrees`` (:func:`agrees`)."""
     table = compare_results(prediction, measured)
     table["sampling"] = [paired_half_width(prediction, measured, row.architecture, row.metric) if row.metric in SAMPLED
                          else 0.0 for row in table.itertuples(index=False)]
-    table["agrees"] = [None if row.within is None or (isinstance(row.within, float) and math.isnan(row.within)) else
-                       bool(row.within) or (row.metric in SAMPLED and abs(row.difference) <= row.sampling)
-                       or (row.metric in _gaps(row) and row.relative is not None
-                           and abs(row.relative) <= _gaps(row)[row.metric])
-                       for row in table.itertuples(index=False)]
+    table["agrees"] = [agrees(row) for row in table.itertuples(index=False)]
     table["target"] = [_paired_target(row) for row in table.itertuples(index=False)]
     return table
+
+
+def agrees(row) -> Optional[bool]:
+    """Whether one row of a :func:`prediction_table` agrees (None: its metric has no target): within the target; or,
+    for a metric of :data:`SAMPLED`, a difference inside a *finite* ± ``sampling`` (too few pairs give no interval,
+    and then only the target counts); or, for a known gap, a relative difference inside it."""
+    if row.within is None or (isinstance(row.within, float) and math.isnan(row.within)):
+        return None
+    if bool(row.within):
+        return True
+    if row.metric in SAMPLED and math.isfinite(row.sampling) and abs(row.difference) <= row.sampling:
+        return True
+    gap = _gaps(row).get(row.metric)
+    return gap is not None and row.relative is not None and abs(row.relative) <= gap
 
 
 def _gaps(row) -> dict[str, float]:
@@ -261,7 +270,21 @@ def smallest_detected(fitted: Scenario, measured: Results, key: str, factors=POW
 def run_parts_table(measured: Results, label: str):
     """The prediction from the parts ``measured`` itself measured (:func:`.calibrate.from_run`), simulated and put
     beside the measurement, as a rich Table with the agreement targets (what ``cqrs-sim testbed`` prints)."""
-    fitted = from_run(measured).fitted
-    table = prediction_table(expected(fitted), measured)
+    calibration = from_run(measured)
+    table = prediction_table(expected(calibration.fitted), measured)
     judged = table[table["within"].notna()].assign(within=lambda t: t["agrees"])
-    return compare_table(judged, (f"A: prediction from the parts {label} measured", f"B: {label} (testbed)"))
+    shown = compare_table(judged, (f"A: prediction from the parts {label} measured", f"B: {label} (testbed)"))
+    missing = unmeasured_parts(measured, calibration.parts)
+    if missing:
+        shown.caption = ("not measured often enough in this run to fit (fewer than "
+                         f"{SAMPLES_MIN} values), so A takes them from the scenario as written: " + "; ".join(missing))
+        shown.caption_justify = "left"
+    return shown
+
+
+def unmeasured_parts(measured: Results, parts) -> list[str]:
+    """The parts a testbed run of ``measured``'s scenario measures but that are not among ``parts`` (too few values
+    to fit), each as "design part (scenario key)"."""
+    have = {(part.architecture, part.name) for part in parts}
+    return [f"{arch} {name} ({CALIBRATED_KEYS[(arch, name)]})" for arch, name in measured_parts(measured.scenario)
+            if (arch, name) not in have]

@@ -70,7 +70,8 @@ def _binaries() -> Path:
     spec = find_spec("pgserver")  # located, not imported: its import sets up machinery the testbed does not use
     if spec is None or not spec.submodule_search_locations:
         raise ServerError("the embedded PostgreSQL needs the testbed extra: pip install 'cqrs-sim[testbed]' "
-                          "(or pass --dsn URL of a server you run)")
+                          "(from a clone of the project: pip install '.[testbed]'), or pass --dsn URL of a server "
+                          "you run")
     return Path(list(spec.submodule_search_locations)[0]) / "pginstall" / "bin"
 
 

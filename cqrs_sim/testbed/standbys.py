@@ -38,6 +38,11 @@ IDENT_MAP = "server_account"  #: pg_ident.conf's map from the server's OS accoun
 BACKUP_TIMEOUT = 120.0  #: seconds for one base backup
 
 
+#: hot standbys the testbed starts at most: each is a whole PostgreSQL server on the same machine, and the primary's
+#: default max_wal_senders (10) feeds 8 standbys and the base backup (two senders) of the last
+MAX_STANDBYS = 8
+
+
 class StandbyError(RuntimeError):
     """A standby could not be made; the message is one line."""
 

@@ -5,9 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..core.errors import Problem, ScenarioError
+from ..config.format import format_duration
 from ..config.scenario import Scenario
 from ..config.loader import _parse_yaml, _read_text
 from . import schema
+from .standbys import MAX_STANDBYS
 
 
 #: CRUD-with-replicas settings the testbed's standbys do not play: (key, why)
@@ -35,11 +37,20 @@ def unsupported(scenario: Scenario, own_server: bool = True) -> list[tuple[str, 
         out.append(("load_balancer", "the testbed does not route a client to its own handler; use another"))
     if "cqrs" in scenario.architectures and scenario.cqrs.replicas.routing == "sticky":
         out.append(("cqrs.replicas.routing", "the testbed does not route a client to its own replica; use another"))
+    writes = scenario.workload.writes
+    if writes is not None and writes.read_back is not None and writes.read_back.after > scenario.duration:
+        out.append(("workload.writes.read_back.after", f"is {format_duration(writes.read_back.after)}, longer than "
+                                                       f"the run ({format_duration(scenario.duration)}): the testbed "
+                                                       "plays in real time and would wait for it; use at most the "
+                                                       "duration"))
     crud = scenario.crud
     if "crud" in scenario.architectures and crud.replicas:
         if not own_server:
             out.append(("crud.replicas", "streaming replicas are built only beside the embedded server: drop --dsn, "
                                          "or use 0"))
+        if crud.replicas > MAX_STANDBYS:
+            out.append(("crud.replicas", f"is {crud.replicas}: the testbed starts a PostgreSQL server of its own for "
+                                         f"each standby, on this machine; use at most {MAX_STANDBYS}"))
         out += [(f"crud.{key}", why) for key, why in REPLICA_KEYS if getattr(crud, key) is not None]
         if crud.replica_routing == "sticky":
             out.append(("crud.replica_routing", "the testbed does not route a client to its own standby; use another"))
@@ -62,6 +73,8 @@ def _unsupported_work(scenario: Scenario) -> list[tuple[str, str]]:
     if "cqrs" in scenario.architectures:
         out.append(("testbed.work", "real queries are played by the crud design only; use architectures: [crud] or "
                                     "work: sleep"))
+        if "crud" not in scenario.architectures:
+            return out  # nothing else is played: how many items does not matter
     items = schema.rows(scenario) * scenario.testbed.items_per_key
     if items > schema.ITEMS_MAX:
         out.append(("testbed.items_per_key", f"{schema.rows(scenario)} rows × {scenario.testbed.items_per_key} items "
