@@ -236,4 +236,9 @@ def test_what_a_real_time_run_cannot_afford_is_refused_before_anything_starts(wr
     cqrs = runner.invoke(app, ["testbed", str(SCENARIOS / "testbed_cqrs.yaml"), "--set", "testbed.work=queries",
                                "-o", str(tmp_path / "o")])
     assert cqrs.exit_code == 2 and len(cqrs.stderr.splitlines()) == 1 and "testbed.work" in cqrs.stderr, cqrs.output
+    standbys = runner.invoke(app, ["testbed", str(SCENARIOS / "testbed_replicas.yaml"), "--set",
+                                   "testbed.work=queries", "-o", str(tmp_path / "o")])
+    assert standbys.exit_code == 2 and standbys.stderr.splitlines() == [
+        f"error: {SCENARIOS / 'testbed_replicas.yaml'}: testbed.work: not supported by the testbed: real queries are "
+        "played on the primary only, not on streaming replicas; use crud.replicas: 0 or work: sleep"], standbys.output
     assert not (tmp_path / "o").exists()

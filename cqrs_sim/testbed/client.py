@@ -80,6 +80,16 @@ class Backend:
     def record_parts(self) -> dict:
         raise NotImplementedError
 
+    work = "sleep"  #: testbed.work: how a read and a write do their work on the server
+
+    async def _read(self, conn, key: int, query_time: float) -> tuple[float, int, int, int]:
+        """One read of ``key`` on ``conn`` (:func:`.schema.read`). Returns (start, the data version it saw, the newest
+        version committed when it started, the version of ``key`` it returned)."""
+        start = self.clock()
+        latest = self.commits
+        row = await (await conn.execute(*schema.read(self.work, key, query_time))).fetchone()
+        return start, int(row[1]), latest, int(row[0])
+
     async def _apply(self, conn, apply_time: float, keys: Optional[list[int]],
                      lock: str | None = None, work: str = "sleep") -> tuple[float, float, int]:
         """One write's transaction on ``conn`` (:func:`write_transaction`), timed on the run's clock.

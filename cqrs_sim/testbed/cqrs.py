@@ -42,7 +42,7 @@ from ..model.routing import router
 from ..config.rollout import batch_size
 from ..config.scenario import Scenario
 from ..workload.streams import stream
-from . import schema, snapshot
+from . import snapshot
 from .client import Backend, Clock
 from .server import Databases, with_database
 from .slots import Pool
@@ -124,17 +124,14 @@ class CqrsBackend(Backend):
         name = self.replica_dbs[r]  #: a connection from the pool is always to the replica's current database
         self._reading[name] += 1
         try:
-            start = self.clock()
-            latest = self.commits
-            cursor = await conn.execute(schema.READ, (query_time, key))
-            row = await cursor.fetchone()
+            start, seen, latest, key_version = await self._read(conn, key, query_time)
         finally:
             self._give_back(r, conn, name)
             self.outstanding[r] -= 1
             drained = self._drained[r]
             if not self.outstanding[r] and drained is not None and not drained.done():
                 drained.set_result(None)
-        return start, int(row[1]), latest, r, int(row[0])
+        return start, seen, latest, r, key_version
 
     # --- writes ---------------------------------------------------------------
     async def write(self, keys, apply_time: float) -> tuple[float, float, int]:

@@ -38,13 +38,10 @@ class CrudBackend(Backend):
     async def query(self, key: int, query_time: float) -> tuple[float, int, int, int, int]:
         conn = await self.pool.get()
         try:
-            start = self.clock()
-            latest = self.commits
-            cursor = await conn.execute(*schema.read(self.work, key, query_time))
-            row = await cursor.fetchone()
+            start, seen, latest, key_version = await self._read(conn, key, query_time)
         finally:
             self.pool.put(conn)
-        return start, int(row[1]), latest, -1, int(row[0])
+        return start, seen, latest, -1, key_version
 
     async def write(self, keys, apply_time: float) -> tuple[float, float, int]:
         conn = await self.pool.get()

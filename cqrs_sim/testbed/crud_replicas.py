@@ -207,14 +207,11 @@ class CrudReplicasBackend(Backend):
         pool = self.pools[r]
         conn = await pool.get()
         try:
-            start = self.clock()
-            latest = self.commits
-            cursor = await conn.execute(schema.READ, (query_time, key))
-            row = await cursor.fetchone()
+            start, seen, latest, key_version = await self._read(conn, key, query_time)
         finally:
             pool.put(conn)
             self.outstanding[r] -= 1
-        return start, int(row[1]), latest, r, int(row[0])
+        return start, seen, latest, r, key_version
 
     async def write(self, keys, apply_time: float) -> tuple[float, float, int]:
         conn = await self.writers.get()

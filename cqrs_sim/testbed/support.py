@@ -75,6 +75,9 @@ def _unsupported_work(scenario: Scenario) -> list[tuple[str, str]]:
                                     "work: sleep"))
         if "crud" not in scenario.architectures:
             return out  # nothing else is played: how many items does not matter
+    if "crud" in scenario.architectures and scenario.crud.replicas:
+        out.append(("testbed.work", "real queries are played on the primary only, not on streaming replicas; use "
+                                    "crud.replicas: 0 or work: sleep"))
     items = schema.rows(scenario) * scenario.testbed.items_per_key
     if items > schema.ITEMS_MAX:
         out.append(("testbed.items_per_key", f"{schema.rows(scenario)} rows × {scenario.testbed.items_per_key} items "
