@@ -41,35 +41,30 @@ def failure_warnings(scenario: Scenario) -> list[str]:
         end = min(fault[1] for fault in holding)  # until the first of them is repaired
         when = f"{format_duration(start)}–{format_duration(end)}"
         names = ", ".join(dict.fromkeys(fault[2] for fault in holding))
-        for architecture in scenario.architectures:
-            for (arch, role), (members, connections) in pools.items():
-                if arch != architecture:
-                    continue
-                out_now = sum(1 for a, r, _ in down if (a, r) == (arch, role))
-                left = (members - out_now) * connections
-                key = (arch, role, out_now, start)
-                if not out_now or key in seen:
-                    continue
-                seen.add(key)
-                tier = "read replicas" if (arch, role) == ("crud", "replicas") else (
-                    "replica pool" if arch == "cqrs" else "database")
-                if left <= 0:
-                    out.append(f"{arch} {tier}: no instance left to read from while {names} "
-                               f"{'is' if len(holding) == 1 else 'are'} down ({when}, failures.scheduled): "
-                               "reads wait or fail while it lasts")
-                    continue
-                rate = peak_read_rate_between(scenario, start, end)
-                rho = rate * query_time_of(scenario, arch).mean / left
-                if rho >= 1:
-                    out.append(f"{arch} {tier}: utilisation {rho:.2f} >= 1 while {names} "
-                               f"{'is' if len(holding) == 1 else 'are'} down ({when}, failures.scheduled: "
-                               f"{left} connections left at up to {rate:,.4g} reads/s): queues grow while it "
-                               "lasts, and timeouts with retries can keep the pool overloaded after the repair")
+        verb = "is" if len(holding) == 1 else "are"
+        for (arch, role), (members, connections) in pools.items():
+            out_now = sum(1 for a, r, _ in down if (a, r) == (arch, role))
+            if arch not in scenario.architectures or not out_now or ("read", arch, role, start) in seen:
+                continue
+            seen.add(("read", arch, role, start))
+            left = (members - out_now) * connections
+            tier = "read replicas" if (arch, role) == ("crud", "replicas") else (
+                "replica pool" if arch == "cqrs" else "database")
+            if left <= 0:
+                out.append(f"{arch} {tier}: no instance left to read from while {names} {verb} down ({when}, "
+                           "failures.scheduled): reads wait or fail while it lasts")
+                continue
+            rate = peak_read_rate_between(scenario, start, end)
+            rho = rate * query_time_of(scenario, arch).mean / left
+            if rho >= 1:
+                out.append(f"{arch} {tier}: utilisation {rho:.2f} >= 1 while {names} {verb} down ({when}, "
+                           f"failures.scheduled: {left} connections left at up to {rate:,.4g} reads/s): queues grow "
+                           "while it lasts, and timeouts with retries can keep the pool overloaded after the repair")
         writers = [("cqrs", "write_servers", scenario.cqrs.write_servers), ("crud", "primary", 1)]
         for arch, role, size in writers:
             if arch in scenario.architectures and sum(1 for a, r, _ in down if (a, r) == (arch, role)) >= size \
-                    and (arch, role, start) not in seen:
-                seen.add((arch, role, start))
-                out.append(f"{arch}: no instance left to take writes while {names} "
-                           f"{'is' if len(holding) == 1 else 'are'} down ({when}, failures.scheduled): writes wait")
+                    and ("write", arch, role, start) not in seen:
+                seen.add(("write", arch, role, start))
+                out.append(f"{arch}: no instance left to take writes while {names} {verb} down ({when}, "
+                           "failures.scheduled): writes wait")
     return out
