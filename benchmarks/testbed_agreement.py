@@ -33,7 +33,8 @@ def agreement(name: str) -> str:
     import cqrs_sim
     from cqrs_sim.testbed import run_testbed
     from cqrs_sim.testbed.calibrate import calibrate, from_run
-    from cqrs_sim.testbed.predict import POWER_FACTORS, POWER_KEYS, negative_controls, prediction_table, smallest_detected
+    from cqrs_sim.testbed.predict import (POWER_FACTORS, expected, POWER_KEYS, design_of, negative_controls, prediction_table,
+                                          smallest_detected)
 
     path = ROOT / "scenarios" / name
     scenario = cqrs_sim.load_scenario(path)
@@ -42,7 +43,7 @@ def agreement(name: str) -> str:
     measured = run_testbed(scenario, source=str(path))
     load_after = os.getloadavg()
     fitted = from_run(measured).fitted
-    table = prediction_table(cqrs_sim.simulate(fitted), measured)
+    table = prediction_table(expected(fitted), measured)
     judged = table[table["within"].notna()]
     lateness = measured.manifest["testbed"]["timer_lateness_s"]
     lines = [f"#### {name}", "",
@@ -60,7 +61,7 @@ def agreement(name: str) -> str:
         lines.append(f"| {control.label} | {len(failures)}: {missed} |")
     lines += ["", "| part | smallest error detected above | below |", "|---|---|---|"]
     for arch in scenario.architectures:
-        for key in POWER_KEYS.get(arch, ()):
+        for key in POWER_KEYS.get(design_of(scenario, arch), ()):
             power = smallest_detected(fitted, measured, key)
             up, down = max(POWER_FACTORS), min(POWER_FACTORS)
             above = f"×{power['above']}" if power["above"] is not None else f"none up to ×{up}"
